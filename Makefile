@@ -1,0 +1,68 @@
+# The two commands a newcomer needs: `make run` (the portal, with demo data) and `make test`.
+# Both create .venv and install the pinned set from requirements.lock when missing or stale.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+
+# make run: embedded defaults (SQLite and a filesystem broker in var/) unless DATABASE_URL /
+# CELERY_BROKER_URL are set in the environment.
+RUN_ENV := DJANGO_DEBUG=1
+
+# make test: the real PostgreSQL and Redis on 127.0.0.1 unless overridden, production-like settings.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	DJANGO_SECRET_KEY=test-only-not-secret-0123456789abcdefghijklmnopqrstuvwxyz \
+	DJANGO_ALLOWED_HOSTS=testserver,localhost,127.0.0.1 DJANGO_SECURE_SSL_REDIRECT=0 \
+	EMAIL_URL=smtp://127.0.0.1:2525 PORTAL_VAR_DIR=$(CURDIR)/var/test
+
+# The production environment the README documents, used to prove `check --deploy` is clean.
+DEPLOY_ENV := DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	DJANGO_ALLOWED_HOSTS=portal.example.eu DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp+tls://portal:secret@smtp.example.eu:587 \
+	PORTAL_BASE_URL=https://portal.example.eu PORTAL_VAR_DIR=$(CURDIR)/var/deploy-check
+
+.PHONY: venv run test lint deploy-check otp clean
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@rm -f $(VENV)/.installed-*
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+venv: $(STAMP)
+
+run: venv
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py load_demo
+	@echo
+	@echo "  Portal:  http://localhost:$${PORT:-8000}/   (health: /healthz, e-mails: var/mail/)"
+	@echo "  Log in as marie.durand@interieur.gouv.fr (officer), reviewer@platform.example,"
+	@echo "  lead@platform.example or admin@platform.example; password: demo-portal-2026!"
+	@echo "  Second-factor codes for the demo accounts: make otp"
+	@echo "  Ctrl-C stops the web server, the worker and beat."
+	@echo
+	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile.dev
+
+otp: venv
+	@$(RUN_ENV) $(PY) manage.py demo_otp
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+deploy-check: venv
+	@echo 'manage.py check --deploy --fail-level WARNING (production env from the README)'
+	@$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+test: venv
+	@$(TEST_ENV) $(PY) scripts/check_services.py
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(MAKE) --no-print-directory lint deploy-check
+	@$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var/test var/deploy-check .pytest_cache

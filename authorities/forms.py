@@ -1,0 +1,100 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import SetPasswordForm
+
+from .services import confirmed_devices, otp_verify
+
+
+class SignUpForm(forms.Form):
+    email = forms.EmailField(
+        label="Official e-mail address",
+        help_text="The address your authority gave you, on its official domain.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    full_name = forms.CharField(
+        label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters; not a common password.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
+        elif p1:
+            try:
+                password_validation.validate_password(p1)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class LoginForm(forms.Form):
+    username = forms.EmailField(
+        label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "username"})
+    )
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class OTPForm(forms.Form):
+    token = forms.CharField(
+        label="Code from your authenticator app, or a backup code",
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
+
+
+class EnrolForm(forms.Form):
+    token = forms.CharField(
+        label="6-digit code shown by the app",
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]{6}"}
+        ),
+    )
+
+
+class SecondFactorSetPasswordForm(SetPasswordForm):
+    """Password reset: the e-mail link alone is not enough, the second factor is asked too, so a
+    stolen mailbox cannot take over an officer's portal account."""
+
+    otp_token = forms.CharField(
+        label="Code from your authenticator app, or a backup code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+        required=False,
+    )
+
+    def __init__(self, user, *args, ip=None, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.ip = ip
+        if not confirmed_devices(user):
+            # Never enrolled: the second factor is set up at the next login instead.
+            del self.fields["otp_token"]
+
+    def clean_otp_token(self):
+        token = self.cleaned_data.get("otp_token", "")
+        if otp_verify(user=self.user, token=token, ip=self.ip) is None:
+            raise forms.ValidationError("That code is not right (or too many tries: wait a bit).")
+        return token
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.TextInput)

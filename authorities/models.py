@@ -1,0 +1,272 @@
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin
+
+from .constants import COUNTRY_CHOICES, AuthorityKind, AuthorityStatus
+
+
+class Authority(models.Model):
+    """An EU competent authority as the registry file describes it. Never deleted: an authority
+    that leaves the registry is suspended, so its officers' requests keep their issuer."""
+
+    id = models.CharField("registry id", max_length=40, primary_key=True)
+    name = models.CharField("official name", max_length=300)
+    name_en = models.CharField("English name", max_length=300)
+    country = models.CharField("Member State", max_length=2, choices=COUNTRY_CHOICES)
+    kind = models.CharField(max_length=30, choices=AuthorityKind.choices)
+    # Instrument codes (authorities.constants.Instrument); a JSON list so SQLite also runs it.
+    instruments = models.JSONField(default=list)
+    callback_phone = models.CharField(
+        "call-back phone (E.164)",
+        max_length=20,
+        help_text="Taken from the official source; the only number used to call back.",
+    )
+    source_list = models.CharField("official list", max_length=200)
+    source_reference = models.CharField("reference or URL", max_length=500)
+    source_checked = models.DateField("source checked on")
+    status = models.CharField(
+        max_length=20, choices=AuthorityStatus.choices, default=AuthorityStatus.ACTIVE
+    )
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    colleagues_see_requests = models.BooleanField(
+        default=False,
+        help_text="Officers of this authority see each other's requests, not only their own.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country", "name_en"]
+        verbose_name_plural = "authorities"
+
+    def __str__(self) -> str:
+        return f"{self.name_en} ({self.id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == AuthorityStatus.ACTIVE
+
+    def may_issue(self, instrument: str) -> bool:
+        return instrument in self.instruments
+
+
+class AuthorityDomain(models.Model):
+    """An official e-mail domain. Unique across the registry: a domain names one authority."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    authority = models.ForeignKey(Authority, on_delete=models.CASCADE, related_name="domains")
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class RegistryImport(models.Model):
+    """One run of import_registry: who, when, which file (by SHA-256) and what it changed."""
+
+    imported_at = models.DateTimeField(default=timezone.now)
+    imported_by = models.CharField(max_length=150)
+    file_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    version = models.CharField(max_length=100)
+    full = models.BooleanField(default=False)
+    added = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    suspended = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} {self.sha256[:12]} @ {self.imported_at:%Y-%m-%d %H:%M}"
+
+
+class RegistryChange(models.Model):
+    """Every change to an authority, from an import or from the admin: who, when, old -> new."""
+
+    class Origin(models.TextChoices):
+        IMPORT = "import", "Registry import"
+        ADMIN = "admin", "Staff edit"
+
+    authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="changes")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.CharField(max_length=150)
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    registry_import = models.ForeignKey(
+        RegistryImport, null=True, blank=True, on_delete=models.PROTECT, related_name="changes"
+    )
+    # {"field": [old, new], ...}; {"created": true} for a new authority.
+    changes = models.JSONField()
+
+    class Meta:
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.authority_id} {self.origin} {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Everyone who logs in: officers (with an authority) and the platform's legal team and staff
+    (without one; their roles are the groups `reviewer` and `lead`, and is_staff)."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200)
+    authority = models.ForeignKey(
+        Authority, null=True, blank=True, on_delete=models.PROTECT, related_name="officers"
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    is_authority_contact = models.BooleanField(
+        default=False, help_text="May approve or revoke officers of their own authority."
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    preferred_language = models.CharField(max_length=8, default="en")
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rsplit("@", 1)[1].lower()
+
+    @property
+    def is_officer(self) -> bool:
+        return self.authority_id is not None
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_at is not None
+
+
+class AccountEvent(models.Model):
+    """Security-relevant events of an account (sign-up, verification, approval, logins, second
+    factor enrolment and staff resets), kept for the audit and the reviewers' evidence."""
+
+    class Kind(models.TextChoices):
+        SIGNED_UP = "signed_up", "Signed up"
+        EMAIL_VERIFIED = "email_verified", "E-mail verified"
+        APPROVED = "approved", "Approved"
+        APPROVAL_REVOKED = "approval_revoked", "Approval revoked"
+        LOGIN = "login", "Logged in with second factor"
+        LOGIN_FAILED_OTP = "login_failed_otp", "Wrong second-factor code"
+        OTP_ENROLLED = "otp_enrolled", "Second factor enrolled"
+        OTP_RESET = "otp_reset", "Second factor reset by staff"
+        BACKUP_CODE_USED = "backup_code_used", "Backup code used"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        BLOCKED = "blocked", "Blocked by registry re-check"
+        LOGOUT = "logout", "Logged out"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="account_events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            # Account history and the reviewers' evidence panel: one user's events, newest first.
+            models.Index(fields=["user", "-at"], name="account_event_user_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+def _backup_code_hash(salt: str, code: str) -> str:
+    # Codes are 50 random bits, so a salted SHA-256 suffices (no slow KDF needed to resist
+    # guessing, and ten PBKDF2 checks per attempt would make the login page slow).
+    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+
+
+class BackupCodeDevice(ThrottlingMixin, Device):
+    """Single-use backup codes, stored hashed (django-otp's static device keeps them in clear)."""
+
+    CODE_COUNT = 10
+
+    def generate_codes(self) -> list[str]:
+        """Replace all codes with new ones; return them in clear, to be shown once."""
+        self.codes.all().delete()
+        codes = [normalise_backup_code(secrets.token_hex(5)) for _ in range(self.CODE_COUNT)]
+        for code in codes:
+            salt = secrets.token_hex(8)
+            self.codes.create(salt=salt, code_hash=_backup_code_hash(salt, code))
+        return [f"{code[:5]}-{code[5:]}" for code in codes]
+
+    def verify_token(self, token) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        code = normalise_backup_code(str(token))
+        for backup in self.codes.filter(used_at__isnull=True):
+            if hmac.compare_digest(backup.code_hash, _backup_code_hash(backup.salt, code)):
+                # Conditional update: two simultaneous logins with one code, only one wins.
+                used = BackupCode.objects.filter(pk=backup.pk, used_at__isnull=True).update(
+                    used_at=timezone.now()
+                )
+                if used == 1:
+                    self.throttle_reset()
+                    return True
+        self.throttle_increment()
+        return False
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
+
+    @property
+    def remaining(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+
+def normalise_backup_code(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+class BackupCode(models.Model):
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    salt = models.CharField(max_length=16)
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"backup code of device {self.device_id} ({'used' if self.used_at else 'unused'})"

@@ -1,0 +1,68 @@
+"""Reads of the registry and of officers, with the rules that decide who is a real officer."""
+
+from django.db.models import QuerySet
+
+from .constants import AuthorityStatus
+from .domains import DomainError, candidate_registry_domains, email_domain
+from .models import Authority, AuthorityDomain, User
+
+
+def authority_for_email(email: str) -> Authority | None:
+    """The active authority whose official domain the address is in (the most specific domain
+    wins when registry domains nest), or None: the one rule for sign-up and the live re-check."""
+    try:
+        domain = email_domain(email)
+    except DomainError:
+        return None
+    candidates = candidate_registry_domains(domain)
+    matches = {
+        row.domain: row.authority
+        for row in AuthorityDomain.objects.filter(domain__in=candidates).select_related("authority")
+    }
+    for candidate in candidates:  # most specific first
+        authority = matches.get(candidate)
+        if authority is not None:
+            return authority if authority.status == AuthorityStatus.ACTIVE else None
+    return None
+
+
+def officer_block_reason(user: User) -> str | None:
+    """Why an officer may not use the portal right now, or None. Checked on every request, so a
+    registry change (suspension, revocation, a removed domain) takes effect at once."""
+    if not user.is_officer:
+        return None
+    authority = user.authority
+    if authority.status != AuthorityStatus.ACTIVE:
+        return (
+            f"Your authority ({authority.name_en}) is {authority.get_status_display().lower()} "
+            "in the registry of competent authorities, so this account cannot be used. "
+            "Your requests are kept. Contact the platform's legal team through official channels."
+        )
+    current = authority_for_email(user.email)
+    if current is None or current.pk != authority.pk:
+        return (
+            "Your e-mail domain is no longer an official domain of your authority in the registry "
+            "of competent authorities, so this account cannot be used. Your requests are kept."
+        )
+    return None
+
+
+def officers_pending_approval() -> QuerySet[User]:
+    return (
+        User.objects.filter(
+            authority__isnull=False, email_verified_at__isnull=False, approved_at__isnull=True
+        )
+        .select_related("authority")
+        .order_by("date_joined")
+    )
+
+
+def officers_of_authority_for_contact(contact: User) -> QuerySet[User]:
+    """The officers an authority contact may approve or revoke: their own authority's only."""
+    if not (contact.is_authority_contact and contact.is_officer):
+        return User.objects.none()
+    return (
+        User.objects.filter(authority_id=contact.authority_id, email_verified_at__isnull=False)
+        .exclude(pk=contact.pk)
+        .order_by("approved_at", "email")
+    )

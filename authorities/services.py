@@ -1,0 +1,432 @@
+"""Actions that change the registry and officers' accounts. Each is atomic and leaves a record."""
+
+import getpass
+import hashlib
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from portal.emails import absolute_url, send_now
+
+from .constants import OUTSIDE_EU_MESSAGE, AuthorityStatus
+from .models import (
+    AccountEvent,
+    Authority,
+    AuthorityDomain,
+    BackupCodeDevice,
+    RegistryChange,
+    RegistryImport,
+    User,
+)
+from .registry import RegistryEntry, RegistryFileError, parse_registry
+from .selectors import authority_for_email
+
+# --- Registry ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    suspended: int = 0
+    details: list[str] = field(default_factory=list)
+    record: RegistryImport | None = None
+
+
+def _authority_snapshot(authority: Authority) -> dict:
+    values = {
+        "name": authority.name,
+        "name_en": authority.name_en,
+        "country": authority.country,
+        "kind": authority.kind,
+        "instruments": sorted(authority.instruments),
+        "callback_phone": authority.callback_phone,
+        "source_list": authority.source_list,
+        "source_reference": authority.source_reference,
+        "source_checked": str(authority.source_checked),
+        "status": authority.status,
+        "status_reason": authority.status_reason,
+    }
+    values["domains"] = sorted(authority.domains.values_list("domain", flat=True))
+    return values
+
+
+def _entry_snapshot(entry: RegistryEntry) -> dict:
+    values = entry.authority_fields()
+    values["instruments"] = sorted(values["instruments"])
+    values["source_checked"] = str(values["source_checked"])
+    values["domains"] = sorted(entry.domains)
+    return values
+
+
+def _diff(old: dict, new: dict) -> dict:
+    return {key: [old.get(key), new[key]] for key in new if old.get(key) != new[key]}
+
+
+@transaction.atomic
+def registry_import(
+    *, raw: bytes, file_name: str, full: bool = False, imported_by: str | None = None
+) -> ImportSummary:
+    """Load a registry file. All or nothing: any problem raises RegistryFileError and the
+    transaction leaves the registry as it was.
+
+    1. Parse and check the file on its own (parse_registry).
+    2. Check it against the database: a domain it gives to one authority may not belong to
+       another authority that the file does not mention.
+    3. Create or update each authority and its domains, recording a RegistryChange per change.
+    4. With `full`, suspend active authorities missing from the file (never delete them).
+    5. Record the import (who, when, SHA-256, counts).
+    """
+    registry = parse_registry(raw)
+    imported_by = imported_by or getpass.getuser()
+    now = timezone.now()
+    file_ids = {entry.id for entry in registry.entries}
+
+    foreign_domains = AuthorityDomain.objects.filter(
+        domain__in=[d for entry in registry.entries for d in entry.domains]
+    ).exclude(authority_id__in=file_ids)
+    conflicts = [
+        f"entry ({_owner_entry(registry.entries, row.domain)}): field 'domains': "
+        f"{row.domain!r} is already claimed by {row.authority_id} in the registry"
+        for row in foreign_domains
+    ]
+    if conflicts:
+        raise RegistryFileError(conflicts)
+
+    record = RegistryImport.objects.create(
+        imported_at=now,
+        imported_by=imported_by,
+        file_name=file_name,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        version=registry.version,
+        full=full,
+    )
+    summary = ImportSummary(record=record)
+    existing = {a.pk: a for a in Authority.objects.select_for_update().filter(pk__in=file_ids)}
+    # Domains move between authorities in the file: drop them all first, then re-add per entry,
+    # so the unique constraint never sees a domain on two authorities mid-import.
+    old_snapshots = {pk: _authority_snapshot(a) for pk, a in existing.items()}
+    AuthorityDomain.objects.filter(authority_id__in=file_ids).delete()
+
+    for entry in registry.entries:
+        authority = existing.get(entry.id)
+        new_values = _entry_snapshot(entry)
+        if authority is None:
+            authority = Authority.objects.create(
+                id=entry.id, status_changed_at=now, **entry.authority_fields()
+            )
+            changes = {"created": True, **{k: [None, v] for k, v in new_values.items()}}
+            summary.added += 1
+            summary.details.append(f"added {entry.id}")
+        else:
+            changes = _diff(old_snapshots[entry.id], new_values)
+            if changes:
+                for name, value in entry.authority_fields().items():
+                    setattr(authority, name, value)
+                if "status" in changes:
+                    authority.status_changed_at = now
+                authority.save()
+                if "status" in changes and entry.status != AuthorityStatus.ACTIVE:
+                    summary.suspended += 1
+                    summary.details.append(f"{entry.status} {entry.id}")
+                else:
+                    summary.changed += 1
+                    summary.details.append(f"changed {entry.id}: {', '.join(sorted(changes))}")
+            else:
+                summary.unchanged += 1
+        AuthorityDomain.objects.bulk_create(
+            AuthorityDomain(domain=d, authority=authority) for d in entry.domains
+        )
+        if changes:
+            RegistryChange.objects.create(
+                authority=authority,
+                changed_at=now,
+                changed_by=imported_by,
+                origin=RegistryChange.Origin.IMPORT,
+                registry_import=record,
+                changes=changes,
+            )
+
+    if full:
+        missing = Authority.objects.select_for_update().filter(status=AuthorityStatus.ACTIVE)
+        for authority in missing.exclude(pk__in=file_ids):
+            reason = f"Not in the full registry file {file_name} (version {registry.version})."
+            authority.status = AuthorityStatus.SUSPENDED
+            authority.status_reason = reason
+            authority.status_changed_at = now
+            authority.save(update_fields=["status", "status_reason", "status_changed_at"])
+            RegistryChange.objects.create(
+                authority=authority,
+                changed_at=now,
+                changed_by=imported_by,
+                origin=RegistryChange.Origin.IMPORT,
+                registry_import=record,
+                changes={"status": [AuthorityStatus.ACTIVE, AuthorityStatus.SUSPENDED]},
+            )
+            summary.suspended += 1
+            summary.details.append(f"suspended {authority.pk} (missing from the full file)")
+
+    record.added, record.changed = summary.added, summary.changed
+    record.unchanged, record.suspended = summary.unchanged, summary.suspended
+    record.save(update_fields=["added", "changed", "unchanged", "suspended"])
+    return summary
+
+
+def _owner_entry(entries: list[RegistryEntry], domain: str) -> str:
+    return next(entry.id for entry in entries if domain in entry.domains)
+
+
+def registry_change_record(*, authority: Authority, before: dict, by: User) -> None:
+    """Record a staff edit made in the admin (`before` is _authority_snapshot taken earlier)."""
+    changes = _diff(before, _authority_snapshot(authority))
+    if changes:
+        RegistryChange.objects.create(
+            authority=authority,
+            changed_by=by.email,
+            origin=RegistryChange.Origin.ADMIN,
+            changes=changes,
+        )
+
+
+authority_snapshot = _authority_snapshot
+
+
+# --- Officer accounts -------------------------------------------------------------------------
+
+EMAIL_VERIFICATION_SALT = "authorities.email-verification"
+
+
+class SignUpRefused(Exception):
+    pass
+
+
+def account_event_record(
+    *, user: User, kind: str, actor: User | None = None, ip: str | None = None, detail: str = ""
+) -> AccountEvent:
+    return AccountEvent.objects.create(
+        user=user, kind=kind, actor=actor, ip_address=ip, detail=detail[:500]
+    )
+
+
+def email_verification_token(user: User) -> str:
+    return signing.dumps({"u": user.pk, "e": user.email}, salt=EMAIL_VERIFICATION_SALT)
+
+
+@transaction.atomic
+def officer_sign_up(*, email: str, full_name: str, password: str, ip: str | None) -> None:
+    """Create an officer account for an official e-mail of an active registry authority and
+    send the verification link. The outcome the caller shows is the same whether or not an
+    account exists (a known address gets an e-mail instead), so sign-up reveals nothing.
+    Raises SignUpRefused for an address outside the registry; nothing is created then."""
+    email = email.strip().lower()
+    authority = authority_for_email(email)
+    if authority is None:
+        raise SignUpRefused(OUTSIDE_EU_MESSAGE)
+    existing = User.objects.filter(email=email).first()
+    if existing is not None:
+        if existing.email_verified_at is None:
+            _send_verification(existing)
+        else:
+            transaction.on_commit(
+                lambda: send_now(
+                    to=[existing.email],
+                    template="account_exists",
+                    context={
+                        "user": existing,
+                        "reset_url": absolute_url(reverse("authorities:password_reset")),
+                    },
+                    language=existing.preferred_language,
+                )
+            )
+        return
+    user = User.objects.create_user(
+        email=email, password=password, full_name=full_name.strip(), authority=authority
+    )
+    account_event_record(user=user, kind=AccountEvent.Kind.SIGNED_UP, ip=ip, detail=authority.pk)
+    _send_verification(user)
+
+
+def _send_verification(user: User) -> None:
+    link = absolute_url(reverse("authorities:verify_email", args=[email_verification_token(user)]))
+    hours = settings.PORTAL_EMAIL_LINK_HOURS
+    transaction.on_commit(
+        lambda: send_now(
+            to=[user.email],
+            template="verify_email",
+            context={"user": user, "link": link, "hours": hours},
+            language=user.preferred_language,
+        )
+    )
+
+
+class InvalidLink(Exception):
+    pass
+
+
+def email_verification_user(token: str) -> User:
+    """The account a verification link is for, if the link is genuine, fresh and unused."""
+    try:
+        data = signing.loads(
+            token, salt=EMAIL_VERIFICATION_SALT, max_age=settings.PORTAL_EMAIL_LINK_HOURS * 3600
+        )
+    except signing.SignatureExpired:
+        raise InvalidLink("This link has expired. Sign up again to get a new one.") from None
+    except signing.BadSignature:
+        raise InvalidLink("This link is not valid.") from None
+    user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
+    if user is None:
+        raise InvalidLink("This link is not valid.")
+    if user.email_verified_at is not None:
+        raise InvalidLink("This link has already been used. You can log in.")
+    return user
+
+
+@transaction.atomic
+def officer_verify_email(*, token: str, ip: str | None) -> User:
+    user = email_verification_user(token)
+    # Single use: the conditional update succeeds for exactly one click of the link.
+    updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+        email_verified_at=timezone.now()
+    )
+    if updated != 1:
+        raise InvalidLink("This link has already been used. You can log in.")
+    account_event_record(user=user, kind=AccountEvent.Kind.EMAIL_VERIFIED, ip=ip)
+    user.refresh_from_db()
+    return user
+
+
+def _check_may_approve(*, approver: User, officer: User) -> None:
+    if approver.is_staff:
+        return
+    if (
+        approver.is_authority_contact
+        and approver.is_approved
+        and approver.authority_id == officer.authority_id
+        and approver.pk != officer.pk
+    ):
+        return
+    raise PermissionDenied("Only platform staff or this authority's contact may approve.")
+
+
+@transaction.atomic
+def officer_approve(*, officer: User, approver: User) -> User:
+    _check_may_approve(approver=approver, officer=officer)
+    officer = User.objects.select_for_update().get(pk=officer.pk)
+    if not officer.is_officer:
+        raise ValidationError("Only officer accounts are approved.")
+    if officer.email_verified_at is None:
+        raise ValidationError("The officer has not verified their e-mail address yet.")
+    if officer.authority.status != AuthorityStatus.ACTIVE:
+        raise ValidationError("The officer's authority is not active in the registry.")
+    if officer.approved_at is not None:
+        return officer
+    officer.approved_at = timezone.now()
+    officer.approved_by = approver
+    officer.save(update_fields=["approved_at", "approved_by"])
+    account_event_record(user=officer, kind=AccountEvent.Kind.APPROVED, actor=approver)
+    transaction.on_commit(
+        lambda: send_now(
+            to=[officer.email],
+            template="officer_approved",
+            context={"user": officer, "login_url": absolute_url(reverse("authorities:login"))},
+            language=officer.preferred_language,
+        )
+    )
+    return officer
+
+
+@transaction.atomic
+def officer_revoke_approval(*, officer: User, approver: User, reason: str) -> User:
+    _check_may_approve(approver=approver, officer=officer)
+    officer = User.objects.select_for_update().get(pk=officer.pk)
+    officer.approved_at = None
+    officer.approved_by = None
+    officer.save(update_fields=["approved_at", "approved_by"])
+    account_event_record(
+        user=officer, kind=AccountEvent.Kind.APPROVAL_REVOKED, actor=approver, detail=reason
+    )
+    return officer
+
+
+# --- Second factor ----------------------------------------------------------------------------
+
+
+def totp_device_for_enrolment(user: User) -> TOTPDevice:
+    """The user's unconfirmed TOTP device, created on first call; the same key until confirmed,
+    so reloading the enrolment page does not invalidate a QR code already scanned."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
+
+
+def confirmed_devices(user: User) -> list:
+    return [
+        *TOTPDevice.objects.filter(user=user, confirmed=True),
+        *BackupCodeDevice.objects.filter(user=user, confirmed=True),
+    ]
+
+
+def has_second_factor(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+@transaction.atomic
+def otp_enrol_confirm(*, user: User, token: str, ip: str | None) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the enrolment with a first code from the app; return the device and the backup
+    codes in clear (shown once, stored hashed). Raises ValidationError on a wrong code."""
+    device = totp_device_for_enrolment(user)
+    if not device.verify_token(token):
+        raise ValidationError("That code is not right. Check the time on your phone and retry.")
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    backup, _ = BackupCodeDevice.objects.get_or_create(
+        user=user, defaults={"name": "Backup codes", "confirmed": True}
+    )
+    codes = backup.generate_codes()
+    account_event_record(user=user, kind=AccountEvent.Kind.OTP_ENROLLED, ip=ip)
+    return device, codes
+
+
+def otp_verify(*, user: User, token: str, ip: str | None):
+    """The device that accepts the code (TOTP first, then a backup code), or None.
+    Throttling is django-otp's: each device refuses codes for a growing delay after failures."""
+    token = (token or "").strip().replace(" ", "")
+    for device in confirmed_devices(user):
+        allowed, _ = device.verify_is_allowed()
+        if allowed and device.verify_token(token):
+            if isinstance(device, BackupCodeDevice):
+                account_event_record(user=user, kind=AccountEvent.Kind.BACKUP_CODE_USED, ip=ip)
+            return device
+    account_event_record(user=user, kind=AccountEvent.Kind.LOGIN_FAILED_OTP, ip=ip)
+    return None
+
+
+def otp_throttled(user: User) -> bool:
+    return any(not device.verify_is_allowed()[0] for device in confirmed_devices(user)[:1])
+
+
+@transaction.atomic
+def otp_reset_by_staff(*, user: User, staff: User, reason: str) -> None:
+    """Remove every second factor of a user (lost phone); they enrol again at next login.
+    Only staff with a verified second factor of their own, and never on their own account."""
+    if not staff.is_staff or staff.pk == user.pk:
+        raise PermissionDenied("Only another staff member may reset a second factor.")
+    TOTPDevice.objects.filter(user=user).delete()
+    BackupCodeDevice.objects.filter(user=user).delete()
+    account_event_record(user=user, kind=AccountEvent.Kind.OTP_RESET, actor=staff, detail=reason)
+    transaction.on_commit(
+        lambda: send_now(
+            to=[user.email],
+            template="otp_reset",
+            context={"user": user, "staff": staff},
+            language=user.preferred_language,
+        )
+    )

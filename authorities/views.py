@@ -1,0 +1,292 @@
+import base64
+import time
+from io import BytesIO
+from urllib.parse import urlencode
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, logout
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+
+from portal.access import PUBLIC, login_step, public
+from portal.middleware import SessionTimeoutMiddleware
+
+from . import selectors, services
+from .forms import (
+    EnrolForm,
+    LoginForm,
+    OTPForm,
+    ReasonForm,
+    SecondFactorSetPasswordForm,
+    SignUpForm,
+)
+from .middleware import client_ip
+from .models import AccountEvent
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("home")
+
+
+def _with_next(url_name: str, request: HttpRequest) -> str:
+    nxt = request.POST.get("next") or request.GET.get("next")
+    url = reverse(url_name)
+    if nxt:
+        url = f"{url}?{urlencode({'next': nxt})}"
+    return url
+
+
+# --- Sign-up and e-mail verification ----------------------------------------------------------
+
+
+@public
+@sensitive_post_parameters("password1", "password2")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.officer_sign_up(
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+                ip=client_ip(request),
+            )
+        except services.SignUpRefused as refusal:
+            form.add_error("email", str(refusal))
+        else:
+            return render(
+                request,
+                "authorities/signup_done.html",
+                {"email": form.cleaned_data["email"], "hours": settings.PORTAL_EMAIL_LINK_HOURS},
+            )
+    return render(request, "authorities/signup.html", {"form": form})
+
+
+@public
+@never_cache
+@require_http_methods(["GET", "POST"])
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    # GET only shows a button: mail scanners that prefetch links must not use up the link.
+    try:
+        if request.method == "POST":
+            user = services.officer_verify_email(token=token, ip=client_ip(request))
+            return render(request, "authorities/verify_done.html", {"user": user})
+        user = services.email_verification_user(token)
+    except services.InvalidLink as problem:
+        return render(request, "authorities/verify_email.html", {"problem": str(problem)})
+    return render(request, "authorities/verify_email.html", {"user": user})
+
+
+# --- Login: password, then second factor ------------------------------------------------------
+
+
+@public
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.user.is_verified():
+        return redirect(_next_url(request))
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(
+            request,
+            username=form.cleaned_data["username"].lower(),
+            password=form.cleaned_data["password"],
+        )
+        if user is None:
+            # django-axes counts the failure; past the limit its middleware answers "locked".
+            form.add_error(None, "E-mail address or password is wrong.")
+        elif user.email_verified_at is None:
+            form.add_error(None, "Confirm your e-mail address first: open the link we sent you.")
+        elif (reason := selectors.officer_block_reason(user)) is not None:
+            form.add_error(None, reason)
+        else:
+            auth_login(request, user)  # rotates the session key
+            request.session[SessionTimeoutMiddleware.LOGIN_AT] = int(time.time())
+            step = "authorities:otp" if services.has_second_factor(user) else "authorities:enrol"
+            return redirect(_with_next(step, request))
+    return render(request, "authorities/login.html", {"form": form, "next": _next_url(request)})
+
+
+def _complete_second_factor(request: HttpRequest, device) -> None:
+    otp_login(request, device)
+    request.session.cycle_key()  # a new session key once the second factor is verified
+    services.account_event_record(
+        user=request.user, kind=AccountEvent.Kind.LOGIN, ip=client_ip(request)
+    )
+
+
+@login_step
+@never_cache
+@require_http_methods(["GET", "POST"])
+def otp_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_verified():
+        return redirect(_next_url(request))
+    if not services.has_second_factor(user):
+        return redirect(_with_next("authorities:enrol", request))
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = services.otp_verify(
+            user=user, token=form.cleaned_data["token"], ip=client_ip(request)
+        )
+        if device is not None:
+            _complete_second_factor(request, device)
+            return redirect(_next_url(request))
+        if services.otp_throttled(user):
+            form.add_error(None, "Too many wrong codes. Wait a minute, then try again.")
+        else:
+            form.add_error("token", "That code is not right.")
+    return render(request, "authorities/otp.html", {"form": form, "next": _next_url(request)})
+
+
+@login_step
+@never_cache
+@require_http_methods(["GET", "POST"])
+def enrol_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if services.has_second_factor(user):
+        # A second factor is replaced only by staff (recorded), never from a session.
+        return redirect(_with_next("authorities:otp", request))
+    device = services.totp_device_for_enrolment(user)
+    form = EnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, codes = services.otp_enrol_confirm(
+                user=user, token=form.cleaned_data["token"], ip=client_ip(request)
+            )
+        except ValidationError as problem:
+            form.add_error("token", problem.messages[0])
+        else:
+            _complete_second_factor(request, device)
+            return render(
+                request,
+                "authorities/backup_codes.html",
+                {"codes": codes, "next": _next_url(request)},
+            )
+    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return render(
+        request,
+        "authorities/enrol.html",
+        {
+            "form": form,
+            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            "qr_data_uri": _qr_data_uri(device.config_url),
+            "next": _next_url(request),
+        },
+    )
+
+
+def _qr_data_uri(text: str) -> str:
+    # An SVG data URI: no external request and no inline script, so the strict CSP holds.
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    buffer = BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@login_step
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    services.account_event_record(
+        user=request.user, kind=AccountEvent.Kind.LOGOUT, ip=client_ip(request)
+    )
+    logout(request)  # deletes the session row: the old cookie is worthless
+    messages.info(request, "You are logged out.")
+    return redirect("landing")
+
+
+# --- Password reset (e-mail link + second factor) ---------------------------------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    portal_access = PUBLIC
+    template_name = "authorities/password_reset.html"
+    email_template_name = "emails/password_reset.txt"
+    html_email_template_name = "emails/password_reset.html"
+    subject_template_name = "emails/password_reset.subject.txt"
+    success_url = reverse_lazy("authorities:password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    portal_access = PUBLIC
+    template_name = "authorities/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    portal_access = PUBLIC
+    template_name = "authorities/password_reset_confirm.html"
+    form_class = SecondFactorSetPasswordForm
+    success_url = reverse_lazy("authorities:password_reset_complete")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "ip": client_ip(self.request)}
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.account_event_record(
+            user=form.user, kind=AccountEvent.Kind.PASSWORD_RESET, ip=client_ip(self.request)
+        )
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    portal_access = PUBLIC
+    template_name = "authorities/password_reset_complete.html"
+
+
+# --- After login ------------------------------------------------------------------------------
+
+
+@never_cache
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "authorities/home.html", {"user": request.user})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def authority_officers(request: HttpRequest) -> HttpResponse:
+    """An authority's designated contact approves or revokes their own authority's officers."""
+    officers = selectors.officers_of_authority_for_contact(request.user)
+    if not request.user.is_authority_contact:
+        raise Http404
+    if request.method == "POST":
+        officer = officers.filter(pk=request.POST.get("officer")).first()
+        if officer is None:
+            raise Http404
+        form = ReasonForm(request.POST)
+        try:
+            if request.POST.get("action") == "approve":
+                services.officer_approve(officer=officer, approver=request.user)
+                messages.success(request, f"{officer.email} is approved.")
+            elif form.is_valid():
+                services.officer_revoke_approval(
+                    officer=officer, approver=request.user, reason=form.cleaned_data["reason"]
+                )
+                messages.success(request, f"{officer.email} can no longer submit requests.")
+            else:
+                messages.error(request, "Give a reason to revoke an approval.")
+        except (ValidationError, PermissionDenied) as problem:
+            messages.error(request, " ".join(getattr(problem, "messages", [str(problem)])))
+        return redirect("authorities:officers")
+    return render(request, "authorities/officers.html", {"officers": officers})

@@ -1,0 +1,68 @@
+import time
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from .access import LOGIN_STEP, PUBLIC, access_of
+
+
+class SecondFactorRequiredMiddleware:
+    """Sends anyone without a password login to the login page, and anyone without a verified
+    second factor to the second-factor step, for every view not marked public or login_step.
+    Django admin included: its views carry no mark."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        access = access_of(view_func)
+        if access == PUBLIC:
+            return None
+        user = request.user
+        if not user.is_authenticated:
+            return _redirect(settings.LOGIN_URL, request)
+        if access == LOGIN_STEP:
+            return None
+        if not user.is_verified():
+            return _redirect("authorities:otp", request)
+        return None
+
+
+def _redirect(url_name: str, request: HttpRequest) -> HttpResponseRedirect:
+    query = urlencode({"next": request.get_full_path()})
+    return HttpResponseRedirect(f"{reverse(url_name)}?{query}")
+
+
+class SessionTimeoutMiddleware:
+    """Ends a session idle for PORTAL_SESSION_IDLE_SECONDS or older than SESSION_COOKIE_AGE since
+    login, server-side (the session row is deleted), whatever the browser keeps."""
+
+    LOGIN_AT = "portal_login_at"
+    SEEN_AT = "portal_seen_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            session = request.session
+            login_at = session.setdefault(self.LOGIN_AT, now)
+            seen_at = session.get(self.SEEN_AT, now)
+            idle = now - seen_at > settings.PORTAL_SESSION_IDLE_SECONDS
+            expired = now - login_at > settings.SESSION_COOKIE_AGE
+            if idle or expired:
+                logout(request)
+                messages.info(request, "Your session has ended. Please log in again.")
+                return _redirect(settings.LOGIN_URL, request)
+            # Write at most once a minute: a session save on every request costs a query.
+            if now - seen_at >= 60 or self.SEEN_AT not in session:
+                session[self.SEEN_AT] = now
+        return self.get_response(request)

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from authorities.views import home
+
+from . import views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("healthz", views.healthz, name="healthz"),
+    path("home/", home, name="home"),
+    path("", include("authorities.urls")),
+    path("admin/", admin.site.urls),
+]

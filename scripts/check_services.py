@@ -1,0 +1,70 @@
+"""Stop `make test` at once, with a clear message, when PostgreSQL or Redis is not reachable."""
+
+import os
+import socket
+import sys
+from urllib.parse import urlparse
+
+SERVICES = [
+    (
+        "PostgreSQL",
+        os.environ.get("DATABASE_URL", ""),
+        5432,
+        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    ),
+    (
+        "Redis",
+        os.environ.get("CELERY_BROKER_URL", ""),
+        6379,
+        'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+        "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log",
+    ),
+]
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> int:
+    failed = False
+    for name, url, default_port, start in SERVICES:
+        parsed = urlparse(url)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
+        if not reachable(host, port):
+            failed = True
+            print(
+                f"make test: {name} is not reachable at {host}:{port}.\n"
+                f"  Start it (on this machine: {start})\n"
+                f"  or point the tests elsewhere with "
+                f"{'DATABASE_URL' if name == 'PostgreSQL' else 'CELERY_BROKER_URL'}.",
+                file=sys.stderr,
+            )
+    if failed:
+        return 1
+    return ensure_database(os.environ.get("DATABASE_URL", ""))
+
+
+def ensure_database(url: str) -> int:
+    """Create the database DATABASE_URL names if it is missing (tests create test_<name> beside
+    it; makemigrations --check reads its migration history)."""
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not parsed.scheme.startswith("postgres") or not name:
+        return 0
+    import psycopg
+
+    admin_url = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')  # noqa: S608 - our own database name
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

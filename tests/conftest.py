@@ -1,0 +1,78 @@
+"""The cast every permission test uses: an officer, a colleague at the same authority, an officer
+of another authority (the outsider), a reviewer and a lead; and a helper to log in for real."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+
+from tests.factories import AuthorityFactory, OfficerFactory, UserFactory, totp_device
+
+
+@pytest.fixture
+def authority(db):
+    return AuthorityFactory(id="FR-OFAC", domains=["interieur.gouv.fr"])
+
+
+@pytest.fixture
+def other_authority(db):
+    return AuthorityFactory(id="DE-BKA", country="DE", domains=["bka.bund.de"])
+
+
+@pytest.fixture
+def officer(authority):
+    user = OfficerFactory(authority=authority, email="marie@interieur.gouv.fr")
+    totp_device(user)
+    return user
+
+
+@pytest.fixture
+def colleague(authority):
+    user = OfficerFactory(authority=authority, email="paul@interieur.gouv.fr")
+    totp_device(user)
+    return user
+
+
+@pytest.fixture
+def outsider(other_authority):
+    user = OfficerFactory(authority=other_authority, email="jonas@bka.bund.de")
+    totp_device(user)
+    return user
+
+
+def _staff_user(email: str, group: str | None = None, **fields):
+    user = UserFactory(email=email, **fields)
+    if group:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    totp_device(user)
+    return user
+
+
+@pytest.fixture
+def reviewer(db):
+    return _staff_user("reviewer@platform.example", "reviewer")
+
+
+@pytest.fixture
+def lead(db):
+    return _staff_user("lead@platform.example", "lead")
+
+
+@pytest.fixture
+def staff(db):
+    return _staff_user("admin@platform.example", is_staff=True, is_superuser=True)
+
+
+def current_code(device) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():06d}"
+
+
+def verified_login(client, user):
+    """Log in with password and mark the session's second factor verified (what the OTP step does),
+    for tests about what comes after login. Login itself is tested through the real pages."""
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = user.totpdevice_set.get(confirmed=True).persistent_id
+    session.save()
+    return client
