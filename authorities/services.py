@@ -410,7 +410,9 @@ def otp_verify(*, user: User, token: str, ip: str | None):
 
 
 def otp_throttled(user: User) -> bool:
-    return any(not device.verify_is_allowed()[0] for device in confirmed_devices(user)[:1])
+    """True while the TOTP device refuses codes after recent failures (django-otp's back-off)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device is not None and not device.verify_is_allowed()[0]
 
 
 @transaction.atomic

@@ -1,5 +1,4 @@
 import base64
-import time
 from io import BytesIO
 from urllib.parse import urlencode
 
@@ -21,7 +20,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from portal.access import PUBLIC, login_step, public
-from portal.middleware import SessionTimeoutMiddleware
 
 from . import selectors, services
 from .forms import (
@@ -122,7 +120,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, reason)
         else:
             auth_login(request, user)  # rotates the session key
-            request.session[SessionTimeoutMiddleware.LOGIN_AT] = int(time.time())
             step = "authorities:otp" if services.has_second_factor(user) else "authorities:enrol"
             return redirect(_with_next(step, request))
     return render(request, "authorities/login.html", {"form": form, "next": _next_url(request)})
@@ -147,13 +144,14 @@ def otp_view(request: HttpRequest) -> HttpResponse:
         return redirect(_with_next("authorities:enrol", request))
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        throttled = services.otp_throttled(user)
         device = services.otp_verify(
             user=user, token=form.cleaned_data["token"], ip=client_ip(request)
         )
         if device is not None:
             _complete_second_factor(request, device)
             return redirect(_next_url(request))
-        if services.otp_throttled(user):
+        if throttled:
             form.add_error(None, "Too many wrong codes. Wait a minute, then try again.")
         else:
             form.add_error("token", "That code is not right.")

@@ -50,6 +50,12 @@ class SessionTimeoutMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    @classmethod
+    def start_clock(cls, sender, request: HttpRequest, user, **kwargs) -> None:
+        now = int(time.time())
+        request.session[cls.LOGIN_AT] = now
+        request.session[cls.SEEN_AT] = now
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = int(time.time())

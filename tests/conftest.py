@@ -3,10 +3,25 @@ of another authority (the outsider), a reviewer and a lead; and a helper to log 
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import Client, TestCase
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 
 from tests.factories import AuthorityFactory, OfficerFactory, UserFactory, totp_device
+
+
+class CommittingClient(Client):
+    """The test client, with on_commit callbacks (e-mails, task hand-offs) run when a request
+    ends, as they would after the request's transaction commits in production."""
+
+    def request(self, **request):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return super().request(**request)
+
+
+@pytest.fixture
+def client():
+    return CommittingClient()
 
 
 @pytest.fixture

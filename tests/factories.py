@@ -13,6 +13,7 @@ PASSWORD = "correct-horse-battery-9"
 class AuthorityFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Authority
+        skip_postgeneration_save = True
 
     id = factory.Sequence(lambda n: f"FR-TEST{n}")
     name = factory.Sequence(lambda n: f"Autorité de test {n}")
