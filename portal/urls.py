@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
     path("home/", home, name="home"),
+    path("ops/", views.ops_status, name="ops_status"),
     path("", include("authorities.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,10 +1,16 @@
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import health
 from .access import public
+from .models import Heartbeat
+from .tasks import ping
 
 
 @public
@@ -25,3 +31,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "checks": {name: "ok" if ok else "fail" for name, ok in results.items()},
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def ops_status(request: HttpRequest) -> HttpResponse:
+    """Staff only: the services, when beat last fired, and a button that sends a ping task from
+    this web process to a worker (the row it writes proves the round trip)."""
+    if not request.user.is_staff:
+        raise Http404
+    if request.method == "POST":
+        nonce = uuid.uuid4().hex
+        ping.delay(nonce)
+        messages.info(request, f"Ping {nonce[:8]} sent; reload to see when a worker ran it.")
+        return redirect("ops_status")
+    now = timezone.now()
+    heartbeats = [
+        {"name": hb.name, "seen_at": hb.seen_at, "age": int((now - hb.seen_at).total_seconds())}
+        for hb in Heartbeat.objects.order_by("-seen_at")[:20]
+    ]
+    return render(request, "ops_status.html", {"checks": health.checks(), "heartbeats": heartbeats})

@@ -119,3 +119,16 @@ def test_celery_reliability_defaults():
     assert conf.task_soft_time_limit < conf.task_time_limit
     assert conf.accept_content == ["json"]
     assert conf.task_serializer == "json"
+
+
+def test_ops_page_is_for_staff_only(client, officer, staff):
+    from tests.conftest import verified_login
+
+    assert client.get("/ops/").status_code == 302  # anonymous: to login
+    verified_login(client, officer)
+    assert client.get("/ops/").status_code == 404
+    assert client.post("/ops/").status_code == 404
+    verified_login(client, staff)
+    page = client.get("/ops/")
+    assert page.status_code == 200
+    assert "Ping a worker" in page.content.decode()
