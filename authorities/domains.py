@@ -13,7 +13,8 @@ Deliberate choices (each tested in tests/authorities/test_domains.py):
 
 import re
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# \Z, not $: $ also matches before a final newline, which would let "gouv\n" pass as a label.
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
 class DomainError(ValueError):

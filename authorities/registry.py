@@ -26,7 +26,22 @@ REQUIRED_KEYS = {
 }
 OPTIONAL_KEYS = {"status_reason"}
 SOURCE_KEYS = {"list", "reference", "checked"}
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# [0-9], not \d: \d matches any Unicode digit (Arabic-Indic, fullwidth), which no phone dials.
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# Column sizes of authorities.models: longer values are refused here, naming the field.
+MAX_LENGTHS = {
+    "version": 100,
+    "id": 40,
+    "name": 300,
+    "name_en": 300,
+    "country": 2,
+    "kind": 30,
+    "callback_phone": 20,
+    "status": 20,
+    "status_reason": 500,
+    "source.list": 200,
+    "source.reference": 500,
+}
 REGISTRY_ID = re.compile(r"^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,36}$")
 
 
@@ -89,6 +104,8 @@ def parse_registry(raw: bytes) -> RegistryFile:
     version = document.get("version")
     if not isinstance(version, str) or not version.strip():
         problems.append("file: 'version' must be a non-empty string")
+    elif len(version.strip()) > MAX_LENGTHS["version"]:
+        problems.append(f"file: 'version' is longer than {MAX_LENGTHS['version']} characters")
     items = document.get("authorities")
     if not isinstance(items, list):
         raise RegistryFileError([*problems, "file: 'authorities' must be a list"])
@@ -138,7 +155,10 @@ def _parse_entry(item: object, label: str) -> tuple[RegistryEntry | None, list[s
             if field in item or not required:
                 problem(field, "must be a non-empty string" if required else "must be a string")
             return ""
-        return value.strip()
+        value = value.strip()
+        if len(value) > MAX_LENGTHS.get(field, 300):
+            problem(field, f"is longer than {MAX_LENGTHS.get(field, 300)} characters")
+        return value
 
     registry_id = text("id")
     if registry_id and not REGISTRY_ID.match(registry_id):
@@ -204,7 +224,17 @@ def _parse_entry(item: object, label: str) -> tuple[RegistryEntry | None, list[s
                 problem("source.list", "must be a non-empty string")
             if "reference" in source and not source_reference:
                 problem("source.reference", "must be a non-empty string")
-            if "checked" in source:
+            for key, value in (("list", source_list), ("reference", source_reference)):
+                if len(value) > MAX_LENGTHS[f"source.{key}"]:
+                    problem(
+                        f"source.{key}", f"is longer than {MAX_LENGTHS[f'source.{key}']} characters"
+                    )
+            checked_text = str(source.get("checked", ""))
+            if "checked" in source and not re.fullmatch(
+                r"[0-9]{4}-[0-9]{2}-[0-9]{2}", checked_text
+            ):
+                problem("source.checked", f"{source['checked']!r} is not a YYYY-MM-DD date")
+            elif "checked" in source:
                 try:
                     checked = date.fromisoformat(str(source["checked"]))
                 except ValueError:

@@ -154,6 +154,26 @@ STORAGES = {
 # Uploaded documents live outside the web root and are served only by access-checked views.
 PRIVATE_MEDIA_ROOT = Path(env.str("PORTAL_PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 MEDIA_ROOT = PRIVATE_MEDIA_ROOT
+# One uploaded document at most (the front proxy should cap request bodies a little above this).
+PORTAL_MAX_UPLOAD_BYTES = env.int("PORTAL_MAX_UPLOAD_MB", default=20) * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# --- Legal requests ---------------------------------------------------------------------------
+# The platform's own hosts: target links must point here.
+PORTAL_PLATFORM_DOMAINS = env.list(
+    "PORTAL_PLATFORM_DOMAINS", default=["platform.example", "www.platform.example"]
+)
+# Internal deadlines set by platform policy (the law says "without undue delay"), in minutes.
+PORTAL_DEADLINE_MINUTES = {
+    "epoc_pr_confirm": env.int("PORTAL_DEADLINE_EPOC_PR_MINUTES", default=24 * 60),
+    "dsa_art9": env.int("PORTAL_DEADLINE_DSA_ART9_MINUTES", default=24 * 60),
+    "dsa_art10": env.int("PORTAL_DEADLINE_DSA_ART10_MINUTES", default=10 * 24 * 60),
+    "emergency_disclosure": env.int("PORTAL_DEADLINE_EMERGENCY_MINUTES", default=60),
+    "inquiry": env.int("PORTAL_DEADLINE_INQUIRY_MINUTES", default=14 * 24 * 60),
+}
+PORTAL_PRESERVATION_DAYS = 60
+PORTAL_PRESERVATION_EXTENSION_DAYS = 30
 
 # --- Sessions and security headers ------------------------------------------------------------
 SESSION_COOKIE_AGE = env.int("PORTAL_SESSION_ABSOLUTE_SECONDS", default=8 * 3600)
@@ -269,6 +289,11 @@ CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {
         "task": "portal.tasks.beat_heartbeat",
         "schedule": HEARTBEAT_INTERVAL_SECONDS,
+    },
+    # The outbox sweep: re-sends what a lost task or a Redis flush left pending.
+    "notifications-sweep": {
+        "task": "requests_app.tasks.sweep_notifications",
+        "schedule": env.int("PORTAL_NOTIFICATION_SWEEP_SECONDS", default=60),
     },
 }
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("home/", home, name="home"),
     path("ops/", views.ops_status, name="ops_status"),
     path("", include("authorities.urls")),
+    path("requests/", include("requests_app.urls")),
     path("admin/", admin.site.urls),
 ]

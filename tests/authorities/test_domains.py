@@ -96,7 +96,12 @@ def test_email_without_a_well_formed_domain_is_refused(email):
         ("tj-paris.justice.fr", ["tj-paris.justice.fr", "justice.fr"]),
         (
             "a.police.interieur.gouv.fr",
-            ["a.police.interieur.gouv.fr", "police.interieur.gouv.fr", "interieur.gouv.fr", "gouv.fr"],
+            [
+                "a.police.interieur.gouv.fr",
+                "police.interieur.gouv.fr",
+                "interieur.gouv.fr",
+                "gouv.fr",
+            ],
         ),
     ],
 )

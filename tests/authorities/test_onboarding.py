@@ -332,9 +332,7 @@ def test_session_key_rotates_after_password_and_after_second_factor(client, offi
     password_step(client, officer.email)
     after_password = client.cookies["sessionid"].value
     assert after_password != "anonymous-session-fixation-attempt"
-    client.post(
-        reverse("authorities:otp"), {"token": current_code(officer.totpdevice_set.get())}
-    )
+    client.post(reverse("authorities:otp"), {"token": current_code(officer.totpdevice_set.get())})
     assert client.cookies["sessionid"].value != after_password
 
 

@@ -1,0 +1,152 @@
+"""Inspect one uploaded file by its content. Run as a child process (`python -m
+requests_app.filecheck PATH`) under CPU, memory and wall-clock limits set by uploads.py, so a
+hostile file (a decompression bomb, a circular xref, a parser crash) can only kill this child,
+never the web server. Prints one JSON object: {"ok": bool, "kind", "pages", "problem"}.
+
+Policy: PDF, PNG or JPEG only; the type is decided by the first bytes, never by the name.
+A PDF must open without repair, must not be encrypted, must not carry active content (JavaScript,
+launch actions, embedded files, rich media) and must have at most MAX_PAGES pages.
+"""
+
+import json
+import sys
+import warnings
+import zipfile
+
+MAX_PAGES = 500
+MAX_IMAGE_PIXELS = 40_000_000
+
+PDF_MAGIC = b"%PDF-"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+# Recognised only to name them in the error message.
+OTHER_MAGIC = [
+    (b"PK\x03\x04", "a ZIP archive (or Office document)"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a Linux program"),
+    (b"GIF8", "a GIF image"),
+    (b"Rar!", "a RAR archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"<?xml", "an XML file"),
+]
+
+ACTIVE_KEYS = {"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia", "/XFA"}
+ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/RichMediaExecute"}
+
+
+def sniff(head: bytes) -> str | None:
+    if head.startswith(PDF_MAGIC):
+        return "pdf"
+    if head.startswith(PNG_MAGIC):
+        return "png"
+    if head.startswith(JPEG_MAGIC):
+        return "jpeg"
+    return None
+
+
+def describe(head: bytes) -> str:
+    for magic, name in OTHER_MAGIC:
+        if head.startswith(magic):
+            return name
+    lowered = head[:512].lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html", b"<script", b"<svg")):
+        return "a web page or script"
+    if not head:
+        return "an empty file"
+    return "not a PDF, PNG or JPEG"
+
+
+def _result(ok: bool, kind: str | None = None, pages: int | None = None, problem: str = ""):
+    return {"ok": ok, "kind": kind, "pages": pages, "problem": problem}
+
+
+def check_pdf(path: str, data: bytes) -> dict:
+    import pikepdf
+
+    # A polyglot: a valid PDF that is also a ZIP (a JAR, an Office file) or a web page.
+    if zipfile.is_zipfile(path):
+        return _result(False, "pdf", problem="is also a ZIP archive (a polyglot file)")
+    lowered = data.lower()
+    if b"<script" in lowered or b"<html" in lowered:
+        return _result(False, "pdf", problem="also contains a web page or script (a polyglot file)")
+    try:
+        pdf = pikepdf.open(path, attempt_recovery=False, suppress_warnings=True)
+    except pikepdf.PasswordError:
+        return _result(False, "pdf", problem="is encrypted: upload it without a password")
+    except Exception:
+        return _result(False, "pdf", problem="is damaged or not a valid PDF")
+    with pdf:
+        if pdf.is_encrypted:
+            return _result(False, "pdf", problem="is encrypted: upload it without a password")
+        if pdf.get_warnings():
+            return _result(False, "pdf", problem="is damaged (it needed repair to open)")
+        try:
+            pages = len(pdf.pages)
+        except Exception:
+            return _result(False, "pdf", problem="is damaged (its page tree is broken)")
+        if pages == 0:
+            return _result(False, "pdf", problem="has no pages")
+        if pages > MAX_PAGES:
+            return _result(False, "pdf", pages, f"has {pages} pages; the limit is {MAX_PAGES}")
+        active = _active_content(pdf)
+        if active:
+            return _result(False, "pdf", pages, f"contains active content ({active})")
+        return _result(True, "pdf", pages)
+
+
+def _active_content(pdf) -> str:
+    import pikepdf
+
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream):
+            obj = obj.stream_dict
+        if not isinstance(obj, pikepdf.Dictionary):
+            continue
+        keys = set(obj.keys())
+        found = keys & ACTIVE_KEYS
+        if found:
+            return ", ".join(sorted(k.lstrip("/") for k in found))
+        action = obj.get("/S")
+        if action is not None and str(action) in ACTIVE_ACTIONS:
+            return f"{str(action).lstrip('/')} action"
+    return ""
+
+
+def check_image(path: str, kind: str) -> dict:
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+    try:
+        with Image.open(path) as image:
+            expected = {"png": "PNG", "jpeg": "JPEG"}[kind]
+            if image.format != expected:
+                return _result(False, kind, problem="is not a valid image")
+            image.verify()
+        with Image.open(path) as image:
+            image.load()  # verify() does not decode; load() proves the pixels decode
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return _result(False, kind, problem="is too large an image (decompression bomb)")
+    except Exception:
+        return _result(False, kind, problem="is damaged or not a valid image")
+    return _result(True, kind, 1)
+
+
+def check(path: str) -> dict:
+    with open(path, "rb") as handle:
+        data = handle.read()
+    kind = sniff(data[:16])
+    if kind is None:
+        return _result(False, None, problem=f"is {describe(data)}, not a PDF, PNG or JPEG")
+    if kind == "pdf":
+        return check_pdf(path, data)
+    return check_image(path, kind)
+
+
+if __name__ == "__main__":
+    try:
+        outcome = check(sys.argv[1])
+    except MemoryError:
+        outcome = _result(False, problem="needs too much memory to check")
+    sys.stdout.write(json.dumps(outcome))

@@ -1,0 +1,225 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from . import instruments as I
+from .identifiers import parse_targets
+from .uploads import check_upload
+
+LANGUAGES = [
+    ("en", "English"),
+    ("fr", "French"),
+    ("de", "German"),
+    ("nl", "Dutch"),
+    ("it", "Italian"),
+    ("es", "Spanish"),
+    ("pt", "Portuguese"),
+    ("pl", "Polish"),
+    ("other", "Another EU language"),
+]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several documents in one field; each is checked by content (uploads.check_upload)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        if not files and self.required:
+            raise ValidationError(self.error_messages["required"], code="required")
+        checked, errors = [], []
+        for uploaded in files:
+            try:
+                checked.append((uploaded, check_upload(uploaded)))
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+        return checked
+
+
+# Which form fields each instrument shows (beyond the ones every request has).
+FIELDS_BY_REQUIREMENT = {
+    I.OFFENCE: ["offence"],
+    I.DATA_CATEGORIES: ["data_categories"],
+    I.PERIOD: ["period_start", "period_end"],
+    I.REDRESS: ["redress_information"],
+    I.TERRITORIAL_SCOPE: ["territorial_scope"],
+}
+
+
+class LegalRequestForm(forms.Form):
+    """The officer's form for one instrument. Field formats are checked here; whether the
+    request may be submitted (required fields, powers) is validation.submission_problems, which
+    the view shows next to the same fields."""
+
+    case_reference = forms.CharField(label="Case or file reference", max_length=100, required=False)
+    legal_basis = forms.CharField(
+        label="Legal basis",
+        max_length=500,
+        required=False,
+        help_text="The provisions of national and EU law the order is based on.",
+    )
+    offence = forms.CharField(label="Offence under investigation", max_length=500, required=False)
+    threshold_met = forms.BooleanField(
+        label="The offence is punishable by a maximum of at least 3 years, or is a listed offence "
+        "(needed for traffic and content data)",
+        required=False,
+    )
+    targets = forms.CharField(
+        label="Target identifiers, one per line",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Usernames (@name), phone numbers in international format (+33612345678), "
+        "account ids (id:12345) or links to the platform.",
+    )
+    data_categories = forms.MultipleChoiceField(
+        label="Data requested",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    period_start = forms.DateField(
+        label="Period from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    period_end = forms.DateField(
+        label="Period to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    statement_of_reasons = forms.CharField(
+        label="Statement of reasons",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=20000,
+    )
+    redress_information = forms.CharField(
+        label="Information about redress available to the provider and the user",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+    )
+    territorial_scope = forms.CharField(
+        label="Territorial scope of the order", max_length=300, required=False
+    )
+    confidential = forms.BooleanField(
+        label="Confidential: do not notify the user concerned", required=False
+    )
+    confidential_until = forms.DateField(
+        label="Confidential until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    is_emergency = forms.BooleanField(
+        label="Emergency: imminent threat to life, physical integrity or safety, or to critical "
+        "infrastructure",
+        required=False,
+    )
+    emergency_justification = forms.CharField(
+        label="Emergency justification",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+    )
+    validating_authority = forms.CharField(
+        label="Validating authority (judge, court, investigating judge or prosecutor)",
+        max_length=300,
+        required=False,
+        help_text="Where the law requires validation of the order (e-Evidence Art. 4).",
+    )
+    language = forms.ChoiceField(label="Language of the order", choices=LANGUAGES)
+    documents = MultipleFileField(
+        label="Signed order document(s)",
+        required=False,
+        help_text="PDF, PNG or JPEG, up to 20 MB each. Checked by content.",
+    )
+
+    def __init__(self, *args, instrument: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rule = I.rule_for(instrument)
+        shown = {
+            "case_reference",
+            "legal_basis",
+            "statement_of_reasons",
+            "language",
+            "confidential",
+            "confidential_until",
+            "documents",
+            "targets",
+        }
+        for requirement, names in FIELDS_BY_REQUIREMENT.items():
+            if requirement in self.rule.required:
+                shown.update(names)
+        if self.rule.evidence_rules:
+            shown.update({"threshold_met", "validating_authority"})
+        if self.rule.emergency_allowed:
+            shown.update({"is_emergency", "emergency_justification"})
+        if self.rule.always_emergency:
+            shown.add("emergency_justification")
+        if self.rule.categories:
+            shown.add("data_categories")
+        for name in list(self.fields):
+            if name not in shown:
+                del self.fields[name]
+        if "data_categories" in self.fields:
+            self.fields["data_categories"].choices = [
+                (c.value, c.label) for c in I.DataCategory if c.value in self.rule.categories
+            ]
+        for name in self.fields:
+            if name in self.rule.required or (
+                name in ("period_start", "period_end") and I.PERIOD in self.rule.required
+            ):
+                self.fields[name].label = f"{self.fields[name].label} (required)"
+
+    def clean_targets(self):
+        return parse_targets(self.cleaned_data.get("targets", ""), self.rule.target_kinds)
+
+    def request_data(self) -> dict:
+        """The cleaned officer fields, for services.legal_request_save_draft."""
+        data = {k: v for k, v in self.cleaned_data.items() if k not in ("targets", "documents")}
+        for text in (
+            "case_reference",
+            "legal_basis",
+            "offence",
+            "statement_of_reasons",
+            "redress_information",
+            "territorial_scope",
+            "emergency_justification",
+            "validating_authority",
+        ):
+            if text in data:
+                data[text] = data[text].strip()
+        return data
+
+
+def initial_from_request(legal_request) -> dict:
+    data = {
+        name: getattr(legal_request, name)
+        for name in LegalRequestForm.base_fields
+        if name not in ("targets", "documents")
+    }
+    data["targets"] = "\n".join(t.value for t in legal_request.targets.all())
+    return data
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label="Message", widget=forms.Textarea(attrs={"rows": 4}), max_length=20000
+    )
+    amendment = forms.BooleanField(
+        label="This message amends the request (recorded as an amendment)", required=False
+    )
+    files = MultipleFileField(label="Documents", required=False)
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label="Why do you withdraw the request?", max_length=500)
+
+
+class ProductionForm(forms.Form):
+    production_reference = forms.CharField(
+        label="Reference of the production order issued", max_length=100
+    )

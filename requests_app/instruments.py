@@ -1,0 +1,246 @@
+"""The one table of legal instruments: what each requires, its clock, and who may issue it.
+
+docs/instruments.md explains each rule with its legal source. The form, the power check, the
+deadline function and the review screens all read this table; nothing else encodes these rules.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+
+from authorities.constants import AuthorityKind, Instrument
+
+K = AuthorityKind
+
+
+class DataCategory(models.TextChoices):
+    SUBSCRIBER = "subscriber", "Subscriber data"
+    IDENTIFICATION = (
+        "identification",
+        "Data requested only to identify the user (e.g. IP addresses)",
+    )
+    TRAFFIC = "traffic", "Traffic data"
+    CONTENT = "content", "Content data"
+    CONTENT_REMOVAL = "content_removal", "Removal or disabling of content"
+    INFORMATION = "information", "Specific information about named recipients of the service"
+
+
+# e-Evidence Art. 4: who may order what without validation.
+JUDICIAL = frozenset({K.COURT, K.INVESTIGATING_JUDGE})
+JUDICIAL_OR_PROSECUTOR = JUDICIAL | {K.PROSECUTOR}
+SENSITIVE_CATEGORIES = frozenset({DataCategory.TRAFFIC, DataCategory.CONTENT})
+LESS_SENSITIVE_CATEGORIES = frozenset({DataCategory.SUBSCRIBER, DataCategory.IDENTIFICATION})
+EVIDENCE_CATEGORIES = SENSITIVE_CATEGORIES | LESS_SENSITIVE_CATEGORIES
+
+# Form fields an instrument may require (names of LegalRequest fields / form fields).
+CASE_REFERENCE = "case_reference"
+LEGAL_BASIS = "legal_basis"
+OFFENCE = "offence"
+TARGETS = "targets"
+DATA_CATEGORIES = "data_categories"
+PERIOD = "period"
+REASONS = "statement_of_reasons"
+REDRESS = "redress_information"
+TERRITORIAL_SCOPE = "territorial_scope"
+EMERGENCY_JUSTIFICATION = "emergency_justification"
+DOCUMENTS = "documents"
+
+
+@dataclass(frozen=True)
+class InstrumentRule:
+    code: str
+    label: str
+    legal_source: str
+    required: frozenset[str]
+    categories: frozenset[str]
+    issuer_kinds: frozenset[str]
+    # The deadline: a fixed duration (the law's), or a settings key (platform policy).
+    deadline: timedelta | None = None
+    deadline_setting: str | None = None
+    emergency_deadline: timedelta | None = None
+    emergency_allowed: bool = False
+    always_emergency: bool = False
+    # e-Evidence: categories the issuer's kind may order without a validating authority.
+    direct_categories_by_kind: dict[str, frozenset[str]] = field(default_factory=dict)
+    evidence_rules: bool = False  # e-Evidence power and threshold rules apply
+    target_kinds: frozenset[str] = frozenset({"username", "phone", "url", "account_id"})
+
+    def time_allowed(self, *, emergency: bool) -> timedelta:
+        if emergency and self.emergency_deadline is not None:
+            return self.emergency_deadline
+        if self.deadline is not None:
+            return self.deadline
+        return timedelta(minutes=settings.PORTAL_DEADLINE_MINUTES[self.deadline_setting])
+
+
+COMMON = frozenset({CASE_REFERENCE, LEGAL_BASIS, REASONS})
+
+RULES: dict[str, InstrumentRule] = {
+    Instrument.EPOC: InstrumentRule(
+        code=Instrument.EPOC,
+        label=Instrument.EPOC.label,
+        legal_source="e-Evidence Regulation (EU) 2023/1543, Art. 4, 5, 10",
+        required=COMMON | {OFFENCE, TARGETS, DATA_CATEGORIES, PERIOD, DOCUMENTS},
+        categories=EVIDENCE_CATEGORIES,
+        issuer_kinds=frozenset(K.values) - {K.REGULATOR},
+        deadline=timedelta(days=10),
+        emergency_deadline=timedelta(hours=8),
+        emergency_allowed=True,
+        direct_categories_by_kind={
+            K.COURT: EVIDENCE_CATEGORIES,
+            K.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
+            K.PROSECUTOR: LESS_SENSITIVE_CATEGORIES,
+        },
+        evidence_rules=True,
+    ),
+    Instrument.EPOC_PR: InstrumentRule(
+        code=Instrument.EPOC_PR,
+        label=Instrument.EPOC_PR.label,
+        legal_source="e-Evidence Regulation (EU) 2023/1543, Art. 4(3), 11",
+        required=COMMON | {OFFENCE, TARGETS, DATA_CATEGORIES, PERIOD, DOCUMENTS},
+        categories=EVIDENCE_CATEGORIES,
+        issuer_kinds=frozenset(K.values) - {K.REGULATOR},
+        deadline_setting="epoc_pr_confirm",
+        direct_categories_by_kind={
+            K.COURT: EVIDENCE_CATEGORIES,
+            K.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
+            K.PROSECUTOR: EVIDENCE_CATEGORIES,
+        },
+        evidence_rules=True,
+    ),
+    Instrument.TCO_REMOVAL: InstrumentRule(
+        code=Instrument.TCO_REMOVAL,
+        label=Instrument.TCO_REMOVAL.label,
+        legal_source="TCO Regulation (EU) 2021/784, Art. 3",
+        required=COMMON | {TARGETS, DOCUMENTS},
+        categories=frozenset({DataCategory.CONTENT_REMOVAL}),
+        issuer_kinds=frozenset(K.values),
+        deadline=timedelta(hours=1),
+        target_kinds=frozenset({"url"}),  # the content to remove, by its link
+    ),
+    Instrument.DSA_ART9: InstrumentRule(
+        code=Instrument.DSA_ART9,
+        label=Instrument.DSA_ART9.label,
+        legal_source="Digital Services Act (EU) 2022/2065, Art. 9",
+        required=COMMON | {TARGETS, REDRESS, TERRITORIAL_SCOPE, DOCUMENTS},
+        categories=frozenset({DataCategory.CONTENT_REMOVAL}),
+        issuer_kinds=frozenset(K.values),
+        deadline_setting="dsa_art9",
+        target_kinds=frozenset({"url", "username", "account_id"}),
+    ),
+    Instrument.DSA_ART10: InstrumentRule(
+        code=Instrument.DSA_ART10,
+        label=Instrument.DSA_ART10.label,
+        legal_source="Digital Services Act (EU) 2022/2065, Art. 10",
+        required=COMMON | {TARGETS, REDRESS, DOCUMENTS},
+        categories=frozenset({DataCategory.INFORMATION}),
+        issuer_kinds=frozenset(K.values),
+        deadline_setting="dsa_art10",
+    ),
+    Instrument.EMERGENCY_DISCLOSURE: InstrumentRule(
+        code=Instrument.EMERGENCY_DISCLOSURE,
+        label=Instrument.EMERGENCY_DISCLOSURE.label,
+        legal_source="Platform policy (voluntary disclosure, imminent threat to life)",
+        required=frozenset({CASE_REFERENCE, REASONS, TARGETS, DATA_CATEGORIES})
+        | {EMERGENCY_JUSTIFICATION},
+        categories=EVIDENCE_CATEGORIES,
+        issuer_kinds=frozenset(
+            {K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR, K.POLICE, K.TCO_AUTHORITY}
+        ),
+        deadline_setting="emergency_disclosure",
+        always_emergency=True,
+    ),
+    Instrument.INQUIRY: InstrumentRule(
+        code=Instrument.INQUIRY,
+        label=Instrument.INQUIRY.label,
+        legal_source="Platform policy (general questions; no data is disclosed on an inquiry)",
+        required=frozenset({REASONS}),
+        categories=frozenset(),
+        issuer_kinds=frozenset(K.values),
+        deadline_setting="inquiry",
+    ),
+}
+
+# Instruments whose arrival alerts the legal team at once (TCO: one hour; emergencies).
+URGENT_INSTRUMENTS = frozenset({Instrument.TCO_REMOVAL, Instrument.EMERGENCY_DISCLOSURE})
+
+
+def rule_for(code: str) -> InstrumentRule:
+    return RULES[code]
+
+
+def is_emergency(code: str, emergency_flag: bool) -> bool:
+    rule = RULES[code]
+    return rule.always_emergency or (rule.emergency_allowed and emergency_flag)
+
+
+def power_problems(
+    *,
+    authority,
+    instrument: str,
+    categories: list[str],
+    validating_authority: str,
+    emergency: bool,
+    threshold_met: bool,
+) -> dict[str, list[str]]:
+    """Why this authority may not issue this request, by form field; empty when it may.
+
+    1. The registry must list the instrument for the authority, and its kind must be one that may
+       issue the instrument at all.
+    2. Each data category must be one the instrument covers.
+    3. e-Evidence (Art. 4): a category the authority's kind may not order directly needs a
+       validating judge, court or investigating judge (or prosecutor for subscriber and
+       identification data), except in an emergency, where validation may follow within 48 hours
+       (Art. 4(5)).
+    4. e-Evidence (Art. 5(4)): traffic or content data only for offences punishable by at least
+       3 years, or listed offences.
+    """
+    rule = RULES[instrument]
+    problems: dict[str, list[str]] = {}
+
+    def add(field_name: str, message: str) -> None:
+        problems.setdefault(field_name, []).append(message)
+
+    if not authority.may_issue(instrument):
+        add(
+            "__all__",
+            f"The registry does not list {rule.label} among the instruments "
+            f"{authority.name_en} may issue.",
+        )
+    if authority.kind not in rule.issuer_kinds:
+        add(
+            "__all__",
+            f"A {authority.get_kind_display().lower()} may not issue {rule.label} "
+            f"({rule.legal_source}).",
+        )
+    for category in categories:
+        if category not in rule.categories:
+            add(
+                "data_categories", f"{DataCategory(category).label} is not covered by {rule.label}."
+            )
+    if rule.evidence_rules:
+        direct = rule.direct_categories_by_kind.get(authority.kind, frozenset())
+        needs_validation = [c for c in categories if c not in direct]
+        if needs_validation and not validating_authority.strip() and not emergency:
+            names = ", ".join(DataCategory(c).label.lower() for c in needs_validation)
+            who = (
+                "a judge, court or investigating judge"
+                if set(needs_validation) & SENSITIVE_CATEGORIES
+                else "a judge, court, investigating judge or public prosecutor"
+            )
+            add(
+                "validating_authority",
+                f"{names.capitalize()} ordered by a {authority.get_kind_display().lower()} must "
+                f"be validated by {who} (e-Evidence Regulation Art. 4). Name the validating "
+                "authority.",
+            )
+        if set(categories) & SENSITIVE_CATEGORIES and not threshold_met:
+            add(
+                "threshold_met",
+                "Traffic and content data may only be ordered for offences punishable by a "
+                "maximum of at least 3 years, or listed offences (e-Evidence Regulation "
+                "Art. 5(4)). Confirm the offence meets this threshold.",
+            )
+    return problems

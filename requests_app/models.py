@@ -1,0 +1,314 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from authorities.constants import Instrument
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Received"
+    IN_REVIEW = "in_review", "In review"
+    CLARIFICATION = "clarification", "Clarification requested"
+    PRESERVED = "preserved", "Data preserved"
+    RESPONDED = "responded", "Responded"
+    PARTIALLY_RESPONDED = "partially_responded", "Partially responded"
+    REFUSED = "refused", "Refused"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    CLOSED = "closed", "Closed"
+
+
+# The one table of allowed transitions. A transition is a conditional update whose row count
+# must be 1 (services.transition), so two people acting at once cannot both win.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.DRAFT: frozenset({Status.SUBMITTED}),
+    Status.SUBMITTED: frozenset(
+        {Status.IN_REVIEW, Status.CLARIFICATION, Status.REFUSED, Status.WITHDRAWN}
+    ),
+    Status.IN_REVIEW: frozenset(
+        {
+            Status.CLARIFICATION,
+            Status.PRESERVED,
+            Status.RESPONDED,
+            Status.PARTIALLY_RESPONDED,
+            Status.REFUSED,
+            Status.WITHDRAWN,
+        }
+    ),
+    Status.CLARIFICATION: frozenset({Status.IN_REVIEW, Status.REFUSED, Status.WITHDRAWN}),
+    Status.PRESERVED: frozenset({Status.RESPONDED, Status.CLOSED, Status.WITHDRAWN}),
+    Status.PARTIALLY_RESPONDED: frozenset({Status.RESPONDED, Status.CLOSED, Status.REFUSED}),
+    Status.RESPONDED: frozenset({Status.CLOSED}),
+    Status.REFUSED: frozenset({Status.CLOSED}),
+    Status.WITHDRAWN: frozenset({Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+# The legal clock runs in these states; deadlines and alerts apply to them.
+OPEN_STATUSES = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.CLARIFICATION})
+FINAL_STATUSES = frozenset({Status.CLOSED})
+
+
+class LegalRequest(models.Model):
+    """A legal request from an authority. Immutable once submitted: later changes are events,
+    messages or amendments, never edits of these fields."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    instrument = models.CharField(max_length=30, choices=Instrument.choices)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.DRAFT)
+    authority = models.ForeignKey(
+        "authorities.Authority", on_delete=models.PROTECT, related_name="legal_requests"
+    )
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="legal_requests"
+    )
+    is_emergency = models.BooleanField(default=False)
+
+    case_reference = models.CharField(max_length=100, blank=True)
+    legal_basis = models.CharField(max_length=500, blank=True)
+    offence = models.CharField(max_length=500, blank=True)
+    threshold_met = models.BooleanField(
+        default=False,
+        help_text="The offence is punishable by a maximum of at least 3 years, or listed.",
+    )
+    data_categories = models.JSONField(default=list, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    statement_of_reasons = models.TextField(blank=True)
+    redress_information = models.TextField(blank=True)
+    territorial_scope = models.CharField(max_length=300, blank=True)
+    confidential = models.BooleanField(default=False, help_text="Do not notify the user concerned.")
+    confidential_until = models.DateField(null=True, blank=True)
+    emergency_justification = models.TextField(blank=True)
+    validating_authority = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=8, default="en")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    clock_stopped_at = models.DateTimeField(null=True, blank=True)
+    preservation_until = models.DateTimeField(null=True, blank=True)
+    # Evidence for reviewers: how the submission was authenticated.
+    submitted_device = models.CharField(max_length=100, blank=True)
+    submitted_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The officer's list: one authority's requests, newest first.
+            models.Index(fields=["authority", "-created_at"], name="request_authority_created"),
+            models.Index(fields=["officer", "-created_at"], name="request_officer_created"),
+            # Open requests by deadline (queue default order, deadline sweeps).
+            models.Index(fields=["status", "due_at"], name="request_status_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(reference__isnull=False),
+                name="submitted_request_has_reference",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(received_at__isnull=False),
+                name="submitted_request_has_received_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference or f"draft {self.public_id}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == Status.DRAFT
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def time_left(self, now=None):
+        if self.due_at is None:
+            return None
+        return self.due_at - (now or timezone.now())
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
+
+
+class RequestTarget(models.Model):
+    """One validated, normalised target identifier (a username, an E.164 number, a link)."""
+
+    class Kind(models.TextChoices):
+        USERNAME = "username", "Username"
+        PHONE = "phone", "Phone number"
+        URL = "url", "Link to the platform"
+        ACCOUNT_ID = "account_id", "Account id"
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="targets")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    value = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            # Reviewers' search by target identifier.
+            models.Index(fields=["value"], name="request_target_value"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "kind", "value"], name="request_target_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class ReferenceCounter(models.Model):
+    """Per-year counter for human references (LR-2026-000123); rows locked while numbering, so
+    it works the same on PostgreSQL and on the embedded SQLite."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class RequestEvent(models.Model):
+    """Every state change of a request: the timeline, the audit and the source of e-mails.
+    Written in the same transaction as the change."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Draft created"
+        SUBMITTED = "submitted", "Received"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        MESSAGE = "message", "Message"
+        AMENDMENT = "amendment", "Amendment"
+        ATTACHMENT_ADDED = "attachment_added", "Document added"
+        CLOCK_STOPPED = "clock_stopped", "Clock stopped (clarification asked)"
+        CLOCK_RESTARTED = "clock_restarted", "Clock restarted (clarification answered)"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        PRESERVATION_EXTENSION = "preservation_extension", "Preservation extended by 30 days"
+        PRODUCTION_CONFIRMED = "production_confirmed", "Production request confirmed"
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_status = models.CharField(max_length=30, blank=True)
+    to_status = models.CharField(max_length=30, blank=True)
+    # Shown to the authority? Internal notes of the legal team are not.
+    visible_to_authority = models.BooleanField(default=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["request", "at"], name="request_event_request_at")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        FROM_AUTHORITY = "from_authority", "From the authority"
+        FROM_PLATFORM = "from_platform", "From the platform"
+        CLARIFICATION_REQUEST = "clarification_request", "Clarification requested"
+        CLARIFICATION_ANSWER = "clarification_answer", "Clarification answer"
+        AMENDMENT = "amendment", "Amendment from the authority"
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    body = models.TextField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+def _attachment_path(instance, filename: str) -> str:
+    # A random name, nothing from the uploader: no path tricks, no guessable URLs.
+    return f"attachments/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A document (signed order, reply) checked by content; stored under a random name outside
+    the web root and served only by the access-checked download view."""
+
+    class Purpose(models.TextChoices):
+        ORDER = "order", "Signed order"
+        MESSAGE = "message", "Message attachment"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.ORDER)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    checks = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.content_type}, {self.size} bytes)"
+
+
+class Notification(models.Model):
+    """The e-mail outbox. A row is written in the transaction that causes the e-mail (its `key`
+    unique, so the same notice is never queued twice); Celery only delivers. A send claims the row
+    with a lease (conditional update), sends, then marks it sent: a lost task, a Redis flush or a
+    killed worker leaves a pending row that the sweep hands out again."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True)
+    request = models.ForeignKey(
+        LegalRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    recipients = models.JSONField()
+    template = models.CharField(max_length=100)
+    context = models.JSONField(default=dict)
+    language = models.CharField(max_length=8, default="en")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    send_after = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [
+            # The delivery sweep: pending rows whose time has come.
+            models.Index(
+                fields=["send_after"],
+                name="notification_pending_due",
+                condition=models.Q(state="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

@@ -1,0 +1,444 @@
+"""Actions on legal requests. Each is atomic, writes an event row in the same transaction, and
+queues its e-mails in the outbox (requests_app.notifications)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from authorities.selectors import officer_block_reason
+from portal.emails import absolute_url
+
+from . import deadlines
+from . import instruments as I
+from .models import (
+    TRANSITIONS,
+    Attachment,
+    LegalRequest,
+    Message,
+    ReferenceCounter,
+    RequestEvent,
+    RequestTarget,
+    Status,
+)
+from .notifications import legal_team_emails, notification_queue
+from .uploads import CheckedFile
+from .validation import submission_problems
+
+# Fields an officer fills in; everything else (status, authority, dates...) is set by services.
+OFFICER_FIELDS = (
+    "case_reference",
+    "legal_basis",
+    "offence",
+    "threshold_met",
+    "data_categories",
+    "period_start",
+    "period_end",
+    "statement_of_reasons",
+    "redress_information",
+    "territorial_scope",
+    "confidential",
+    "confidential_until",
+    "is_emergency",
+    "emergency_justification",
+    "validating_authority",
+    "language",
+)
+
+
+class TransitionError(ValidationError):
+    pass
+
+
+def _check_officer_may_submit(officer) -> None:
+    if not officer.is_officer:
+        raise PermissionDenied("Only officers of competent authorities submit requests.")
+    reason = officer_block_reason(officer)
+    if reason:
+        raise PermissionDenied(reason)
+    if not officer.is_approved:
+        raise PermissionDenied(
+            "Your account is awaiting approval: you can submit requests once platform staff "
+            "have checked it against the registry."
+        )
+
+
+def transition(
+    *,
+    request: LegalRequest,
+    to: str,
+    actor,
+    kind: str = RequestEvent.Kind.STATUS_CHANGED,
+    detail: str = "",
+    visible: bool = True,
+    **fields,
+) -> RequestEvent:
+    """Move a request to another status if the table allows it and nobody moved it meanwhile."""
+    current = request.status
+    if to not in TRANSITIONS[current]:
+        raise TransitionError(
+            f"A request that is “{Status(current).label}” cannot become “{Status(to).label}”."
+        )
+    updated = LegalRequest.objects.filter(pk=request.pk, status=current).update(status=to, **fields)
+    if updated != 1:
+        raise TransitionError("Someone else changed this request meanwhile; reload the page.")
+    request.status = to
+    for name, value in fields.items():
+        setattr(request, name, value)
+    return RequestEvent.objects.create(
+        request=request,
+        kind=kind,
+        actor=actor,
+        from_status=current,
+        to_status=to,
+        detail=detail,
+        visible_to_authority=visible,
+    )
+
+
+def request_url(request: LegalRequest) -> str:
+    return absolute_url(reverse("requests:detail", args=[request.public_id]))
+
+
+def _notice_context(request: LegalRequest) -> dict:
+    """What an e-mail about a request may say: never its content."""
+    left = request.time_left()
+    return {
+        "reference": request.reference,
+        "instrument": I.rule_for(request.instrument).label,
+        "status": Status(request.status).label,
+        "emergency": I.is_emergency(request.instrument, request.is_emergency),
+        "due_at": request.due_at.strftime("%Y-%m-%d %H:%M UTC") if request.due_at else "",
+        "time_left": _format_duration(left) if left is not None else "",
+        "link": request_url(request),
+        "authority": request.authority.name_en,
+        "country": request.authority.country,
+    }
+
+
+def _format_duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    sign = "overdue by " if minutes < 0 else ""
+    minutes = abs(minutes)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours or days:
+        parts.append(f"{hours} h")
+    parts.append(f"{mins} min")
+    return sign + " ".join(parts)
+
+
+def notify_authority(request: LegalRequest, *, key: str, template: str) -> None:
+    notification_queue(
+        key=f"{key}:{request.pk}",
+        recipients=[request.officer.email],
+        template=template,
+        context=_notice_context(request),
+        request=request,
+        language=request.officer.preferred_language,
+    )
+
+
+# --- Drafts -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def legal_request_save_draft(
+    *,
+    officer,
+    instrument: str,
+    data: dict,
+    targets: list[tuple[str, str]],
+    request: LegalRequest | None = None,
+) -> LegalRequest:
+    """Create or update a draft with the officer's fields (only OFFICER_FIELDS are read, so an
+    extra posted field such as status or authority changes nothing)."""
+    _check_officer_may_submit(officer)
+    if instrument not in I.RULES:
+        raise ValidationError("Unknown instrument.")
+    values = {name: data[name] for name in OFFICER_FIELDS if name in data}
+    if request is None:
+        request = LegalRequest.objects.create(
+            instrument=instrument, authority=officer.authority, officer=officer, **values
+        )
+        RequestEvent.objects.create(request=request, kind=RequestEvent.Kind.CREATED, actor=officer)
+    else:
+        request = LegalRequest.objects.select_for_update().get(pk=request.pk)
+        if request.officer_id != officer.pk or request.status != Status.DRAFT:
+            raise PermissionDenied("Only your own drafts can be edited; submitted requests cannot.")
+        for name, value in values.items():
+            setattr(request, name, value)
+        request.save()
+    RequestTarget.objects.filter(request=request).delete()
+    RequestTarget.objects.bulk_create(
+        RequestTarget(request=request, kind=kind, value=value) for kind, value in targets
+    )
+    return request
+
+
+@transaction.atomic
+def attachment_add(
+    *,
+    request: LegalRequest,
+    user,
+    uploaded,
+    checked: CheckedFile,
+    purpose: str = Attachment.Purpose.ORDER,
+    message: Message | None = None,
+) -> Attachment:
+    """Store a checked document under a random name. Order documents only on drafts; later
+    documents come with a message, so a submitted order never changes silently."""
+    if purpose == Attachment.Purpose.ORDER and request.status != Status.DRAFT:
+        raise PermissionDenied("Documents of a submitted order cannot change; send a message.")
+    attachment = Attachment(
+        request=request,
+        message=message,
+        purpose=purpose,
+        uploaded_by=user,
+        original_name=uploaded.name[:255],
+        content_type=checked.content_type,
+        size=checked.size,
+        sha256=checked.sha256,
+        pages=checked.pages,
+        checks={"type_by_content": checked.kind, "parsed": True, "pages": checked.pages},
+    )
+    attachment.file.save("upload", uploaded, save=False)
+    attachment.save()
+    if request.status != Status.DRAFT:
+        RequestEvent.objects.create(
+            request=request,
+            kind=RequestEvent.Kind.ATTACHMENT_ADDED,
+            actor=user,
+            detail=attachment.original_name,
+        )
+    return attachment
+
+
+@transaction.atomic
+def attachment_remove_from_draft(*, request: LegalRequest, user, attachment: Attachment) -> None:
+    if request.status != Status.DRAFT or request.officer_id != user.pk:
+        raise PermissionDenied("Documents can be removed from your own drafts only.")
+    attachment.file.delete(save=False)
+    attachment.delete()
+
+
+# --- Submission -------------------------------------------------------------------------------
+
+
+def _next_reference(year: int) -> str:
+    try:
+        with transaction.atomic():
+            ReferenceCounter.objects.get_or_create(year=year)
+    except IntegrityError:
+        pass  # created by a concurrent submission: lock it below
+    counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"LR-{year}-{counter.last:06d}"
+
+
+def clock_events(request: LegalRequest) -> list[deadlines.ClockEvent]:
+    kinds = {
+        RequestEvent.Kind.SUBMITTED: deadlines.RECEIVED,
+        RequestEvent.Kind.CLOCK_STOPPED: deadlines.CLOCK_STOPPED,
+        RequestEvent.Kind.CLOCK_RESTARTED: deadlines.CLOCK_RESTARTED,
+    }
+    return [
+        deadlines.ClockEvent(kinds[kind], at)
+        for kind, at in request.events.filter(kind__in=kinds).values_list("kind", "at")
+    ]
+
+
+def recompute_due_at(request: LegalRequest) -> None:
+    request.due_at = deadlines.due_at(
+        instrument=request.instrument,
+        emergency=request.is_emergency,
+        events=clock_events(request),
+    )
+    LegalRequest.objects.filter(pk=request.pk).update(due_at=request.due_at)
+
+
+@transaction.atomic
+def legal_request_submit(
+    *, officer, request: LegalRequest, ip: str | None = None, device_id: str = ""
+) -> LegalRequest:
+    """Submit a draft: check it, number it, start the legal clock, tell both sides.
+
+    1. Lock the draft; only its officer, approved and in good standing, may submit it.
+    2. Check it (validation.submission_problems); any problem raises ValidationError by field.
+    3. Give it a reference, received_at = now, due_at from the instrument's rule.
+    4. Write the submission event; queue the acknowledgment to the officer (DSA: confirm
+       receipt) and, for emergency and TCO requests, the immediate alert to the legal team.
+    """
+    _check_officer_may_submit(officer)
+    request = LegalRequest.objects.select_for_update().get(pk=request.pk)
+    if request.officer_id != officer.pk:
+        raise PermissionDenied("Only the officer who drafted a request submits it.")
+    if request.status != Status.DRAFT:
+        raise TransitionError("This request was already submitted.")
+    now = timezone.now()
+    problems = submission_problems(request, today=now.date())
+    if problems:
+        raise ValidationError(problems)
+
+    emergency = I.is_emergency(request.instrument, request.is_emergency)
+    fields = {
+        "reference": _next_reference(now.year),
+        "received_at": now,
+        "is_emergency": emergency,
+        "submitted_ip": ip,
+        "submitted_device": device_id[:100],
+    }
+    if request.instrument == I.Instrument.EPOC_PR:
+        fields["preservation_until"] = now + timedelta(days=settings.PORTAL_PRESERVATION_DAYS)
+    transition(
+        request=request,
+        to=Status.SUBMITTED,
+        actor=officer,
+        kind=RequestEvent.Kind.SUBMITTED,
+        **fields,
+    )
+    RequestEvent.objects.filter(request=request, kind=RequestEvent.Kind.SUBMITTED).update(at=now)
+    recompute_due_at(request)
+    notify_authority(request, key="ack", template="request_received")
+    if emergency or request.instrument in I.URGENT_INSTRUMENTS:
+        notification_queue(
+            key=f"urgent-arrival:{request.pk}",
+            recipients=legal_team_emails(),
+            template="request_urgent_arrival",
+            context=_notice_context(request),
+            request=request,
+        )
+    return request
+
+
+# --- After submission: the authority's actions ------------------------------------------------
+
+
+def _own_submitted(request: LegalRequest, officer) -> LegalRequest:
+    request = LegalRequest.objects.select_for_update().get(pk=request.pk)
+    if request.authority_id != officer.authority_id:
+        raise PermissionDenied("Not a request of your authority.")
+    if request.status == Status.DRAFT:
+        raise TransitionError("This request is still a draft.")
+    return request
+
+
+@transaction.atomic
+def legal_request_withdraw(*, officer, request: LegalRequest, reason: str) -> LegalRequest:
+    request = _own_submitted(request, officer)
+    transition(
+        request=request,
+        to=Status.WITHDRAWN,
+        actor=officer,
+        kind=RequestEvent.Kind.WITHDRAWN,
+        detail=reason,
+    )
+    notify_authority(request, key="withdrawn", template="request_status_changed")
+    return request
+
+
+@transaction.atomic
+def message_post_by_officer(
+    *,
+    officer,
+    request: LegalRequest,
+    body: str,
+    amendment: bool = False,
+    files: list[tuple[object, CheckedFile]] = (),
+) -> Message:
+    """A message from the authority. While a clarification is pending, the message is the
+    answer: the clock restarts and the request goes back to review."""
+    request = _own_submitted(request, officer)
+    if request.status == Status.CLOSED:
+        raise TransitionError("This request is closed; start a new request.")
+    answering = request.status == Status.CLARIFICATION
+    kind = (
+        Message.Kind.CLARIFICATION_ANSWER
+        if answering
+        else Message.Kind.AMENDMENT
+        if amendment
+        else Message.Kind.FROM_AUTHORITY
+    )
+    message = Message.objects.create(request=request, author=officer, kind=kind, body=body)
+    for uploaded, checked in files:
+        attachment_add(
+            request=request,
+            user=officer,
+            uploaded=uploaded,
+            checked=checked,
+            purpose=Attachment.Purpose.MESSAGE,
+            message=message,
+        )
+    RequestEvent.objects.create(
+        request=request,
+        kind=RequestEvent.Kind.AMENDMENT if amendment else RequestEvent.Kind.MESSAGE,
+        actor=officer,
+        detail=Message.Kind(kind).label,
+    )
+    if answering:
+        transition(
+            request=request,
+            to=Status.IN_REVIEW,
+            actor=officer,
+            kind=RequestEvent.Kind.CLOCK_RESTARTED,
+            clock_stopped_at=None,
+        )
+        recompute_due_at(request)
+        notification_queue(
+            key=f"clarification-answered:{request.pk}:{message.pk}",
+            recipients=legal_team_emails(),
+            template="clarification_answered",
+            context=_notice_context(request),
+            request=request,
+        )
+    return message
+
+
+@transaction.atomic
+def preservation_extend(*, officer, request: LegalRequest) -> LegalRequest:
+    """EPOC-PR Annex VI: the issuing authority extends the preservation once, by 30 days."""
+    request = _own_submitted(request, officer)
+    if request.instrument != I.Instrument.EPOC_PR:
+        raise TransitionError("Only a preservation order can be extended.")
+    if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
+        raise TransitionError("This preservation order is no longer active.")
+    if request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists():
+        raise TransitionError("The preservation was already extended once (30 days).")
+    if request.preservation_until is None:
+        raise TransitionError("A production request was confirmed: preservation has no end date.")
+    request.preservation_until += timedelta(days=settings.PORTAL_PRESERVATION_EXTENSION_DAYS)
+    request.save(update_fields=["preservation_until"])
+    RequestEvent.objects.create(
+        request=request,
+        kind=RequestEvent.Kind.PRESERVATION_EXTENSION,
+        actor=officer,
+        detail=f"Preserved until {request.preservation_until:%Y-%m-%d %H:%M} UTC",
+    )
+    return request
+
+
+@transaction.atomic
+def preservation_confirm_production(
+    *, officer, request: LegalRequest, production_reference: str
+) -> LegalRequest:
+    """EPOC-PR Annex V: a production request was issued, so the data stay preserved until it
+    is answered (no end date here)."""
+    request = _own_submitted(request, officer)
+    if request.instrument != I.Instrument.EPOC_PR:
+        raise TransitionError("Only a preservation order has a production follow-up.")
+    if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
+        raise TransitionError("This preservation order is no longer active.")
+    request.preservation_until = None
+    request.save(update_fields=["preservation_until"])
+    RequestEvent.objects.create(
+        request=request,
+        kind=RequestEvent.Kind.PRODUCTION_CONFIRMED,
+        actor=officer,
+        detail=f"Production request: {production_reference}",
+    )
+    return request

@@ -1,0 +1,29 @@
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from requests_app.models import OPEN_STATUSES
+from requests_app.services import _format_duration
+
+register = template.Library()
+
+
+@register.simple_tag
+def time_left_badge(legal_request, now=None):
+    """Time left as text and colour (the text alone carries the meaning, for screen readers and
+    colour-blind readers): overdue, under 1 hour, under 1 day, more."""
+    if legal_request.status not in OPEN_STATUSES:
+        return format_html('<span class="status-badge">{}</span>', "No deadline running")
+    if legal_request.due_at is None:
+        return format_html('<span class="status-badge status-warn">{}</span>', "Clock stopped")
+    left = legal_request.due_at - (now or timezone.now())
+    seconds = left.total_seconds()
+    if seconds < 0:
+        css, text = "status-bad", _format_duration(left)
+    elif seconds < 3600:
+        css, text = "status-bad", f"{_format_duration(left)} left"
+    elif seconds < 86400:
+        css, text = "status-warn", f"{_format_duration(left)} left"
+    else:
+        css, text = "status-ok", f"{_format_duration(left)} left"
+    return format_html('<span class="status-badge {}">{}</span>', css, text)

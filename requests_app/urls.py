@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "requests"
+
+urlpatterns = [
+    path("", views.request_list, name="list"),
+    path("new/", views.request_new, name="new"),
+    path("new/<slug:instrument>/", views.request_create, name="create"),
+    path("<uuid:public_id>/", views.request_detail, name="detail"),
+    path("<uuid:public_id>/edit/", views.request_edit, name="edit"),
+    path("<uuid:public_id>/messages/", views.message_post, name="message"),
+    path("<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
+    path("<uuid:public_id>/preservation/", views.preservation, name="preservation"),
+    path(
+        "<uuid:public_id>/documents/<uuid:attachment_id>/",
+        views.attachment_download,
+        name="attachment",
+    ),
+]

@@ -1,0 +1,284 @@
+"""The authority's side: submit requests and follow them. Thin: forms check input, services act,
+selectors read (and hide other authorities' requests as 404)."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from authorities.middleware import client_ip
+from authorities.selectors import officer_block_reason
+
+from . import instruments as I
+from . import selectors, services
+from .forms import (
+    LegalRequestForm,
+    MessageForm,
+    ProductionForm,
+    WithdrawForm,
+    initial_from_request,
+)
+from .models import TRANSITIONS, Attachment, Status
+from .validation import submission_problems
+
+
+def _officer_or_404(request: HttpRequest):
+    if not request.user.is_officer:
+        raise Http404
+    return request.user
+
+
+def _problem_text(problem: Exception) -> str:
+    return " ".join(getattr(problem, "messages", None) or [str(problem)])
+
+
+@never_cache
+def request_list(request: HttpRequest) -> HttpResponse:
+    officer = _officer_or_404(request)
+    status = request.GET.get("status") or None
+    if status not in Status.values:
+        status = None
+    page = Paginator(selectors.legal_requests_for_officer(officer, status=status), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "requests_app/list.html",
+        {"page": page, "status": status, "statuses": Status.choices, "now": timezone.now()},
+    )
+
+
+@never_cache
+def request_new(request: HttpRequest) -> HttpResponse:
+    officer = _officer_or_404(request)
+    authority = officer.authority
+    choices = [
+        {"rule": rule, "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds}
+        for code, rule in I.RULES.items()
+    ]
+    return render(
+        request,
+        "requests_app/new.html",
+        {"choices": choices, "blocked": _submit_block(officer)},
+    )
+
+
+def _submit_block(officer) -> str | None:
+    if not officer.is_approved:
+        return (
+            "Your account is awaiting approval: you can submit requests once platform staff "
+            "have checked it against the registry."
+        )
+    return officer_block_reason(officer)
+
+
+def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: str, draft=None):
+    """Save the draft and its documents; then submit it if asked. Returns a response."""
+    officer = request.user
+    try:
+        draft = services.legal_request_save_draft(
+            officer=officer,
+            instrument=instrument,
+            data=form.request_data(),
+            targets=form.cleaned_data.get("targets", []),
+            request=draft,
+        )
+        for uploaded, checked in form.cleaned_data.get("documents") or []:
+            services.attachment_add(request=draft, user=officer, uploaded=uploaded, checked=checked)
+    except PermissionDenied as problem:
+        messages.error(request, _problem_text(problem))
+        return redirect("requests:new")
+    if request.POST.get("action") != "submit":
+        messages.success(request, "Draft saved. You can come back to it from your requests.")
+        return redirect("requests:edit", draft.public_id)
+    try:
+        submitted = services.legal_request_submit(
+            officer=officer,
+            request=draft,
+            ip=client_ip(request),
+            device_id=getattr(getattr(officer, "otp_device", None), "persistent_id", ""),
+        )
+    except ValidationError:
+        # The draft is saved: show what is missing next to each field, nothing typed is lost.
+        messages.error(request, "The request is saved as a draft but cannot be submitted yet.")
+        return redirect(f"{reverse('requests:edit', args=[draft.public_id])}?check=1")
+    messages.success(
+        request,
+        f"Request {submitted.reference} received on {submitted.received_at:%Y-%m-%d %H:%M} UTC. "
+        "An acknowledgment is on its way to your e-mail.",
+    )
+    return redirect("requests:detail", submitted.public_id)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
+    officer = _officer_or_404(request)
+    if instrument not in I.RULES:
+        raise Http404
+    if (block := _submit_block(officer)) is not None:
+        messages.error(request, block)
+        return redirect("requests:new")
+    form = LegalRequestForm(
+        request.POST or None,
+        request.FILES or None,
+        instrument=instrument,
+        initial={"language": officer.preferred_language},
+    )
+    if request.method == "POST" and form.is_valid():
+        return _save_from_form(request, form, instrument)
+    return render(
+        request,
+        "requests_app/form.html",
+        {"form": form, "rule": I.rule_for(instrument), "draft": None},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def request_edit(request: HttpRequest, public_id) -> HttpResponse:
+    officer = _officer_or_404(request)
+    draft = selectors.legal_request_get_for_officer(officer, public_id)
+    if draft.status != Status.DRAFT or draft.officer_id != officer.pk:
+        raise Http404
+    if request.method == "POST" and request.POST.get("remove_attachment"):
+        attachment = draft.attachments.filter(public_id=request.POST["remove_attachment"]).first()
+        if attachment is None:
+            raise Http404
+        services.attachment_remove_from_draft(request=draft, user=officer, attachment=attachment)
+        messages.info(request, f"{attachment.original_name} removed.")
+        return redirect("requests:edit", draft.public_id)
+    form = LegalRequestForm(
+        request.POST or None,
+        request.FILES or None,
+        instrument=draft.instrument,
+        initial=initial_from_request(draft),
+    )
+    if request.method == "POST" and form.is_valid():
+        return _save_from_form(request, form, draft.instrument, draft=draft)
+    if request.method == "GET" and request.GET.get("check"):
+        form = LegalRequestForm(
+            initial_from_request(draft),
+            instrument=draft.instrument,
+        )
+        form.is_valid()
+        for field, problems in submission_problems(draft, today=timezone.now().date()).items():
+            target = field if field in form.fields else None
+            for problem in problems:
+                form.add_error(target, problem)
+    return render(
+        request,
+        "requests_app/form.html",
+        {"form": form, "rule": I.rule_for(draft.instrument), "draft": draft},
+    )
+
+
+@never_cache
+def request_detail(request: HttpRequest, public_id) -> HttpResponse:
+    officer = _officer_or_404(request)
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    return render(
+        request,
+        "requests_app/detail.html",
+        {
+            "req": legal_request,
+            "rule": I.rule_for(legal_request.instrument),
+            "message_form": MessageForm(),
+            "withdraw_form": WithdrawForm(),
+            "production_form": ProductionForm(),
+            "can_withdraw": Status.WITHDRAWN in TRANSITIONS[legal_request.status],
+            "now": timezone.now(),
+        },
+    )
+
+
+@never_cache
+def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileResponse:
+    officer = _officer_or_404(request)
+    attachment = selectors.attachment_get_for_officer(officer, public_id, attachment_id)
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """Always a download (never rendered in the browser), with the type decided at upload."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def message_post(request: HttpRequest, public_id) -> HttpResponse:
+    officer = _officer_or_404(request)
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    form = MessageForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("requests:detail", legal_request.public_id)
+    try:
+        services.message_post_by_officer(
+            officer=officer,
+            request=legal_request,
+            body=form.cleaned_data["body"],
+            amendment=form.cleaned_data["amendment"],
+            files=form.cleaned_data["files"] or [],
+        )
+        messages.success(request, "Message sent.")
+    except (ValidationError, PermissionDenied) as problem:
+        messages.error(request, _problem_text(problem))
+    return redirect("requests:detail", legal_request.public_id)
+
+
+@require_POST
+def withdraw(request: HttpRequest, public_id) -> HttpResponse:
+    officer = _officer_or_404(request)
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason to withdraw the request.")
+        return redirect("requests:detail", legal_request.public_id)
+    try:
+        services.legal_request_withdraw(
+            officer=officer, request=legal_request, reason=form.cleaned_data["reason"]
+        )
+        messages.success(request, f"{legal_request.reference} withdrawn.")
+    except (ValidationError, PermissionDenied) as problem:
+        messages.error(request, _problem_text(problem))
+    return redirect("requests:detail", legal_request.public_id)
+
+
+@require_POST
+def preservation(request: HttpRequest, public_id) -> HttpResponse:
+    officer = _officer_or_404(request)
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    try:
+        if request.POST.get("action") == "extend":
+            services.preservation_extend(officer=officer, request=legal_request)
+            messages.success(request, "Preservation extended by 30 days.")
+        else:
+            form = ProductionForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "Give the reference of the production order.")
+                return redirect("requests:detail", legal_request.public_id)
+            services.preservation_confirm_production(
+                officer=officer,
+                request=legal_request,
+                production_reference=form.cleaned_data["production_reference"],
+            )
+            messages.success(request, "Production follow-up recorded: the data stay preserved.")
+    except (ValidationError, PermissionDenied) as problem:
+        messages.error(request, _problem_text(problem))
+    return redirect("requests:detail", legal_request.public_id)
