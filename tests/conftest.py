@@ -1,13 +1,27 @@
 """The cast every permission test uses: an officer, a colleague at the same authority, an officer
 of another authority (the outsider), a reviewer and a lead; and a helper to log in for real."""
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client, TestCase
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 
+from portal.celery import app as celery_app
 from tests.factories import AuthorityFactory, OfficerFactory, UserFactory, totp_device
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_celery_queue():
+    """Tasks the suite enqueues (e-mail hand-offs after commit) go to a queue of this run, which
+    is deleted at the end, so the shared Redis keeps no leftovers and no other worker runs them."""
+    queue = f"pytest-{uuid.uuid4().hex[:8]}"
+    celery_app.conf.task_default_queue = queue
+    yield queue
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
 
 
 class CommittingClient(Client):

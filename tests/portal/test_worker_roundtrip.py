@@ -62,6 +62,7 @@ def test_ping_sent_by_the_staff_page_in_the_web_process_is_run_by_a_worker(tmp_p
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = process_env(PORTAL_VAR_DIR=str(tmp_path))
     client = verified_login(CommittingClient(), staff)
+    original_queue = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue  # where ping.delay() in the view publishes
     try:
         with celery_process(
@@ -78,7 +79,7 @@ def test_ping_sent_by_the_staff_page_in_the_web_process_is_run_by_a_worker(tmp_p
             assert response.status_code == 302
             row = wait_for(lambda: Heartbeat.objects.filter(name__startswith="ping:").first(), 60)
     finally:
-        celery_app.conf.task_default_queue = "celery"
+        celery_app.conf.task_default_queue = original_queue
     assert row is not None, (tmp_path / "worker.log").read_text()[-3000:]
     page = client.get("/ops/").content.decode()
     assert row.name in page
