@@ -21,7 +21,8 @@ def _private_celery_queue():
     celery_app.conf.task_default_queue = queue
     yield queue
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(queue)
+        client = conn.default_channel.client  # the redis-py client kombu uses
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 class CommittingClient(Client):
