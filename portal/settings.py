@@ -180,6 +180,9 @@ SESSION_COOKIE_AGE = env.int("PORTAL_SESSION_ABSOLUTE_SECONDS", default=8 * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Flash messages live in the session, so they end with it: a message about one officer's request
+# can never be shown to the next person who logs in on the same browser.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 PORTAL_SESSION_IDLE_SECONDS = env.int("PORTAL_SESSION_IDLE_SECONDS", default=30 * 60)
 PORTAL_EMAIL_LINK_HOURS = env.int("PORTAL_EMAIL_LINK_HOURS", default=24)
 CSRF_COOKIE_HTTPONLY = True

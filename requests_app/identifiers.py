@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from .models import RequestTarget
 
 K = RequestTarget.Kind
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# ASCII: \d alone also matches other scripts' digits, which are not a canonical E.164 form.
+E164 = re.compile(r"^\+[1-9]\d{6,14}$", re.ASCII)
 USERNAME = re.compile(r"^[a-z0-9_.]{3,32}$")
 MAX_TARGETS = 100
 
@@ -21,11 +22,12 @@ def parse_identifier(raw: str, allowed: frozenset[str]) -> tuple[str, str]:
     lowered = text.lower()
     if lowered.startswith(("http://", "https://")) or lowered.split("/")[0] in _platform_hosts():
         kind, value = K.URL, _normalise_url(text)
-    elif text.startswith("+") or re.fullmatch(r"[\d\s().-]{7,}", text):
+    elif text.lstrip("(").startswith("+") or re.fullmatch(r"[\d\s().-]{7,}", text):
         kind, value = K.PHONE, _normalise_phone(text)
     elif lowered.startswith("id:"):
         digits = text[3:].strip()
-        if not digits.isdigit() or len(digits) > 20:
+        # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit accepts.
+        if not digits.isdecimal() or len(digits) > 20:
             raise ValidationError(f"“{raw}”: an account id is id: followed by digits.")
         kind, value = K.ACCOUNT_ID, f"id:{int(digits)}"
     else:
@@ -84,7 +86,11 @@ def _normalise_url(text: str) -> str:
         text = "https://" + text
     parts = urlsplit(text)
     host = (parts.hostname or "").lower()
-    if host not in _platform_hosts() or parts.username or parts.password or parts.port:
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range: refused below like any other port
+        port = -1
+    if host not in _platform_hosts() or parts.username or parts.password or port is not None:
         hosts = ", ".join(sorted(_platform_hosts()))
         raise ValidationError(f"“{text}” is not a link to the platform ({hosts}).")
     path = parts.path.rstrip("/") or "/"

@@ -64,6 +64,11 @@ class InstrumentRule:
     always_emergency: bool = False
     # e-Evidence: categories the issuer's kind may order without a validating authority.
     direct_categories_by_kind: dict[str, frozenset[str]] = field(default_factory=dict)
+    # e-Evidence Art. 4(5): categories an emergency order may carry before it is validated.
+    emergency_unvalidated_categories: frozenset[str] = frozenset()
+    # e-Evidence Art. 5(4): categories only for offences of at least 3 years (production only;
+    # a preservation order may be issued for all criminal offences, Art. 6(3)).
+    threshold_categories: frozenset[str] = frozenset()
     evidence_rules: bool = False  # e-Evidence power and threshold rules apply
     target_kinds: frozenset[str] = frozenset({"username", "phone", "url", "account_id"})
 
@@ -93,6 +98,8 @@ RULES: dict[str, InstrumentRule] = {
             K.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
             K.PROSECUTOR: LESS_SENSITIVE_CATEGORIES,
         },
+        emergency_unvalidated_categories=LESS_SENSITIVE_CATEGORIES,
+        threshold_categories=SENSITIVE_CATEGORIES,
         evidence_rules=True,
     ),
     Instrument.EPOC_PR: InstrumentRule(
@@ -108,6 +115,7 @@ RULES: dict[str, InstrumentRule] = {
             K.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
             K.PROSECUTOR: EVIDENCE_CATEGORIES,
         },
+        emergency_unvalidated_categories=EVIDENCE_CATEGORIES,
         evidence_rules=True,
     ),
     Instrument.TCO_REMOVAL: InstrumentRule(
@@ -192,10 +200,11 @@ def power_problems(
     2. Each data category must be one the instrument covers.
     3. e-Evidence (Art. 4): a category the authority's kind may not order directly needs a
        validating judge, court or investigating judge (or prosecutor for subscriber and
-       identification data), except in an emergency, where validation may follow within 48 hours
-       (Art. 4(5)).
-    4. e-Evidence (Art. 5(4)): traffic or content data only for offences punishable by at least
-       3 years, or listed offences.
+       identification data, and for any preservation order), except in an emergency, where
+       validation may follow within 48 hours (Art. 4(5)) - for a production order only for
+       subscriber and identification data, never for traffic or content data.
+    4. e-Evidence (Art. 5(4)): a production order for traffic or content data only for offences
+       punishable by at least 3 years, or listed offences.
     """
     rule = RULES[instrument]
     problems: dict[str, list[str]] = {}
@@ -223,20 +232,31 @@ def power_problems(
     if rule.evidence_rules:
         direct = rule.direct_categories_by_kind.get(authority.kind, frozenset())
         needs_validation = [c for c in categories if c not in direct]
-        if needs_validation and not validating_authority.strip() and not emergency:
+        if emergency:
+            needs_validation = [
+                c for c in needs_validation if c not in rule.emergency_unvalidated_categories
+            ]
+        if needs_validation and not validating_authority.strip():
             names = ", ".join(DataCategory(c).label.lower() for c in needs_validation)
+            # The validators are those who may issue these categories themselves (Art. 4(1)-(3)).
+            prosecutor_may = rule.direct_categories_by_kind.get(K.PROSECUTOR, frozenset())
             who = (
-                "a judge, court or investigating judge"
-                if set(needs_validation) & SENSITIVE_CATEGORIES
-                else "a judge, court, investigating judge or public prosecutor"
+                "a judge, court, investigating judge or public prosecutor"
+                if set(needs_validation) <= prosecutor_may
+                else "a judge, court or investigating judge"
+            )
+            emergency_note = (
+                " An emergency does not waive prior validation for these data (Art. 4(5))."
+                if emergency
+                else ""
             )
             add(
                 "validating_authority",
                 f"{names.capitalize()} ordered by a {authority.get_kind_display().lower()} must "
                 f"be validated by {who} (e-Evidence Regulation Art. 4). Name the validating "
-                "authority.",
+                f"authority.{emergency_note}",
             )
-        if set(categories) & SENSITIVE_CATEGORIES and not threshold_met:
+        if set(categories) & rule.threshold_categories and not threshold_met:
             add(
                 "threshold_met",
                 "Traffic and content data may only be ordered for offences punishable by a "

@@ -1,0 +1,376 @@
+"""The legal clock as a pure function: tables of clock events and the deadline they give.
+
+No database: due_at() and paused_time() take events and return datetimes. The platform-policy
+deadlines come from settings.PORTAL_DEADLINE_MINUTES, pinned here by the `policy` fixture so
+the tables do not depend on the environment.
+"""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from authorities.constants import Instrument
+from requests_app.deadlines import (
+    CLOCK_RESTARTED,
+    CLOCK_STOPPED,
+    RECEIVED,
+    ClockEvent,
+    due_at,
+    paused_time,
+)
+from requests_app.instruments import RULES, is_emergency, rule_for
+
+I = Instrument  # noqa: E741
+PARIS = ZoneInfo("Europe/Paris")
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+# The documented defaults of PORTAL_DEADLINE_MINUTES (docs: BRIEF "Legal instruments").
+POLICY_MINUTES = {
+    "epoc_pr_confirm": 24 * 60,
+    "dsa_art9": 24 * 60,
+    "dsa_art10": 10 * 24 * 60,
+    "emergency_disclosure": 60,
+    "inquiry": 14 * 24 * 60,
+}
+
+
+@pytest.fixture(autouse=True)
+def policy(settings):
+    settings.PORTAL_DEADLINE_MINUTES = dict(POLICY_MINUTES)
+    return settings
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def received(at: datetime) -> ClockEvent:
+    return ClockEvent(RECEIVED, at)
+
+
+def stopped(at: datetime) -> ClockEvent:
+    return ClockEvent(CLOCK_STOPPED, at)
+
+
+def restarted(at: datetime) -> ClockEvent:
+    return ClockEvent(CLOCK_RESTARTED, at)
+
+
+T0 = utc(2026, 11, 2, 10, 0)  # a Monday, far from any DST change
+
+
+# --- Every instrument's clock from receipt -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instrument", "emergency_flag", "time_allowed"),
+    [
+        # e-Evidence Art. 10(3): 10 days; Art. 10(4): emergency, 8 hours.
+        (I.EPOC, False, timedelta(days=10)),
+        (I.EPOC, True, timedelta(hours=8)),
+        # TCO Art. 3(3): one hour, emergency or not.
+        (I.TCO_REMOVAL, False, timedelta(hours=1)),
+        (I.TCO_REMOVAL, True, timedelta(hours=1)),
+        # Platform policy (settings.PORTAL_DEADLINE_MINUTES); no emergency variant.
+        (I.EPOC_PR, False, timedelta(hours=24)),
+        (I.EPOC_PR, True, timedelta(hours=24)),
+        (I.DSA_ART9, False, timedelta(hours=24)),
+        (I.DSA_ART9, True, timedelta(hours=24)),
+        (I.DSA_ART10, False, timedelta(days=10)),
+        (I.DSA_ART10, True, timedelta(days=10)),
+        (I.EMERGENCY_DISCLOSURE, False, timedelta(hours=1)),
+        (I.EMERGENCY_DISCLOSURE, True, timedelta(hours=1)),
+        (I.INQUIRY, False, timedelta(days=14)),
+        (I.INQUIRY, True, timedelta(days=14)),
+    ],
+)
+def test_each_instrument_is_due_its_time_allowed_after_receipt(
+    instrument, emergency_flag, time_allowed
+):
+    emergency = is_emergency(instrument, emergency_flag)
+    assert rule_for(instrument).time_allowed(emergency=emergency) == time_allowed
+    assert due_at(instrument=instrument, emergency=emergency, events=[received(T0)]) == (
+        T0 + time_allowed
+    )
+
+
+def test_the_table_above_covers_every_instrument():
+    assert set(RULES) == set(Instrument.values)
+
+
+@pytest.mark.parametrize(
+    ("instrument", "setting_key"),
+    [
+        (I.EPOC_PR, "epoc_pr_confirm"),
+        (I.DSA_ART9, "dsa_art9"),
+        (I.DSA_ART10, "dsa_art10"),
+        (I.EMERGENCY_DISCLOSURE, "emergency_disclosure"),
+        (I.INQUIRY, "inquiry"),
+    ],
+)
+def test_policy_deadline_follows_its_setting(policy, instrument, setting_key):
+    emergency = is_emergency(instrument, False)
+    policy.PORTAL_DEADLINE_MINUTES = {**POLICY_MINUTES, setting_key: 90}
+    assert due_at(instrument=instrument, emergency=emergency, events=[received(T0)]) == (
+        T0 + timedelta(minutes=90)
+    )
+
+
+@pytest.mark.parametrize("instrument", [I.EPOC, I.TCO_REMOVAL])
+def test_legal_deadlines_ignore_the_policy_settings(policy, instrument):
+    policy.PORTAL_DEADLINE_MINUTES = {key: 1 for key in POLICY_MINUTES}
+    due = due_at(instrument=instrument, emergency=False, events=[received(T0)])
+    assert due == T0 + rule_for(instrument).deadline
+
+
+# --- Rounding -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("received_at", "instrument", "emergency", "expected"),
+    [
+        (utc(2026, 11, 2, 10, 0, 45), I.EPOC, False, utc(2026, 11, 12, 10, 0)),
+        (utc(2026, 11, 2, 10, 0, 59, 999999), I.EPOC, True, utc(2026, 11, 2, 18, 0)),
+        (utc(2026, 11, 2, 10, 0, 0, 1), I.TCO_REMOVAL, False, utc(2026, 11, 2, 11, 0)),
+        (utc(2026, 11, 2, 23, 59, 30), I.TCO_REMOVAL, False, utc(2026, 11, 3, 0, 59)),
+    ],
+)
+def test_deadline_is_rounded_down_to_the_minute(received_at, instrument, emergency, expected):
+    due = due_at(instrument=instrument, emergency=emergency, events=[received(received_at)])
+    assert due == expected
+    assert (due.second, due.microsecond) == (0, 0)
+
+
+# --- Clarification pauses ---------------------------------------------------------------------
+
+EPOC_DUE = T0 + 10 * DAY  # 2026-11-12 10:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param([received(T0)], EPOC_DUE, id="no pause"),
+        pytest.param(
+            [received(T0), stopped(T0 + DAY), restarted(T0 + DAY + 2 * HOUR)],
+            EPOC_DUE + 2 * HOUR,
+            id="one pause of 2 h",
+        ),
+        pytest.param(
+            [received(T0), stopped(T0 + 9 * DAY), restarted(T0 + 12 * DAY)],
+            EPOC_DUE + 3 * DAY,
+            id="a pause answered after the original deadline still counts in full",
+        ),
+        pytest.param(
+            [
+                received(T0),
+                stopped(T0 + DAY),
+                restarted(T0 + DAY + 2 * HOUR),
+                stopped(T0 + 3 * DAY),
+                restarted(T0 + 3 * DAY + 30 * MINUTE),
+            ],
+            EPOC_DUE + 2 * HOUR + 30 * MINUTE,
+            id="two pauses add up",
+        ),
+        pytest.param(
+            [
+                restarted(T0 + 3 * DAY + 30 * MINUTE),
+                stopped(T0 + DAY),
+                received(T0),
+                restarted(T0 + DAY + 2 * HOUR),
+                stopped(T0 + 3 * DAY),
+            ],
+            EPOC_DUE + 2 * HOUR + 30 * MINUTE,
+            id="events out of order",
+        ),
+        pytest.param(
+            [received(T0), stopped(T0 + DAY)],
+            None,
+            id="open pause: no deadline",
+        ),
+        pytest.param(
+            [
+                received(T0),
+                stopped(T0 + DAY),
+                restarted(T0 + 2 * DAY),
+                stopped(T0 + 4 * DAY),
+            ],
+            None,
+            id="restarted then stopped again: no deadline",
+        ),
+        pytest.param(
+            [received(T0), restarted(T0 + DAY)],
+            EPOC_DUE,
+            id="a restart without a stop changes nothing",
+        ),
+        pytest.param(
+            [
+                received(T0),
+                stopped(T0 + DAY),
+                stopped(T0 + DAY + HOUR),
+                restarted(T0 + DAY + 3 * HOUR),
+            ],
+            EPOC_DUE + 3 * HOUR,
+            id="a second stop during a pause does not shorten it",
+        ),
+        pytest.param(
+            [received(T0), stopped(T0 + DAY + 20 * SECOND), restarted(T0 + DAY + MINUTE)],
+            EPOC_DUE,
+            id="a 40-second pause is rounded away",
+        ),
+        pytest.param([], None, id="no events: a draft"),
+        pytest.param(
+            [stopped(T0 + DAY), restarted(T0 + 2 * DAY)],
+            None,
+            id="no receipt: a draft has no clock",
+        ),
+    ],
+)
+def test_clarification_pauses_extend_the_epoc_deadline(events, expected):
+    assert due_at(instrument=I.EPOC, emergency=False, events=events) == expected
+
+
+def test_pause_extends_a_one_hour_tco_clock_by_its_length():
+    events = [received(T0), stopped(T0 + 10 * MINUTE), restarted(T0 + 55 * MINUTE)]
+    assert due_at(instrument=I.TCO_REMOVAL, emergency=False, events=events) == (
+        T0 + HOUR + 45 * MINUTE
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param([], (timedelta(0), None), id="none"),
+        pytest.param([received(T0)], (timedelta(0), None), id="received only"),
+        pytest.param(
+            [stopped(T0), restarted(T0 + HOUR)], (HOUR, None), id="one closed pause"
+        ),
+        pytest.param(
+            [stopped(T0), restarted(T0 + HOUR), stopped(T0 + DAY)],
+            (HOUR, T0 + DAY),
+            id="closed pause then an open one",
+        ),
+        pytest.param(
+            [stopped(T0 + DAY), restarted(T0 + HOUR), stopped(T0)],
+            (HOUR, T0 + DAY),
+            id="out of order",
+        ),
+        pytest.param([restarted(T0)], (timedelta(0), None), id="restart alone"),
+    ],
+)
+def test_paused_time(events, expected):
+    assert paused_time(events) == expected
+
+
+# --- Daylight-saving time ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("received_at", "instrument", "emergency", "due_utc", "local_received", "local_due"),
+    [
+        pytest.param(
+            utc(2026, 10, 24, 12, 0),
+            I.EPOC,
+            False,
+            utc(2026, 11, 3, 12, 0),
+            "2026-10-24 14:00 CEST",
+            "2026-11-03 13:00 CET",
+            id="EPOC 10 days across the October change",
+        ),
+        pytest.param(
+            utc(2026, 3, 20, 12, 0),
+            I.EPOC,
+            False,
+            utc(2026, 3, 30, 12, 0),
+            "2026-03-20 13:00 CET",
+            "2026-03-30 14:00 CEST",
+            id="EPOC 10 days across the March change",
+        ),
+        pytest.param(
+            utc(2026, 10, 24, 22, 0),
+            I.EPOC,
+            True,
+            utc(2026, 10, 25, 6, 0),
+            "2026-10-25 00:00 CEST",
+            "2026-10-25 07:00 CET",
+            id="emergency EPOC 8 hours over the night the clocks go back",
+        ),
+    ],
+)
+def test_deadline_is_exact_in_utc_across_a_dst_change(
+    received_at, instrument, emergency, due_utc, local_received, local_due
+):
+    due = due_at(instrument=instrument, emergency=emergency, events=[received(received_at)])
+    assert due == due_utc
+    assert due - received_at == rule_for(instrument).time_allowed(emergency=emergency)
+    # What a Paris reviewer sees: the wall clock moved by the DST shift, the duration did not.
+    assert received_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") == local_received
+    assert due.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") == local_due
+
+
+@pytest.mark.parametrize(
+    ("events", "expected_utc"),
+    [
+        pytest.param(
+            [received(datetime(2026, 10, 24, 14, 0, tzinfo=PARIS))],
+            utc(2026, 11, 3, 12, 0),
+            id="EPOC received at 14:00 Paris time",
+        ),
+        pytest.param(
+            [
+                received(datetime(2026, 10, 20, 12, 0, tzinfo=PARIS)),
+                # 01:30 CEST to 03:30 CET is three hours, not the two the wall clock shows.
+                stopped(datetime(2026, 10, 25, 1, 30, tzinfo=PARIS)),
+                restarted(datetime(2026, 10, 25, 3, 30, tzinfo=PARIS)),
+            ],
+            utc(2026, 10, 30, 13, 0),
+            id="a pause over the night the clocks go back, in Paris time",
+        ),
+    ],
+)
+def test_events_in_local_time_give_the_same_deadline_as_in_utc(events, expected_utc):
+    in_utc = [ClockEvent(e.kind, e.at.astimezone(UTC)) for e in events]
+    assert due_at(instrument=I.EPOC, emergency=False, events=in_utc) == expected_utc
+    assert due_at(instrument=I.EPOC, emergency=False, events=events) == expected_utc
+
+
+def test_emergency_epoc_in_local_time_is_not_given_a_ninth_hour():
+    local = datetime(2026, 10, 25, 0, 0, tzinfo=PARIS)  # 22:00 UTC the day before
+    due = due_at(instrument=I.EPOC, emergency=True, events=[received(local)])
+    assert due == utc(2026, 10, 25, 6, 0)
+    # Subtracting in UTC: two datetimes of one zone subtract by wall clock, hiding the bug.
+    assert due.astimezone(UTC) - local.astimezone(UTC) == timedelta(hours=8)
+
+
+# --- Emergencies ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instrument", "flag", "expected"),
+    [
+        (I.EMERGENCY_DISCLOSURE, False, True),  # always an emergency
+        (I.EMERGENCY_DISCLOSURE, True, True),
+        (I.EPOC, False, False),  # only when flagged
+        (I.EPOC, True, True),
+        (I.EPOC_PR, True, False),  # flag ignored: no emergency procedure here
+        (I.EPOC_PR, False, False),
+        (I.TCO_REMOVAL, True, False),  # one hour anyway; no emergency variant
+        (I.TCO_REMOVAL, False, False),
+        (I.DSA_ART9, True, False),
+        (I.DSA_ART10, True, False),
+        (I.INQUIRY, True, False),
+        (I.INQUIRY, False, False),
+    ],
+)
+def test_is_emergency(instrument, flag, expected):
+    assert is_emergency(instrument, flag) is expected
+
+
+def test_an_ignored_emergency_flag_does_not_shorten_the_clock():
+    emergency = is_emergency(I.DSA_ART10, True)
+    assert due_at(instrument=I.DSA_ART10, emergency=emergency, events=[received(T0)]) == (
+        T0 + 10 * DAY
+    )

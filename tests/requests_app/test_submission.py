@@ -1,0 +1,386 @@
+"""Submitting each instrument through the pages, the legal-requirement refusals, drafts, the
+authority's follow-up actions, and the acknowledgment e-mails."""
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from authorities.constants import AuthorityKind, Instrument
+from requests_app.models import LegalRequest, Message, RequestEvent, RequestTarget, Status
+from requests_app.notifications import deliver_all_due
+from tests.conftest import verified_login
+from tests.factories import OfficerFactory
+from tests.requests_app.helpers import VALID, delivered_emails, pdf_upload, submit
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_TIME_ALLOWED = {
+    Instrument.EPOC: timedelta(days=10),
+    Instrument.EPOC_PR: timedelta(hours=24),
+    Instrument.TCO_REMOVAL: timedelta(hours=1),
+    Instrument.DSA_ART9: timedelta(hours=24),
+    Instrument.DSA_ART10: timedelta(days=10),
+    Instrument.EMERGENCY_DISCLOSURE: timedelta(hours=1),
+    Instrument.INQUIRY: timedelta(days=14),
+}
+
+
+@pytest.fixture
+def reviewer_on_duty(reviewer):
+    return reviewer
+
+
+@pytest.mark.parametrize("instrument", list(EXPECTED_TIME_ALLOWED))
+def test_valid_submission_of_each_instrument(client, officer, reviewer_on_duty, instrument):
+    verified_login(client, officer)
+    with time_machine.travel("2026-11-27 10:15:42Z", tick=False):
+        response = submit(client, instrument)
+        assert response.status_code == 302, response.content.decode()[-2000:]
+        req = LegalRequest.objects.get()
+        assert response.url == reverse("requests:detail", args=[req.public_id])
+        emails = delivered_emails(mail.outbox)
+    assert re.fullmatch(r"LR-2026-\d{6}", req.reference)
+    assert req.status == Status.SUBMITTED
+    assert req.authority == officer.authority  # from the registry, never typed
+    assert req.received_at.isoformat() == "2026-11-27T10:15:42+00:00"
+    expected_due = (req.received_at + EXPECTED_TIME_ALLOWED[instrument]).replace(second=0)
+    assert req.due_at == expected_due
+    assert req.events.filter(kind=RequestEvent.Kind.SUBMITTED, actor=officer).exists()
+
+    ack = [m for m in emails if m.to == [officer.email]]
+    assert len(ack) == 1 and req.reference in ack[0].subject
+    assert "Received" in ack[0].subject
+    # The acknowledgment never carries the content of the request.
+    assert VALID[instrument]["statement_of_reasons"] not in ack[0].body
+    assert "jane.doe" not in ack[0].body
+    assert ack[0].extra_headers["Message-ID"].startswith("<ack.")
+
+    urgent = [m for m in emails if reviewer_on_duty.email in m.to]
+    if instrument in (Instrument.TCO_REMOVAL, Instrument.EMERGENCY_DISCLOSURE):
+        assert len(urgent) == 1 and urgent[0].subject.startswith("URGENT")
+    else:
+        assert urgent == []
+
+
+def test_emergency_epoc_has_an_eight_hour_clock_and_alerts_the_legal_team(
+    client, officer, reviewer
+):
+    verified_login(client, officer)
+    data = {
+        **VALID[Instrument.EPOC],
+        "is_emergency": "on",
+        "emergency_justification": "Kidnapped child; the suspect uses this account now.",
+    }
+    with time_machine.travel("2026-11-27 10:00Z", tick=False):
+        submit(client, Instrument.EPOC, data)
+        emails = delivered_emails(mail.outbox)
+    req = LegalRequest.objects.get()
+    assert req.is_emergency
+    assert req.due_at.isoformat() == "2026-11-27T18:00:00+00:00"
+    assert any(reviewer.email in m.to and "emergency" in m.subject for m in emails)
+
+
+def test_references_are_unique_and_sequential(client, officer):
+    verified_login(client, officer)
+    for _ in range(3):
+        submit(client, Instrument.INQUIRY)
+    refs = sorted(LegalRequest.objects.values_list("reference", flat=True))
+    numbers = [int(r.rsplit("-", 1)[1]) for r in refs]
+    assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+
+
+def test_targets_are_validated_and_normalised(client, officer):
+    verified_login(client, officer)
+    data = {**VALID[Instrument.EPOC], "targets": "@Jane.Doe\n0033 6 12 34 56 78\n\n@jane.doe"}
+    submit(client, Instrument.EPOC, data)
+    values = sorted(RequestTarget.objects.values_list("kind", "value"))
+    assert values == [("phone", "+33612345678"), ("username", "@jane.doe")]
+
+
+def test_bad_input_is_shown_next_to_the_field_and_everything_typed_is_kept(client, officer):
+    verified_login(client, officer)
+    data = {**VALID[Instrument.EPOC], "targets": "+33 12\nhttps://evil.example/x"}
+    response = submit(client, Instrument.EPOC, data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "is not a phone number in international E.164 format" in body
+    assert "is not a link to the platform" in body
+    assert VALID[Instrument.EPOC]["case_reference"] in body
+    assert "Fraud (Code pénal art. 313-1)" in body
+    assert LegalRequest.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("instrument", "change", "field_message"),
+    [
+        (Instrument.EPOC, {"legal_basis": ""}, "needs the legal basis"),
+        (Instrument.EPOC, {"offence": ""}, "needs the offence"),
+        (Instrument.EPOC, {"targets": ""}, "at least one target identifier"),
+        (Instrument.EPOC, {"data_categories": []}, "Choose the categories of data"),
+        (Instrument.EPOC, {"period_start": ""}, "Give the time period"),
+        (Instrument.EPOC, {"period_end": "2026-08-01"}, "The period ends before it starts"),
+        (
+            Instrument.EPOC,
+            {"data_categories": ["content"], "validating_authority": "Juge X"},
+            "Art. 5(4)",
+        ),
+        (Instrument.DSA_ART9, {"territorial_scope": ""}, "needs the territorial scope"),
+        (Instrument.DSA_ART9, {"redress_information": ""}, "needs information about redress"),
+        (Instrument.DSA_ART10, {"statement_of_reasons": ""}, "needs a statement of reasons"),
+        (Instrument.TCO_REMOVAL, {"targets": "@someone"}, "this instrument takes only"),
+        (Instrument.EMERGENCY_DISCLOSURE, {"emergency_justification": ""}, "imminent threat"),
+        (Instrument.INQUIRY, {"statement_of_reasons": ""}, "needs a statement of reasons"),
+    ],
+)
+def test_each_legal_requirement_refuses_submission_with_a_clear_message(
+    client, officer, instrument, change, field_message
+):
+    verified_login(client, officer)
+    response = submit(client, instrument, {**VALID[instrument], **change})
+    if response.status_code == 302:  # saved as a draft, problems shown on the draft page
+        response = client.get(response.url)
+    body = response.content.decode()
+    assert field_message in body
+    assert not LegalRequest.objects.exclude(status=Status.DRAFT).exists()
+
+
+def test_missing_signed_order_document_keeps_the_draft_and_says_what_is_missing(client, officer):
+    verified_login(client, officer)
+    response = submit(client, Instrument.EPOC, documents=[])
+    draft = LegalRequest.objects.get()
+    assert draft.status == Status.DRAFT and draft.reference is None
+    assert response.url == reverse("requests:edit", args=[draft.public_id]) + "?check=1"
+    page = client.get(response.url).content.decode()
+    assert "Attach the signed European Production Order (EPOC) document" in page
+    assert VALID[Instrument.EPOC]["case_reference"] in page
+    # Adding the document and submitting again works.
+    data = {**VALID[Instrument.EPOC], "action": "submit", "documents": [pdf_upload()]}
+    response = client.post(reverse("requests:edit", args=[draft.public_id]), data)
+    draft.refresh_from_db()
+    assert draft.status == Status.SUBMITTED
+
+
+def test_police_asking_traffic_data_without_validation_is_refused_naming_the_rule(
+    client, other_authority
+):
+    other_authority.kind = AuthorityKind.POLICE
+    other_authority.save()
+    police = OfficerFactory(authority=other_authority, email="inspector@bka.bund.de")
+    from tests.factories import totp_device
+
+    totp_device(police)
+    verified_login(client, police)
+    data = {**VALID[Instrument.EPOC], "data_categories": ["traffic"], "threshold_met": "on"}
+    response = submit(client, Instrument.EPOC, data)
+    page = client.get(response.url).content.decode()
+    assert "must be validated by a judge, court or investigating judge" in page
+    assert "Art. 4" in page
+    assert LegalRequest.objects.get().status == Status.DRAFT
+
+
+def test_instrument_not_in_the_registry_is_refused(client, officer, authority):
+    authority.instruments = ["inquiry"]
+    authority.save()
+    verified_login(client, officer)
+    response = submit(client, Instrument.EPOC)
+    page = client.get(response.url).content.decode()
+    assert "The registry does not list European Production Order (EPOC)" in page
+    assert client.get(reverse("requests:new")).content.decode().count("Not available") == 6
+
+
+# --- Drafts and immutability ------------------------------------------------------------------
+
+
+def test_draft_is_saved_and_resumed(client, officer):
+    verified_login(client, officer)
+    response = submit(client, Instrument.EPOC, action="draft")
+    draft = LegalRequest.objects.get()
+    assert draft.status == Status.DRAFT
+    page = client.get(response.url).content.decode()
+    assert VALID[Instrument.EPOC]["legal_basis"] in page
+    assert "order.pdf" in page
+    listing = client.get(reverse("requests:list")).content.decode()
+    assert "Draft" in listing
+
+
+def test_submitted_request_cannot_be_edited(client, officer):
+    verified_login(client, officer)
+    submit(client, Instrument.EPOC)
+    req = LegalRequest.objects.get()
+    url = reverse("requests:edit", args=[req.public_id])
+    assert client.get(url).status_code == 404
+    response = client.post(url, {**VALID[Instrument.EPOC], "legal_basis": "changed"})
+    assert response.status_code == 404
+    req.refresh_from_db()
+    assert req.legal_basis == VALID[Instrument.EPOC]["legal_basis"]
+
+
+def test_extra_posted_fields_change_nothing(client, officer, other_authority, reviewer):
+    verified_login(client, officer)
+    data = {
+        **VALID[Instrument.EPOC],
+        "status": "responded",
+        "authority": other_authority.pk,
+        "due_at": "2030-01-01T00:00:00Z",
+        "reference": "LR-1999-000001",
+        "officer": reviewer.pk,
+        "received_at": "2020-01-01T00:00:00Z",
+    }
+    submit(client, Instrument.EPOC, data)
+    req = LegalRequest.objects.get()
+    assert req.status == Status.SUBMITTED
+    assert req.authority == officer.authority
+    assert req.officer == officer
+    assert req.reference != "LR-1999-000001"
+    assert req.received_at > timezone.now() - timedelta(minutes=5)
+    assert req.due_at == (req.received_at + timedelta(days=10)).replace(second=0, microsecond=0)
+
+
+def test_unapproved_officer_can_log_in_but_not_submit(client, authority):
+    pending = OfficerFactory(authority=authority, email="new@interieur.gouv.fr", approved_at=None)
+    from tests.factories import totp_device
+
+    totp_device(pending)
+    verified_login(client, pending)
+    assert "awaiting approval" in client.get(reverse("requests:new")).content.decode()
+    response = submit(client, Instrument.EPOC)
+    assert response.status_code == 302
+    assert LegalRequest.objects.count() == 0
+
+
+def test_legal_team_has_no_submission_pages(client, reviewer):
+    verified_login(client, reviewer)
+    assert client.get(reverse("requests:list")).status_code == 404
+    assert client.get(reverse("requests:new")).status_code == 404
+    assert submit(client, Instrument.INQUIRY).status_code == 404
+
+
+# --- After submission -------------------------------------------------------------------------
+
+
+def submitted(client, officer, instrument=Instrument.EPOC) -> LegalRequest:
+    verified_login(client, officer)
+    submit(client, instrument)
+    return LegalRequest.objects.get()
+
+
+def test_detail_shows_status_timeline_and_documents(client, officer):
+    req = submitted(client, officer)
+    page = client.get(reverse("requests:detail", args=[req.public_id])).content.decode()
+    assert req.reference in page
+    assert "Received" in page
+    assert "order.pdf" in page
+    assert "+33612345678" in page
+    assert "left" in page  # the time-left badge
+
+
+def test_withdraw_records_the_reason_and_the_status(client, officer):
+    req = submitted(client, officer)
+    client.post(reverse("requests:withdraw", args=[req.public_id]), {"reason": "Case closed"})
+    req.refresh_from_db()
+    assert req.status == Status.WITHDRAWN
+    event = req.events.get(kind=RequestEvent.Kind.WITHDRAWN)
+    assert event.detail == "Case closed" and event.actor == officer
+    # Withdrawn twice: refused with a message, nothing changes.
+    response = client.post(
+        reverse("requests:withdraw", args=[req.public_id]), {"reason": "again"}, follow=True
+    )
+    assert "cannot become" in response.content.decode()
+
+
+def test_message_with_attachment_is_recorded_as_amendment(client, officer):
+    req = submitted(client, officer)
+    client.post(
+        reverse("requests:message", args=[req.public_id]),
+        {"body": "Please add @second.account", "amendment": "on", "files": [pdf_upload("add.pdf")]},
+    )
+    message = Message.objects.get()
+    assert message.kind == Message.Kind.AMENDMENT
+    assert message.attachments.get().original_name == "add.pdf"
+    assert req.events.filter(kind=RequestEvent.Kind.AMENDMENT).exists()
+    req.refresh_from_db()
+    assert req.legal_basis == VALID[Instrument.EPOC]["legal_basis"]  # the order itself unchanged
+
+
+def test_answering_a_clarification_restarts_the_clock(client, officer, reviewer):
+    from requests_app import services
+
+    with time_machine.travel("2026-11-27 10:00Z", tick=False):
+        req = submitted(client, officer)
+    assert req.due_at.isoformat() == "2026-12-07T10:00:00+00:00"
+    with time_machine.travel("2026-11-28 10:00Z", tick=False):
+        services.transition(
+            request=req,
+            to=Status.CLARIFICATION,
+            actor=reviewer,
+            kind=RequestEvent.Kind.CLOCK_STOPPED,
+            clock_stopped_at=timezone.now(),
+        )
+        services.recompute_due_at(req)
+        verified_login(client, officer)  # a new working day, a new session
+        page = client.get(reverse("requests:detail", args=[req.public_id])).content.decode()
+    req.refresh_from_db()
+    assert req.due_at is None
+    assert "Clock stopped" in page
+    with time_machine.travel("2026-11-30 16:30Z", tick=False):
+        verified_login(client, officer)
+        client.post(
+            reverse("requests:message", args=[req.public_id]), {"body": "The period is October."}
+        )
+        deliver_all_due()
+    req.refresh_from_db()
+    assert req.status == Status.IN_REVIEW
+    # 2 days 6 h 30 min paused: the deadline moves by exactly that.
+    assert req.due_at.isoformat() == "2026-12-09T16:30:00+00:00"
+    assert Message.objects.get().kind == Message.Kind.CLARIFICATION_ANSWER
+    assert any("Clarification answered" in m.subject for m in mail.outbox)
+
+
+def test_preservation_extension_once_and_production_follow_up(client, officer):
+    with time_machine.travel("2026-11-27 10:00Z", tick=False):
+        req = submitted(client, officer, Instrument.EPOC_PR)
+    assert req.preservation_until.isoformat() == "2027-01-26T10:00:00+00:00"
+    verified_login(client, officer)  # a fresh session at today's time
+    url = reverse("requests:preservation", args=[req.public_id])
+    client.post(url, {"action": "extend"})
+    req.refresh_from_db()
+    assert req.preservation_until.isoformat() == "2027-02-25T10:00:00+00:00"
+    response = client.post(url, {"action": "extend"}, follow=True)
+    assert "already extended once" in response.content.decode()
+    client.post(url, {"action": "production", "production_reference": "EPOC-2026-77"})
+    req.refresh_from_db()
+    assert req.preservation_until is None
+    assert req.events.filter(kind=RequestEvent.Kind.PRODUCTION_CONFIRMED).exists()
+
+
+def test_officer_list_shows_own_requests_and_filters_by_status(client, officer, colleague):
+    verified_login(client, colleague)
+    submit(client, Instrument.INQUIRY)
+    verified_login(client, officer)
+    submit(client, Instrument.INQUIRY)
+    submit(client, Instrument.EPOC, action="draft")
+    mine = LegalRequest.objects.filter(officer=officer, status=Status.SUBMITTED).get()
+    theirs = LegalRequest.objects.get(officer=colleague)
+    client.get(reverse("requests:list"))  # shows (and so clears) the "received" messages
+    page = client.get(reverse("requests:list")).content.decode()
+    assert mine.reference in page and theirs.reference not in page
+    filtered = client.get(reverse("requests:list") + "?status=draft").content.decode()
+    assert mine.reference not in filtered and "Draft" in filtered
+
+
+def test_authority_setting_lets_colleagues_see_each_others_requests(
+    client, officer, colleague, authority
+):
+    authority.colleagues_see_requests = True
+    authority.save()
+    verified_login(client, colleague)
+    submit(client, Instrument.INQUIRY)
+    theirs = LegalRequest.objects.get()
+    verified_login(client, officer)
+    assert theirs.reference in client.get(reverse("requests:list")).content.decode()
+    assert client.get(reverse("requests:detail", args=[theirs.public_id])).status_code == 200
