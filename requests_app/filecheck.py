@@ -5,7 +5,8 @@ never the web server. Prints one JSON object: {"ok": bool, "kind", "pages", "pro
 
 Policy: PDF, PNG or JPEG only; the type is decided by the first bytes, never by the name.
 A PDF must open without repair, must not be encrypted, must not carry active content (JavaScript,
-launch actions, embedded files, rich media) and must have at most MAX_PAGES pages.
+launch actions, embedded files, rich media), must have at most MAX_PAGES pages and its streams must
+decompress to at most MAX_DECODED_BYTES together (a decompression bomb is refused, not stored).
 """
 
 import json
@@ -14,6 +15,7 @@ import warnings
 import zipfile
 
 MAX_PAGES = 500
+MAX_DECODED_BYTES = 512 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
 
 PDF_MAGIC = b"%PDF-"
@@ -31,7 +33,8 @@ OTHER_MAGIC = [
     (b"<?xml", "an XML file"),
 ]
 
-ACTIVE_KEYS = {"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia", "/XFA"}
+# /EF: a file specification carrying an embedded file (an attachment annotation, say).
+ACTIVE_KEYS = {"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/EF", "/RichMedia", "/XFA"}
 ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/RichMediaExecute"}
 
 
@@ -92,6 +95,9 @@ def check_pdf(path: str, data: bytes) -> dict:
         active = _active_content(pdf)
         if active:
             return _result(False, "pdf", pages, f"contains active content ({active})")
+        bomb = _decompression_problem(pdf)
+        if bomb:
+            return _result(False, "pdf", pages, bomb)
         return _result(True, "pdf", pages)
 
 
@@ -101,15 +107,53 @@ def _active_content(pdf) -> str:
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream):
             obj = obj.stream_dict
-        if not isinstance(obj, pikepdf.Dictionary):
+        # Dictionaries written inside an object (an /OpenAction, a page's /AA, the catalog's
+        # /Names) are not objects of their own: look into them too. Indirect ones are visited
+        # by the outer loop; direct objects cannot form a cycle.
+        pending = [obj]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, pikepdf.Array):
+                children = list(item)
+            elif isinstance(item, pikepdf.Dictionary):
+                found = set(item.keys()) & ACTIVE_KEYS
+                if found:
+                    return ", ".join(
+                        sorted("EmbeddedFile" if k == "/EF" else k.lstrip("/") for k in found)
+                    )
+                action = item.get("/S")
+                if action is not None and str(action) in ACTIVE_ACTIONS:
+                    return f"{str(action).lstrip('/')} action"
+                children = list(item.values())
+            else:
+                continue
+            pending.extend(
+                child
+                for child in children
+                if isinstance(child, pikepdf.Array | pikepdf.Dictionary) and not child.is_indirect
+            )
+    return ""
+
+
+def _decompression_problem(pdf) -> str:
+    import pikepdf
+
+    total = 0
+    for obj in pdf.objects:
+        if not isinstance(obj, pikepdf.Stream):
             continue
-        keys = set(obj.keys())
-        found = keys & ACTIVE_KEYS
-        if found:
-            return ", ".join(sorted(k.lstrip("/") for k in found))
-        action = obj.get("/S")
-        if action is not None and str(action) in ACTIVE_ACTIONS:
-            return f"{str(action).lstrip('/')} action"
+        try:
+            total += len(obj.read_bytes())
+        except pikepdf.DataDecodingError:
+            # Also how qpdf reports running out of memory (std::bad_alloc) while inflating.
+            return "has a stream that is damaged or too large to decompress (a decompression bomb)"
+        except pikepdf.PdfError:
+            continue  # image codecs qpdf does not decode (DCT, JPX, JBIG2, CCITT)
+        if total > MAX_DECODED_BYTES:
+            return (
+                f"decompresses to more than {MAX_DECODED_BYTES // (1024 * 1024)} MB "
+                "(a decompression bomb)"
+            )
     return ""
 
 
