@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "requests_app.context_processors.legal_team",
             ],
         },
     },
@@ -172,6 +173,10 @@ PORTAL_DEADLINE_MINUTES = {
     "emergency_disclosure": env.int("PORTAL_DEADLINE_EMERGENCY_MINUTES", default=60),
     "inquiry": env.int("PORTAL_DEADLINE_INQUIRY_MINUTES", default=14 * 24 * 60),
 }
+# CSV (network,country) exported from a GeoIP database, for the "login from abroad" risk signal.
+PORTAL_IP_COUNTRY_FILE = env.str("PORTAL_IP_COUNTRY_FILE", default="") or None
+# How long the authority's download link to produced data works.
+PORTAL_PRODUCED_DATA_DAYS = env.int("PORTAL_PRODUCED_DATA_DAYS", default=14)
 PORTAL_PRESERVATION_DAYS = 60
 PORTAL_PRESERVATION_EXTENSION_DAYS = 30
 

@@ -12,5 +12,6 @@ urlpatterns = [
     path("ops/", views.ops_status, name="ops_status"),
     path("", include("authorities.urls")),
     path("requests/", include("requests_app.urls")),
+    path("review/", include("requests_app.review_urls")),
     path("admin/", admin.site.urls),
 ]

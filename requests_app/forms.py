@@ -154,7 +154,9 @@ class LegalRequestForm(forms.Form):
             if requirement in self.rule.required:
                 shown.update(names)
         if self.rule.evidence_rules:
-            shown.update({"threshold_met", "validating_authority"})
+            shown.add("validating_authority")
+        if self.rule.threshold_categories:
+            shown.add("threshold_met")
         if self.rule.emergency_allowed:
             shown.update({"is_emergency", "emergency_justification"})
         if self.rule.always_emergency:

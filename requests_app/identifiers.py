@@ -71,7 +71,9 @@ def _platform_hosts() -> set[str]:
 
 
 def _normalise_phone(text: str) -> str:
-    compact = re.sub(r"[\s().-]", "", text)
+    # "(0)" is the national trunk prefix some write after the country code (+33 (0)6...);
+    # it is not dialled from abroad, so it is not part of the E.164 number.
+    compact = re.sub(r"[\s().-]", "", text.replace("(0)", ""))
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if not E164.match(compact):

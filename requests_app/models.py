@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
 
@@ -94,6 +95,16 @@ class LegalRequest(models.Model):
     # Evidence for reviewers: how the submission was authenticated.
     submitted_device = models.CharField(max_length=100, blank=True)
     submitted_ip = models.GenericIPAddressField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_requests",
+    )
+    # When the platform gave its answer (responded, partially responded, refused, preserved):
+    # the response-time figures of the lead dashboard.
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -102,6 +113,14 @@ class LegalRequest(models.Model):
             models.Index(fields=["officer", "-created_at"], name="request_officer_created"),
             # Open requests by deadline (queue default order, deadline sweeps).
             models.Index(fields=["status", "due_at"], name="request_status_due"),
+            # The review queue's keyset pagination: (due_at, id) in order, open requests only.
+            models.Index(
+                fields=["due_at", "id"],
+                name="request_queue_open",
+                condition=models.Q(status__in=["submitted", "in_review", "clarification"]),
+            ),
+            models.Index(fields=["assignee", "status"], name="request_assignee_status"),
+            models.Index(fields=["case_reference"], name="request_case_reference"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -191,6 +210,16 @@ class RequestEvent(models.Model):
         WITHDRAWN = "withdrawn", "Withdrawn"
         PRESERVATION_EXTENSION = "preservation_extension", "Preservation extended by 30 days"
         PRODUCTION_CONFIRMED = "production_confirmed", "Production request confirmed"
+        ASSIGNED = "assigned", "Assigned"
+        ACCEPTED = "accepted", "Accepted for review"
+        REFUSED = "refused", "Refused"
+        RESPONDED = "responded", "Response with produced data"
+        PARTIALLY_RESPONDED = "partially_responded", "Partial response"
+        PRESERVED = "preserved", "Preservation confirmed"
+        EXTENSION_CONFIRMED = "extension_confirmed", "Preservation extension confirmed"
+        CLOSED = "closed", "Closed"
+        CALLBACK = "callback", "Call-back to the registry number"
+        DISCLOSURE_APPROVED = "disclosure_approved", "Emergency disclosure approved"
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -312,3 +341,140 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class RefusalGround(models.TextChoices):
+    """Grounds a reviewer refuses on (e-Evidence Annex III and Art. 12, DSA, platform policy)."""
+
+    INCOMPLETE = "incomplete", "The order is incomplete"
+    MANIFEST_ERROR = "manifest_error", "The order contains manifest errors"
+    DATA_NOT_STORED = "data_not_stored", "The data requested is not stored"
+    IMPOSSIBLE = "impossible", "Compliance is impossible (de facto)"
+    OUTSIDE_SCOPE = "outside_scope", "The request is outside the scope of the instrument"
+    NOT_COMPETENT = "not_competent", "Not issued by a competent authority"
+    FUNDAMENTAL_RIGHTS = "fundamental_rights", "Manifest breach of fundamental rights"
+    IMMUNITY = "immunity", "Immunities or privileges"
+    NE_BIS_IN_IDEM = "ne_bis_in_idem", "Ne bis in idem"
+    DOUBLE_CRIMINALITY = "double_criminality", "Double criminality not met"
+    OTHER = "other", "Other reason (explained)"
+
+
+class CallbackVerification(models.Model):
+    """A call-back to the registry's number for an emergency request: who called, when, which
+    number (copied from the registry at the time of the call), and what they learnt."""
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed: the authority confirms the request"
+        NOT_CONFIRMED = "not_confirmed", "Not confirmed: the authority does not know it"
+        UNREACHABLE = "unreachable", "Unreachable"
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="callbacks")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    phone = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.outcome} {self.at:%Y-%m-%d %H:%M}"
+
+
+class DisclosureApproval(models.Model):
+    """A lead's approval of an emergency disclosure: the second pair of eyes."""
+
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="approvals")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "approved_by"], name="one_approval_each")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} approved by {self.approved_by_id}"
+
+
+def _produced_path(instance, filename: str) -> str:
+    return f"produced/{uuid.uuid4().hex}"
+
+
+class ProducedData(models.Model):
+    """Data the platform produces for an authority: delivered only through the portal, by an
+    expiring, audited download; never by e-mail."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="produced")
+    file = models.FileField(upload_to=_produced_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} for {self.request_id}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionDenied("Audit rows are append-only.")
+
+    def delete(self):
+        raise PermissionDenied("Audit rows are append-only.")
+
+
+class AccessLog(models.Model):
+    """Who saw what: every view of a request, every document opened, every download. Append-only:
+    the application refuses to update or delete a row, and so does PostgreSQL (a trigger, see
+    the migration)."""
+
+    class Action(models.TextChoices):
+        VIEW_REQUEST = "view_request", "Viewed the request"
+        OPEN_ATTACHMENT = "open_attachment", "Opened a document"
+        DOWNLOAD_PRODUCED = "download_produced", "Downloaded produced data"
+        DOWNLOAD_REFUSED = "download_refused", "Download refused (link expired)"
+        EXPORT_REPORT = "export_report", "Exported the transparency report"
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=30, choices=Action.choices)
+    request = models.ForeignKey(
+        LegalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="access_logs"
+    )
+    object_ref = models.CharField(max_length=200, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["request", "-at"], name="access_log_request_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} {self.object_ref} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionDenied("Audit rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("Audit rows are append-only.")

@@ -1,10 +1,25 @@
 """Every read of a legal request by a user goes through here, one selector per audience.
 An object outside the audience's reach does not exist for them (Http404)."""
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from .models import Attachment, LegalRequest, Message, RequestEvent
+from . import roles
+from .models import (
+    OPEN_STATUSES,
+    Attachment,
+    CallbackVerification,
+    DisclosureApproval,
+    LegalRequest,
+    Message,
+    ProducedData,
+    RequestEvent,
+    RequestTarget,
+    Status,
+)
 
 
 def _officer_scope(officer) -> QuerySet[LegalRequest]:
@@ -31,6 +46,7 @@ def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
             "targets",
             Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
             Prefetch("messages", queryset=Message.objects.select_related("author")),
+            "produced",
             Prefetch(
                 "events",
                 queryset=RequestEvent.objects.filter(visible_to_authority=True).select_related(
@@ -60,3 +76,164 @@ def attachment_get_for_officer(officer, request_public_id, attachment_public_id)
     if attachment is None:
         raise Http404("No such document.")
     return attachment
+
+
+# --- The platform legal team ------------------------------------------------------------------
+
+
+def _legal_team_or_404(user) -> None:
+    if not roles.is_legal_team(user):
+        raise Http404
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = ""
+    instrument: str = ""
+    country: str = ""
+    authority: str = ""
+    assignee: str = ""  # "", "mine", "unassigned" or a user id
+    emergency: bool = False
+    q: str = ""
+
+
+@dataclass
+class QueuePage:
+    rows: list
+    next_cursor: str | None
+    counts: dict[str, int]
+
+
+def _queue_scope(user, filters: QueueFilters) -> QuerySet[LegalRequest]:
+    rows = LegalRequest.objects.exclude(status=Status.DRAFT)
+    rows = (
+        rows.filter(status=filters.status)
+        if filters.status
+        else rows.filter(status__in=OPEN_STATUSES)
+    )
+    if filters.instrument:
+        rows = rows.filter(instrument=filters.instrument)
+    if filters.country:
+        rows = rows.filter(authority__country=filters.country)
+    if filters.authority:
+        rows = rows.filter(authority_id=filters.authority)
+    if filters.assignee == "mine":
+        rows = rows.filter(assignee=user)
+    elif filters.assignee == "unassigned":
+        rows = rows.filter(assignee__isnull=True)
+    elif filters.assignee.isdigit():
+        rows = rows.filter(assignee_id=int(filters.assignee))
+    if filters.emergency:
+        rows = rows.filter(is_emergency=True)
+    q = filters.q.strip()
+    if q:
+        rows = rows.filter(
+            Q(reference=q.upper())
+            | Q(case_reference=q)
+            | Q(pk__in=RequestTarget.objects.filter(value=q.lower()).values("request_id"))
+            | Q(pk__in=RequestTarget.objects.filter(value=q).values("request_id"))
+        )
+    return rows
+
+
+def review_queue(user, filters: QueueFilters, *, cursor: str | None, size: int = 50) -> QueuePage:
+    """The queue in deadline order (overdue first, then least time left; stopped clocks last),
+    paginated by keyset on (due_at, id): page N costs the same as page 1."""
+    _legal_team_or_404(user)
+    scope = _queue_scope(user, filters)
+    rows = scope.select_related("authority", "assignee").order_by(
+        F("due_at").asc(nulls_last=True), "id"
+    )
+    if cursor:
+        due, _, last_id = cursor.partition("|")
+        last_id = int(last_id) if last_id.isdigit() else 0
+        if due:
+            due_at = datetime.fromisoformat(due)
+            rows = rows.filter(
+                Q(due_at__gt=due_at) | Q(due_at=due_at, id__gt=last_id) | Q(due_at__isnull=True)
+            )
+        else:
+            rows = rows.filter(due_at__isnull=True, id__gt=last_id)
+    page = list(rows[: size + 1])
+    next_cursor = None
+    if len(page) > size:
+        page = page[:size]
+        last = page[-1]
+        next_cursor = f"{last.due_at.isoformat() if last.due_at else ''}|{last.pk}"
+    return QueuePage(rows=page, next_cursor=next_cursor, counts=status_counts(user))
+
+
+def status_counts(user) -> dict[str, int]:
+    _legal_team_or_404(user)
+    counts = dict(
+        LegalRequest.objects.exclude(status=Status.DRAFT)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {value: counts.get(value, 0) for value in Status.values if value != Status.DRAFT}
+
+
+def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
+    _legal_team_or_404(user)
+    request = (
+        LegalRequest.objects.exclude(status=Status.DRAFT)
+        .select_related("authority", "officer", "officer__approved_by", "assignee")
+        .prefetch_related(
+            "targets",
+            Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
+            Prefetch("messages", queryset=Message.objects.select_related("author")),
+            Prefetch("events", queryset=RequestEvent.objects.select_related("actor")),
+            Prefetch(
+                "callbacks", queryset=CallbackVerification.objects.select_related("verified_by")
+            ),
+            Prefetch(
+                "approvals", queryset=DisclosureApproval.objects.select_related("approved_by")
+            ),
+            Prefetch("produced", queryset=ProducedData.objects.select_related("uploaded_by")),
+        )
+        .filter(public_id=public_id)
+        .first()
+    )
+    if request is None:
+        raise Http404("No such request.")
+    return request
+
+
+def attachment_get_for_legal_team(user, request_public_id, attachment_public_id) -> Attachment:
+    _legal_team_or_404(user)
+    attachment = (
+        Attachment.objects.exclude(request__status=Status.DRAFT)
+        .filter(request__public_id=request_public_id, public_id=attachment_public_id)
+        .select_related("request")
+        .first()
+    )
+    if attachment is None:
+        raise Http404("No such document.")
+    return attachment
+
+
+def produced_get_for_officer(officer, request_public_id, produced_public_id) -> ProducedData:
+    produced = (
+        ProducedData.objects.filter(
+            request__in=_officer_scope(officer),
+            request__public_id=request_public_id,
+            public_id=produced_public_id,
+        )
+        .select_related("request")
+        .first()
+    )
+    if produced is None:
+        raise Http404("No such download.")
+    return produced
+
+
+def legal_team_members() -> QuerySet:
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(groups__name__in=[roles.REVIEWER, roles.LEAD], is_active=True)
+        .distinct()
+        .order_by("full_name")
+    )

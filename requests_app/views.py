@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from authorities.middleware import client_ip
 from authorities.selectors import officer_block_reason
@@ -23,7 +23,8 @@ from .forms import (
     WithdrawForm,
     initial_from_request,
 )
-from .models import TRANSITIONS, Attachment, Status
+from .models import TRANSITIONS, AccessLog, Attachment, RefusalGround, RequestEvent, Status
+from .review import access_log_record
 from .validation import submission_problems
 
 
@@ -38,6 +39,7 @@ def _problem_text(problem: Exception) -> str:
 
 
 @never_cache
+@require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
     officer = _officer_or_404(request)
     status = request.GET.get("status") or None
@@ -54,6 +56,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@require_safe
 def request_new(request: HttpRequest) -> HttpResponse:
     officer = _officer_or_404(request)
     authority = officer.authority
@@ -179,9 +182,20 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
 
 
 @never_cache
+@require_safe
 def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     officer = _officer_or_404(request)
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    access_log_record(
+        user=officer,
+        action=AccessLog.Action.VIEW_REQUEST,
+        request=legal_request,
+        object_ref=legal_request.reference or "draft",
+        ip=client_ip(request),
+    )
+    refusal = next(
+        (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
+    )
     return render(
         request,
         "requests_app/detail.html",
@@ -192,16 +206,84 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
             "withdraw_form": WithdrawForm(),
             "production_form": ProductionForm(),
             "can_withdraw": Status.WITHDRAWN in TRANSITIONS[legal_request.status],
+            "refusal": refusal,
             "now": timezone.now(),
         },
     )
 
 
 @never_cache
+@require_safe
 def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileResponse:
     officer = _officer_or_404(request)
     attachment = selectors.attachment_get_for_officer(officer, public_id, attachment_id)
+    access_log_record(
+        user=officer,
+        action=AccessLog.Action.OPEN_ATTACHMENT,
+        request=attachment.request,
+        object_ref=f"{attachment.original_name} ({attachment.public_id})",
+        ip=client_ip(request),
+    )
     return attachment_response(attachment)
+
+
+@never_cache
+@require_safe
+def produced_download(request: HttpRequest, public_id, produced_id) -> HttpResponse:
+    """Produced data: only here, only until the link expires, and every attempt is logged."""
+    officer = _officer_or_404(request)
+    produced = selectors.produced_get_for_officer(officer, public_id, produced_id)
+    ref = f"{produced.original_name} ({produced.public_id})"
+    if produced.is_expired:
+        access_log_record(
+            user=officer,
+            action=AccessLog.Action.DOWNLOAD_REFUSED,
+            request=produced.request,
+            object_ref=ref,
+            ip=client_ip(request),
+        )
+        return render(request, "requests_app/expired.html", {"produced": produced}, status=410)
+    access_log_record(
+        user=officer,
+        action=AccessLog.Action.DOWNLOAD_PRODUCED,
+        request=produced.request,
+        object_ref=ref,
+        ip=client_ip(request),
+    )
+    response = FileResponse(
+        produced.file.open("rb"),
+        as_attachment=True,
+        filename=produced.original_name,
+        content_type="application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+@require_safe
+def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
+    """The Annex III-style notice of a refusal, printable by the authority."""
+    officer = _officer_or_404(request)
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    refusal = next(
+        (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
+    )
+    if refusal is None:
+        raise Http404
+    ground, _, explanation = refusal.detail.partition(": ")
+    return render(
+        request,
+        "requests_app/refusal_notice.html",
+        {
+            "req": legal_request,
+            "refusal": refusal,
+            "ground": RefusalGround(ground).label if ground in RefusalGround.values else ground,
+            "explanation": explanation,
+            "rule": I.rule_for(legal_request.instrument),
+        },
+    )
 
 
 def attachment_response(attachment: Attachment) -> FileResponse:

@@ -27,3 +27,8 @@ def time_left_badge(legal_request, now=None):
     else:
         css, text = "status-ok", f"{_format_duration(left)} left"
     return format_html('<span class="status-badge {}">{}</span>', css, text)
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key, 0)

@@ -122,7 +122,7 @@ def test_policy_deadline_follows_its_setting(policy, instrument, setting_key):
 
 @pytest.mark.parametrize("instrument", [I.EPOC, I.TCO_REMOVAL])
 def test_legal_deadlines_ignore_the_policy_settings(policy, instrument):
-    policy.PORTAL_DEADLINE_MINUTES = {key: 1 for key in POLICY_MINUTES}
+    policy.PORTAL_DEADLINE_MINUTES = dict.fromkeys(POLICY_MINUTES, 1)
     due = due_at(instrument=instrument, emergency=False, events=[received(T0)])
     assert due == T0 + rule_for(instrument).deadline
 
@@ -245,9 +245,7 @@ def test_pause_extends_a_one_hour_tco_clock_by_its_length():
     [
         pytest.param([], (timedelta(0), None), id="none"),
         pytest.param([received(T0)], (timedelta(0), None), id="received only"),
-        pytest.param(
-            [stopped(T0), restarted(T0 + HOUR)], (HOUR, None), id="one closed pause"
-        ),
+        pytest.param([stopped(T0), restarted(T0 + HOUR)], (HOUR, None), id="one closed pause"),
         pytest.param(
             [stopped(T0), restarted(T0 + HOUR), stopped(T0 + DAY)],
             (HOUR, T0 + DAY),
@@ -259,6 +257,14 @@ def test_pause_extends_a_one_hour_tco_clock_by_its_length():
             id="out of order",
         ),
         pytest.param([restarted(T0)], (timedelta(0), None), id="restart alone"),
+        pytest.param(
+            [
+                stopped(datetime(2026, 10, 25, 1, 30, tzinfo=PARIS)),  # CEST, 23:30 UTC
+                restarted(datetime(2026, 10, 25, 3, 30, tzinfo=PARIS)),  # CET, 02:30 UTC
+            ],
+            (3 * HOUR, None),
+            id="a pause over the night the clocks go back lasts 3 hours, not 2",
+        ),
     ],
 )
 def test_paused_time(events, expected):
@@ -321,7 +327,7 @@ def test_deadline_is_exact_in_utc_across_a_dst_change(
         ),
         pytest.param(
             [
-                received(datetime(2026, 10, 20, 12, 0, tzinfo=PARIS)),
+                received(utc(2026, 10, 20, 10, 0)),
                 # 01:30 CEST to 03:30 CET is three hours, not the two the wall clock shows.
                 stopped(datetime(2026, 10, 25, 1, 30, tzinfo=PARIS)),
                 restarted(datetime(2026, 10, 25, 3, 30, tzinfo=PARIS)),

@@ -2,10 +2,14 @@
 every method, and never sees it in a list. The URL list is read from the URLconf, so a new request
 URL is covered (or fails this test) without anyone remembering to add it."""
 
+import uuid
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 
 from authorities.constants import Instrument
+from requests_app import review
 from requests_app.models import Attachment, LegalRequest
 from tests.conftest import verified_login
 from tests.requests_app.helpers import pdf_upload, submit
@@ -13,7 +17,7 @@ from tests.requests_app.helpers import pdf_upload, submit
 pytestmark = pytest.mark.django_db
 
 
-def request_urls(req: LegalRequest, attachment: Attachment) -> list[str]:
+def request_urls(req: LegalRequest, attachment: Attachment, produced) -> list[str]:
     """Every requests_app URL that names an object, filled with this request's ids."""
     _, resolver = get_resolver().namespace_dict["requests"]
     urls = []
@@ -26,12 +30,16 @@ def request_urls(req: LegalRequest, attachment: Attachment) -> list[str]:
         kwargs = {"public_id": req.public_id}
         if "attachment_id" in pattern:
             kwargs["attachment_id"] = attachment.public_id
+        if "produced_id" in pattern:
+            kwargs["produced_id"] = produced.public_id
         urls.append(reverse(f"requests:{name}", kwargs=kwargs))
     return urls
 
 
 @pytest.fixture
-def a_request(client, officer):
+def a_request(client, officer, reviewer):
+    """A request with everything an officer can open: documents, a message, produced data and
+    a refusal notice."""
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
     req = LegalRequest.objects.get()
@@ -39,13 +47,26 @@ def a_request(client, officer):
         reverse("requests:message", args=[req.public_id]),
         {"body": "More", "files": [pdf_upload("more.pdf")]},
     )
+    review.legal_request_accept(reviewer=reviewer, request=req)
+    review.legal_request_respond(
+        reviewer=reviewer,
+        request=req,
+        partial=True,
+        note="Content not stored",
+        files=[SimpleUploadedFile("export.csv", b"a,b\n")],
+    )
+    review.legal_request_refuse(
+        reviewer=reviewer, request=req, ground="data_not_stored", explanation="Not stored"
+    )
+    req.refresh_from_db()
     return req
 
 
 def test_every_request_url_is_404_for_an_officer_of_another_authority(client, a_request, outsider):
     attachment = a_request.attachments.first()
-    urls = request_urls(a_request, attachment)
-    assert len(urls) == 6  # detail, edit, messages, withdraw, preservation, documents
+    urls = request_urls(a_request, attachment, a_request.produced.get())
+    # detail, edit, messages, withdraw, preservation, notice, produced data, documents
+    assert len(urls) == 8
     before = (a_request.status, a_request.messages.count(), a_request.events.count())
     verified_login(client, outsider)
     cells = 0
@@ -53,10 +74,11 @@ def test_every_request_url_is_404_for_an_officer_of_another_authority(client, a_
         for method in ("get", "post"):
             response = getattr(client, method)(url, {"body": "x", "reason": "x"})
             assert response.status_code in (404, 405), (method, url, response.status_code)
-            if response.status_code == 405:  # method not allowed must not be a way around 404
-                assert method == "get" and url.endswith(
-                    ("/messages/", "/withdraw/", "/preservation/")
-                )
+            if response.status_code == 405:
+                # A wrong method is refused before any lookup: the same answer for an id that
+                # does not exist, so it tells the outsider nothing.
+                unknown = url.replace(str(a_request.public_id), str(uuid.uuid4()))
+                assert getattr(client, method)(unknown).status_code == 405
             cells += 1
     a_request.refresh_from_db()
     assert (a_request.status, a_request.messages.count(), a_request.events.count()) == before
@@ -77,7 +99,11 @@ def test_lists_never_show_another_authoritys_requests(client, a_request, outside
 def test_the_same_urls_work_for_the_owner(client, a_request, officer):
     verified_login(client, officer)
     attachment = a_request.attachments.first()
+    produced = a_request.produced.get()
     assert client.get(reverse("requests:detail", args=[a_request.public_id])).status_code == 200
+    assert client.get(reverse("requests:notice", args=[a_request.public_id])).status_code == 200
+    produced_url = reverse("requests:produced", args=[a_request.public_id, produced.public_id])
+    assert client.get(produced_url).status_code == 200
     response = client.get(
         reverse("requests:attachment", args=[a_request.public_id, attachment.public_id])
     )

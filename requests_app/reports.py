@@ -1,0 +1,119 @@
+"""Figures for the lead dashboard and the transparency report (reads only, leads only)."""
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q
+from django.http import Http404
+from django.utils import timezone
+
+from authorities.constants import EU_MEMBER_STATES, Instrument
+
+from . import roles
+from .models import OPEN_STATUSES, LegalRequest, Status
+
+OUTCOMES = {
+    Status.SUBMITTED: "open",
+    Status.IN_REVIEW: "open",
+    Status.CLARIFICATION: "open",
+    Status.PRESERVED: "preserved",
+    Status.RESPONDED: "responded",
+    Status.PARTIALLY_RESPONDED: "partially responded",
+    Status.REFUSED: "refused",
+    Status.WITHDRAWN: "withdrawn",
+    Status.CLOSED: "closed",
+}
+
+
+def _lead_or_404(user) -> None:
+    if not roles.is_lead(user):
+        raise Http404
+
+
+@dataclass
+class Dashboard:
+    overdue: int
+    due_within_hour: int
+    due_within_day: int
+    load: list[dict]
+    response_times: list[dict]
+
+
+def dashboard(user, *, now: datetime | None = None) -> Dashboard:
+    _lead_or_404(user)
+    now = now or timezone.now()
+    open_requests = LegalRequest.objects.filter(status__in=OPEN_STATUSES)
+    deadlines = open_requests.aggregate(
+        overdue=Count("id", filter=Q(due_at__lt=now)),
+        hour=Count("id", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(hours=1))),
+        day=Count("id", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=1))),
+    )
+    load = list(
+        open_requests.values("assignee__full_name", "assignee__email")
+        .annotate(
+            open=Count("id"),
+            overdue=Count("id", filter=Q(due_at__lt=now)),
+            emergency=Count("id", filter=Q(is_emergency=True)),
+        )
+        .order_by("-open")
+    )
+    return Dashboard(
+        overdue=deadlines["overdue"],
+        due_within_hour=deadlines["hour"],
+        due_within_day=deadlines["day"],
+        load=load,
+        response_times=response_times(since=now - timedelta(days=90)),
+    )
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[int(fraction * 100) - 1]
+
+
+def response_times(*, since: datetime) -> list[dict]:
+    """Median and 90th percentile of (answered - received) per instrument, in hours."""
+    rows = LegalRequest.objects.filter(
+        answered_at__isnull=False, received_at__gte=since
+    ).values_list("instrument", "received_at", "answered_at")
+    by_instrument: dict[str, list[float]] = {}
+    for instrument, received, answered in rows:
+        by_instrument.setdefault(instrument, []).append(
+            (answered - received).total_seconds() / 3600
+        )
+    return [
+        {
+            "instrument": Instrument(code).label,
+            "count": len(hours),
+            "median_hours": round(statistics.median(hours), 2),
+            "p90_hours": round(_percentile(hours, 0.9), 2),
+        }
+        for code, hours in sorted(by_instrument.items())
+    ]
+
+
+def transparency_report(user, *, start: datetime, end: datetime) -> list[dict]:
+    """Requests received in [start, end): Member State x instrument x outcome, with counts."""
+    _lead_or_404(user)
+    rows = (
+        LegalRequest.objects.filter(received_at__gte=start, received_at__lt=end)
+        .values("authority__country", "instrument", "status")
+        .annotate(n=Count("id"))
+    )
+    table: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        key = (row["authority__country"], row["instrument"], OUTCOMES[row["status"]])
+        table[key] = table.get(key, 0) + row["n"]
+    return [
+        {
+            "country": country,
+            "country_name": EU_MEMBER_STATES.get(country, country),
+            "instrument": Instrument(instrument).label,
+            "outcome": outcome,
+            "count": count,
+        }
+        for (country, instrument, outcome), count in sorted(table.items())
+    ]

@@ -1,0 +1,306 @@
+"""Services of the platform legal team: each action checks the role and the state, writes its
+event in the same transaction, and e-mails the authority through the outbox."""
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from authorities.models import User
+
+from . import roles
+from .models import (
+    AccessLog,
+    CallbackVerification,
+    DisclosureApproval,
+    LegalRequest,
+    Message,
+    ProducedData,
+    RefusalGround,
+    RequestEvent,
+    Status,
+)
+from .services import TransitionError, notify_authority, recompute_due_at, transition
+
+
+def _check_legal_team(user) -> None:
+    if not roles.is_legal_team(user):
+        raise PermissionDenied("Only the platform's legal team may do this.")
+
+
+def _locked(request: LegalRequest) -> LegalRequest:
+    return (
+        LegalRequest.objects.select_for_update()
+        .select_related("authority", "officer")
+        .get(pk=request.pk)
+    )
+
+
+def _notify_status(request: LegalRequest, event: RequestEvent) -> None:
+    # One e-mail per event: the key makes a retried action never mail twice.
+    notify_authority(request, key=f"status:{event.pk}", template="request_status_changed")
+
+
+def access_log_record(*, user, action: str, request=None, object_ref: str = "", ip=None) -> None:
+    AccessLog.objects.create(
+        user=user, action=action, request=request, object_ref=object_ref[:200], ip_address=ip
+    )
+
+
+@transaction.atomic
+def legal_request_assign(*, actor, request: LegalRequest, assignee: User | None) -> LegalRequest:
+    _check_legal_team(actor)
+    if assignee is not None and not roles.is_legal_team(assignee):
+        raise ValidationError("Requests are assigned to members of the legal team only.")
+    if assignee != actor and assignee is not None and not roles.is_lead(actor):
+        raise PermissionDenied("Only a lead assigns requests to someone else.")
+    request = _locked(request)
+    if request.status in (Status.CLOSED, Status.DRAFT):
+        raise TransitionError("A closed request is not assigned.")
+    request.assignee = assignee
+    request.save(update_fields=["assignee"])
+    RequestEvent.objects.create(
+        request=request,
+        kind=RequestEvent.Kind.ASSIGNED,
+        actor=actor,
+        detail=assignee.full_name if assignee else "Unassigned",
+        visible_to_authority=False,
+    )
+    return request
+
+
+@transaction.atomic
+def legal_request_accept(*, reviewer, request: LegalRequest) -> LegalRequest:
+    _check_legal_team(reviewer)
+    request = _locked(request)
+    event = transition(
+        request=request, to=Status.IN_REVIEW, actor=reviewer, kind=RequestEvent.Kind.ACCEPTED
+    )
+    _notify_status(request, event)
+    return request
+
+
+@transaction.atomic
+def legal_request_ask_clarification(*, reviewer, request: LegalRequest, question: str) -> Message:
+    """Ask the authority a question; the legal clock stops until it answers."""
+    _check_legal_team(reviewer)
+    request = _locked(request)
+    now = timezone.now()
+    event = transition(
+        request=request,
+        to=Status.CLARIFICATION,
+        actor=reviewer,
+        kind=RequestEvent.Kind.CLOCK_STOPPED,
+        detail="Clarification requested",
+        clock_stopped_at=now,
+    )
+    message = Message.objects.create(
+        request=request, author=reviewer, kind=Message.Kind.CLARIFICATION_REQUEST, body=question
+    )
+    recompute_due_at(request)
+    notify_authority(request, key=f"clarification:{event.pk}", template="clarification_requested")
+    return message
+
+
+@transaction.atomic
+def legal_request_refuse(
+    *, reviewer, request: LegalRequest, ground: str, explanation: str
+) -> RequestEvent:
+    """Refuse with a ground from the list and an explanation: the Annex III-style notice the
+    authority sees is built from this event."""
+    _check_legal_team(reviewer)
+    if ground not in RefusalGround.values:
+        raise ValidationError("Choose a ground for the refusal.")
+    if not explanation.strip():
+        raise ValidationError("Explain the refusal: the authority needs to know what to fix.")
+    request = _locked(request)
+    event = transition(
+        request=request,
+        to=Status.REFUSED,
+        actor=reviewer,
+        kind=RequestEvent.Kind.REFUSED,
+        detail=f"{ground}: {explanation.strip()}",
+        answered_at=timezone.now(),
+    )
+    _notify_status(request, event)
+    return event
+
+
+def emergency_disclosure_problems(request: LegalRequest, responder) -> list[str]:
+    """Why produced data may not go out yet for an emergency request: a confirmed call-back to
+    the registry's number, and a lead's approval by someone other than the responder."""
+    if not request.is_emergency:
+        return []
+    problems = []
+    latest = request.callbacks.order_by("-at").first()
+    if latest is None or latest.outcome != CallbackVerification.Outcome.CONFIRMED:
+        problems.append(
+            "Call the authority back on the registry's number and record a confirmed call-back "
+            "before any emergency disclosure."
+        )
+    approvers = request.approvals.exclude(approved_by=responder)
+    if not approvers.exists():
+        problems.append(
+            "An emergency disclosure needs the approval of a lead other than the person who "
+            "sends it (second pair of eyes)."
+        )
+    return problems
+
+
+@transaction.atomic
+def legal_request_respond(
+    *, reviewer, request: LegalRequest, files: list, partial: bool = False, note: str = ""
+) -> RequestEvent:
+    """Deliver produced data through the portal: stored outside the web root, downloadable by the
+    authority until the link expires, every download audited."""
+    _check_legal_team(reviewer)
+    if not files:
+        raise ValidationError("Attach the produced data.")
+    if partial and not note.strip():
+        raise ValidationError("Say what is missing from a partial response.")
+    request = _locked(request)
+    problems = emergency_disclosure_problems(request, reviewer)
+    if problems:
+        raise PermissionDenied(" ".join(problems))
+    now = timezone.now()
+    expires = now + timedelta(days=settings.PORTAL_PRODUCED_DATA_DAYS)
+    for uploaded in files:
+        _check_produced_file(uploaded)
+        digest = hashlib.sha256()
+        for chunk in uploaded.chunks():
+            digest.update(chunk)
+        uploaded.seek(0)
+        produced = ProducedData(
+            request=request,
+            original_name=uploaded.name[:255],
+            size=uploaded.size,
+            sha256=digest.hexdigest(),
+            uploaded_by=reviewer,
+            expires_at=expires,
+        )
+        produced.file.save("produced", uploaded, save=False)
+        produced.save()
+    target = Status.PARTIALLY_RESPONDED if partial else Status.RESPONDED
+    event = transition(
+        request=request,
+        to=target,
+        actor=reviewer,
+        kind=RequestEvent.Kind.PARTIALLY_RESPONDED if partial else RequestEvent.Kind.RESPONDED,
+        detail=note.strip(),
+        answered_at=request.answered_at or now,
+    )
+    notify_authority(request, key=f"response:{event.pk}", template="response_ready")
+    return event
+
+
+def _check_produced_file(uploaded) -> None:
+    limit = settings.PORTAL_MAX_UPLOAD_BYTES
+    if not uploaded.size:
+        raise ValidationError(f"{uploaded.name} is empty.")
+    if uploaded.size > limit:
+        raise ValidationError(f"{uploaded.name} is larger than {limit // (1024 * 1024)} MB.")
+
+
+@transaction.atomic
+def legal_request_confirm_preservation(*, reviewer, request: LegalRequest) -> LegalRequest:
+    _check_legal_team(reviewer)
+    request = _locked(request)
+    if request.instrument != "epoc_pr":
+        raise TransitionError("Only a preservation order is preserved.")
+    event = transition(
+        request=request,
+        to=Status.PRESERVED,
+        actor=reviewer,
+        kind=RequestEvent.Kind.PRESERVED,
+        detail=(
+            f"Preserved until {request.preservation_until:%Y-%m-%d %H:%M} UTC"
+            if request.preservation_until
+            else "Preserved until the production order is answered"
+        ),
+        answered_at=request.answered_at or timezone.now(),
+    )
+    _notify_status(request, event)
+    return request
+
+
+@transaction.atomic
+def legal_request_confirm_extension(*, reviewer, request: LegalRequest) -> RequestEvent:
+    _check_legal_team(reviewer)
+    request = _locked(request)
+    asked = request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists()
+    done = request.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).exists()
+    if not asked or done:
+        raise TransitionError("There is no extension waiting for confirmation.")
+    event = RequestEvent.objects.create(
+        request=request,
+        kind=RequestEvent.Kind.EXTENSION_CONFIRMED,
+        actor=reviewer,
+        detail=f"Preserved until {request.preservation_until:%Y-%m-%d %H:%M} UTC",
+    )
+    _notify_status(request, event)
+    return event
+
+
+@transaction.atomic
+def legal_request_close(*, reviewer, request: LegalRequest, note: str = "") -> LegalRequest:
+    _check_legal_team(reviewer)
+    request = _locked(request)
+    event = transition(
+        request=request,
+        to=Status.CLOSED,
+        actor=reviewer,
+        kind=RequestEvent.Kind.CLOSED,
+        detail=note.strip(),
+    )
+    _notify_status(request, event)
+    return request
+
+
+@transaction.atomic
+def callback_record(
+    *, reviewer, request: LegalRequest, outcome: str, notes: str = ""
+) -> CallbackVerification:
+    """Record a call-back to the number in the registry (never one from the request)."""
+    _check_legal_team(reviewer)
+    if outcome not in CallbackVerification.Outcome.values:
+        raise ValidationError("Choose the outcome of the call.")
+    request = _locked(request)
+    callback = CallbackVerification.objects.create(
+        request=request,
+        verified_by=reviewer,
+        phone=request.authority.callback_phone,
+        outcome=outcome,
+        notes=notes.strip(),
+    )
+    RequestEvent.objects.create(
+        request=request,
+        kind=RequestEvent.Kind.CALLBACK,
+        actor=reviewer,
+        detail=f"{CallbackVerification.Outcome(outcome).label} ({callback.phone})",
+        visible_to_authority=False,
+    )
+    return callback
+
+
+@transaction.atomic
+def disclosure_approve(*, lead, request: LegalRequest) -> DisclosureApproval:
+    if not roles.is_lead(lead):
+        raise PermissionDenied("Only a lead approves an emergency disclosure.")
+    request = _locked(request)
+    if not request.is_emergency:
+        raise ValidationError("Only emergency requests need a disclosure approval.")
+    latest = request.callbacks.order_by("-at").first()
+    if latest is None or latest.outcome != CallbackVerification.Outcome.CONFIRMED:
+        raise ValidationError("Approve only after a confirmed call-back to the registry number.")
+    approval, created = DisclosureApproval.objects.get_or_create(request=request, approved_by=lead)
+    if created:
+        RequestEvent.objects.create(
+            request=request,
+            kind=RequestEvent.Kind.DISCLOSURE_APPROVED,
+            actor=lead,
+            visible_to_authority=False,
+        )
+    return approval

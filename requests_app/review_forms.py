@@ -1,0 +1,81 @@
+from django import forms
+
+from .forms import MultipleFileInput
+from .models import CallbackVerification, RefusalGround
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        queryset=None, required=False, label="Assign to", empty_label="Nobody (unassigned)"
+    )
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = members
+
+
+class ClarificationForm(forms.Form):
+    question = forms.CharField(
+        label="Question to the authority (the clock stops until it answers)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10000,
+    )
+
+
+class RefuseForm(forms.Form):
+    ground = forms.ChoiceField(label="Ground", choices=RefusalGround.choices)
+    explanation = forms.CharField(
+        label="Explanation for the authority",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10000,
+    )
+
+
+class ProducedFilesField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        if not files:
+            raise forms.ValidationError("Attach the produced data.")
+        return files
+
+
+class RespondForm(forms.Form):
+    files = ProducedFilesField(label="Produced data (delivered only through the portal)")
+    partial = forms.BooleanField(label="Partial response", required=False)
+    note = forms.CharField(
+        label="Note to the authority (for a partial response: what is missing and why)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+    )
+
+
+class CallbackForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="Outcome of the call", choices=CallbackVerification.Outcome.choices
+    )
+    notes = forms.CharField(
+        label="Who you spoke to, what they confirmed",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+    )
+
+
+class CloseForm(forms.Form):
+    note = forms.CharField(label="Closing note", required=False, max_length=500)
+
+
+class ReportPeriodForm(forms.Form):
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end") and cleaned["start"] > cleaned["end"]:
+            raise forms.ValidationError("The period ends before it starts.")
+        return cleaned

@@ -1,0 +1,314 @@
+"""The legal team's screens: queue, request detail with the verification panel, actions, lead
+dashboard. Every page is 404 to anyone outside the legal team (selectors decide)."""
+
+import csv
+from datetime import datetime, time, timedelta
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from authorities.constants import COUNTRY_CHOICES, Instrument
+from authorities.middleware import client_ip
+from authorities.selectors import authority_for_email
+
+from . import instruments as I
+from . import reports, review, roles, selectors
+from .models import OPEN_STATUSES, TRANSITIONS, AccessLog, Status
+from .review_forms import (
+    AssignForm,
+    CallbackForm,
+    ClarificationForm,
+    CloseForm,
+    RefuseForm,
+    ReportPeriodForm,
+    RespondForm,
+)
+from .risk import risk_signals
+from .views import _problem_text, attachment_response
+
+
+def legal_team_only(view):
+    """Outermost on every review view: to anyone outside the legal team the page does not exist,
+    whatever the method (a 405 would tell an officer that the URL is real)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not roles.is_legal_team(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def lead_only(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not roles.is_lead(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@legal_team_only
+@never_cache
+@require_safe
+def queue(request: HttpRequest) -> HttpResponse:
+    get = request.GET
+    filters = selectors.QueueFilters(
+        status=get.get("status", "") if get.get("status", "") in Status.values else "",
+        instrument=get.get("instrument", "") if get.get("instrument") in Instrument.values else "",
+        country=get.get("country", "")[:2].upper(),
+        authority=get.get("authority", "")[:40],
+        assignee=get.get("assignee", "")[:20],
+        emergency=get.get("emergency") == "1",
+        q=get.get("q", "")[:200],
+    )
+    page = selectors.review_queue(request.user, filters, cursor=get.get("after"))
+    query = get.copy()
+    query.pop("after", None)
+    return render(
+        request,
+        "requests_app/review/queue.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "statuses": [(v, label) for v, label in Status.choices if v != Status.DRAFT],
+            "instruments": Instrument.choices,
+            "countries": COUNTRY_CHOICES,
+            "now": timezone.now(),
+        },
+    )
+
+
+@legal_team_only
+@never_cache
+@require_safe
+def detail(request: HttpRequest, public_id) -> HttpResponse:
+    legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)
+    review.access_log_record(
+        user=request.user,
+        action=AccessLog.Action.VIEW_REQUEST,
+        request=legal_request,
+        object_ref=legal_request.reference,
+        ip=client_ip(request),
+    )
+    officer = legal_request.officer
+    match = authority_for_email(officer.email)
+    allowed = TRANSITIONS[legal_request.status]
+    context = {
+        "req": legal_request,
+        "rule": I.rule_for(legal_request.instrument),
+        "now": timezone.now(),
+        "is_lead": roles.is_lead(request.user),
+        "domain_matches": match is not None and match.pk == legal_request.authority_id,
+        "power_problems": I.power_problems(
+            authority=legal_request.authority,
+            instrument=legal_request.instrument,
+            categories=list(legal_request.data_categories),
+            validating_authority=legal_request.validating_authority,
+            emergency=legal_request.is_emergency,
+            threshold_met=legal_request.threshold_met,
+        ),
+        "signals": risk_signals(legal_request),
+        "disclosure_problems": review.emergency_disclosure_problems(legal_request, request.user),
+        "can": {
+            "accept": Status.IN_REVIEW in allowed and legal_request.status == Status.SUBMITTED,
+            "clarify": Status.CLARIFICATION in allowed,
+            "refuse": Status.REFUSED in allowed,
+            "respond": Status.RESPONDED in allowed or Status.PARTIALLY_RESPONDED in allowed,
+            "preserve": Status.PRESERVED in allowed and legal_request.instrument == "epoc_pr",
+            "close": Status.CLOSED in allowed,
+            "assign": legal_request.status != Status.CLOSED,
+        },
+        "assign_form": AssignForm(
+            members=selectors.legal_team_members(),
+            initial={"assignee": legal_request.assignee_id},
+        ),
+        "clarification_form": ClarificationForm(),
+        "refuse_form": RefuseForm(),
+        "respond_form": RespondForm(),
+        "callback_form": CallbackForm(),
+        "close_form": CloseForm(),
+        "open_statuses": OPEN_STATUSES,
+    }
+    return render(request, "requests_app/review/detail.html", context)
+
+
+@legal_team_only
+@never_cache
+@require_safe
+def attachment(request: HttpRequest, public_id, attachment_id) -> HttpResponse:
+    document = selectors.attachment_get_for_legal_team(request.user, public_id, attachment_id)
+    review.access_log_record(
+        user=request.user,
+        action=AccessLog.Action.OPEN_ATTACHMENT,
+        request=document.request,
+        object_ref=f"{document.original_name} ({document.public_id})",
+        ip=client_ip(request),
+    )
+    return attachment_response(document)
+
+
+ACTIONS = {
+    "assign",
+    "accept",
+    "clarify",
+    "refuse",
+    "respond",
+    "preserve",
+    "confirm_extension",
+    "close",
+    "callback",
+    "approve",
+}
+
+
+@legal_team_only
+@require_POST
+def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
+    """One URL per action; each calls its service, which checks role and state again."""
+    legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)
+    if name not in ACTIONS:
+        raise Http404
+    user = request.user
+    post, files = request.POST, request.FILES
+    try:
+        if name == "assign":
+            form = AssignForm(post, members=selectors.legal_team_members())
+            _valid(form)
+            review.legal_request_assign(
+                actor=user, request=legal_request, assignee=form.cleaned_data["assignee"]
+            )
+            done = "Assignment saved."
+        elif name == "accept":
+            review.legal_request_accept(reviewer=user, request=legal_request)
+            done = "Accepted for review."
+        elif name == "clarify":
+            form = _valid(ClarificationForm(post))
+            review.legal_request_ask_clarification(
+                reviewer=user, request=legal_request, question=form.cleaned_data["question"]
+            )
+            done = "Clarification requested; the clock is stopped."
+        elif name == "refuse":
+            form = _valid(RefuseForm(post))
+            review.legal_request_refuse(
+                reviewer=user,
+                request=legal_request,
+                ground=form.cleaned_data["ground"],
+                explanation=form.cleaned_data["explanation"],
+            )
+            done = "Refused; the authority has the notice."
+        elif name == "respond":
+            form = _valid(RespondForm(post, files))
+            review.legal_request_respond(
+                reviewer=user,
+                request=legal_request,
+                files=form.cleaned_data["files"],
+                partial=form.cleaned_data["partial"],
+                note=form.cleaned_data["note"],
+            )
+            done = "Response delivered through the portal."
+        elif name == "preserve":
+            review.legal_request_confirm_preservation(reviewer=user, request=legal_request)
+            done = "Preservation confirmed."
+        elif name == "confirm_extension":
+            review.legal_request_confirm_extension(reviewer=user, request=legal_request)
+            done = "Extension confirmed."
+        elif name == "close":
+            form = _valid(CloseForm(post))
+            review.legal_request_close(
+                reviewer=user, request=legal_request, note=form.cleaned_data["note"]
+            )
+            done = "Closed."
+        elif name == "callback":
+            form = _valid(CallbackForm(post))
+            review.callback_record(
+                reviewer=user,
+                request=legal_request,
+                outcome=form.cleaned_data["outcome"],
+                notes=form.cleaned_data["notes"],
+            )
+            done = "Call-back recorded."
+        else:  # approve
+            review.disclosure_approve(lead=user, request=legal_request)
+            done = "Emergency disclosure approved."
+    except PermissionDenied as problem:
+        messages.error(request, _problem_text(problem))
+        return redirect("review:detail", legal_request.public_id)
+    except ValidationError as problem:
+        messages.error(request, _problem_text(problem))
+        return redirect("review:detail", legal_request.public_id)
+    messages.success(request, done)
+    return redirect("review:detail", legal_request.public_id)
+
+
+def _valid(form):
+    if not form.is_valid():
+        raise ValidationError(
+            [
+                f"{form.fields[f].label if f in form.fields else ''}: {e}".lstrip(": ")
+                for f, errors in form.errors.items()
+                for e in errors
+            ]
+        )
+    return form
+
+
+def _period(request: HttpRequest) -> tuple[ReportPeriodForm, datetime, datetime]:
+    today = timezone.now().date()
+    form = ReportPeriodForm(request.GET or {"start": today - timedelta(days=90), "end": today})
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    else:
+        start, end = today - timedelta(days=90), today
+    tz = timezone.get_current_timezone()
+    return (
+        form,
+        datetime.combine(start, time.min, tzinfo=tz),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
+    )
+
+
+@lead_only
+@never_cache
+@require_safe
+def dashboard(request: HttpRequest) -> HttpResponse:
+    figures = reports.dashboard(request.user)
+    form, start, end = _period(request)
+    report = reports.transparency_report(request.user, start=start, end=end)
+    return render(
+        request,
+        "requests_app/review/dashboard.html",
+        {"figures": figures, "report": report, "form": form, "query": request.GET.urlencode()},
+    )
+
+
+@lead_only
+@never_cache
+@require_safe
+def report_csv(request: HttpRequest) -> HttpResponse:
+    _, start, end = _period(request)
+    report = reports.transparency_report(request.user, start=start, end=end)
+    review.access_log_record(
+        user=request.user,
+        action=AccessLog.Action.EXPORT_REPORT,
+        object_ref=f"{start:%Y-%m-%d}..{end:%Y-%m-%d}",
+        ip=client_ip(request),
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="transparency-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(["member_state", "instrument", "outcome", "requests"])
+    for row in report:
+        writer.writerow([row["country"], row["instrument"], row["outcome"], row["count"]])
+    return response

@@ -1,0 +1,333 @@
+"""Who may issue what: the power check against an independent statement of the law.
+
+The matrix crosses every authority kind, every instrument and its data categories with the
+facts that change the answer (the registry lists the instrument or not, a validating authority
+is named or not, emergency or not, the Art. 5(4) threshold met or not). The expected problems
+come from `law()` below, written from the Regulations, not from requests_app/instruments.py.
+The authority is an unsaved model: no database.
+"""
+
+from collections import defaultdict
+from itertools import product
+
+import pytest
+
+from authorities.constants import AuthorityKind, Instrument
+from authorities.models import Authority
+from requests_app.instruments import power_problems, rule_for
+
+I = Instrument  # noqa: E741
+K = AuthorityKind
+SUBSCRIBER, IDENTIFICATION, TRAFFIC, CONTENT = "subscriber", "identification", "traffic", "content"
+EVIDENCE = (SUBSCRIBER, IDENTIFICATION, TRAFFIC, CONTENT)
+VALIDATOR = "Juge d'instruction, Tribunal judiciaire de Paris"
+
+# --- The law, stated independently -------------------------------------------------------------
+
+# What each instrument may ask for.
+COVERS = {
+    I.EPOC: EVIDENCE,
+    I.EPOC_PR: EVIDENCE,
+    I.TCO_REMOVAL: ("content_removal",),
+    I.DSA_ART9: ("content_removal",),
+    I.DSA_ART10: ("information",),
+    I.EMERGENCY_DISCLOSURE: EVIDENCE,
+    I.INQUIRY: (),
+}
+
+# Which kinds of authority may issue each instrument at all (the registry must also list it).
+EVERY_KIND = frozenset(K.values)
+MAY_ISSUE = {
+    # e-Evidence orders are for criminal proceedings: not for regulators.
+    I.EPOC: EVERY_KIND - {K.REGULATOR},
+    I.EPOC_PR: EVERY_KIND - {K.REGULATOR},
+    I.TCO_REMOVAL: EVERY_KIND,
+    I.DSA_ART9: EVERY_KIND,
+    I.DSA_ART10: EVERY_KIND,
+    # Platform policy: judicial authorities, police and TCO authorities only.
+    I.EMERGENCY_DISCLOSURE: frozenset(
+        {K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR, K.POLICE, K.TCO_AUTHORITY}
+    ),
+    I.INQUIRY: EVERY_KIND,
+}
+
+
+def may_order_unvalidated(kind: str, instrument: str, category: str) -> bool:
+    """e-Evidence Art. 4(1)-(3), point (a) of each: who may issue without validation."""
+    if instrument == I.EPOC_PR:  # Art. 4(3): any category
+        return kind in (K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR)
+    if category in (SUBSCRIBER, IDENTIFICATION):  # Art. 4(1)
+        return kind in (K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR)
+    return kind in (K.COURT, K.INVESTIGATING_JUDGE)  # Art. 4(2): traffic and content
+
+
+def emergency_may_skip_validation(instrument: str, category: str) -> bool:
+    """e-Evidence Art. 4(5): a production order for subscriber or identification data, or a
+    preservation order, may be issued before validation in an emergency (validated within
+    48 hours). Never a production order for traffic or content data."""
+    return instrument == I.EPOC_PR or category in (SUBSCRIBER, IDENTIFICATION)
+
+
+def law(*, kind, instrument, categories, listed, validated, emergency, threshold_met):
+    """The problems the law finds, by form field, as the rule each one cites."""
+    problems = defaultdict(list)
+    if not listed:
+        problems["__all__"].append("registry")
+    if kind not in MAY_ISSUE[instrument]:
+        problems["__all__"].append("kind")
+    if instrument in (I.EPOC, I.EPOC_PR):
+        unvalidated = [
+            c
+            for c in categories
+            if not may_order_unvalidated(kind, instrument, c)
+            and not (emergency and emergency_may_skip_validation(instrument, c))
+        ]
+        if unvalidated and not validated:
+            problems["validating_authority"].append("Art. 4")
+        # Art. 5(4) is a condition of production orders; preservation: all offences (Art. 6(3)).
+        if instrument == I.EPOC and {TRAFFIC, CONTENT} & set(categories) and not threshold_met:
+            problems["threshold_met"].append("Art. 5(4)")
+    return dict(problems)
+
+
+def rule_cited(message: str, instrument: str) -> str:
+    """Which rule a message of power_problems names."""
+    if "The registry does not list" in message:
+        return "registry"
+    if " may not issue " in message and rule_for(instrument).legal_source in message:
+        return "kind"
+    if "(e-Evidence Regulation Art. 4)" in message:
+        return "Art. 4"
+    if "(e-Evidence Regulation Art. 5(4))" in message:
+        return "Art. 5(4)"
+    return f"unrecognised: {message}"
+
+
+# --- The matrix -----------------------------------------------------------------------------------
+
+
+def category_sets(instrument: str) -> list[tuple[str, ...]]:
+    """None, each covered category alone, and all of them together."""
+    covered = COVERS[instrument]
+    sets = [(), *((c,) for c in covered)]
+    if len(covered) > 1:
+        sets.append(covered)
+    return sets
+
+
+CELLS = [
+    (kind, instrument, categories, listed, validated, emergency, threshold_met)
+    for kind, instrument in product(K.values, I.values)
+    for categories in category_sets(instrument)
+    for listed, validated, emergency, threshold_met in product((True, False), repeat=4)
+]
+
+
+def cell_id(cell) -> str:
+    kind, instrument, categories, listed, validated, emergency, threshold_met = cell
+    return "-".join(
+        [
+            kind,
+            instrument,
+            "+".join(categories) or "no-category",
+            "listed" if listed else "unlisted",
+            "validated" if validated else "unvalidated",
+            "emergency" if emergency else "normal",
+            "3y" if threshold_met else "below-3y",
+        ]
+    )
+
+
+def test_matrix_size():
+    # 7 kinds x 25 (instrument, categories) x 16 combinations of the four facts.
+    assert len(K.values) == 7 and len(I.values) == 7
+    assert len(CELLS) == 7 * 25 * 16 == 2800
+
+
+def test_instruments_cover_the_categories_the_law_says():
+    assert {i: frozenset(rule_for(i).categories) for i in I.values} == {
+        i: frozenset(c) for i, c in COVERS.items()
+    }
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=cell_id)
+def test_power_check_agrees_with_the_law(cell):
+    kind, instrument, categories, listed, validated, emergency, threshold_met = cell
+    authority = Authority(kind=kind, instruments=[instrument] if listed else [], name_en="X")
+    problems = power_problems(
+        authority=authority,
+        instrument=instrument,
+        categories=list(categories),
+        validating_authority=VALIDATOR if validated else "",
+        emergency=emergency,
+        threshold_met=threshold_met,
+    )
+    found = {
+        field: [rule_cited(m, instrument) for m in messages] for field, messages in problems.items()
+    }
+    assert found == law(
+        kind=kind,
+        instrument=instrument,
+        categories=categories,
+        listed=listed,
+        validated=validated,
+        emergency=emergency,
+        threshold_met=threshold_met,
+    )
+
+
+# --- The messages ---------------------------------------------------------------------------------
+
+
+def check(kind, instrument, categories, *, listed=True, validating="", emergency=False, t=True):
+    authority = Authority(
+        kind=kind, instruments=[instrument] if listed else [], name_en="Parquet de Paris"
+    )
+    return power_problems(
+        authority=authority,
+        instrument=instrument,
+        categories=categories,
+        validating_authority=validating,
+        emergency=emergency,
+        threshold_met=t,
+    )
+
+
+def test_registry_message_names_the_instrument_and_the_authority():
+    problems = check(K.PROSECUTOR, I.EPOC, [SUBSCRIBER], listed=False)
+    assert problems == {
+        "__all__": [
+            "The registry does not list European Production Order (EPOC) among the "
+            "instruments Parquet de Paris may issue."
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "instrument", "expected"),
+    [
+        (
+            K.REGULATOR,
+            I.EPOC,
+            "A regulator (e.g. digital services coordinator) may not issue European "
+            "Production Order (EPOC) (e-Evidence Regulation (EU) 2023/1543, Art. 4, 5, 10).",
+        ),
+        (K.REGULATOR, I.EPOC_PR, "(e-Evidence Regulation (EU) 2023/1543, Art. 4(3), 11)"),
+        (K.OTHER, I.EMERGENCY_DISCLOSURE, "A other competent authority may not issue"),
+        (K.REGULATOR, I.EMERGENCY_DISCLOSURE, "may not issue Emergency disclosure request"),
+    ],
+)
+def test_kind_message_names_the_legal_source(kind, instrument, expected):
+    [message] = check(kind, instrument, [])["__all__"]
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "instrument", "categories", "emergency", "expected"),
+    [
+        (
+            K.POLICE,
+            I.EPOC,
+            [SUBSCRIBER],
+            False,
+            "Subscriber data ordered by a police must be validated by a judge, court, "
+            "investigating judge or public prosecutor (e-Evidence Regulation Art. 4). "
+            "Name the validating authority.",
+        ),
+        (
+            K.POLICE,
+            I.EPOC,
+            [TRAFFIC],
+            False,
+            "Traffic data ordered by a police must be validated by a judge, court or "
+            "investigating judge (e-Evidence Regulation Art. 4). Name the validating authority.",
+        ),
+        (
+            K.PROSECUTOR,  # may order subscriber data itself: only content is named
+            I.EPOC,
+            [SUBSCRIBER, CONTENT],
+            False,
+            "Content data ordered by a public prosecutor must be validated by a judge, court or "
+            "investigating judge",
+        ),
+        (
+            K.POLICE,  # Art. 4(5) lets subscriber data through in an emergency, not content
+            I.EPOC,
+            [SUBSCRIBER, CONTENT],
+            True,
+            "Content data ordered by a police must be validated by a judge, court or "
+            "investigating judge (e-Evidence Regulation Art. 4). Name the validating authority. "
+            "An emergency does not waive prior validation for these data (Art. 4(5)).",
+        ),
+        (
+            K.POLICE,  # Art. 4(3): a prosecutor validates any preservation order
+            I.EPOC_PR,
+            [CONTENT],
+            False,
+            "Content data ordered by a police must be validated by a judge, court, "
+            "investigating judge or public prosecutor (e-Evidence Regulation Art. 4).",
+        ),
+    ],
+)
+def test_validation_message_names_the_data_the_validator_and_art_4(
+    kind, instrument, categories, emergency, expected
+):
+    problems = check(kind, instrument, categories, emergency=emergency)
+    assert set(problems) == {"validating_authority"}
+    [message] = problems["validating_authority"]
+    assert message.startswith(expected)
+
+
+def test_a_blank_validating_authority_is_no_validating_authority():
+    assert "validating_authority" in check(K.POLICE, I.EPOC, [SUBSCRIBER], validating="  \t")
+    assert check(K.POLICE, I.EPOC, [SUBSCRIBER], validating="Procureur de Paris") == {}
+
+
+def test_emergency_lets_subscriber_data_wait_for_validation():
+    assert check(K.POLICE, I.EPOC, [SUBSCRIBER, IDENTIFICATION], emergency=True) == {}
+
+
+def test_threshold_message_cites_art_5_4():
+    problems = check(K.COURT, I.EPOC, [SUBSCRIBER, TRAFFIC], t=False)
+    assert problems == {
+        "threshold_met": [
+            "Traffic and content data may only be ordered for offences punishable by a maximum "
+            "of at least 3 years, or listed offences (e-Evidence Regulation Art. 5(4)). Confirm "
+            "the offence meets this threshold."
+        ]
+    }
+
+
+def test_preservation_needs_no_threshold():
+    assert check(K.COURT, I.EPOC_PR, [TRAFFIC, CONTENT], t=False) == {}
+
+
+@pytest.mark.parametrize(
+    ("instrument", "category", "expected"),
+    [
+        (
+            I.EPOC,
+            "content_removal",
+            "Removal or disabling of content is not covered by European Production Order (EPOC).",
+        ),
+        (
+            I.TCO_REMOVAL,
+            SUBSCRIBER,
+            "Subscriber data is not covered by Removal order for terrorist content (TCO).",
+        ),
+        (
+            I.INQUIRY,
+            "information",
+            "Specific information about named recipients of the service is not covered by "
+            "General inquiry.",
+        ),
+        (
+            I.DSA_ART10,
+            CONTENT,
+            "Content data is not covered by Order to provide information (DSA Art. 10).",
+        ),
+    ],
+)
+def test_category_the_instrument_does_not_cover_is_refused(instrument, category, expected):
+    problems = check(K.COURT, instrument, [category])
+    assert problems["data_categories"] == [expected]
