@@ -149,6 +149,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     preferred_language = models.CharField(max_length=8, default="en")
+    on_duty = models.BooleanField(
+        default=True,
+        help_text="Legal team: receives the alerts of unassigned requests while on duty.",
+    )
 
     objects = UserManager()
 

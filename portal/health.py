@@ -29,5 +29,27 @@ def broker_ok() -> bool:
         return False
 
 
+def scheduler_ok() -> bool:
+    """The deadline sweep ran within two sweep intervals: alerts are being queued."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from .models import Heartbeat
+
+    try:
+        seen = Heartbeat.objects.filter(name="deadline-sweep").values_list("seen_at", flat=True)
+        last = seen.first()
+    except Exception:
+        logger.exception("health: scheduler check failed")
+        return False
+    limit = 2 * settings.PORTAL_DEADLINE_SWEEP_SECONDS
+    return last is not None and (timezone.now() - last).total_seconds() <= limit
+
+
 def checks() -> dict[str, bool]:
-    return {"database": database_ok(), "broker": broker_ok()}
+    database = database_ok()
+    return {
+        "database": database,
+        "broker": broker_ok(),
+        "scheduler": database and scheduler_ok(),
+    }

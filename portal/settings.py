@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -177,6 +178,14 @@ PORTAL_DEADLINE_MINUTES = {
 PORTAL_IP_COUNTRY_FILE = env.str("PORTAL_IP_COUNTRY_FILE", default="") or None
 # How long the authority's download link to produced data works.
 PORTAL_PRODUCED_DATA_DAYS = env.int("PORTAL_PRODUCED_DATA_DAYS", default=14)
+# Deadline alerts (docs/deadlines.md): at these percents of the time allowed, at the deadline,
+# then escalation to leads every PORTAL_OVERDUE_REPEAT_MINUTES until resolved.
+PORTAL_ALERT_FRACTIONS = [int(v) for v in env.list("PORTAL_ALERT_FRACTIONS", default=["50", "80"])]
+PORTAL_OVERDUE_REPEAT_MINUTES = env.int("PORTAL_OVERDUE_REPEAT_MINUTES", default=60)
+PORTAL_PRESERVATION_NOTICE_DAYS = env.int("PORTAL_PRESERVATION_NOTICE_DAYS", default=7)
+# After this many failed attempts at an e-mail, leads see a banner in the portal.
+PORTAL_ALERT_FAILURE_BANNER = env.int("PORTAL_ALERT_FAILURE_BANNER", default=3)
+PORTAL_DEADLINE_SWEEP_SECONDS = env.int("PORTAL_DEADLINE_SWEEP_SECONDS", default=60)
 PORTAL_PRESERVATION_DAYS = 60
 PORTAL_PRESERVATION_EXTENSION_DAYS = 30
 
@@ -302,6 +311,15 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {
         "task": "requests_app.tasks.sweep_notifications",
         "schedule": env.int("PORTAL_NOTIFICATION_SWEEP_SECONDS", default=60),
+    },
+    # The deadline sweep: queues every alert whose time has come (docs/deadlines.md).
+    "deadline-sweep": {
+        "task": "requests_app.tasks.sweep_deadlines",
+        "schedule": env.int("PORTAL_DEADLINE_SWEEP_SECONDS", default=60),
+    },
+    "daily-digest": {
+        "task": "requests_app.tasks.send_daily_digest",
+        "schedule": crontab(hour=env.int("PORTAL_DIGEST_HOUR_UTC", default=7), minute=0),
     },
 }
 

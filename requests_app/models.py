@@ -102,6 +102,12 @@ class LegalRequest(models.Model):
         on_delete=models.PROTECT,
         related_name="assigned_requests",
     )
+    # The deadline alerts (requests_app/alerts.py): the version of due_at (bumped whenever it
+    # changes, so alerts of an old deadline are never sent for the new one), when it changed,
+    # and when the sweep must next look at this request.
+    deadline_version = models.PositiveIntegerField(default=0)
+    deadline_changed_at = models.DateTimeField(null=True, blank=True)
+    next_alert_at = models.DateTimeField(null=True, blank=True)
     # When the platform gave its answer (responded, partially responded, refused, preserved):
     # the response-time figures of the lead dashboard.
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +126,12 @@ class LegalRequest(models.Model):
                 condition=models.Q(status__in=["submitted", "in_review", "clarification"]),
             ),
             models.Index(fields=["assignee", "status"], name="request_assignee_status"),
+            # The deadline sweep: requests whose next alert is due, oldest first.
+            models.Index(
+                fields=["next_alert_at"],
+                name="request_next_alert",
+                condition=models.Q(next_alert_at__isnull=False),
+            ),
             models.Index(fields=["case_reference"], name="request_case_reference"),
         ]
         constraints = [
@@ -311,8 +323,28 @@ class Notification(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # A deadline alert whose deadline changed or whose request was resolved before it went.
+        CANCELLED = "cancelled", "Cancelled"
+
+    class AlertKind(models.TextChoices):
+        NONE = "", "Not a deadline alert"
+        ARRIVAL = "arrival", "Urgent request arrived"
+        FRACTION = "fraction", "Part of the time allowed used"
+        DEADLINE = "deadline", "Deadline reached"
+        OVERDUE = "overdue", "Overdue: escalation to leads"
+        PRESERVATION = "preservation", "Preservation about to lapse"
+        DIGEST = "digest", "Daily digest"
 
     key = models.CharField(max_length=200, unique=True)
+    alert_kind = models.CharField(max_length=20, choices=AlertKind.choices, blank=True)
+    # Percent of the time allowed (fraction, deadline=100), repeat number (overdue) or days
+    # before the lapse (preservation).
+    threshold = models.IntegerField(null=True, blank=True)
+    deadline_version = models.PositiveIntegerField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When the alert was due.")
+    # A send that found the previous attempt's lease expired: the SMTP server may have accepted
+    # the message before that worker died, so this send may be the one allowed duplicate.
+    recovered_after_crash = models.BooleanField(default=False)
     request = models.ForeignKey(
         LegalRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -336,6 +368,21 @@ class Notification(models.Model):
                 fields=["send_after"],
                 name="notification_pending_due",
                 condition=models.Q(state="pending"),
+            ),
+            # The delivery sweep: sends whose worker died (lease expired).
+            models.Index(
+                fields=["lease_until"],
+                name="notification_sending_lease",
+                condition=models.Q(state="sending"),
+            ),
+        ]
+        constraints = [
+            # One alert per request, kind, threshold and version of the deadline: two sweeps,
+            # two beats or a redelivered task can never queue the same alert twice.
+            models.UniqueConstraint(
+                fields=["request", "alert_kind", "threshold", "deadline_version"],
+                name="one_alert_per_deadline_version",
+                condition=~models.Q(alert_kind=""),
             ),
         ]
 

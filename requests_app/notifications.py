@@ -8,18 +8,18 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
-from portal.emails import build_email
+from portal.emails import absolute_url, build_email
 
-from .models import Notification
+from . import instruments as I
+from .models import LegalRequest, Notification, Status
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 8
 
 
 def notification_queue(
@@ -54,41 +54,79 @@ def notification_queue(
     return notification
 
 
-def legal_team_emails() -> list[str]:
-    User = get_user_model()
-    return list(
-        User.objects.filter(groups__name__in=["reviewer", "lead"], is_active=True)
-        .values_list("email", flat=True)
-        .distinct()
-    )
+def request_url(request: LegalRequest) -> str:
+    return absolute_url(reverse("requests:detail", args=[request.public_id]))
+
+
+def notice_context(request: LegalRequest) -> dict:
+    """What an e-mail about a request may say: never its content."""
+    left = request.time_left()
+    return {
+        "reference": request.reference,
+        "instrument": I.rule_for(request.instrument).label,
+        "status": Status(request.status).label,
+        "emergency": I.is_emergency(request.instrument, request.is_emergency),
+        "due_at": request.due_at.strftime("%Y-%m-%d %H:%M UTC") if request.due_at else "",
+        "time_left": format_duration(left) if left is not None else "",
+        "link": request_url(request),
+        "authority": request.authority.name_en,
+        "country": request.authority.country,
+    }
+
+
+def format_duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    sign = "overdue by " if minutes < 0 else ""
+    minutes = abs(minutes)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours or days:
+        parts.append(f"{hours} h")
+    parts.append(f"{mins} min")
+    return sign + " ".join(parts)
 
 
 def notification_deliver(notification_id: int) -> bool:
     """Claim, send, mark sent. Returns True if this call sent it. Safe to call twice at once or
     after a crash: only the holder of an unexpired lease sends."""
     now = timezone.now()
-    claimed = Notification.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+    claimable = Notification.objects.filter(
+        Q(state=Notification.State.PENDING, send_after__lte=now)
+        | Q(state=Notification.State.SENDING, lease_until__lt=now),
         pk=notification_id,
-        state__in=[Notification.State.PENDING, Notification.State.SENDING],
-    ).update(state=Notification.State.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1)
+    )
+    # A row still "sending" with an expired lease: its worker died, perhaps after the SMTP
+    # server took the message. Flag it before claiming: a send now may be the one duplicate.
+    claimable.filter(state=Notification.State.SENDING).update(recovered_after_crash=True)
+    claimed = claimable.update(
+        state=Notification.State.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
+    )
     if claimed != 1:
         return False
     notification = Notification.objects.get(pk=notification_id)
+    from .alerts import alert_still_applies
+
+    if not alert_still_applies(notification):
+        Notification.objects.filter(pk=notification_id).update(
+            state=Notification.State.CANCELLED, lease_until=None
+        )
+        return False
     message_id = f"<{notification.key.replace(':', '.')}@{_mail_domain()}>"
     try:
         build_email(
             to=notification.recipients,
             template=notification.template,
-            context=notification.context,
+            context=_context_at_send_time(notification),
             language=notification.language,
             headers={"Message-ID": message_id},
         ).send()
     except Exception as exc:
-        retry_in = timedelta(seconds=min(3600, 30 * 2 ** (notification.attempts - 1)))
-        failed = notification.attempts >= MAX_ATTEMPTS
+        # Back off (30 s, 1 min, 2 min... at most an hour) and keep trying: an alert is never
+        # dropped. From PORTAL_ALERT_FAILURE_BANNER attempts on, leads see a banner.
+        retry_in = timedelta(seconds=min(3600, 30 * 2 ** min(notification.attempts - 1, 7)))
         Notification.objects.filter(pk=notification_id).update(
-            state=Notification.State.FAILED if failed else Notification.State.PENDING,
+            state=Notification.State.PENDING,
             lease_until=None,
             send_after=timezone.now() + retry_in,
             last_error=f"{type(exc).__name__}: {exc}"[:500],
@@ -116,6 +154,25 @@ def notifications_due(limit: int = 500) -> list[int]:
         state=Notification.State.SENDING, lease_until__lt=now
     ).values_list("pk", flat=True)[:limit]
     return [*pending, *stale]
+
+
+def _context_at_send_time(notification: Notification) -> dict:
+    """Alerts say the time left when they are sent, not when they were queued."""
+    if notification.alert_kind and notification.request_id:
+        from .models import LegalRequest
+
+        request = LegalRequest.objects.select_related("authority").get(pk=notification.request_id)
+        return {
+            **notice_context(request),
+            "kind": notification.alert_kind,
+            "threshold": notification.threshold,
+            "preservation_until": (
+                request.preservation_until.strftime("%Y-%m-%d %H:%M UTC")
+                if request.preservation_until
+                else ""
+            ),
+        }
+    return notification.context
 
 
 def deliver_all_due() -> int:

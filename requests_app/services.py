@@ -6,13 +6,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from authorities.selectors import officer_block_reason
-from portal.emails import absolute_url
 
-from . import deadlines
+from . import alerts, deadlines
 from . import instruments as I
 from .models import (
     TRANSITIONS,
@@ -24,7 +22,7 @@ from .models import (
     RequestTarget,
     Status,
 )
-from .notifications import legal_team_emails, notification_queue
+from .notifications import notice_context, notification_queue
 from .uploads import CheckedFile
 from .validation import submission_problems
 
@@ -99,45 +97,12 @@ def transition(
     )
 
 
-def request_url(request: LegalRequest) -> str:
-    return absolute_url(reverse("requests:detail", args=[request.public_id]))
-
-
-def _notice_context(request: LegalRequest) -> dict:
-    """What an e-mail about a request may say: never its content."""
-    left = request.time_left()
-    return {
-        "reference": request.reference,
-        "instrument": I.rule_for(request.instrument).label,
-        "status": Status(request.status).label,
-        "emergency": I.is_emergency(request.instrument, request.is_emergency),
-        "due_at": request.due_at.strftime("%Y-%m-%d %H:%M UTC") if request.due_at else "",
-        "time_left": _format_duration(left) if left is not None else "",
-        "link": request_url(request),
-        "authority": request.authority.name_en,
-        "country": request.authority.country,
-    }
-
-
-def _format_duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    sign = "overdue by " if minutes < 0 else ""
-    minutes = abs(minutes)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days} d"] if days else []
-    if hours or days:
-        parts.append(f"{hours} h")
-    parts.append(f"{mins} min")
-    return sign + " ".join(parts)
-
-
 def notify_authority(request: LegalRequest, *, key: str, template: str) -> None:
     notification_queue(
         key=f"{key}:{request.pk}",
         recipients=[request.officer.email],
         template=template,
-        context=_notice_context(request),
+        context=notice_context(request),
         request=request,
         language=request.officer.preferred_language,
     )
@@ -254,12 +219,18 @@ def clock_events(request: LegalRequest) -> list[deadlines.ClockEvent]:
 
 
 def recompute_due_at(request: LegalRequest) -> None:
-    request.due_at = deadlines.due_at(
+    """Store the deadline the clock events give; a changed deadline is a new deadline version
+    (its alerts replace the old ones, which are cancelled if still unsent)."""
+    due_at = deadlines.due_at(
         instrument=request.instrument,
         emergency=request.is_emergency,
         events=clock_events(request),
     )
-    LegalRequest.objects.filter(pk=request.pk).update(due_at=request.due_at)
+    changed = due_at != request.due_at or request.deadline_version == 0
+    request.due_at = due_at
+    LegalRequest.objects.filter(pk=request.pk).update(due_at=due_at)
+    if changed:
+        alerts.deadline_changed(request)
 
 
 @transaction.atomic
@@ -306,12 +277,8 @@ def legal_request_submit(
     recompute_due_at(request)
     notify_authority(request, key="ack", template="request_received")
     if emergency or request.instrument in I.URGENT_INSTRUMENTS:
-        notification_queue(
-            key=f"urgent-arrival:{request.pk}",
-            recipients=legal_team_emails(),
-            template="request_urgent_arrival",
-            context=_notice_context(request),
-            request=request,
+        alerts.alert_queue(
+            request, kind=alerts.Kind.ARRIVAL, threshold=0, due_at=request.received_at
         )
     return request
 
@@ -391,9 +358,9 @@ def message_post_by_officer(
         recompute_due_at(request)
         notification_queue(
             key=f"clarification-answered:{request.pk}:{message.pk}",
-            recipients=legal_team_emails(),
+            recipients=alerts.recipients(request, alerts.Kind.DEADLINE),
             template="clarification_answered",
-            context=_notice_context(request),
+            context=notice_context(request),
             request=request,
         )
     return message
@@ -413,6 +380,7 @@ def preservation_extend(*, officer, request: LegalRequest) -> LegalRequest:
         raise TransitionError("A production request was confirmed: preservation has no end date.")
     request.preservation_until += timedelta(days=settings.PORTAL_PRESERVATION_EXTENSION_DAYS)
     request.save(update_fields=["preservation_until"])
+    alerts.deadline_changed(request)
     RequestEvent.objects.create(
         request=request,
         kind=RequestEvent.Kind.PRESERVATION_EXTENSION,
@@ -435,6 +403,7 @@ def preservation_confirm_production(
         raise TransitionError("This preservation order is no longer active.")
     request.preservation_until = None
     request.save(update_fields=["preservation_until"])
+    alerts.deadline_changed(request)
     RequestEvent.objects.create(
         request=request,
         kind=RequestEvent.Kind.PRODUCTION_CONFIRMED,

@@ -1,5 +1,9 @@
-from celery import shared_task
+"""Thin tasks: ids in, a service call; Redis holds nothing the database does not also hold."""
 
+from celery import shared_task
+from celery.signals import beat_init
+
+from .alerts import daily_digest, deadline_sweep
 from .notifications import notification_deliver, notifications_due
 
 
@@ -15,3 +19,20 @@ def sweep_notifications() -> int:
     for pk in due:
         deliver_notification.delay(pk)
     return len(due)
+
+
+@shared_task(name="requests_app.tasks.sweep_deadlines")
+def sweep_deadlines() -> int:
+    return deadline_sweep().queued
+
+
+@shared_task(name="requests_app.tasks.send_daily_digest")
+def send_daily_digest() -> None:
+    daily_digest()
+
+
+@beat_init.connect
+def _sweep_when_beat_starts(sender=None, **kwargs) -> None:
+    # Interval schedules first fire one interval after beat starts; sweep at once instead, so a
+    # restarted beat catches up on alerts immediately and /healthz sees a fresh heartbeat.
+    sweep_deadlines.delay()

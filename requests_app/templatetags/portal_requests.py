@@ -3,7 +3,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from requests_app.models import OPEN_STATUSES
-from requests_app.services import _format_duration
+from requests_app.notifications import format_duration
 
 register = template.Library()
 
@@ -19,13 +19,13 @@ def time_left_badge(legal_request, now=None):
     left = legal_request.due_at - (now or timezone.now())
     seconds = left.total_seconds()
     if seconds < 0:
-        css, text = "status-bad", _format_duration(left)
+        css, text = "status-bad", format_duration(left)
     elif seconds < 3600:
-        css, text = "status-bad", f"{_format_duration(left)} left"
+        css, text = "status-bad", f"{format_duration(left)} left"
     elif seconds < 86400:
-        css, text = "status-warn", f"{_format_duration(left)} left"
+        css, text = "status-warn", f"{format_duration(left)} left"
     else:
-        css, text = "status-ok", f"{_format_duration(left)} left"
+        css, text = "status-ok", f"{format_duration(left)} left"
     return format_html('<span class="status-badge {}">{}</span>', css, text)
 
 

@@ -1,7 +1,9 @@
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.templatetags.static import static
 from django.urls import reverse
 
@@ -25,13 +27,38 @@ def test_static_css_is_served_by_whitenoise_from_the_manifest(client):
     assert b"--brand" in b"".join(response.streaming_content)
 
 
-def test_healthz_is_200_when_database_and_broker_answer(client, db):
+OK = {"database": "ok", "broker": "ok", "scheduler": "ok"}
+
+
+@pytest.fixture
+def swept(db):
+    from portal.services import heartbeat_record
+
+    return heartbeat_record(name="deadline-sweep")
+
+
+def test_healthz_is_200_when_database_broker_and_deadline_sweep_answer(client, swept):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {"status": "ok", "checks": OK}
 
 
-def test_healthz_is_503_without_leaking_why_when_the_broker_is_down(client, db):
+def test_healthz_is_503_when_the_deadline_sweep_is_older_than_two_intervals(client, swept):
+    with time_machine.travel(swept.seen_at + timedelta(seconds=119), tick=False):
+        assert client.get("/healthz").status_code == 200
+    with time_machine.travel(swept.seen_at + timedelta(seconds=121), tick=False):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {**OK, "scheduler": "fail"}
+
+
+def test_healthz_is_503_when_the_deadline_sweep_never_ran(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["scheduler"] == "fail"
+
+
+def test_healthz_is_503_without_leaking_why_when_the_broker_is_down(client, swept):
     # A real connection attempt to a port where nothing listens.
     # (CELERY_BROKER_URL in the environment outranks broker_url, so set the write URL.)
     celery_app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
@@ -40,7 +67,7 @@ def test_healthz_is_503_without_leaking_why_when_the_broker_is_down(client, db):
     finally:
         celery_app.conf.broker_write_url = None
     assert response.status_code == 503
-    assert response.json() == {"status": "fail", "checks": {"database": "ok", "broker": "fail"}}
+    assert response.json() == {"status": "fail", "checks": {**OK, "broker": "fail"}}
     assert b"Connection refused" not in response.content
     assert b"6379" not in response.content
 
