@@ -186,6 +186,8 @@ PORTAL_PRESERVATION_NOTICE_DAYS = env.int("PORTAL_PRESERVATION_NOTICE_DAYS", def
 # After this many failed attempts at an e-mail, leads see a banner in the portal.
 PORTAL_ALERT_FAILURE_BANNER = env.int("PORTAL_ALERT_FAILURE_BANNER", default=3)
 PORTAL_DEADLINE_SWEEP_SECONDS = env.int("PORTAL_DEADLINE_SWEEP_SECONDS", default=60)
+# How long a send holds its outbox row; longer than EMAIL_TIMEOUT. Tests shorten it.
+PORTAL_NOTIFICATION_LEASE_SECONDS = env.int("PORTAL_NOTIFICATION_LEASE_SECONDS", default=300)
 PORTAL_PRESERVATION_DAYS = 60
 PORTAL_PRESERVATION_EXTENSION_DAYS = 30
 

@@ -19,7 +19,8 @@ from . import instruments as I
 from .models import LegalRequest, Notification, Status
 
 logger = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+# A send holds its row this long; after that, the sweep takes the worker for dead.
+LEASE = timedelta(seconds=getattr(settings, "PORTAL_NOTIFICATION_LEASE_SECONDS", 300))
 
 
 def notification_queue(
