@@ -58,3 +58,6 @@ class Command(BaseCommand):
                 )
                 created += 1
         self.stdout.write(f"demo accounts: {created} created, {len(DEMO_USERS) - created} existed")
+        from requests_app.demo import load_demo_requests
+
+        self.stdout.write(f"demo requests: {load_demo_requests()} submitted")
