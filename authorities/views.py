@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from portal.access import PUBLIC, login_step, public
+from portal.ratelimits import login_limit, password_reset_limit, signup_limit
 
 from . import selectors, services
 from .forms import (
@@ -58,6 +60,7 @@ def _with_next(url_name: str, request: HttpRequest) -> str:
 @sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
+@signup_limit
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -101,6 +104,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 @sensitive_post_parameters("password")
 @never_cache
 @require_http_methods(["GET", "POST"])
+@login_limit
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.user.is_verified():
         return redirect(_next_url(request))
@@ -136,6 +140,7 @@ def _complete_second_factor(request: HttpRequest, device) -> None:
 @login_step
 @never_cache
 @require_http_methods(["GET", "POST"])
+@login_limit
 def otp_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_verified():
@@ -217,6 +222,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 # --- Password reset (e-mail link + second factor) ---------------------------------------------
 
 
+@method_decorator(password_reset_limit, name="post")
 class PasswordResetView(auth_views.PasswordResetView):
     portal_access = PUBLIC
     template_name = "authorities/password_reset.html"

@@ -51,7 +51,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.admin_site.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "csp",
+    "django_ratelimit",
     "portal",
     "authorities",
     "requests_app",
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last: it must see the authenticated user and the verified device.
     "axes.middleware.AxesMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
     "portal.middleware.SecondFactorRequiredMiddleware",
     "authorities.middleware.OfficerStandingMiddleware",
@@ -324,6 +326,41 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env.int("PORTAL_DIGEST_HOUR_UTC", default=7), minute=0),
     },
 }
+
+# --- Cache (rate limits) ----------------------------------------------------------------------
+# A shared cache with atomic increments: Redis in production (CACHE_URL, or the broker's Redis on
+# its next database). The embedded mode (one development server) keeps counters in memory.
+_cache_url = env.str("CACHE_URL", default="")
+if not _cache_url and CELERY_BROKER_URL.startswith("redis"):
+    _base, _, _db = CELERY_BROKER_URL.rpartition("/")
+    _cache_url = f"{_base}/{int(_db) + 1 if _db.isdigit() else 1}"
+if _cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
+        }
+    }
+elif DEBUG:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured("CACHE_URL (Redis) is required when DJANGO_DEBUG is off.")
+SILENCED_SYSTEM_CHECKS = [
+    # Django's own RedisCache increments atomically (INCR); django-ratelimit only lists the
+    # third-party django-redis as "officially supported".
+    "django_ratelimit.W001",
+]
+if DEBUG and not _cache_url:
+    # Development server only: one process, so an in-memory counter is shared by all requests.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+RATELIMIT_VIEW = "portal.views.rate_limited"
+# Requests per hour (per IP for anonymous forms, per account once logged in).
+PORTAL_RATE_SIGNUP = env.str("PORTAL_RATE_SIGNUP", default="10/h")
+PORTAL_RATE_LOGIN = env.str("PORTAL_RATE_LOGIN", default="30/h")
+PORTAL_RATE_PASSWORD_RESET = env.str("PORTAL_RATE_PASSWORD_RESET", default="5/h")
+PORTAL_RATE_SUBMISSION = env.str("PORTAL_RATE_SUBMISSION", default="60/h")
+PORTAL_RATE_UPLOAD = env.str("PORTAL_RATE_UPLOAD", default="60/h")
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -51,3 +51,9 @@ def ops_status(request: HttpRequest) -> HttpResponse:
         for hb in Heartbeat.objects.order_by("-seen_at")[:20]
     ]
     return render(request, "ops_status.html", {"checks": health.checks(), "heartbeats": heartbeats})
+
+
+@public
+def rate_limited(request: HttpRequest, exception=None) -> HttpResponse:
+    """django-ratelimit sends refused requests here: a clear page, status 429."""
+    return render(request, "rate_limited.html", status=429)

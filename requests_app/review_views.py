@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from authorities.constants import COUNTRY_CHOICES, Instrument
 from authorities.middleware import client_ip
 from authorities.selectors import authority_for_email
+from portal.ratelimits import upload_limit
 
 from . import instruments as I
 from . import reports, review, roles, selectors
@@ -173,6 +174,7 @@ ACTIONS = {
 
 @legal_team_only
 @require_POST
+@upload_limit
 def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
     """One URL per action; each calls its service, which checks role and state again."""
     legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from authorities.middleware import client_ip
 from authorities.selectors import officer_block_reason
+from portal.ratelimits import submission_limit, upload_limit
 
 from . import instruments as I
 from . import selectors, services
@@ -120,6 +121,7 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@submission_limit
 def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
     officer = _officer_or_404(request)
     if instrument not in I.RULES:
@@ -144,6 +146,7 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@submission_limit
 def request_edit(request: HttpRequest, public_id) -> HttpResponse:
     officer = _officer_or_404(request)
     draft = selectors.legal_request_get_for_officer(officer, public_id)
@@ -301,6 +304,7 @@ def attachment_response(attachment: Attachment) -> FileResponse:
 
 
 @require_POST
+@upload_limit
 def message_post(request: HttpRequest, public_id) -> HttpResponse:
     officer = _officer_or_404(request)
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)

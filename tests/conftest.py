@@ -25,6 +25,15 @@ def _private_celery_queue():
         client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters(settings):
+    """Each test counts its own requests: a fresh key prefix in the real (Redis) cache, so rate
+    limits hit by one test never leak into the next, and nothing is flushed."""
+    caches = {name: dict(config) for name, config in settings.CACHES.items()}
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches
+
+
 class CommittingClient(Client):
     """The test client, with on_commit callbacks (e-mails, task hand-offs) run when a request
     ends, as they would after the request's transaction commits in production."""

@@ -89,6 +89,14 @@ def _settings_import(env: dict[str, str]) -> subprocess.CompletedProcess:
         ({"DJANGO_ALLOWED_HOSTS": "x.eu", "EMAIL_URL": "smtp://h:25"}, "DJANGO_SECRET_KEY"),
         ({"DJANGO_SECRET_KEY": "k" * 50, "EMAIL_URL": "smtp://h:25"}, "DJANGO_ALLOWED_HOSTS"),
         ({"DJANGO_SECRET_KEY": "k" * 50, "DJANGO_ALLOWED_HOSTS": "x.eu"}, "EMAIL_URL"),
+        (
+            {
+                "DJANGO_SECRET_KEY": "k" * 50,
+                "DJANGO_ALLOWED_HOSTS": "x.eu",
+                "EMAIL_URL": "smtp://h",
+            },
+            "CACHE_URL",
+        ),
     ],
 )
 def test_production_settings_refuse_to_start_without_secrets(env, missing, tmp_path):
@@ -103,6 +111,7 @@ def test_debug_is_off_unless_asked_for(tmp_path):
         "DJANGO_SECRET_KEY": "k" * 50,
         "DJANGO_ALLOWED_HOSTS": "x.eu",
         "EMAIL_URL": "smtp://h:25",
+        "CELERY_BROKER_URL": "redis://h:6379/0",
         "PORTAL_VAR_DIR": str(tmp_path),
     }
     code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"

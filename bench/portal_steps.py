@@ -1,0 +1,262 @@
+"""The benchmark steps that run inside the portal, with Django configured from the bench
+environment exactly like the web and worker processes: `python -m bench.portal_steps <step>`.
+bench/run.py starts one process per step (the database is chosen by DATABASE_URL at start-up)
+and reads the JSON object printed on the last line of stdout."""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+from authorities.models import User  # noqa: E402
+from requests_app import selectors  # noqa: E402
+from requests_app.alerts import deadline_sweep  # noqa: E402
+from requests_app.models import OPEN_STATUSES, LegalRequest, Notification  # noqa: E402
+
+REVIEWER = "reviewer1@platform.example"
+OFFICER_PREFIX = "bench-officer@"
+OPEN = sorted(OPEN_STATUSES)
+
+
+def users() -> dict:
+    """Give the bench users a password (BENCH_PASSWORD) and a fresh TOTP device; return the
+    device parameters, so the driver computes codes and logs in through the real pages."""
+    password = os.environ["BENCH_PASSWORD"]
+    out = {}
+    for user in (
+        User.objects.get(email=REVIEWER),
+        User.objects.get(email__startswith=OFFICER_PREFIX),
+    ):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+        out[user.email] = {
+            "key": device.key,
+            "step": device.step,
+            "t0": device.t0,
+            "digits": device.digits,
+            "drift": device.drift,
+        }
+    return out
+
+
+def targets() -> dict:
+    """The rows the HTTP runs ask for: a deep cursor, a reference to search, a request to open."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM requests_app_legalrequest WHERE status = ANY(%s)", [OPEN]
+        )
+        open_count = cursor.fetchone()[0]
+        # The 1,000th page of 50 (row 50,000), or at 90 % of the queue when it is shorter.
+        row = min(50_000, int(open_count * 0.9))
+        cursor.execute(
+            "SELECT due_at, id FROM requests_app_legalrequest WHERE status = ANY(%s) "
+            "ORDER BY due_at ASC NULLS LAST, id OFFSET %s LIMIT 1",
+            [OPEN, row - 1],
+        )
+        due_at, last_id = cursor.fetchone()
+        # An open request the reviewer searches by reference (open: the default queue shows it).
+        cursor.execute(
+            "SELECT reference FROM requests_app_legalrequest WHERE status = ANY(%s) AND id >= 123 "
+            "ORDER BY id LIMIT 1",
+            [OPEN],
+        )
+        reference = cursor.fetchone()[0]
+        # A request of an ordinary officer (not the one with many requests), with its events.
+        cursor.execute(
+            "SELECT public_id FROM requests_app_legalrequest WHERE status = 'in_review' "
+            "AND officer_id <> 101 ORDER BY id LIMIT 1 OFFSET 7"
+        )
+        detail = str(cursor.fetchone()[0])
+        cursor.execute("SELECT count(*) FROM requests_app_legalrequest WHERE officer_id = 101")
+        officer_requests = cursor.fetchone()[0]
+    cursor_value = f"{due_at.isoformat() if due_at else ''}|{last_id}"
+    return {
+        "open_requests": open_count,
+        "deep_row": row,
+        "deep_cursor": cursor_value,
+        "search_reference": reference,
+        "detail_public_id": detail,
+        "officer_requests": officer_requests,
+    }
+
+
+def _explain(sql: str) -> tuple[str, float]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
+    return plan, (time.perf_counter() - started) * 1000
+
+
+def _queue_sql(user, filters, cursor=None) -> str:
+    with CaptureQueriesContext(connection) as captured:
+        selectors.review_queue(user, filters, cursor=cursor)
+    # The page query is the one with the keyset order and LIMIT 51 (the others are the
+    # reviewer's groups and status_counts).
+    return next(q["sql"] for q in captured.captured_queries if "LIMIT 51" in q["sql"])
+
+
+def explain() -> dict:
+    """The plans of the queue's queries and what status_counts costs, at this database's size."""
+    reviewer = User.objects.get(email=REVIEWER)
+    spots = targets()
+    QF = selectors.QueueFilters
+    queries = {
+        "queue_first": _queue_sql(reviewer, QF()),
+        "queue_deep": _queue_sql(reviewer, QF(), spots["deep_cursor"]),
+        "queue_filtered": _queue_sql(
+            reviewer, QF(country="FR", status="in_review", instrument="epoc")
+        ),
+        "queue_search": _queue_sql(reviewer, QF(q=spots["search_reference"])),
+    }
+    with CaptureQueriesContext(connection) as captured:
+        selectors.status_counts(reviewer)
+    queries["status_counts"] = captured.captured_queries[-1]["sql"]
+    # The leads' failing-e-mail banner (requests_app.context_processors), on every lead page.
+    with CaptureQueriesContext(connection) as captured:
+        Notification.objects.filter(
+            state__in=[Notification.State.PENDING, Notification.State.SENDING],
+            attempts__gte=3,
+        ).count()
+    queries["lead_banner"] = captured.captured_queries[-1]["sql"]
+    out = {}
+    for name, sql in queries.items():
+        plan, ms = _explain(sql)
+        out[name] = {"sql": sql, "plan": plan, "ms": round(ms, 2)}
+    timings = []
+    for _ in range(7):
+        started = time.perf_counter()
+        selectors.status_counts(reviewer)
+        timings.append((time.perf_counter() - started) * 1000)
+    out["status_counts_ms"] = {
+        "median": round(statistics.median(timings), 2),
+        "max": round(max(timings), 2),
+        "runs": [round(t, 2) for t in timings],
+    }
+    return out
+
+
+def sweep(due: int) -> dict:
+    """Make `due` open requests reach their deadline now (one 'deadline' alert each), then run
+    the deadline sweep until it finds nothing due, timing each call. Every alert it queues goes
+    to the Celery queue the bench worker takes from (CELERY_TASK_DEFAULT_QUEUE).
+
+    1. Pick `due` open requests with a running clock, not picked before (deadline_version 1),
+       not the bench officer's.
+    2. due_at = next_alert_at = now, deadline_changed_at one second earlier, a new deadline
+       version: the fraction alerts fell before this version began, the first escalation is an
+       hour away, so exactly the 'deadline' alert is due.
+    3. deadline_sweep() as beat calls it (batch of 1,000), again and again until it finds nothing.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH picked AS (
+                SELECT id FROM requests_app_legalrequest
+                WHERE status IN ('submitted', 'in_review') AND due_at IS NOT NULL
+                  AND deadline_version = 1 AND officer_id <> 101
+                ORDER BY id LIMIT %s
+            )
+            UPDATE requests_app_legalrequest AS r
+            SET due_at = date_trunc('second', now()), next_alert_at = date_trunc('second', now()),
+                deadline_changed_at = date_trunc('second', now()) - interval '1 second',
+                deadline_version = r.deadline_version + 1
+            FROM picked WHERE r.id = picked.id
+            """,
+            [due],
+        )
+        marked = cursor.rowcount
+        cursor.execute("SELECT coalesce(max(id), 0) FROM requests_app_notification")
+        since_id = cursor.fetchone()[0]
+    started = time.perf_counter()
+    batches = []
+    queued = 0
+    while True:
+        t0 = time.perf_counter()
+        result = deadline_sweep()
+        if result.requests == 0:
+            break
+        batches.append(round(time.perf_counter() - t0, 3))
+        queued += result.queued
+    return {
+        "marked": marked,
+        "queued": queued,
+        "seconds": round(time.perf_counter() - started, 3),
+        "batch_seconds": batches,
+        "since_notification_id": since_id,
+        "swept_at": timezone.now().isoformat(),
+    }
+
+
+def alerts_report(since_id: int) -> dict:
+    """What the worker did with the alerts queued after `since_id`: sent, lateness, throughput."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*), count(*) FILTER (WHERE state = 'sent'),
+                   count(DISTINCT message_id) FILTER (WHERE state = 'sent'),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - due_at)),
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - due_at)),
+                   max(extract(epoch FROM sent_at - due_at)),
+                   extract(epoch FROM max(sent_at) - min(due_at)),
+                   extract(epoch FROM max(sent_at) - min(sent_at)),
+                   count(*) FILTER (WHERE attempts > 1)
+            FROM requests_app_notification
+            WHERE id > %s AND alert_kind = 'deadline'
+            """,
+            [since_id],
+        )
+        row = cursor.fetchone()
+    keys = [
+        "queued",
+        "sent",
+        "unique_message_ids",
+        "lateness_p50_s",
+        "lateness_p99_s",
+        "lateness_max_s",
+        "due_to_last_sent_s",
+        "first_to_last_sent_s",
+        "retried",
+    ]
+    out = dict(zip(keys, row, strict=True))
+    for key, value in out.items():
+        if key.endswith("_s") and value is not None:
+            out[key] = round(float(value), 3)
+    return out
+
+
+def main(argv: list[str]) -> None:
+    step = argv[0]
+    if step == "users":
+        result = users()
+    elif step == "targets":
+        result = targets()
+    elif step == "explain":
+        result = explain()
+    elif step == "sweep":
+        result = sweep(int(argv[1]))
+    elif step == "alerts_report":
+        result = alerts_report(int(argv[1]))
+    else:
+        raise SystemExit(f"unknown step {step!r}")
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

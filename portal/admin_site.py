@@ -1,0 +1,37 @@
+from functools import update_wrapper
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.http import Http404
+from django.shortcuts import redirect
+
+
+class PortalAdminSite(admin.AdminSite):
+    """Django admin for platform staff only. The second factor is already required by
+    portal.middleware for every admin URL; here, anyone logged in who is not staff meets a 404
+    (the admin does not exist for them), and the admin's own login page is never used."""
+
+    site_header = "EU Authority Request Portal — staff"
+    site_title = "Portal staff"
+
+    def has_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        def guarded(request, *args, **kwargs):
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise Http404
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(guarded, view)
+
+    def login(self, request, extra_context=None):
+        if request.user.is_authenticated and not self.has_permission(request):
+            raise Http404
+        return redirect("admin:index")
+
+
+class PortalAdminConfig(AdminConfig):
+    default_site = "portal.admin_site.PortalAdminSite"

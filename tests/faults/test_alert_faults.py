@@ -1,0 +1,441 @@
+"""Fault suite for the deadline alerts: real Celery workers and beat, a Redis server and an SMTP
+sink of the test's own (free loopback ports, so the shared services are untouched), the real test
+database, and one fault per scenario while the alerts go out.
+
+Each scenario counts what the SMTP sink received, by Message-ID (stable per alert): every alert
+must arrive (lost == 0), and a second copy is allowed only for a send the outbox flagged as
+recovered after a crash (a worker died after the SMTP server took the message, before the row
+said so). The table of all scenarios is printed at the end and written to var/test/.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import astuple, dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from requests_app.models import LegalRequest, Notification, Status
+from tests import processes
+from tests.faults.smtp_sink import SmtpSink
+from tests.processes import ROOT, celery_process, free_port, process_env, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+REQUESTS = 50
+# A 1-hour TCO removal order received 65 minutes ago: the 50 % and 80 % alerts and the deadline
+# alert are due; the first overdue escalation is 55 minutes away, after the test.
+ALERTS = [("fraction", 50), ("fraction", 80), ("deadline", 100)]
+LEASE_SECONDS = 4  # a dead worker's send is taken over after this (production: 5 minutes)
+TABLE_FILE = ROOT / "var" / "test" / "fault-table.txt"
+
+
+@dataclass
+class FaultRow:
+    scenario: str
+    expected: int
+    sent: int  # unique Message-IDs of expected alerts the sink received
+    duplicated: int  # messages received minus unique ones
+    lost: int  # expected alerts the sink never received
+    recovered_after_crash: int  # rows flagged: a send after an expired lease
+    retried: int  # rows that took more than one attempt
+    seconds: float
+
+
+def format_table(rows: list[FaultRow]) -> str:
+    header = [f.name for f in fields(FaultRow)]
+    lines = [header, *([str(v) for v in astuple(row)] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    )
+
+
+@pytest.fixture(scope="module")
+def fault_table(request):
+    rows: list[FaultRow] = []
+    yield rows
+    text = "Alert fault table\n" + format_table(rows) + "\n"
+    TABLE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    TABLE_FILE.write_text(text)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        for line in text.splitlines():
+            reporter.write_line(line)
+    else:
+        print(text)
+
+
+class RedisServer:
+    """A redis-server of the test's own, without persistence: a restart loses everything."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with (self.directory / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    "/usr/bin/redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--dir",
+                    str(self.directory),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        assert wait_for(self._pings, 10), "redis-server did not start"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def _pings(self) -> bool:
+        try:
+            with self.client() as client:
+                return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+
+class Rig:
+    """The scenario's world: requests with due alerts in the test database, a Redis, an SMTP
+    sink, and the worker and beat processes started on them (all stopped by the fixture)."""
+
+    def __init__(self, tmp_path: Path, stack: ExitStack, table: list[FaultRow]) -> None:
+        self.tmp_path = tmp_path
+        self.stack = stack
+        self.table = table
+        self.redis = RedisServer(tmp_path)
+        self.redis.start()
+        stack.callback(self.redis.stop)
+        self.sink = stack.enter_context(SmtpSink())
+        self.queue = f"faults-{uuid.uuid4().hex[:8]}"
+        self.application_name = f"faulttest-{uuid.uuid4().hex[:8]}"
+        self.env = process_env(
+            DATABASE_URL=f"{processes.test_database_url()}?application_name={self.application_name}",
+            CELERY_BROKER_URL=self.redis.url,
+            CELERY_TASK_DEFAULT_QUEUE=self.queue,
+            EMAIL_URL=f"smtp://127.0.0.1:{self.sink.port}",
+            DJANGO_EMAIL_TIMEOUT="10",
+            PORTAL_VAR_DIR=str(tmp_path),
+            PORTAL_DEADLINE_SWEEP_SECONDS="1",
+            PORTAL_NOTIFICATION_SWEEP_SECONDS="1",
+            PORTAL_NOTIFICATION_LEASE_SECONDS=str(LEASE_SECONDS),
+            PORTAL_HEARTBEAT_SECONDS="60",
+        )
+        self.logs: list[Path] = []
+        self.request_ids = self._requests_with_due_alerts()
+        domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1]
+        self.expected = {
+            f"<alert.{pk}.{kind}.{threshold}.v1@{domain}>"
+            for pk in self.request_ids
+            for kind, threshold in ALERTS
+        }
+        self.started = time.monotonic()
+
+    def _requests_with_due_alerts(self) -> list[int]:
+        from authorities.models import Authority, User
+
+        officer = User.objects.get(email="marie@interieur.gouv.fr")
+        authority = Authority.objects.get(pk="FR-OFAC")
+        now = timezone.now()
+        received = now - timedelta(minutes=65)
+        rows = LegalRequest.objects.bulk_create(
+            LegalRequest(
+                reference=f"LR-FAULT-{i:04d}",
+                instrument="tco_removal",
+                status=Status.SUBMITTED,
+                authority=authority,
+                officer=officer,
+                received_at=received,
+                due_at=received + timedelta(hours=1),
+                deadline_version=1,
+                deadline_changed_at=received,
+                next_alert_at=now,
+            )
+            for i in range(REQUESTS)
+        )
+        return [row.pk for row in rows]
+
+    def _start(self, name: str, *args: str, env: dict[str, str] | None = None):
+        log = self.tmp_path / f"{name}.log"
+        self.logs.append(log)
+        return self.stack.enter_context(celery_process(*args, env=env or self.env, log=log))
+
+    def worker(self, name: str, *, queues: str | None = None) -> subprocess.Popen:
+        return self._start(
+            name,
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "-Q",
+            queues or self.queue,
+            "-n",
+            f"{name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        )
+
+    def beat(self, name: str) -> subprocess.Popen:
+        schedule = self.tmp_path / f"{name}-schedule"
+        return self._start(name, "beat", "-s", str(schedule), "--loglevel=INFO")
+
+    def kill_9(self, proc: subprocess.Popen) -> None:
+        """The machine dies under the worker: the main process and its pool at once."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def queued_tasks(self) -> int:
+        with self.redis.client() as client:
+            return int(client.llen(self.queue))
+
+    def wait_for_received(self, count: int, timeout: float = 60) -> None:
+        assert wait_for(lambda: len(self.sink.snapshot()) >= count, timeout), self.log_tails()
+
+    def _all_sent(self) -> bool:
+        if not self.expected <= set(self.sink.snapshot()):
+            return False
+        rows = Notification.objects.filter(request_id__in=self.request_ids)
+        return rows.count() == len(self.expected) and not rows.exclude(state="sent").exists()
+
+    def finish(self, scenario: str, *, timeout: float = 60, settle: float = 2.5) -> FaultRow:
+        """Wait until every alert is in the sink and marked sent, give late duplicates time to
+        show, then count and record the scenario's row."""
+        wait_for(self._all_sent, timeout, interval=0.25)
+        time.sleep(settle)
+        received = self.sink.snapshot()
+        unique = set(received)
+        rows = Notification.objects.filter(request_id__in=self.request_ids)
+        row = FaultRow(
+            scenario=scenario,
+            expected=len(self.expected),
+            sent=len(unique & self.expected),
+            duplicated=len(received) - len(unique),
+            lost=len(self.expected - unique),
+            recovered_after_crash=rows.filter(recovered_after_crash=True).count(),
+            retried=rows.filter(attempts__gt=1).count(),
+            seconds=round(time.monotonic() - self.started, 1),
+        )
+        self.table.append(row)
+        print(row)
+        return row
+
+    def assert_no_loss_and_only_flagged_duplicates(self, row: FaultRow) -> None:
+        unexpected = set(self.sink.snapshot()) - self.expected
+        assert not unexpected, f"messages for no alert of this scenario: {sorted(unexpected)[:5]}"
+        assert row.lost == 0, f"{row}\n{self.log_tails()}"
+        assert row.duplicated <= row.recovered_after_crash, f"{row}\n{self.log_tails()}"
+        states = Notification.objects.filter(request_id__in=self.request_ids).values_list(
+            "state", flat=True
+        )
+        assert set(states) == {"sent"}, f"{row}\n{self.log_tails()}"
+
+    def log_tails(self) -> str:
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-2500:]}"
+            for log in self.logs
+            if log.exists()
+        )
+
+
+@pytest.fixture
+def rig(tmp_path, officer, reviewer, fault_table):
+    """The reviewer is the on-duty legal team: the recipient of every alert (none is assigned)."""
+    with ExitStack() as stack:
+        yield Rig(tmp_path, stack, fault_table)
+
+
+def test_baseline_every_due_alert_is_delivered_once(rig):
+    rig.worker("worker")
+    rig.beat("beat")
+
+    row = rig.finish("baseline")
+
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+    assert row.duplicated == 0
+    assert row.recovered_after_crash == 0
+
+
+def test_worker_killed_mid_send_loses_nothing_and_duplicates_only_flagged_sends(rig):
+    first = rig.worker("worker-1")
+    rig.beat("beat")
+    rig.wait_for_received(30)
+    rig.sink.delay = 5  # the SMTP server hangs before it answers: the worker dies waiting
+    assert rig.sink.wait_in_flight(10), rig.log_tails()
+    time.sleep(0.3)  # let the pool's other process get stuck in a send too
+    rig.kill_9(first)
+    rig.sink.delay = 0
+    rig.worker("worker-2")
+
+    row = rig.finish("worker kill -9 mid-send")
+
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+    # The kill landed mid-send: that send was taken over after its lease ran out.
+    assert row.recovered_after_crash >= 1
+
+
+def test_redis_flushall_mid_run_loses_no_alert(rig):
+    rig.sink.delay = 0.02  # a little slower, so the flush finds tasks in the queue
+    rig.worker("worker")
+    rig.beat("beat")
+    rig.wait_for_received(20)
+    queued = rig.queued_tasks()
+    with rig.redis.client() as client:
+        client.flushall()
+    rig.sink.delay = 0
+
+    row = rig.finish("redis FLUSHALL mid-run")
+
+    assert queued > 0, "the flush found no queued task: the scenario proved nothing"
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+
+
+def test_redis_restart_mid_run_loses_no_alert(rig):
+    rig.sink.delay = 0.02
+    rig.worker("worker")
+    rig.beat("beat")
+    rig.wait_for_received(20)
+    queued = rig.queued_tasks()
+    rig.redis.stop()  # no persistence: every queued task is gone
+    time.sleep(1)
+    rig.redis.start()
+    rig.sink.delay = 0
+
+    row = rig.finish("redis restart mid-run")
+
+    assert queued > 0, "the restart found no queued task: the scenario proved nothing"
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+
+
+def test_two_beats_at_once_send_no_alert_twice(rig):
+    rig.worker("worker-1")
+    rig.worker("worker-2")
+    rig.beat("beat-1")
+    rig.beat("beat-2")
+
+    row = rig.finish("two beats, two workers")
+
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+    assert row.duplicated == 0
+
+
+def test_each_delivery_task_delivered_twice_sends_each_alert_once(rig):
+    # The sweep (run once, in a process of its own) queues each alert's delivery task on one
+    # queue; the test queues each again on a second; workers take from both at once, so the two
+    # copies of a task run side by side.
+    second_queue = f"{rig.queue}-again"
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from requests_app.alerts import deadline_sweep; deadline_sweep()",
+        ],
+        cwd=ROOT,
+        env=rig.env,
+        check=True,
+        capture_output=True,
+    )
+    ids = list(
+        Notification.objects.filter(request_id__in=rig.request_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    assert len(ids) == len(rig.expected)
+    publisher = Celery("faults", broker=rig.redis.url, set_as_current=False)
+    try:
+        for pk in ids:
+            publisher.send_task(
+                "requests_app.tasks.deliver_notification", args=[pk], queue=second_queue
+            )
+    finally:
+        publisher.close()
+    assert rig.queued_tasks() == len(ids)
+    rig.worker("worker-1", queues=f"{rig.queue},{second_queue}")
+    rig.worker("worker-2", queues=f"{rig.queue},{second_queue}")
+
+    row = rig.finish("every task delivered twice")
+
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+    assert row.duplicated == 0
+
+
+def test_worker_database_connections_killed_mid_run_lose_no_alert(rig):
+    rig.sink.delay = 0.02
+    rig.worker("worker")
+    rig.beat("beat")
+    rig.wait_for_received(20)
+    terminated = 0
+    with connection.cursor() as cursor:
+        for _ in range(10):
+            # Only the worker's backends: the shared server and this test's own are untouched.
+            cursor.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = %s AND pid <> pg_backend_pid()",
+                [rig.application_name],
+            )
+            terminated += cursor.fetchone()[0]
+            time.sleep(0.3)
+    rig.sink.delay = 0
+
+    row = rig.finish("postgres backends of worker terminated")
+
+    assert terminated > 0, "no worker connection was terminated: the scenario proved nothing"
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+
+
+def test_smtp_temporary_failures_are_retried_until_delivered_once(rig):
+    refused = 10
+    rig.sink.refuse_first = refused
+    rig.worker("worker")
+    rig.beat("beat")
+
+    # The first retry comes 30 seconds after a failure (the outbox's backoff).
+    row = rig.finish("smtp 451 for first 10 messages", timeout=90)
+
+    rig.assert_no_loss_and_only_flagged_duplicates(row)
+    assert row.duplicated == 0
+    retried = Notification.objects.filter(request_id__in=rig.request_ids, attempts__gt=1)
+    assert retried.count() == refused
+    assert all("451" in error for error in retried.values_list("last_error", flat=True))
