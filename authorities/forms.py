@@ -98,3 +98,16 @@ class SecondFactorSetPasswordForm(SetPasswordForm):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.TextInput)
+
+
+class EmailChangeForm(forms.Form):
+    new_email = forms.EmailField(label="New e-mail address")
+    otp_token = forms.CharField(
+        label="Code from your authenticator app (confirms it is you)", max_length=20
+    )
+
+
+class ReplaceSecondFactorForm(forms.Form):
+    otp_token = forms.CharField(
+        label="Code from your current authenticator app (confirms it is you)", max_length=20
+    )

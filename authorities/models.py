@@ -196,6 +196,10 @@ class AccountEvent(models.Model):
         PASSWORD_RESET = "password_reset", "Password reset"
         BLOCKED = "blocked", "Blocked by registry re-check"
         LOGOUT = "logout", "Logged out"
+        NEW_DEVICE = "new_device", "Login from a new browser"
+        EMAIL_CHANGE_ASKED = "email_change_asked", "E-mail change asked"
+        EMAIL_CHANGED = "email_changed", "E-mail changed"
+        OTP_REPLACED = "otp_replaced", "Second factor replaced by the user"
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="account_events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -274,3 +278,23 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"backup code of device {self.device_id} ({'used' if self.used_at else 'unused'})"
+
+
+class KnownDevice(models.Model):
+    """A browser an account has completed a login from (a random id in a signed cookie, kept
+    here hashed). A login from an unknown browser e-mails the account's owner."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_devices")
+    key_hash = models.CharField(max_length=64)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key_hash"], name="known_device_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} device {self.key_hash[:8]}"

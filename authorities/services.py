@@ -20,6 +20,7 @@ from .models import (
     Authority,
     AuthorityDomain,
     BackupCodeDevice,
+    KnownDevice,
     RegistryChange,
     RegistryImport,
     User,
@@ -429,6 +430,130 @@ def otp_reset_by_staff(*, user: User, staff: User, reason: str) -> None:
             to=[user.email],
             template="otp_reset",
             context={"user": user, "staff": staff},
+            language=user.preferred_language,
+        )
+    )
+
+
+# --- Devices, step-up and account changes -------------------------------------------------------
+
+DEVICE_COOKIE = "portal_device"
+EMAIL_CHANGE_SALT = "authorities.email-change"
+
+
+def _device_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def login_device_seen(
+    *, user: User, device_key: str | None, ip: str | None, user_agent: str
+) -> str:
+    """Record the browser of a completed login; return its key (new if it had none). A login
+    from a browser this account never used e-mails the owner (but not the very first login)."""
+    import secrets
+
+    key = device_key or secrets.token_urlsafe(24)
+    known = KnownDevice.objects.filter(user=user, key_hash=_device_hash(key)).first()
+    if known is not None:
+        KnownDevice.objects.filter(pk=known.pk).update(last_seen=timezone.now(), ip_address=ip)
+        return key
+    first_ever = not KnownDevice.objects.filter(user=user).exists()
+    KnownDevice.objects.create(
+        user=user, key_hash=_device_hash(key), user_agent=user_agent[:300], ip_address=ip
+    )
+    if not first_ever:
+        account_event_record(
+            user=user, kind=AccountEvent.Kind.NEW_DEVICE, ip=ip, detail=user_agent[:200]
+        )
+        when = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
+        transaction.on_commit(
+            lambda: send_now(
+                to=[user.email],
+                template="new_device_login",
+                context={
+                    "user": user,
+                    "when": when,
+                    "ip": ip or "unknown",
+                    "agent": user_agent[:200],
+                },
+                language=user.preferred_language,
+            )
+        )
+    return key
+
+
+def email_change_request(*, user: User, new_email: str, ip: str | None) -> None:
+    """Send a confirmation link to the new address (the caller has checked a fresh second
+    factor). An officer's new address must belong to the same authority in the registry."""
+    new_email = new_email.strip().lower()
+    if User.objects.filter(email=new_email).exclude(pk=user.pk).exists() or new_email == user.email:
+        raise ValidationError("This address cannot be used.")
+    if user.is_officer:
+        authority = authority_for_email(new_email)
+        if authority is None or authority.pk != user.authority_id:
+            raise ValidationError(
+                "The new address must be an official address of your authority in the registry."
+            )
+    token = signing.dumps(
+        {"u": user.pk, "old": user.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    link = absolute_url(reverse("authorities:email_confirm", args=[token]))
+    account_event_record(
+        user=user, kind=AccountEvent.Kind.EMAIL_CHANGE_ASKED, ip=ip, detail=new_email
+    )
+    send_now(
+        to=[new_email],
+        template="email_change",
+        language=user.preferred_language,
+        context={"user": user, "link": link, "hours": settings.PORTAL_EMAIL_LINK_HOURS},
+    )
+    send_now(
+        to=[user.email],
+        template="email_change_notice",
+        language=user.preferred_language,
+        context={"user": user, "new_email": new_email},
+    )
+
+
+@transaction.atomic
+def email_change_confirm(*, user: User, token: str, ip: str | None) -> User:
+    try:
+        data = signing.loads(
+            token, salt=EMAIL_CHANGE_SALT, max_age=settings.PORTAL_EMAIL_LINK_HOURS * 3600
+        )
+    except signing.BadSignature:
+        raise InvalidLink("This link is not valid or has expired.") from None
+    # Single use and bound to the account: it works only while the old address is current.
+    updated = (
+        User.objects.filter(pk=user.pk, email=data.get("old"))
+        .exclude(pk__in=User.objects.filter(email=data.get("new")).values("pk"))
+        .update(email=data["new"], email_verified_at=timezone.now())
+    )
+    if data.get("u") != user.pk or updated != 1:
+        raise InvalidLink("This link is not valid any more.")
+    account_event_record(
+        user=user,
+        kind=AccountEvent.Kind.EMAIL_CHANGED,
+        ip=ip,
+        detail=f"{data['old']} -> {data['new']}",
+    )
+    user.refresh_from_db()
+    return user
+
+
+@transaction.atomic
+def otp_replace(*, user: User, ip: str | None) -> None:
+    """The user replaces their second factor (after a fresh code): the old devices go, the
+    next page is the enrolment, and the owner is told by e-mail."""
+    TOTPDevice.objects.filter(user=user).delete()
+    BackupCodeDevice.objects.filter(user=user).delete()
+    account_event_record(user=user, kind=AccountEvent.Kind.OTP_REPLACED, ip=ip)
+    transaction.on_commit(
+        lambda: send_now(
+            to=[user.email],
+            template="otp_changed",
+            context={"user": user},
             language=user.preferred_language,
         )
     )

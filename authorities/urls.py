@@ -24,4 +24,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("authority/officers/", views.authority_officers, name="officers"),
+    path("account/", views.account, name="account"),
+    path("account/email/<str:token>/", views.email_confirm, name="email_confirm"),
 ]

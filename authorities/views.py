@@ -25,15 +25,18 @@ from portal.ratelimits import login_limit, password_reset_limit, signup_limit
 
 from . import selectors, services
 from .forms import (
+    EmailChangeForm,
     EnrolForm,
     LoginForm,
     OTPForm,
     ReasonForm,
+    ReplaceSecondFactorForm,
     SecondFactorSetPasswordForm,
     SignUpForm,
 )
 from .middleware import client_ip
 from .models import AccountEvent
+from .stepup import fresh_second_factor
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -129,12 +132,26 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(request, "authorities/login.html", {"form": form, "next": _next_url(request)})
 
 
-def _complete_second_factor(request: HttpRequest, device) -> None:
+def _complete_second_factor(request: HttpRequest, device, response: HttpResponse) -> HttpResponse:
     otp_login(request, device)
     request.session.cycle_key()  # a new session key once the second factor is verified
-    services.account_event_record(
-        user=request.user, kind=AccountEvent.Kind.LOGIN, ip=client_ip(request)
+    ip = client_ip(request)
+    services.account_event_record(user=request.user, kind=AccountEvent.Kind.LOGIN, ip=ip)
+    key = services.login_device_seen(
+        user=request.user,
+        device_key=request.get_signed_cookie(services.DEVICE_COOKIE, default=None),
+        ip=ip,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
+    response.set_signed_cookie(
+        services.DEVICE_COOKIE,
+        key,
+        max_age=400 * 24 * 3600,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @login_step
@@ -154,8 +171,7 @@ def otp_view(request: HttpRequest) -> HttpResponse:
             user=user, token=form.cleaned_data["token"], ip=client_ip(request)
         )
         if device is not None:
-            _complete_second_factor(request, device)
-            return redirect(_next_url(request))
+            return _complete_second_factor(request, device, redirect(_next_url(request)))
         if throttled:
             form.add_error(None, "Too many wrong codes. Wait a minute, then try again.")
         else:
@@ -181,11 +197,14 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as problem:
             form.add_error("token", problem.messages[0])
         else:
-            _complete_second_factor(request, device)
-            return render(
+            return _complete_second_factor(
                 request,
-                "authorities/backup_codes.html",
-                {"codes": codes, "next": _next_url(request)},
+                device,
+                render(
+                    request,
+                    "authorities/backup_codes.html",
+                    {"codes": codes, "next": _next_url(request)},
+                ),
             )
     secret = base64.b32encode(device.bin_key).decode().rstrip("=")
     return render(
@@ -294,3 +313,58 @@ def authority_officers(request: HttpRequest) -> HttpResponse:
             messages.error(request, " ".join(getattr(problem, "messages", [str(problem)])))
         return redirect("authorities:officers")
     return render(request, "authorities/officers.html", {"officers": officers})
+
+
+# --- The user's own account -------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """E-mail and second factor: each change asks for a fresh code (step-up)."""
+    user = request.user
+    email_form = EmailChangeForm(request.POST if request.POST.get("action") == "email" else None)
+    otp_form = ReplaceSecondFactorForm(
+        request.POST if request.POST.get("action") == "otp" else None
+    )
+    if request.method == "POST":
+        form = email_form if request.POST.get("action") == "email" else otp_form
+        if form.is_valid():
+            if not fresh_second_factor(request, form.cleaned_data["otp_token"]):
+                form.add_error("otp_token", "That code is not right.")
+            elif form is email_form:
+                try:
+                    services.email_change_request(
+                        user=user, new_email=form.cleaned_data["new_email"], ip=client_ip(request)
+                    )
+                except ValidationError as problem:
+                    form.add_error("new_email", problem.messages[0])
+                else:
+                    messages.success(request, "We sent a confirmation link to the new address.")
+                    return redirect("authorities:account")
+            else:
+                services.otp_replace(user=user, ip=client_ip(request))
+                return redirect("authorities:enrol")
+    return render(
+        request,
+        "authorities/account.html",
+        {
+            "email_form": email_form,
+            "otp_form": otp_form,
+            "devices": user.known_devices.order_by("-last_seen")[:10],
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            services.email_change_confirm(user=request.user, token=token, ip=client_ip(request))
+        except services.InvalidLink as problem:
+            messages.error(request, str(problem))
+        else:
+            messages.success(request, "Your e-mail address is changed.")
+        return redirect("authorities:account")
+    return render(request, "authorities/email_confirm.html", {})

@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 from authorities.models import User  # noqa: E402
 from requests_app import selectors  # noqa: E402
 from requests_app.alerts import deadline_sweep  # noqa: E402
-from requests_app.models import OPEN_STATUSES, LegalRequest, Notification  # noqa: E402
+from requests_app.models import OPEN_STATUSES, Notification  # noqa: E402
 
 REVIEWER = "reviewer1@platform.example"
 OFFICER_PREFIX = "bench-officer@"

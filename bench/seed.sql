@@ -108,7 +108,7 @@ FROM (
              THEN now() - s.u4 * interval '10 days'
              ELSE now() - interval '15 days' - s.u4 * interval '3 years' END AS received_at,
         CASE WHEN s.n % 200 = 0 THEN 1
-             ELSE 1 + (s.n * 7919) % current_setting('bench.officers')::int END AS officer
+             ELSE 1 + (s.n::bigint * 7919) % current_setting('bench.officers')::int END AS officer
     FROM (
         SELECT g.n, g.u3, g.u4,
             CASE WHEN g.u1 < 0.01 THEN 'draft' WHEN g.u1 < 0.09 THEN 'submitted'

@@ -5,10 +5,11 @@ the time left and a link to the portal, nothing more.
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -136,13 +137,29 @@ def notification_deliver(notification_id: int) -> bool:
             "notification %s failed (attempt %s): %s", notification.key, notification.attempts, exc
         )
         return False
-    Notification.objects.filter(pk=notification_id).update(
-        state=Notification.State.SENT,
-        sent_at=timezone.now(),
-        lease_until=None,
-        message_id=message_id,
-    )
+    _record_sent(notification_id, message_id)
     return True
+
+
+def _record_sent(notification_id: int, message_id: str) -> None:
+    """Mark the row sent. The message is gone already: if the database connection dropped
+    during the send (a failover, a killed backend), reconnect and record it, rather than leave
+    the row "sending" for the sweep to take for a crash and send again."""
+    for retry in range(3):
+        try:
+            Notification.objects.filter(pk=notification_id).update(
+                state=Notification.State.SENT,
+                sent_at=timezone.now(),
+                lease_until=None,
+                message_id=message_id,
+            )
+            return
+        except (InterfaceError, OperationalError) as exc:
+            if retry == 2 or connection.in_atomic_block:
+                raise
+            logger.warning("notification %s sent, recording it again: %s", notification_id, exc)
+            connection.close()
+            time.sleep(retry)
 
 
 def notifications_due(limit: int = 500) -> list[int]:

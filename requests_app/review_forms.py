@@ -1,5 +1,7 @@
 from django import forms
 
+from authorities.stepup import StepUpField
+
 from .forms import MultipleFileInput
 from .models import CallbackVerification, RefusalGround
 
@@ -79,3 +81,7 @@ class ReportPeriodForm(forms.Form):
         if cleaned.get("start") and cleaned.get("end") and cleaned["start"] > cleaned["end"]:
             raise forms.ValidationError("The period ends before it starts.")
         return cleaned
+
+
+class ApproveDisclosureForm(forms.Form):
+    otp_token = StepUpField()

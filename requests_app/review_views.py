@@ -16,12 +16,14 @@ from django.views.decorators.http import require_POST, require_safe
 from authorities.constants import COUNTRY_CHOICES, Instrument
 from authorities.middleware import client_ip
 from authorities.selectors import authority_for_email
+from authorities.stepup import fresh_second_factor
 from portal.ratelimits import upload_limit
 
 from . import instruments as I
 from . import reports, review, roles, selectors
 from .models import OPEN_STATUSES, TRANSITIONS, AccessLog, Status
 from .review_forms import (
+    ApproveDisclosureForm,
     AssignForm,
     CallbackForm,
     ClarificationForm,
@@ -138,6 +140,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         "respond_form": RespondForm(),
         "callback_form": CallbackForm(),
         "close_form": CloseForm(),
+        "approve_form": ApproveDisclosureForm(),
         "open_statuses": OPEN_STATUSES,
     }
     return render(request, "requests_app/review/detail.html", context)
@@ -239,7 +242,10 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
                 notes=form.cleaned_data["notes"],
             )
             done = "Call-back recorded."
-        else:  # approve
+        else:  # approve: a fresh second-factor code in the same form (step-up)
+            form = _valid(ApproveDisclosureForm(post))
+            if not fresh_second_factor(request, form.cleaned_data["otp_token"]):
+                raise PermissionDenied("That code is not right: the approval needs a fresh code.")
             review.disclosure_approve(lead=user, request=legal_request)
             done = "Emergency disclosure approved."
     except PermissionDenied as problem:

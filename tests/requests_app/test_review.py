@@ -24,7 +24,7 @@ from requests_app.models import (
     Status,
 )
 from requests_app.notifications import deliver_all_due
-from tests.conftest import verified_login
+from tests.conftest import current_code, verified_login
 from tests.requests_app.helpers import VALID, submit
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +39,11 @@ def new_request(client, officer, instrument=Instrument.EPOC, **extra) -> LegalRe
 
 def act(client, req, name, data=None):
     return client.post(reverse("review:action", args=[req.public_id, name]), data or {})
+
+
+def approve(client, req, lead):
+    """A lead's approval, with the fresh second-factor code the form asks for (step-up)."""
+    return act(client, req, "approve", {"otp_token": current_code(lead.totpdevice_set.get())})
 
 
 def produced_file(name="export.csv"):
@@ -356,7 +361,7 @@ def test_lead_cannot_approve_and_send_alone(client, emergency, lead):
     verified_login(client, lead)
     act(client, emergency, "accept")
     act(client, emergency, "callback", {"outcome": "confirmed"})
-    act(client, emergency, "approve")
+    approve(client, emergency, lead)
     assert emergency.approvals.count() == 1
     act(client, emergency, "respond", {"files": [produced_file()]})
     emergency.refresh_from_db()
@@ -367,7 +372,7 @@ def test_unconfirmed_callback_blocks_approval(client, emergency, reviewer, lead)
     verified_login(client, reviewer)
     act(client, emergency, "callback", {"outcome": "not_confirmed", "notes": "Unknown to them"})
     verified_login(client, lead)
-    act(client, emergency, "approve")
+    approve(client, emergency, lead)
     assert not emergency.approvals.exists()
 
 
@@ -380,7 +385,7 @@ def test_emergency_disclosure_with_callback_and_lead_approval_goes_out(
     callback = CallbackVerification.objects.get()
     assert callback.phone == authority.callback_phone and callback.verified_by == reviewer
     verified_login(client, lead)
-    act(client, emergency, "approve")
+    approve(client, emergency, lead)
     verified_login(client, reviewer)
     act(client, emergency, "respond", {"files": [produced_file()]})
     emergency.refresh_from_db()
@@ -497,3 +502,17 @@ def test_audit_rows_cannot_be_changed_by_the_application_or_the_database(client,
     ):
         cursor.execute("DELETE FROM requests_app_accesslog")
     assert AccessLog.objects.get().object_ref == req.reference
+
+
+def test_approval_without_a_fresh_second_factor_code_is_refused(client, emergency, reviewer, lead):
+    verified_login(client, reviewer)
+    act(client, emergency, "callback", {"outcome": "confirmed"})
+    verified_login(client, lead)  # a verified session is not enough for this step
+    response = act(client, emergency, "approve", {"otp_token": "000000"})
+    assert "needs a fresh code" in client.get(response.url).content.decode()
+    act(client, emergency, "approve")
+    assert not emergency.approvals.exists()
+    # After django-otp's back-off for the wrong code, the right code approves.
+    with time_machine.travel(timedelta(seconds=61)):
+        approve(client, emergency, lead)
+    assert emergency.approvals.count() == 1

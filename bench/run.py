@@ -1,0 +1,757 @@
+"""`make bench`: the portal at 10,000 and at 1,000,000 legal requests, and a burst of alerts.
+
+1. Build two benchmark databases, never the developer's: portal_bench_s (S) and portal_bench_l
+   (L), dropped and created, migrated, loaded by bench/seed.sql (INSERT ... SELECT FROM
+   generate_series), then VACUUM ANALYZE.
+2. For each size, serve the portal with gunicorn (production settings, loopback, 2 workers),
+   log the bench users in through the real password and second-factor pages, and measure each
+   page with wrk at a fixed concurrency after a warm-up: p50, p95, p99, requests/s, errors.
+3. EXPLAIN the queue's queries at both sizes and time status_counts.
+4. For each size, time the deadline sweep with 1,000 alerts due and deliver them with a real
+   Celery worker (prefork, concurrency 2) to a local SMTP sink; at L, also a burst of 10,000
+   alerts due in the same minute. Lateness, alerts/second, the worker's peak memory.
+5. Print the table and the ratios against their targets; write bench/results.json.
+
+Everything runs on loopback with processes of its own (a Redis server on a free port, the SMTP
+sink in this process); each is stopped by its process id at the end.
+"""
+
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import psycopg
+from django_otp.oath import TOTP
+
+from authorities.constants import EU_MEMBER_STATES
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PY = sys.executable
+RESULTS = BENCH / "results.json"
+PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+SIZES = {
+    "S": {"db": "portal_bench_s", "requests": 10_000},
+    "L": {"db": "portal_bench_l", "requests": 1_000_000},
+}
+AUTHORITIES = 1_000
+OFFICERS = 20_000
+YEAR = 2026
+REVIEWER = "reviewer1@platform.example"
+WRK_THREADS, WRK_CONNECTIONS, WRK_SECONDS, WARMUP_SECONDS = 2, 8, 10, 3
+GUNICORN_WORKERS = 2
+ALERTS_QUEUE = "bench-alerts"
+WEB_QUEUE = "bench-web"  # the web's e-mail hand-offs wait here; no worker takes them
+
+TARGETS = [
+    # (name, how it is computed, target)
+    ("queue first page p95 at L / F p95", ("L", "queue_first", "L", "floor"), 3.0),
+    ("queue first page p95 at L / at S", ("L", "queue_first", "S", "queue_first"), 1.2),
+    ("deep page p95 / first page p95 (at L)", ("L", "queue_deep", "L", "queue_first"), 1.2),
+    ("filtered page p95 / first page p95 (at L)", ("L", "queue_filtered", "L", "queue_first"), 1.5),
+    ("detail page p95 / F p95 (at L)", ("L", "review_detail", "L", "floor"), 3.0),
+    ("submission p95 / F p95 (at L)", ("L", "submission", "L", "floor"), 4.0),
+    ("sweep time (1,000 due) at L / at S", "sweep", 1.5),
+    ("worker peak memory at L / at S", "memory", 1.2),
+]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def db_url(name: str) -> str:
+    assert name.startswith("portal_bench_"), "the benchmark only touches its own databases"
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+class Bench:
+    """The run's shared state: ports, the environment of every portal process, the results."""
+
+    def __init__(self, stack: ExitStack, workdir: Path) -> None:
+        self.stack = stack
+        self.workdir = workdir
+        self.var_dir = workdir / "var"
+        self.secret_key = secrets.token_urlsafe(50)
+        self.password = secrets.token_urlsafe(18)
+        self.redis_port = free_port()
+        self.smtp = None
+        self.results: dict = {"sizes": {}, "http": {}, "explain": {}, "alerts": {}, "seed": {}}
+
+    def env(self, size: str, *, queue: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url(SIZES[size]["db"]),
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "DJANGO_SECRET_KEY": self.secret_key,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_HTTPS": "0",  # plain http on loopback: cookies without the Secure flag
+            "EMAIL_URL": f"smtp://127.0.0.1:{self.smtp.port if self.smtp else 2}",
+            "PORTAL_VAR_DIR": str(self.var_dir),
+            "PORTAL_BASE_URL": "http://127.0.0.1",
+            "DJANGO_LOG_LEVEL": "WARNING",
+            "BENCH_PASSWORD": self.password,
+        }
+        env.pop("DJANGO_DEBUG", None)
+        return env
+
+    def portal_step(self, size: str, *args: str, queue: str = WEB_QUEUE) -> dict:
+        out = subprocess.run(
+            [PY, "-m", "bench.portal_steps", *args],
+            cwd=ROOT,
+            env=self.env(size, queue=queue),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def manage(self, size: str, *args: str, queue: str = WEB_QUEUE) -> None:
+        subprocess.run(
+            [PY, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env(size, queue=queue),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+# --- Processes ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def process(args: list[str], *, env: dict | None = None, log_file: Path, cwd: Path = ROOT):
+    """Start a process in its own session; on exit stop it and its children (its group, by id)."""
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def start_redis(bench: Bench) -> None:
+    bench.stack.enter_context(
+        process(
+            [
+                "redis-server",
+                "--port",
+                str(bench.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(bench.workdir),
+            ],
+            log_file=bench.workdir / "redis.log",
+        )
+    )
+
+    def up() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", bench.redis_port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    wait_until(up, 10, "redis-server")
+
+
+def start_smtp_sink(bench: Bench) -> None:
+    """The fault suite's SMTP sink (tests/faults/smtp_sink.py): records every Message-ID."""
+    from tests.faults.smtp_sink import SmtpSink
+
+    bench.smtp = bench.stack.enter_context(SmtpSink())
+
+
+# --- 1. Databases -------------------------------------------------------------------------------
+
+
+def seed_steps() -> list[tuple[str, str]]:
+    steps, name, lines = [], None, []
+    for line in (BENCH / "seed.sql").read_text().splitlines():
+        match = re.match(r"--\s*step:\s*(\w+)", line)
+        if match:
+            if name:
+                steps.append((name, "\n".join(lines)))
+            name, lines = match.group(1), []
+        elif name:
+            lines.append(line)
+    steps.append((name, "\n".join(lines)))
+    return steps
+
+
+def build_database(bench: Bench, size: str) -> None:
+    spec = SIZES[size]
+    started = time.monotonic()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{spec["db"]}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{spec["db"]}"')
+    bench.manage(size, "migrate", "--noinput")
+    timings = {"migrate": round(time.monotonic() - started, 1)}
+    with psycopg.connect(db_url(spec["db"]), autocommit=True) as conn:
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        for key, value in {
+            "requests": spec["requests"],
+            "authorities": AUTHORITIES,
+            "officers": OFFICERS,
+            "countries": ",".join(EU_MEMBER_STATES),
+            "year": YEAR,
+        }.items():
+            conn.execute(f"SET bench.{key} = '{value}'")
+        conn.execute("SELECT setseed(0.42)")
+        for name, sql in seed_steps():
+            t0 = time.monotonic()
+            with conn.transaction():
+                conn.execute(sql)
+            timings[name] = round(time.monotonic() - t0, 1)
+        t0 = time.monotonic()
+        conn.execute("VACUUM ANALYZE")
+        timings["vacuum_analyze"] = round(time.monotonic() - t0, 1)
+        counts = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in (
+                "authorities_authority",
+                "authorities_user",
+                "requests_app_legalrequest",
+                "requests_app_requesttarget",
+                "requests_app_requestevent",
+                "requests_app_notification",
+            )
+        }
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM requests_app_legalrequest GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        size_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] >> 20
+    timings["total"] = round(time.monotonic() - started, 1)
+    bench.results["seed"][size] = timings
+    bench.results["sizes"][size] = {
+        "database": spec["db"],
+        "rows": counts,
+        "statuses": statuses,
+        "database_mb": size_mb,
+    }
+    log(f"{size}: {spec['db']} built in {timings['total']} s ({size_mb} MB): {timings}")
+
+
+# --- 2. HTTP ------------------------------------------------------------------------------------
+
+
+class Session:
+    """A browser session of one bench user, logged in through the real pages over HTTP."""
+
+    def __init__(self, base: str, email: str, password: str, device: dict) -> None:
+        self.jar = CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        csrf = _csrf_field(opener.open(f"{base}/login/").read().decode())
+        page = opener.open(
+            f"{base}/login/?next=/home/",
+            urllib.parse.urlencode(
+                {"username": email, "password": password, "csrfmiddlewaretoken": csrf}
+            ).encode(),
+        )
+        assert "/login/second-factor/" in page.url, f"password step failed for {email}"
+        csrf = _csrf_field(page.read().decode())
+        totp = TOTP(
+            bytes.fromhex(device["key"]),
+            device["step"],
+            device["t0"],
+            device["digits"],
+            device["drift"],
+        )
+        page = opener.open(
+            page.url,
+            urllib.parse.urlencode(
+                {"token": f"{totp.token():06d}", "csrfmiddlewaretoken": csrf}
+            ).encode(),
+        )
+        assert page.url.endswith("/home/"), f"second factor failed for {email}: {page.url}"
+        self.cookies = {cookie.name: cookie.value for cookie in self.jar}
+        assert "sessionid" in self.cookies and "csrftoken" in self.cookies
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+
+def _csrf_field(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+LUA_DONE = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, '
+    .. '"max_us": %d, "non_2xx_3xx": %d, "connect_errors": %d, "read_errors": %d, '
+    .. '"write_errors": %d, "timeouts": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+
+def lua_script(path: Path, *, cookie: str, method: str = "GET", body: str = "", headers=None):
+    lines = [f"wrk.method = {json.dumps(method)}", f'wrk.headers["Cookie"] = {json.dumps(cookie)}']
+    for name, value in (headers or {}).items():
+        lines.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
+    if body:
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    path.write_text("\n".join(lines) + "\n" + LUA_DONE)
+    return path
+
+
+def wrk(url: str, script: Path) -> dict:
+    common = [
+        "wrk",
+        f"-t{WRK_THREADS}",
+        f"-c{WRK_CONNECTIONS}",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+    ]
+    subprocess.run([*common, f"-d{WARMUP_SECONDS}s", url], check=True, capture_output=True)
+    out = subprocess.run(
+        [*common, f"-d{WRK_SECONDS}s", "--latency", url], check=True, capture_output=True, text=True
+    ).stdout
+    figures = json.loads(out.split("BENCH_JSON", 1)[1].strip().splitlines()[0])
+    return {
+        "p50_ms": round(figures["p50_us"] / 1000, 2),
+        "p95_ms": round(figures["p95_us"] / 1000, 2),
+        "p99_ms": round(figures["p99_us"] / 1000, 2),
+        "max_ms": round(figures["max_us"] / 1000, 2),
+        "rps": round(figures["requests"] / (figures["duration_us"] / 1e6), 1),
+        "requests": figures["requests"],
+        "non_2xx_3xx": figures["non_2xx_3xx"],
+        "socket_errors": figures["connect_errors"]
+        + figures["read_errors"]
+        + figures["write_errors"]
+        + figures["timeouts"],
+    }
+
+
+def http_runs(bench: Bench, size: str) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = bench.env(size, queue=WEB_QUEUE)
+    devices = bench.portal_step(size, "users")
+    spots = bench.portal_step(size, "targets")
+    with process(
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(GUNICORN_WORKERS),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        log_file=bench.workdir / f"gunicorn-{size}.log",
+    ):
+
+        def up() -> bool:
+            try:
+                return urllib.request.urlopen(f"{base}/login/", timeout=2).status == 200
+            except OSError:
+                return False
+
+        wait_until(up, 30, "gunicorn")
+        officer_email = next(e for e in devices if e.startswith("bench-officer@"))
+        reviewer = Session(base, REVIEWER, bench.password, devices[REVIEWER])
+        officer = Session(base, officer_email, bench.password, devices[officer_email])
+        deep = urllib.parse.quote(spots["deep_cursor"], safe="")
+        pages = [
+            ("floor", "GET /home/ (reviewer)", "/home/", reviewer),
+            ("queue_first", "GET /review/", "/review/", reviewer),
+            (
+                "queue_deep",
+                f"GET /review/?after=<row {spots['deep_row']:,}>",
+                f"/review/?after={deep}",
+                reviewer,
+            ),
+            (
+                "queue_filtered",
+                "GET /review/?country=FR&status=in_review&instrument=epoc",
+                "/review/?country=FR&status=in_review&instrument=epoc",
+                reviewer,
+            ),
+            (
+                "queue_search",
+                f"GET /review/?q={spots['search_reference']}",
+                f"/review/?q={spots['search_reference']}",
+                reviewer,
+            ),
+            (
+                "review_detail",
+                "GET /review/<public_id>/",
+                f"/review/{spots['detail_public_id']}/",
+                reviewer,
+            ),
+            (
+                "officer_list",
+                f"GET /requests/ (officer with {spots['officer_requests']:,} requests)",
+                "/requests/",
+                officer,
+            ),
+        ]
+        results = {"targets": spots}
+        for name, label, path, session in pages:
+            script = lua_script(bench.workdir / f"{name}.lua", cookie=session.cookie_header)
+            results[name] = {"label": label, "path": path, **wrk(base + path, script)}
+            log(f"{size} {label}: {_fmt(results[name])}")
+        body = urllib.parse.urlencode(
+            {
+                "statement_of_reasons": "Which data categories do you keep for deleted accounts?",
+                "language": "en",
+                "action": "submit",
+            }
+        )
+        script = lua_script(
+            bench.workdir / "submission.lua",
+            cookie=officer.cookie_header,
+            method="POST",
+            body=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": officer.cookies["csrftoken"],
+            },
+        )
+        before = _count(size, "SELECT count(*) FROM requests_app_legalrequest")
+        results["submission"] = {
+            "label": "POST /requests/new/inquiry/ (submit)",
+            "path": "/requests/new/inquiry/",
+            **wrk(base + "/requests/new/inquiry/", script),
+        }
+        created = _count(size, "SELECT count(*) FROM requests_app_legalrequest") - before
+        results["submission"]["requests_created"] = created
+        log(f"{size} submission: {_fmt(results['submission'])}, {created} requests created")
+    bench.results["http"][size] = results
+
+
+def _count(size: str, sql: str) -> int:
+    with psycopg.connect(db_url(SIZES[size]["db"])) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def _fmt(row: dict) -> str:
+    return (
+        f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, "
+        f"{row['rps']} req/s, non-2xx/3xx {row['non_2xx_3xx']}, socket errors {row['socket_errors']}"
+    )
+
+
+# --- 4. Alerts ----------------------------------------------------------------------------------
+
+
+def worker_memory_kb(pid: int) -> dict[int, int]:
+    """VmHWM (peak resident set) of the worker's main process and each of its pool children."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    peaks = {}
+    for p in pids:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except FileNotFoundError:
+            continue
+        peaks[p] = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+    return peaks
+
+
+def alert_run(bench: Bench, size: str, due: int, label: str) -> dict:
+    """One worker, fresh (its memory high-water mark is this run's), delivers `due` alerts."""
+    env = bench.env(size, queue=ALERTS_QUEUE)
+    with process(
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"bench-{label}@%h",
+        ],
+        env=env,
+        log_file=bench.workdir / f"worker-{label}.log",
+    ) as worker:
+        bench.manage(size, "worker_ping", "--timeout", "60", queue=ALERTS_QUEUE)
+        received_before = len(bench.smtp.snapshot())
+        sweep = bench.portal_step(size, "sweep", str(due), queue=ALERTS_QUEUE)
+        since = sweep["since_notification_id"]
+        sql = (
+            "SELECT count(*) FROM requests_app_notification "
+            f"WHERE id > {since} AND alert_kind = 'deadline' AND state = 'sent'"
+        )
+        started = time.monotonic()
+        wait_until(lambda: _count(size, sql) >= sweep["queued"], 900, f"{label} deliveries", 1.0)
+        delivery_wait = time.monotonic() - started
+        memory = worker_memory_kb(worker.pid)
+    received = bench.smtp.snapshot()[received_before:]
+    report = bench.portal_step(size, "alerts_report", str(since))
+    unique = {m for m in received if m.startswith("<alert.")}
+    report.update(
+        {
+            "due": due,
+            "sweep": sweep,
+            "sink_messages": len(received),
+            "sink_unique_alert_message_ids": len(unique),
+            "delivery_wait_after_sweep_s": round(delivery_wait, 1),
+            "alerts_per_second": round(report["sent"] / report["due_to_last_sent_s"], 1),
+            "worker_vmhwm_kb": memory,
+            "worker_vmhwm_total_mb": round(sum(memory.values()) / 1024, 1),
+            "worker_vmhwm_max_process_mb": round(max(memory.values()) / 1024, 1),
+        }
+    )
+    log(
+        f"{label}: sweep {sweep['seconds']} s in {len(sweep['batch_seconds'])} batch(es), "
+        f"{report['sent']} sent, {len(unique)} unique Message-IDs at the sink, "
+        f"{report['alerts_per_second']} alerts/s, lateness p50 {report['lateness_p50_s']} s "
+        f"p99 {report['lateness_p99_s']} s, worker peak {report['worker_vmhwm_total_mb']} MB"
+    )
+    return report
+
+
+# --- 5. Report ----------------------------------------------------------------------------------
+
+
+def ratios(results: dict) -> list[dict]:
+    rows = []
+    http = results["http"]
+    for name, how, target in TARGETS:
+        if how == "sweep":
+            num = results["alerts"]["L_1000"]["sweep"]["seconds"]
+            den = results["alerts"]["S_1000"]["sweep"]["seconds"]
+            detail = f"{num} s / {den} s"
+        elif how == "memory":
+            num = results["alerts"]["L_1000"]["worker_vmhwm_total_mb"]
+            den = results["alerts"]["S_1000"]["worker_vmhwm_total_mb"]
+            detail = f"{num} MB / {den} MB"
+        else:
+            size_a, page_a, size_b, page_b = how
+            num, den = http[size_a][page_a]["p95_ms"], http[size_b][page_b]["p95_ms"]
+            detail = f"{num} ms / {den} ms"
+        value = num / den
+        rows.append(
+            {
+                "ratio": name,
+                "value": round(value, 2),
+                "target": f"<= {target}",
+                "met": value <= target,
+                "figures": detail,
+            }
+        )
+    return rows
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append(
+            "| "
+            + " | ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+            + " |"
+        )
+        if n == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def report(results: dict) -> str:
+    out = []
+    names = list(results["http"]["S"].keys() - {"targets"})
+    order = [
+        "floor",
+        "queue_first",
+        "queue_deep",
+        "queue_filtered",
+        "queue_search",
+        "review_detail",
+        "officer_list",
+        "submission",
+    ]
+    rows = [["page", "size", "p50 ms", "p95 ms", "p99 ms", "req/s", "non-2xx/3xx"]]
+    for name in [n for n in order if n in names]:
+        for size in ("S", "L"):
+            r = results["http"][size][name]
+            rows.append(
+                [
+                    r["label"] if size == "S" else "",
+                    size,
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p95_ms']:.1f}",
+                    f"{r['p99_ms']:.1f}",
+                    f"{r['rps']:.0f}",
+                    str(r["non_2xx_3xx"] + r["socket_errors"]),
+                ]
+            )
+    out.append(table(rows))
+    rows = [
+        [
+            "alerts",
+            "sweep s",
+            "batches",
+            "sent",
+            "unique at sink",
+            "alerts/s",
+            "lateness p50 s",
+            "p99 s",
+            "worker peak MB",
+        ]
+    ]
+    for key, r in results["alerts"].items():
+        rows.append(
+            [
+                key.replace("_", ", ") + " due",
+                f"{r['sweep']['seconds']:.2f}",
+                str(len(r["sweep"]["batch_seconds"])),
+                str(r["sent"]),
+                str(r["sink_unique_alert_message_ids"]),
+                f"{r['alerts_per_second']:.0f}",
+                f"{r['lateness_p50_s']:.1f}",
+                f"{r['lateness_p99_s']:.1f}",
+                f"{r['worker_vmhwm_total_mb']:.0f}",
+            ]
+        )
+    out.append(table(rows))
+    rows = [["ratio", "value", "target", "met", "figures"]]
+    for r in results["ratios"]:
+        rows.append(
+            [
+                r["ratio"],
+                f"{r['value']:.2f}",
+                r["target"],
+                "yes" if r["met"] else "NO",
+                r["figures"],
+            ]
+        )
+    out.append(table(rows))
+    sc = results["explain"]["L"]["status_counts_ms"]
+    out.append(
+        f"status_counts at L: median {sc['median']} ms (max {sc['max']} ms) per call; "
+        f"at S: {results['explain']['S']['status_counts_ms']['median']} ms"
+    )
+    out.append(
+        "EXPLAIN ANALYZE of the queue's first page at L:\n"
+        + results["explain"]["L"]["queue_first"]["plan"]
+    )
+    return "\n\n".join(out)
+
+
+def machine() -> dict:
+    def sh(cmd: str) -> str:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()  # noqa: S602
+
+    return {
+        "nproc": sh("nproc"),
+        "free_g": sh("free -g"),
+        "lscpu": sh("lscpu | head -n 15"),
+        "postgres": sh("psql -h 127.0.0.1 -U postgres -Atc 'select version()' postgres"),
+        "python": platform.python_version(),
+        "wrk": sh("wrk --version 2>&1 | head -n 1"),
+    }
+
+
+def main() -> None:
+    started = time.monotonic()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    log(f"work directory {workdir} (logs of gunicorn, the workers and redis)")
+    with ExitStack() as stack:
+        bench = Bench(stack, workdir)
+        bench.results["machine"] = machine()
+        start_redis(bench)
+        start_smtp_sink(bench)
+        for size in ("S", "L"):
+            build_database(bench, size)
+        bench.manage("S", "collectstatic", "--noinput")
+        for size in ("S", "L"):
+            http_runs(bench, size)
+            bench.results["explain"][size] = bench.portal_step(size, "explain")
+        bench.results["alerts"]["S_1000"] = alert_run(bench, "S", 1_000, "S_1000")
+        bench.results["alerts"]["L_1000"] = alert_run(bench, "L", 1_000, "L_1000")
+        bench.results["alerts"]["L_10000"] = alert_run(bench, "L", 10_000, "L_10000")
+    bench.results["ratios"] = ratios(bench.results)
+    bench.results["settings"] = {
+        "wrk": f"-t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s after a {WARMUP_SECONDS} s warm-up",
+        "gunicorn_workers": GUNICORN_WORKERS,
+        "celery": "prefork, concurrency 2",
+        "authorities": AUTHORITIES,
+        "officers": OFFICERS,
+    }
+    bench.results["total_seconds"] = round(time.monotonic() - started, 1)
+    RESULTS.write_text(json.dumps(bench.results, indent=2, default=str) + "\n")
+    print()
+    print(report(bench.results))
+    print(f"\nTotal {bench.results['total_seconds']} s; results in {RESULTS.relative_to(ROOT)}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
