@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import services
 from .models import (
@@ -176,3 +177,11 @@ class UserAdmin(BaseUserAdmin):
                 self.message_user(request, f"Second factor of {user.email} reset.")
             except PermissionDenied as problem:
                 self.message_user(request, f"{user.email}: {problem}", level=messages.ERROR)
+
+
+# django-otp registers its devices in the admin, with pages that show a device's secret key and
+# QR code. No staff member may see or copy someone's second factor: staff only reset it (the
+# "Reset second factor" action above, recorded).
+for _model in (TOTPDevice,):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

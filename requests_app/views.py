@@ -1,6 +1,8 @@
 """The authority's side: submit requests and follow them. Thin: forms check input, services act,
 selectors read (and hide other authorities' requests as 404)."""
 
+from functools import wraps
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -35,10 +37,23 @@ def _officer_or_404(request: HttpRequest):
     return request.user
 
 
+def officer_only(view):
+    """Outermost on every officer view: for anyone else the page does not exist, whatever the
+    method (a 405 would tell the legal team or staff that the URL is real)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        _officer_or_404(request)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def _problem_text(problem: Exception) -> str:
     return " ".join(getattr(problem, "messages", None) or [str(problem)])
 
 
+@officer_only
 @never_cache
 @require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
@@ -56,6 +71,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@officer_only
 @never_cache
 @require_safe
 def request_new(request: HttpRequest) -> HttpResponse:
@@ -119,6 +135,7 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
     return redirect("requests:detail", submitted.public_id)
 
 
+@officer_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 @submission_limit
@@ -144,6 +161,7 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
     )
 
 
+@officer_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 @submission_limit
@@ -184,6 +202,7 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
+@officer_only
 @never_cache
 @require_safe
 def request_detail(request: HttpRequest, public_id) -> HttpResponse:
@@ -215,6 +234,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
+@officer_only
 @never_cache
 @require_safe
 def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileResponse:
@@ -230,6 +250,7 @@ def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileR
     return attachment_response(attachment)
 
 
+@officer_only
 @never_cache
 @require_safe
 def produced_download(request: HttpRequest, public_id, produced_id) -> HttpResponse:
@@ -264,6 +285,7 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
     return response
 
 
+@officer_only
 @never_cache
 @require_safe
 def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
@@ -303,6 +325,7 @@ def attachment_response(attachment: Attachment) -> FileResponse:
     return response
 
 
+@officer_only
 @require_POST
 @upload_limit
 def message_post(request: HttpRequest, public_id) -> HttpResponse:
@@ -328,6 +351,7 @@ def message_post(request: HttpRequest, public_id) -> HttpResponse:
     return redirect("requests:detail", legal_request.public_id)
 
 
+@officer_only
 @require_POST
 def withdraw(request: HttpRequest, public_id) -> HttpResponse:
     officer = _officer_or_404(request)
@@ -346,6 +370,7 @@ def withdraw(request: HttpRequest, public_id) -> HttpResponse:
     return redirect("requests:detail", legal_request.public_id)
 
 
+@officer_only
 @require_POST
 def preservation(request: HttpRequest, public_id) -> HttpResponse:
     officer = _officer_or_404(request)

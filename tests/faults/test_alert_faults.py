@@ -73,13 +73,10 @@ def fault_table(request):
     text = "Alert fault table\n" + format_table(rows) + "\n"
     TABLE_FILE.parent.mkdir(parents=True, exist_ok=True)
     TABLE_FILE.write_text(text)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        for line in text.splitlines():
-            reporter.write_line(line)
-    else:
-        print(text)
+    # Past pytest's output capture, so the table shows in every run, passed or failed.
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\n" + text, end="")
 
 
 class RedisServer:
@@ -139,13 +136,13 @@ class Rig:
     """The scenario's world: requests with due alerts in the test database, a Redis, an SMTP
     sink, and the worker and beat processes started on them (all stopped by the fixture)."""
 
-    def __init__(self, tmp_path: Path, stack: ExitStack, table: list[FaultRow]) -> None:
+    def __init__(self, tmp_path: Path, stack: ExitStack, table: list[FaultRow], officer) -> None:
         self.tmp_path = tmp_path
         self.stack = stack
         self.table = table
         self.redis = RedisServer(tmp_path)
-        self.redis.start()
         stack.callback(self.redis.stop)
+        self.redis.start()
         self.sink = stack.enter_context(SmtpSink())
         self.queue = f"faults-{uuid.uuid4().hex[:8]}"
         self.application_name = f"faulttest-{uuid.uuid4().hex[:8]}"
@@ -162,7 +159,7 @@ class Rig:
             PORTAL_HEARTBEAT_SECONDS="60",
         )
         self.logs: list[Path] = []
-        self.request_ids = self._requests_with_due_alerts()
+        self.request_ids = self._requests_with_due_alerts(officer)
         domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1]
         self.expected = {
             f"<alert.{pk}.{kind}.{threshold}.v1@{domain}>"
@@ -171,11 +168,7 @@ class Rig:
         }
         self.started = time.monotonic()
 
-    def _requests_with_due_alerts(self) -> list[int]:
-        from authorities.models import Authority, User
-
-        officer = User.objects.get(email="marie@interieur.gouv.fr")
-        authority = Authority.objects.get(pk="FR-OFAC")
+    def _requests_with_due_alerts(self, officer) -> list[int]:
         now = timezone.now()
         received = now - timedelta(minutes=65)
         rows = LegalRequest.objects.bulk_create(
@@ -183,7 +176,7 @@ class Rig:
                 reference=f"LR-FAULT-{i:04d}",
                 instrument="tco_removal",
                 status=Status.SUBMITTED,
-                authority=authority,
+                authority=officer.authority,
                 officer=officer,
                 received_at=received,
                 due_at=received + timedelta(hours=1),
@@ -198,7 +191,11 @@ class Rig:
     def _start(self, name: str, *args: str, env: dict[str, str] | None = None):
         log = self.tmp_path / f"{name}.log"
         self.logs.append(log)
-        return self.stack.enter_context(celery_process(*args, env=env or self.env, log=log))
+        proc = self.stack.enter_context(celery_process(*args, env=env or self.env, log=log))
+        # Runs before celery_process's own exit: the scenario is over, no need for a warm
+        # shutdown that waits for tasks to finish.
+        self.stack.callback(self._kill_if_running, proc)
+        return proc
 
     def worker(self, name: str, *, queues: str | None = None) -> subprocess.Popen:
         return self._start(
@@ -225,6 +222,10 @@ class Rig:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
+    def _kill_if_running(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            self.kill_9(proc)
+
     def queued_tasks(self) -> int:
         with self.redis.client() as client:
             return int(client.llen(self.queue))
@@ -238,7 +239,7 @@ class Rig:
         rows = Notification.objects.filter(request_id__in=self.request_ids)
         return rows.count() == len(self.expected) and not rows.exclude(state="sent").exists()
 
-    def finish(self, scenario: str, *, timeout: float = 60, settle: float = 2.5) -> FaultRow:
+    def finish(self, scenario: str, *, timeout: float = 60, settle: float = 1.5) -> FaultRow:
         """Wait until every alert is in the sink and marked sent, give late duplicates time to
         show, then count and record the scenario's row."""
         wait_for(self._all_sent, timeout, interval=0.25)
@@ -282,7 +283,7 @@ class Rig:
 def rig(tmp_path, officer, reviewer, fault_table):
     """The reviewer is the on-duty legal team: the recipient of every alert (none is assigned)."""
     with ExitStack() as stack:
-        yield Rig(tmp_path, stack, fault_table)
+        yield Rig(tmp_path, stack, fault_table, officer)
 
 
 def test_baseline_every_due_alert_is_delivered_once(rig):

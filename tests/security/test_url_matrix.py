@@ -1,0 +1,247 @@
+"""Every URL pattern x every role x GET and POST, with the expected status of each cell.
+
+The URL list comes from the resolver, so a new URL without an entry in EXPECTED fails this test.
+Another authority's objects are 404. The matrix size and the unexpected cells are printed."""
+
+import uuid
+
+import pytest
+from django.contrib.admin import site as admin_site
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from authorities.constants import Instrument
+from authorities.models import User
+from authorities.services import email_verification_token
+from portal.services import heartbeat_record
+from requests_app import review
+from requests_app.models import LegalRequest, Status
+from tests.conftest import verified_login
+from tests.factories import PASSWORD, OfficerFactory, totp_device
+from tests.requests_app.helpers import submit
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [
+    "anonymous",
+    "password_only",
+    "unapproved",
+    "officer_a",
+    "officer_b",
+    "reviewer",
+    "lead",
+    "staff",
+]
+
+# Per URL name: {role: (GET, POST)}. "*" is every role not listed. Statuses:
+# 200 page, 302 redirect (to login / second factor / after an action), 404 not for you,
+# 405 method not allowed (answered before any lookup, so it reveals nothing), 429 never.
+PUBLIC_FORM = {"*": (200, 200)}
+LOGIN_FIRST = {"anonymous": (302, 302), "password_only": (302, 302)}
+
+
+def everyone_else(get_post, **roles):
+    return {**LOGIN_FIRST, "*": get_post, **roles}
+
+
+OFFICER_OWN_GET = everyone_else(
+    (404, 404), officer_a=(200, 405), officer_b=(404, 405), unapproved=(404, 405)
+)
+OFFICER_OWN_POST = everyone_else((404, 404), officer_a=(405, 302))
+OFFICER_OWN_POST["officer_b"] = (405, 404)
+OFFICER_OWN_POST["unapproved"] = (405, 404)
+LEGAL_GET = everyone_else((404, 404), reviewer=(200, 405), lead=(200, 405))
+LEAD_GET = everyone_else((404, 404), lead=(200, 405))
+
+EXPECTED = {
+    "landing": {"*": (200, 405)},
+    "healthz": {"*": (200, 405)},
+    "home": everyone_else((200, 200)),
+    "ops_status": everyone_else((404, 404), staff=(200, 302)),
+    "authorities:signup": {
+        **PUBLIC_FORM,
+    },
+    "authorities:verify_email": {"*": (200, 200)},
+    "authorities:login": {
+        "anonymous": (200, 200),
+        "password_only": (200, 200),
+        "*": (302, 302),  # already verified: sent on
+    },
+    "authorities:otp": {"anonymous": (302, 302), "password_only": (200, 200), "*": (302, 302)},
+    "authorities:enrol": {"anonymous": (302, 302), "*": (302, 302)},
+    "authorities:logout": {"anonymous": (302, 302), "*": (405, 302)},
+    "authorities:password_reset": {"*": (200, 200)},
+    "authorities:password_reset_done": {"*": (200, 405)},
+    # An invalid reset link: a page saying so, for anyone.
+    "authorities:password_reset_confirm": {"*": (200, 200)},
+    "authorities:password_reset_complete": {"*": (200, 405)},
+    "authorities:officers": everyone_else((404, 404)),
+    "authorities:account": everyone_else((200, 200)),
+    "authorities:email_confirm": everyone_else((200, 302)),
+    "requests:list": everyone_else(
+        (404, 404), unapproved=(200, 405), officer_a=(200, 405), officer_b=(200, 405)
+    ),
+    "requests:new": everyone_else(
+        (404, 404), unapproved=(200, 405), officer_a=(200, 405), officer_b=(200, 405)
+    ),
+    "requests:create": everyone_else(
+        (404, 404), unapproved=(302, 302), officer_a=(200, 200), officer_b=(200, 200)
+    ),
+    "requests:detail": OFFICER_OWN_GET,
+    "requests:edit": everyone_else((404, 404), officer_a=(200, 200)),
+    "requests:message": OFFICER_OWN_POST,
+    "requests:withdraw": OFFICER_OWN_POST,
+    "requests:preservation": OFFICER_OWN_POST,
+    "requests:notice": OFFICER_OWN_GET,
+    "requests:produced": OFFICER_OWN_GET,
+    "requests:attachment": OFFICER_OWN_GET,
+    "review:queue": LEGAL_GET,
+    "review:dashboard": LEAD_GET,
+    "review:report_csv": LEAD_GET,
+    "review:detail": LEGAL_GET,
+    "review:attachment": LEGAL_GET,
+    "review:action": everyone_else((404, 404), reviewer=(405, 302), lead=(405, 302)),
+}
+ADMIN = {**LOGIN_FIRST, "*": (404, 404), "staff": ({200, 302, 405}, {200, 302, 403})}
+
+
+def walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or namespace
+            yield from walk(entry, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield (f"{namespace}:{entry.name}" if namespace else entry.name), entry
+
+
+@pytest.fixture
+def world(client, officer, outsider, reviewer, lead, staff, authority):
+    """Officer A's objects (a refused, partly answered EPOC with documents; a draft), and one
+    user per role."""
+    heartbeat_record(name="deadline-sweep")
+    unapproved = OfficerFactory(
+        authority=authority, email="new@interieur.gouv.fr", approved_at=None
+    )
+    totp_device(unapproved)
+    password_only = OfficerFactory(authority=authority, email="half@interieur.gouv.fr")
+    totp_device(password_only)
+    verified_login(client, officer)
+    submit(client, Instrument.EPOC)
+    req = LegalRequest.objects.exclude(status=Status.DRAFT).get()
+    submit(client, Instrument.INQUIRY, action="draft")
+    draft = LegalRequest.objects.get(status=Status.DRAFT)
+    review.legal_request_accept(reviewer=reviewer, request=req)
+    review.legal_request_respond(
+        reviewer=reviewer,
+        request=req,
+        partial=True,
+        note="partial",
+        files=[SimpleUploadedFile("export.csv", b"a,b\n")],
+    )
+    review.legal_request_refuse(reviewer=reviewer, request=req, ground="other", explanation="x")
+    client.logout()
+    return {
+        "users": {
+            "password_only": password_only,
+            "unapproved": unapproved,
+            "officer_a": officer,
+            "officer_b": outsider,
+            "reviewer": reviewer,
+            "lead": lead,
+            "staff": staff,
+        },
+        "request": req,
+        "draft": draft,
+    }
+
+
+def fill(name: str, pattern: URLPattern, world) -> str:
+    req, draft = world["request"], world["draft"]
+    officer = world["users"]["officer_a"]
+    params = list(pattern.pattern.regex.groupindex)
+    kwargs = {}
+    for param in params:
+        if param == "public_id":
+            kwargs[param] = (draft if name in ("requests:edit",) else req).public_id
+        elif param == "attachment_id":
+            kwargs[param] = getattr(req.attachments.first(), "public_id", uuid.uuid4())
+        elif param == "produced_id":
+            kwargs[param] = getattr(req.produced.first(), "public_id", uuid.uuid4())
+        elif param == "instrument":
+            kwargs[param] = "inquiry"
+        elif param == "name":
+            kwargs[param] = "assign"
+        elif param == "token" and name == "authorities:verify_email":
+            kwargs[param] = email_verification_token(officer)
+        elif param == "token" and name == "authorities:email_confirm":
+            kwargs[param] = "not-a-real-token"
+        elif param == "uidb64":
+            kwargs[param] = urlsafe_base64_encode(force_bytes(officer.pk))
+            kwargs["token"] = "set-password"
+        elif param == "token":
+            continue
+        elif param in ("object_id", "pk"):
+            kwargs[param] = str(User.objects.get(email=officer.email).pk)
+        elif param == "app_label":
+            kwargs[param] = "authorities"
+        elif param in ("content_type_id",):
+            kwargs[param] = "1"
+        elif param == "url":
+            kwargs[param] = "nothing/"
+        else:
+            kwargs[param] = str(uuid.uuid4())
+    return reverse(name, kwargs=kwargs)
+
+
+def log_in_as(client, role: str, world) -> None:
+    client.logout()
+    if role == "anonymous":
+        return
+    user = world["users"][role]
+    if role == "password_only":
+        client.post(reverse("authorities:login"), {"username": user.email, "password": PASSWORD})
+        return
+    verified_login(client, user)
+
+
+def expected_for(name: str, role: str):
+    table = ADMIN if name.startswith("admin:") else EXPECTED[name]
+    get_post = table.get(role, table.get("*"))
+    return tuple(v if isinstance(v, set) else {v} for v in get_post)
+
+
+def test_every_url_for_every_role_and_method(client, world, capsys, settings):
+    # Rate limits are tested on their own; here one test sends hundreds of requests.
+    for rate in ("SIGNUP", "LOGIN", "PASSWORD_RESET", "SUBMISSION", "UPLOAD"):
+        setattr(settings, f"PORTAL_RATE_{rate}", "10000/h")
+    patterns = list(walk(get_resolver()))
+    names = [name for name, _ in patterns]
+    missing = [n for n in names if not n.startswith("admin:") and n not in EXPECTED]
+    assert missing == [], f"URLs without an expected row: {missing}"
+    assert len(admin_site._registry) >= 5
+    assert not any("totpdevice" in n for n in names)  # nobody sees a second factor's secret
+
+    cells = unexpected = 0
+    problems = []
+    for role in ROLES:
+        log_in_as(client, role, world)
+        for name, pattern in patterns:
+            url = fill(name, pattern, world)
+            want_get, want_post = expected_for(name, role)
+            for method, want in (("get", want_get), ("post", want_post)):
+                status = getattr(client, method)(url).status_code
+                cells += 1
+                if status not in want:
+                    unexpected += 1
+                    problems.append((role, method.upper(), name, status, sorted(want)))
+                # Some cells act (a logout, a sign-out by re-check): log in again each time.
+                if role != "anonymous" and name in ("authorities:logout", "authorities:login"):
+                    log_in_as(client, role, world)
+    with capsys.disabled():
+        print(
+            f"\nURL x role matrix: {len(patterns)} URLs x {len(ROLES)} roles x 2 methods = "
+            f"{cells} cells, {unexpected} unexpected"
+        )
+    assert problems == [], "\n".join(map(str, problems))
