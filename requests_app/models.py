@@ -1,4 +1,6 @@
+import hashlib
 import uuid
+from datetime import UTC
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -508,6 +510,10 @@ class AccessLog(models.Model):
         LegalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="access_logs"
     )
     object_ref = models.CharField(max_length=200, blank=True)
+    # Hash chain: each row's hash covers its content and the previous row's hash, so an edit,
+    # a deletion or an insertion made behind the application's back is found by verify_audit.
+    prev_hash = models.CharField(max_length=64, default="")
+    row_hash = models.CharField(max_length=64, default="")
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -522,6 +528,22 @@ class AccessLog(models.Model):
         if self.pk is not None:
             raise PermissionDenied("Audit rows are append-only.")
         super().save(*args, **kwargs)
+
+    def content(self) -> str:
+        """The hashed content: every field but the id and the hashes."""
+        return "|".join(
+            [
+                self.at.astimezone(UTC).isoformat(),
+                str(self.user_id),
+                self.ip_address or "",
+                self.action,
+                str(self.request_id or ""),
+                self.object_ref,
+            ]
+        )
+
+    def compute_hash(self, prev_hash: str) -> str:
+        return hashlib.sha256(f"{prev_hash}\n{self.content()}".encode()).hexdigest()
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied("Audit rows are append-only.")
