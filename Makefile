@@ -24,7 +24,7 @@ DEPLOY_ENV := DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp+tls://portal:secret@smtp.example.eu:587 \
 	PORTAL_BASE_URL=https://portal.example.eu PORTAL_VAR_DIR=$(CURDIR)/var/deploy-check
 
-.PHONY: venv run test lint deploy-check otp clean
+.PHONY: venv run test lint security deploy-check otp audit clean
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Static security scan: no medium or high finding may land (low ones are listed in docs/security.md).
+security: venv
+	$(VENV)/bin/bandit -q -r portal authorities requests_app -x '*/migrations/*' --severity-level medium
+
+# Known vulnerabilities in the pinned dependencies. Needs the PyPI advisory database (internet):
+# run it in a CI system with network access; this machine's CI has none, so make test skips it.
+audit: venv
+	$(PY) -m pip install --quiet pip-audit
+	$(VENV)/bin/pip-audit --strict -r requirements.lock
+
 deploy-check: venv
 	@echo 'manage.py check --deploy --fail-level WARNING (production env from the README)'
 	@$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
@@ -60,7 +70,7 @@ deploy-check: venv
 test: venv
 	@$(TEST_ENV) $(PY) scripts/check_services.py
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
-	$(MAKE) --no-print-directory lint deploy-check
+	$(MAKE) --no-print-directory lint security deploy-check
 	@$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
