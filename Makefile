@@ -24,7 +24,7 @@ DEPLOY_ENV := DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp+tls://portal:secret@smtp.example.eu:587 \
 	PORTAL_BASE_URL=https://portal.example.eu PORTAL_VAR_DIR=$(CURDIR)/var/deploy-check
 
-.PHONY: venv run test lint security deploy-check otp audit clean
+.PHONY: venv run test lint security deploy-check otp audit clean chromium bench
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,7 +67,14 @@ deploy-check: venv
 	@echo 'manage.py check --deploy --fail-level WARNING (production env from the README)'
 	@$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
-test: venv
+# The browser journeys drive Debian's Chromium (a test tool's own browser download does not work
+# here): install it when missing, or stop with the command to run.
+chromium:
+	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
+	  { echo "make test: /usr/bin/chromium is missing; install it: sudo apt-get install -y chromium"; exit 1; }; }
+
+test: venv chromium
 	@$(TEST_ENV) $(PY) scripts/check_services.py
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(MAKE) --no-print-directory lint security deploy-check
@@ -76,3 +83,10 @@ test: venv
 
 clean:
 	rm -rf var/test var/deploy-check .pytest_cache
+
+# make bench: the portal at 10,000 and 1,000,000 requests, and a burst of 10,000 alerts (about 10
+# minutes; docs/performance.md). Its own databases (portal_bench_s, portal_bench_l), Redis and SMTP
+# sink; needs PostgreSQL on 127.0.0.1:5432 and wrk (installed here with apt-get when missing).
+bench: venv
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(PY) -m bench.run

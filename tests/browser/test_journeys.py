@@ -1,0 +1,301 @@
+"""The journeys users make, in a real browser; screenshots of the main pages for the README, and
+axe-core on each of them (0 serious or critical violations)."""
+
+import re
+import time
+
+import pytest
+from django.contrib.auth.models import Group
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from authorities.models import User
+from requests_app.models import LegalRequest, Status
+from tests.browser.conftest import axe_violations, screenshot
+from tests.factories import PASSWORD, AuthorityFactory, OfficerFactory, UserFactory
+from tests.requests_app.helpers import pdf_bytes
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+AXE_RESULTS: dict[str, list] = {}
+
+
+def code_for(key_hex: str, ahead: int = 0) -> str:
+    """The TOTP code an authenticator app shows now (ahead=1: the next one, which django-otp
+    still accepts; used where a step-up follows a login within the same 30 s)."""
+    totp = TOTP(bytes.fromhex(key_hex))
+    totp.time = time.time() + 30 * ahead
+    return f"{totp.token():06d}"
+
+
+def with_device(user: User) -> User:
+    TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    return user
+
+
+def key_of(user: User) -> str:
+    return user.totpdevice_set.get(confirmed=True).key
+
+
+def log_in(page, base: str, user: User, ahead: int = 0) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/login/second-factor/.*"))
+    page.fill("input[name=token]", code_for(key_of(user), ahead))
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/home/.*"))
+
+
+def check_axe(page, name: str) -> None:
+    violations = axe_violations(page)
+    AXE_RESULTS[name] = violations
+    assert violations == [], f"{name}: {violations}"
+
+
+@pytest.fixture
+def cast(db):
+    authority = AuthorityFactory(
+        id="FR-OFAC",
+        name="Office anti-cybercriminalité",
+        name_en="Anti-Cybercrime Office",
+        domains=["interieur.gouv.fr"],
+        callback_phone="+33100000103",
+    )
+    officer = with_device(
+        OfficerFactory(
+            authority=authority, email="marie@interieur.gouv.fr", full_name="Marie Durand"
+        )
+    )
+    reviewer = with_device(UserFactory(email="reviewer@platform.example", full_name="Rui Reviewer"))
+    reviewer.groups.add(Group.objects.get_or_create(name="reviewer")[0])
+    lead = with_device(UserFactory(email="lead@platform.example", full_name="Lena Lead"))
+    lead.groups.add(Group.objects.get_or_create(name="lead")[0])
+    staff = with_device(
+        UserFactory(
+            email="admin@platform.example", full_name="Ada Admin", is_staff=True, is_superuser=True
+        )
+    )
+    return {
+        "authority": authority,
+        "officer": officer,
+        "reviewer": reviewer,
+        "lead": lead,
+        "staff": staff,
+    }
+
+
+def test_journey_signup_verify_approve_enrol_login(portal, page_factory, mailbox, cast):
+    page = page_factory()
+    page.goto(portal + "/")
+    screenshot(page, "01-landing")
+    check_axe(page, "landing")
+    page.click("text=Sign up with an official e-mail")
+    page.fill("input[name=email]", "paul.martin@interieur.gouv.fr")
+    page.fill("input[name=full_name]", "Paul Martin")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    screenshot(page, "02-signup")
+    check_axe(page, "signup")
+    page.click("main button[type=submit]")
+    page.wait_for_selector("text=Check your e-mail")
+
+    message = mailbox.wait_for("paul.martin@interieur.gouv.fr", "Confirm your e-mail")
+    link = re.search(r"https?://\S+/signup/verify/\S+/", mailbox.text_of(message)).group(0)
+    page.goto(link)
+    page.click("text=Confirm my address")
+    page.wait_for_selector("text=Address confirmed")
+
+    # First login: the second factor is set up from the key the page shows.
+    page.goto(portal + "/login/")
+    page.fill("input[name=username]", "paul.martin@interieur.gouv.fr")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/setup/.*"))
+    screenshot(page, "03-second-factor-setup")
+    check_axe(page, "second factor setup")
+    secret = page.inner_text("#totp-secret").replace(" ", "")
+    import base64
+
+    key_hex = base64.b32decode(secret + "=" * (-len(secret) % 8)).hex()
+    page.fill("input[name=token]", code_for(key_hex))
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#backup-codes")
+    assert len(page.query_selector_all("#backup-codes li")) == 10
+    page.click("text=I have stored them")
+    page.wait_for_selector("text=Awaiting approval")
+
+    # Staff approve in the admin, after reading the registry evidence.
+    admin = page_factory()
+    log_in(admin, portal, cast["staff"])
+    newcomer = User.objects.get(email="paul.martin@interieur.gouv.fr")
+    admin.goto(f"{portal}/admin/authorities/user/{newcomer.pk}/change/")
+    assert "matches this authority in the registry" in admin.content()
+    admin.goto(f"{portal}/admin/authorities/user/")
+    admin.check(f"input[name=_selected_action][value='{newcomer.pk}']")
+    admin.select_option("select[name=action]", "approve_officers")
+    admin.click("button[name=index]")
+    admin.wait_for_selector("text=paul.martin@interieur.gouv.fr approved")
+    newcomer.refresh_from_db()
+    assert newcomer.approved_at is not None
+
+    page.goto(portal + "/home/")
+    page.wait_for_selector("text=Approved")
+    screenshot(page, "04-officer-home")
+
+
+def submit_emergency_epoc(page, portal: str, tmp_path) -> str:
+    page.goto(portal + "/requests/new/")
+    screenshot(page, "05-new-request")
+    check_axe(page, "new request")
+    page.goto(portal + "/requests/new/epoc/")
+    page.fill("input[name=case_reference]", "OFAC-2026-1187")
+    page.fill("input[name=legal_basis]", "Regulation (EU) 2023/1543, Art. 5")
+    page.fill("input[name=offence]", "Kidnapping (Code pénal art. 224-1)")
+    page.fill("textarea[name=targets]", "@kidnapper.account\n+33 6 12 34 56 78")
+    page.check("input[name=data_categories][value=subscriber]")
+    page.check("input[name=data_categories][value=identification]")
+    page.fill("input[name=period_start]", "2026-11-01")
+    page.fill("input[name=period_end]", "2026-11-26")
+    page.fill("textarea[name=statement_of_reasons]", "A child was taken; the suspect uses it.")
+    page.check("input[name=is_emergency]")
+    page.fill("textarea[name=emergency_justification]", "Imminent threat to the child's life.")
+    pdf = tmp_path / "signed-order.pdf"
+    pdf.write_bytes(pdf_bytes())
+    page.set_input_files("input[name=documents]", str(pdf))
+    screenshot(page, "06-request-form")
+    check_axe(page, "request form")
+    page.click("button[value=submit]")
+    page.wait_for_load_state()
+    if "received on" not in page.content():
+        screenshot(page, "debug-submit")
+        raise AssertionError(page.inner_text("main")[:3000])
+    screenshot(page, "07-request-received")
+    check_axe(page, "request detail (officer)")
+    return LegalRequest.objects.get(case_reference="OFAC-2026-1187").reference
+
+
+def test_journey_emergency_request_callback_approval_response_download(
+    portal, page_factory, cast, tmp_path
+):
+    officer_page = page_factory()
+    log_in(officer_page, portal, cast["officer"])
+    reference = submit_emergency_epoc(officer_page, portal, tmp_path)
+
+    reviewer = page_factory()
+    log_in(reviewer, portal, cast["reviewer"])
+    reviewer.goto(portal + "/review/")
+    first_row = reviewer.locator("tbody tr").first
+    assert reference in first_row.inner_text()
+    assert "left" in first_row.locator(".status-badge").inner_text()
+    screenshot(reviewer, "08-review-queue")
+    check_axe(reviewer, "review queue")
+    reviewer.click(f"text={reference}")
+    assert reviewer.inner_text("#callback-phone") == "+33100000103"  # from the registry
+    screenshot(reviewer, "09-review-detail")
+    check_axe(reviewer, "review detail")
+    reviewer.click("text=Accept for review")
+    reviewer.wait_for_selector("text=Accepted for review.")
+    reviewer.select_option("select[name=outcome]", "confirmed")
+    reviewer.fill("textarea[name=notes]", "Cdt Martin confirmed on the registry number")
+    reviewer.click("text=Record the call-back")
+    reviewer.wait_for_selector("text=Call-back recorded.")
+
+    lead = page_factory()
+    log_in(lead, portal, cast["lead"])
+    req = LegalRequest.objects.get(reference=reference)
+    lead.goto(f"{portal}/review/{req.public_id}/")
+    lead.fill("input[name=otp_token]", code_for(key_of(cast["lead"]), ahead=1))
+    lead.click("text=Approve the emergency disclosure (lead)")
+    lead.wait_for_selector("text=Emergency disclosure approved.")
+    lead.goto(portal + "/review/dashboard/")
+    screenshot(lead, "10-lead-dashboard")
+    check_axe(lead, "lead dashboard")
+
+    export = tmp_path / "subscriber-data.csv"
+    export.write_text("account,ip\nkidnapper.account,192.0.2.7\n")
+    reviewer.reload()
+    reviewer.set_input_files("input[name=files]", str(export))
+    reviewer.click("text=Respond with produced data")
+    reviewer.wait_for_selector("text=Response delivered through the portal.")
+    req.refresh_from_db()
+    assert req.status == Status.RESPONDED
+
+    officer_page.goto(f"{portal}/requests/{req.public_id}/")
+    with officer_page.expect_download() as download:
+        officer_page.click("text=subscriber-data.csv")
+    assert download.value.suggested_filename == "subscriber-data.csv"
+    screenshot(officer_page, "11-officer-response")
+
+
+def test_journey_clarification_stops_and_restarts_the_clock(portal, page_factory, cast, tmp_path):
+    officer_page = page_factory()
+    log_in(officer_page, portal, cast["officer"])
+    reference = submit_emergency_epoc(officer_page, portal, tmp_path)
+    req = LegalRequest.objects.get(reference=reference)
+
+    reviewer = page_factory()
+    log_in(reviewer, portal, cast["reviewer"])
+    reviewer.goto(f"{portal}/review/{req.public_id}/")
+    reviewer.fill("textarea[name=question]", "Which account handle exactly?")
+    reviewer.click("text=Ask for clarification")
+    reviewer.wait_for_selector("text=the clock is stopped")
+
+    officer_page.goto(f"{portal}/requests/{req.public_id}/")
+    assert "Clock stopped since" in officer_page.content()
+    assert officer_page.locator(".status-badge", has_text="Clock stopped").count() >= 1
+    officer_page.fill("textarea[name=body]", "@kidnapper.account, created on 2 November.")
+    officer_page.click("main form button:has-text('Send')")
+    officer_page.wait_for_selector("text=Message sent.")
+    assert "Clock stopped since" not in officer_page.content()
+    assert officer_page.locator(".status-badge", has_text="left").count() >= 1
+    req.refresh_from_db()
+    assert req.status == Status.IN_REVIEW and req.due_at is not None
+
+
+def test_refusals_a_person_would_meet(portal, page_factory, cast, tmp_path):
+    page = page_factory()
+    page.goto(portal + "/signup/")
+    page.fill("input[name=email]", "agent@police.ch")
+    page.fill("input[name=full_name]", "Hans Muster")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_selector("text=Requests from outside EU competent authorities are not processed")
+    screenshot(page, "12-refused-signup")
+
+    page.goto(portal + "/login/")
+    page.fill("input[name=username]", cast["officer"].email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.fill("input[name=token]", "000000")
+    page.click("main button[type=submit]")
+    page.wait_for_selector("text=That code is not right.")
+
+    officer_page = page_factory()
+    log_in(officer_page, portal, cast["officer"], ahead=1)
+    officer_page.goto(portal + "/requests/new/inquiry/")
+    officer_page.fill("textarea[name=statement_of_reasons]", "A question")
+    fake = tmp_path / "order.pdf"
+    fake.write_bytes(b"<html><script>alert(1)</script></html>")
+    officer_page.set_input_files("input[name=documents]", str(fake))
+    officer_page.click("button[value=submit]")
+    officer_page.wait_for_selector("text=is a web page or script, not a PDF, PNG or JPEG")
+    assert not LegalRequest.objects.exists()
+
+
+def test_forms_work_with_the_keyboard_alone(portal, page_factory, cast):
+    page = page_factory()
+    page.goto(portal + "/login/")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.focus("input[name=username]")
+    page.keyboard.type(cast["officer"].email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/second-factor/.*"))
+    page.keyboard.type(code_for(key_of(cast["officer"])))
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/home/.*"))
