@@ -196,3 +196,13 @@ def axe_violations(page) -> list[dict]:
 
 def settle(seconds: float = 0.2) -> None:
     time.sleep(seconds)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.browser.test_journeys import AXE_RESULTS
+
+    if not AXE_RESULTS:
+        return
+    terminalreporter.write_sep("-", "axe-core: serious or critical violations per page")
+    for page_name, violations in AXE_RESULTS.items():
+        terminalreporter.write_line(f"{page_name:28} {len(violations)}")
