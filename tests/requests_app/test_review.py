@@ -516,3 +516,52 @@ def test_approval_without_a_fresh_second_factor_code_is_refused(client, emergenc
     with time_machine.travel(timedelta(seconds=61)):
         approve(client, emergency, lead)
     assert emergency.approvals.count() == 1
+
+
+def test_walkthrough_submission_to_response_changes_the_dashboard(
+    client, officer, reviewer, lead, capsys
+):
+    def figures():
+        verified_login(client, lead)
+        page = client.get(reverse("review:dashboard")).content.decode()
+        import re
+
+        def grab(id_):
+            return int(re.search(rf'id="{id_}">(\d+)<', page).group(1))
+
+        answered = re.findall(r"<td>European Production Order \(EPOC\)</td><td>(\d+)</td>", page)
+        return {
+            "overdue": grab("fig-overdue"),
+            "due within hour": grab("fig-hour"),
+            "due within day": grab("fig-day"),
+            "EPOC answered (90 days)": int(answered[0]) if answered else 0,
+        }
+
+    with time_machine.travel("2026-11-27 08:00Z", tick=False):
+        before = figures()
+        req = new_request(
+            client,
+            officer,
+            Instrument.EPOC,
+            is_emergency="on",
+            emergency_justification="Child in danger",
+        )
+        during = figures()
+        verified_login(client, reviewer)
+        act(client, req, "accept")
+        act(client, req, "callback", {"outcome": "confirmed", "notes": "Duty officer"})
+        verified_login(client, lead)
+        approve(client, req, lead)
+    with time_machine.travel("2026-11-27 10:30Z", tick=False):
+        verified_login(client, reviewer)
+        act(client, req, "respond", {"files": [produced_file()]})
+        after = figures()
+    req.refresh_from_db()
+    assert req.status == Status.RESPONDED
+    assert during["due within day"] == before["due within day"] + 1
+    assert after["due within day"] == before["due within day"]
+    assert after["EPOC answered (90 days)"] == 1
+    with capsys.disabled():
+        print(f"\n  {req.reference} emergency EPOC: submitted 08:00, answered 10:30 UTC")
+        for key in before:
+            print(f"  {key:26} before {before[key]}  open {during[key]}  answered {after[key]}")

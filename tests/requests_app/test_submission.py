@@ -36,7 +36,7 @@ def reviewer_on_duty(reviewer):
 
 
 @pytest.mark.parametrize("instrument", list(EXPECTED_TIME_ALLOWED))
-def test_valid_submission_of_each_instrument(client, officer, reviewer_on_duty, instrument):
+def test_valid_submission_of_each_instrument(client, officer, reviewer_on_duty, instrument, capsys):
     verified_login(client, officer)
     with time_machine.travel("2026-11-27 10:15:42Z", tick=False):
         response = submit(client, instrument)
@@ -54,6 +54,11 @@ def test_valid_submission_of_each_instrument(client, officer, reviewer_on_duty, 
 
     ack = [m for m in emails if m.to == [officer.email]]
     assert len(ack) == 1 and req.reference in ack[0].subject
+    with capsys.disabled():
+        print(
+            f"\n  {instrument:21} {req.reference}  received {req.received_at:%Y-%m-%d %H:%M:%S}"
+            f"  due {req.due_at:%Y-%m-%d %H:%M} UTC  ack: {ack[0].subject!r}"
+        )
     assert "Received" in ack[0].subject
     # The acknowledgment never carries the content of the request.
     assert VALID[instrument]["statement_of_reasons"] not in ack[0].body

@@ -1,0 +1,111 @@
+"""The number of queries a page makes does not grow with what it shows: the review queue with 3
+or 30 requests, the review detail with 1 or 10 messages and documents, the officer's list with 3
+or 30 requests. A page that loads related rows one by one (N+1) fails here long before it is slow
+in production (docs/performance.md has the figures at a million requests).
+
+Each test measures the small case under a ceiling, then requires the large case to make exactly
+as many queries. Every measured GET follows a first GET of the same page, so both cases start
+from the same state (flash messages shown, session clock written, status counts cached)."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from authorities.constants import Instrument
+from requests_app.models import LegalRequest, Status
+from tests.conftest import verified_login
+from tests.requests_app.helpers import pdf_upload, submit
+
+pytestmark = pytest.mark.django_db
+
+# Ceilings for the small case: session, user, device, roles, the page's own reads (and, for the
+# detail page, the access-log write). Raise one only with a reason.
+QUEUE_MAX_QUERIES = 12
+DETAIL_MAX_QUERIES = 30
+LIST_MAX_QUERIES = 12
+REFERENCE = re.compile(r"LR-\d{4}-\d{6}")
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    # These tests submit and post more than the hourly limits allow; they are about queries.
+    settings.PORTAL_RATE_SUBMISSION = "10000/h"
+    settings.PORTAL_RATE_UPLOAD = "10000/h"
+
+
+def submit_inquiries(client, officer, count: int) -> None:
+    verified_login(client, officer)
+    for _ in range(count):
+        assert submit(client, Instrument.INQUIRY, documents=[]).status_code == 302
+
+
+def queries_of_get(client, url: str, expectation) -> tuple[int, str]:
+    """Open the page once, then count the queries of a second GET under `expectation`."""
+    assert client.get(url).status_code == 200
+    with expectation as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured.captured_queries), response.content.decode()
+
+
+def test_queue_queries_do_not_grow_with_the_requests_listed(
+    client, officer, outsider, reviewer, django_assert_max_num_queries, django_assert_num_queries
+):
+    url = reverse("review:queue")
+    submit_inquiries(client, officer, 2)
+    submit_inquiries(client, outsider, 1)
+    verified_login(client, reviewer)
+    small, page = queries_of_get(client, url, django_assert_max_num_queries(QUEUE_MAX_QUERIES))
+    assert len(set(REFERENCE.findall(page))) == 3
+
+    submit_inquiries(client, officer, 18)
+    submit_inquiries(client, outsider, 9)
+    verified_login(client, reviewer)
+    _, page = queries_of_get(client, url, django_assert_num_queries(small))
+    assert LegalRequest.objects.filter(status=Status.SUBMITTED).count() == 30
+    assert len(set(REFERENCE.findall(page))) == 30
+
+
+def test_review_detail_queries_do_not_grow_with_messages_and_documents(
+    client, officer, reviewer, django_assert_max_num_queries, django_assert_num_queries
+):
+    submit_inquiries(client, officer, 2)
+    few, many = LegalRequest.objects.order_by("pk")
+    for legal_request, count in ((few, 1), (many, 10)):
+        for n in range(count):
+            response = client.post(
+                reverse("requests:message", args=[legal_request.public_id]),
+                {"body": f"Additional information {n}", "files": [pdf_upload(f"annex-{n}.pdf")]},
+            )
+            assert response.status_code == 302
+    assert few.messages.count() == few.attachments.count() == 1
+    assert many.messages.count() == many.attachments.count() == 10
+
+    verified_login(client, reviewer)
+    small, page = queries_of_get(
+        client,
+        reverse("review:detail", args=[few.public_id]),
+        django_assert_max_num_queries(DETAIL_MAX_QUERIES),
+    )
+    assert "annex-0.pdf" in page
+    _, page = queries_of_get(
+        client,
+        reverse("review:detail", args=[many.public_id]),
+        django_assert_num_queries(small),
+    )
+    assert all(f"annex-{n}.pdf" in page for n in range(10))
+    assert all(f"Additional information {n}" in page for n in range(10))
+
+
+def test_officer_list_queries_do_not_grow_with_the_requests_listed(
+    client, officer, django_assert_max_num_queries, django_assert_num_queries
+):
+    url = reverse("requests:list")
+    submit_inquiries(client, officer, 3)
+    small, page = queries_of_get(client, url, django_assert_max_num_queries(LIST_MAX_QUERIES))
+    assert len(set(REFERENCE.findall(page))) == 3
+
+    submit_inquiries(client, officer, 27)
+    _, page = queries_of_get(client, url, django_assert_num_queries(small))
+    assert len(set(REFERENCE.findall(page))) == 25  # a full first page of 30
