@@ -6,7 +6,10 @@ health, sign-up), `login_step` for the pages between the password and the second
 """
 
 from collections.abc import Callable
+from functools import wraps
 from typing import TypeVar
+
+from django.http import Http404
 
 V = TypeVar("V", bound=Callable)
 
@@ -30,3 +33,19 @@ def access_of(view: Callable) -> str | None:
     if mark is None and hasattr(view, "view_class"):
         mark = getattr(view.view_class, "portal_access", None)
     return mark
+
+
+def only_for(predicate: Callable) -> Callable[[V], V]:
+    """Outermost decorator of a view for one audience: to anyone else the page does not exist,
+    whatever the method (a 405 or 403 would tell them that the URL is real)."""
+
+    def decorator(view: V) -> V:
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not predicate(request.user):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

@@ -3,13 +3,13 @@ dashboard. Every page is 404 to anyone outside the legal team (selectors decide)
 
 import csv
 from datetime import datetime, time, timedelta
-from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -17,6 +17,7 @@ from authorities.constants import COUNTRY_CHOICES, Instrument
 from authorities.middleware import client_ip
 from authorities.selectors import authority_for_email
 from authorities.stepup import fresh_second_factor
+from portal.access import only_for
 from portal.ratelimits import upload_limit
 
 from . import instruments as I
@@ -35,28 +36,8 @@ from .review_forms import (
 from .risk import risk_signals
 from .views import _problem_text, attachment_response
 
-
-def legal_team_only(view):
-    """Outermost on every review view: to anyone outside the legal team the page does not exist,
-    whatever the method (a 405 would tell an officer that the URL is real)."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not roles.is_legal_team(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def lead_only(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not roles.is_lead(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapped
+legal_team_only = only_for(roles.is_legal_team)
+lead_only = only_for(roles.is_lead)
 
 
 @legal_team_only
@@ -192,16 +173,16 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
             review.legal_request_assign(
                 actor=user, request=legal_request, assignee=form.cleaned_data["assignee"]
             )
-            done = "Assignment saved."
+            done = gettext("Assignment saved.")
         elif name == "accept":
             review.legal_request_accept(reviewer=user, request=legal_request)
-            done = "Accepted for review."
+            done = gettext("Accepted for review.")
         elif name == "clarify":
             form = _valid(ClarificationForm(post))
             review.legal_request_ask_clarification(
                 reviewer=user, request=legal_request, question=form.cleaned_data["question"]
             )
-            done = "Clarification requested; the clock is stopped."
+            done = gettext("Clarification requested; the clock is stopped.")
         elif name == "refuse":
             form = _valid(RefuseForm(post))
             review.legal_request_refuse(
@@ -210,7 +191,7 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
                 ground=form.cleaned_data["ground"],
                 explanation=form.cleaned_data["explanation"],
             )
-            done = "Refused; the authority has the notice."
+            done = gettext("Refused; the authority has the notice.")
         elif name == "respond":
             form = _valid(RespondForm(post, files))
             review.legal_request_respond(
@@ -220,19 +201,19 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
                 partial=form.cleaned_data["partial"],
                 note=form.cleaned_data["note"],
             )
-            done = "Response delivered through the portal."
+            done = gettext("Response delivered through the portal.")
         elif name == "preserve":
             review.legal_request_confirm_preservation(reviewer=user, request=legal_request)
-            done = "Preservation confirmed."
+            done = gettext("Preservation confirmed.")
         elif name == "confirm_extension":
             review.legal_request_confirm_extension(reviewer=user, request=legal_request)
-            done = "Extension confirmed."
+            done = gettext("Extension confirmed.")
         elif name == "close":
             form = _valid(CloseForm(post))
             review.legal_request_close(
                 reviewer=user, request=legal_request, note=form.cleaned_data["note"]
             )
-            done = "Closed."
+            done = gettext("Closed.")
         elif name == "callback":
             form = _valid(CallbackForm(post))
             review.callback_record(
@@ -241,13 +222,15 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
                 outcome=form.cleaned_data["outcome"],
                 notes=form.cleaned_data["notes"],
             )
-            done = "Call-back recorded."
+            done = gettext("Call-back recorded.")
         else:  # approve: a fresh second-factor code in the same form (step-up)
             form = _valid(ApproveDisclosureForm(post))
             if not fresh_second_factor(request, form.cleaned_data["otp_token"]):
-                raise PermissionDenied("That code is not right: the approval needs a fresh code.")
+                raise PermissionDenied(
+                    gettext("That code is not right: the approval needs a fresh code.")
+                )
             review.disclosure_approve(lead=user, request=legal_request)
-            done = "Emergency disclosure approved."
+            done = gettext("Emergency disclosure approved.")
     except PermissionDenied as problem:
         messages.error(request, _problem_text(problem))
         return redirect("review:detail", legal_request.public_id)
@@ -317,6 +300,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     )
     writer = csv.writer(response)
     writer.writerow(["member_state", "instrument", "outcome", "requests"])
-    for row in report:
-        writer.writerow([row["country"], row["instrument"], row["outcome"], row["count"]])
+    with translation.override("en"):  # a data file: the same labels whoever downloads it
+        for row in report:
+            writer.writerow([row["country"], row["instrument"], row["outcome"], row["count"]])
     return response

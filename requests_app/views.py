@@ -1,8 +1,6 @@
 """The authority's side: submit requests and follow them. Thin: forms check input, services act,
 selectors read (and hide other authorities' requests as 404)."""
 
-from functools import wraps
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -10,11 +8,13 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from authorities.middleware import client_ip
 from authorities.selectors import officer_block_reason
+from portal.access import only_for
 from portal.ratelimits import submission_limit, upload_limit
 
 from . import instruments as I
@@ -37,16 +37,7 @@ def _officer_or_404(request: HttpRequest):
     return request.user
 
 
-def officer_only(view):
-    """Outermost on every officer view: for anyone else the page does not exist, whatever the
-    method (a 405 would tell the legal team or staff that the URL is real)."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        _officer_or_404(request)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+officer_only = only_for(lambda user: user.is_authenticated and user.is_officer)
 
 
 def _problem_text(problem: Exception) -> str:
@@ -90,7 +81,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 def _submit_block(officer) -> str | None:
     if not officer.is_approved:
-        return (
+        return gettext(
             "Your account is awaiting approval: you can submit requests once platform staff "
             "have checked it against the registry."
         )
@@ -114,7 +105,9 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
         messages.error(request, _problem_text(problem))
         return redirect("requests:new")
     if request.POST.get("action") != "submit":
-        messages.success(request, "Draft saved. You can come back to it from your requests.")
+        messages.success(
+            request, gettext("Draft saved. You can come back to it from your requests.")
+        )
         return redirect("requests:edit", draft.public_id)
     try:
         submitted = services.legal_request_submit(
@@ -125,12 +118,21 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
         )
     except ValidationError:
         # The draft is saved: show what is missing next to each field, nothing typed is lost.
-        messages.error(request, "The request is saved as a draft but cannot be submitted yet.")
+        messages.error(
+            request, gettext("The request is saved as a draft but cannot be submitted yet.")
+        )
         return redirect(f"{reverse('requests:edit', args=[draft.public_id])}?check=1")
     messages.success(
         request,
-        f"Request {submitted.reference} received on {submitted.received_at:%Y-%m-%d %H:%M} UTC. "
-        "An acknowledgment is on its way to your e-mail.",
+        gettext(
+            "Request %(reference)s received on %(received)s. "
+            "An acknowledgment is on its way to your e-mail."
+        )
+        % {
+            "reference": submitted.reference,
+            # The viewer's zone (portal.middleware), named: "2026-03-01 10:30 CET".
+            "received": f"{timezone.localtime(submitted.received_at):%Y-%m-%d %H:%M %Z}",
+        },
     )
     return redirect("requests:detail", submitted.public_id)
 
@@ -171,11 +173,16 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
     if draft.status != Status.DRAFT or draft.officer_id != officer.pk:
         raise Http404
     if request.method == "POST" and request.POST.get("remove_attachment"):
-        attachment = draft.attachments.filter(public_id=request.POST["remove_attachment"]).first()
+        try:
+            attachment = draft.attachments.filter(
+                public_id=request.POST["remove_attachment"]
+            ).first()
+        except ValidationError:  # not a UUID (was a 500): no such document either
+            attachment = None
         if attachment is None:
             raise Http404
         services.attachment_remove_from_draft(request=draft, user=officer, attachment=attachment)
-        messages.info(request, f"{attachment.original_name} removed.")
+        messages.info(request, gettext("%(name)s removed.") % {"name": attachment.original_name})
         return redirect("requests:edit", draft.public_id)
     form = LegalRequestForm(
         request.POST or None,
@@ -345,7 +352,7 @@ def message_post(request: HttpRequest, public_id) -> HttpResponse:
             amendment=form.cleaned_data["amendment"],
             files=form.cleaned_data["files"] or [],
         )
-        messages.success(request, "Message sent.")
+        messages.success(request, gettext("Message sent."))
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)
@@ -358,13 +365,15 @@ def withdraw(request: HttpRequest, public_id) -> HttpResponse:
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     form = WithdrawForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a reason to withdraw the request.")
+        messages.error(request, gettext("Give a reason to withdraw the request."))
         return redirect("requests:detail", legal_request.public_id)
     try:
         services.legal_request_withdraw(
             officer=officer, request=legal_request, reason=form.cleaned_data["reason"]
         )
-        messages.success(request, f"{legal_request.reference} withdrawn.")
+        messages.success(
+            request, gettext("%(reference)s withdrawn.") % {"reference": legal_request.reference}
+        )
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)
@@ -378,18 +387,20 @@ def preservation(request: HttpRequest, public_id) -> HttpResponse:
     try:
         if request.POST.get("action") == "extend":
             services.preservation_extend(officer=officer, request=legal_request)
-            messages.success(request, "Preservation extended by 30 days.")
+            messages.success(request, gettext("Preservation extended by 30 days."))
         else:
             form = ProductionForm(request.POST)
             if not form.is_valid():
-                messages.error(request, "Give the reference of the production order.")
+                messages.error(request, gettext("Give the reference of the production order."))
                 return redirect("requests:detail", legal_request.public_id)
             services.preservation_confirm_production(
                 officer=officer,
                 request=legal_request,
                 production_reference=form.cleaned_data["production_reference"],
             )
-            messages.success(request, "Production follow-up recorded: the data stay preserved.")
+            messages.success(
+                request, gettext("Production follow-up recorded: the data stay preserved.")
+            )
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)
