@@ -12,9 +12,10 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from portal.emails import absolute_url, build_email
+from portal.emails import absolute_url, build_email, local_time
 
 from . import instruments as I
 from .models import LegalRequest, Notification, Status
@@ -60,33 +61,36 @@ def request_url(request: LegalRequest) -> str:
     return absolute_url(reverse("requests:detail", args=[request.public_id]))
 
 
-def notice_context(request: LegalRequest) -> dict:
-    """What an e-mail about a request may say: never its content."""
+def notice_context(request: LegalRequest, *, language: str = "en", time_zone: str = "UTC") -> dict:
+    """What an e-mail about a request may say: never its content. Labels in the recipient's
+    language and the deadline in their time zone (the outbox row keeps them as text)."""
     left = request.time_left()
-    return {
-        "reference": request.reference,
-        "instrument": I.rule_for(request.instrument).label,
-        "status": Status(request.status).label,
-        "emergency": I.is_emergency(request.instrument, request.is_emergency),
-        "due_at": request.due_at.strftime("%Y-%m-%d %H:%M UTC") if request.due_at else "",
-        "time_left": format_duration(left) if left is not None else "",
-        "link": request_url(request),
-        "authority": request.authority.name_en,
-        "country": request.authority.country,
-    }
+    with translation.override(language):
+        return {
+            "reference": request.reference,
+            "instrument": str(I.rule_for(request.instrument).label),
+            "status": str(Status(request.status).label),
+            "emergency": I.is_emergency(request.instrument, request.is_emergency),
+            "due_at": local_time(request.due_at, time_zone) if request.due_at else "",
+            "time_left": format_duration(left) if left is not None else "",
+            "link": request_url(request),
+            "authority": request.authority.name_en,
+            "country": request.authority.country,
+        }
 
 
 def format_duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
-    sign = "overdue by " if minutes < 0 else ""
+    overdue = minutes < 0
     minutes = abs(minutes)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    parts = [f"{days} d"] if days else []
+    parts = [gettext("%(days)s d") % {"days": days}] if days else []
     if hours or days:
-        parts.append(f"{hours} h")
-    parts.append(f"{mins} min")
-    return sign + " ".join(parts)
+        parts.append(gettext("%(hours)s h") % {"hours": hours})
+    parts.append(gettext("%(minutes)s min") % {"minutes": mins})
+    text = " ".join(parts)
+    return gettext("overdue by %(duration)s") % {"duration": text} if overdue else text
 
 
 def notification_deliver(notification_id: int) -> bool:
@@ -181,7 +185,7 @@ def _context_at_send_time(notification: Notification) -> dict:
 
         request = LegalRequest.objects.select_related("authority").get(pk=notification.request_id)
         return {
-            **notice_context(request),
+            **notice_context(request, language=notification.language),
             "kind": notification.alert_kind,
             "threshold": notification.threshold,
             "preservation_until": (
