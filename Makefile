@@ -90,3 +90,11 @@ clean:
 bench: venv
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(PY) -m bench.run
+
+# make messages: refresh the French catalogue (locale/fr/LC_MESSAGES/django.po) from the code and
+# templates, then compile it. Needs GNU gettext (apt-get install gettext); commit the .po and the .mo,
+# so that servers need no gettext.
+.PHONY: messages
+messages: venv
+	$(RUN_ENV) $(PY) manage.py makemessages -l fr --ignore=.venv --ignore=var --ignore=bench --ignore=tests
+	$(RUN_ENV) $(PY) manage.py compilemessages --ignore=.venv --ignore=var

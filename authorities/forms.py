@@ -1,27 +1,30 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import SetPasswordForm
+from django.utils.translation import gettext_lazy as _
 
+from .constants import time_zone_choices
 from .services import confirmed_devices, otp_verify
 
 
 class SignUpForm(forms.Form):
     email = forms.EmailField(
-        label="Official e-mail address",
-        help_text="The address your authority gave you, on its official domain.",
+        label=_("Official e-mail address"),
+        help_text=_("The address your authority gave you, on its official domain."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     full_name = forms.CharField(
-        label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+        label=_("Full name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 12 characters; not a common password.",
+        help_text=_("At least 12 characters; not a common password."),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -30,7 +33,7 @@ class SignUpForm(forms.Form):
         cleaned = super().clean()
         p1, p2 = cleaned.get("password1"), cleaned.get("password2")
         if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         elif p1:
             try:
                 password_validation.validate_password(p1)
@@ -41,10 +44,10 @@ class SignUpForm(forms.Form):
 
 class LoginForm(forms.Form):
     username = forms.EmailField(
-        label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "username"})
+        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "username"})
     )
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -52,7 +55,7 @@ class LoginForm(forms.Form):
 
 class OTPForm(forms.Form):
     token = forms.CharField(
-        label="Code from your authenticator app, or a backup code",
+        label=_("Code from your authenticator app, or a backup code"),
         max_length=20,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
@@ -62,7 +65,7 @@ class OTPForm(forms.Form):
 
 class EnrolForm(forms.Form):
     token = forms.CharField(
-        label="6-digit code shown by the app",
+        label=_("6-digit code shown by the app"),
         max_length=6,
         min_length=6,
         widget=forms.TextInput(
@@ -76,7 +79,7 @@ class SecondFactorSetPasswordForm(SetPasswordForm):
     stolen mailbox cannot take over an officer's portal account."""
 
     otp_token = forms.CharField(
-        label="Code from your authenticator app, or a backup code",
+        label=_("Code from your authenticator app, or a backup code"),
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
         required=False,
@@ -92,7 +95,9 @@ class SecondFactorSetPasswordForm(SetPasswordForm):
     def clean_otp_token(self):
         token = self.cleaned_data.get("otp_token", "")
         if otp_verify(user=self.user, token=token, ip=self.ip) is None:
-            raise forms.ValidationError("That code is not right (or too many tries: wait a bit).")
+            raise forms.ValidationError(
+                _("That code is not right (or too many tries: wait a bit).")
+            )
         return token
 
 
@@ -101,13 +106,22 @@ class ReasonForm(forms.Form):
 
 
 class EmailChangeForm(forms.Form):
-    new_email = forms.EmailField(label="New e-mail address")
+    new_email = forms.EmailField(label=_("New e-mail address"))
     otp_token = forms.CharField(
-        label="Code from your authenticator app (confirms it is you)", max_length=20
+        label=_("Code from your authenticator app (confirms it is you)"), max_length=20
     )
 
 
 class ReplaceSecondFactorForm(forms.Form):
     otp_token = forms.CharField(
-        label="Code from your current authenticator app (confirms it is you)", max_length=20
+        label=_("Code from your current authenticator app (confirms it is you)"), max_length=20
+    )
+
+
+class PreferencesForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=time_zone_choices,
+        help_text=_("Dates and times in the portal are shown in this zone."),
     )

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
-from .constants import COUNTRY_CHOICES, AuthorityKind, AuthorityStatus
+from .constants import COUNTRY_CHOICES, AuthorityKind, AuthorityStatus, time_zone_choices
 
 
 class Authority(models.Model):
@@ -149,6 +149,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     preferred_language = models.CharField(max_length=8, default="en")
+    # Times are stored in UTC and shown in this zone (portal.middleware.UserTimeZoneMiddleware).
+    time_zone = models.CharField(max_length=64, default="UTC", choices=time_zone_choices)
     on_duty = models.BooleanField(
         default=True,
         help_text="Legal team: receives the alerts of unassigned requests while on duty.",

@@ -1,6 +1,7 @@
 """Reads of the registry and of officers, with the rules that decide who is a real officer."""
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from .constants import AuthorityStatus
 from .domains import DomainError, candidate_registry_domains, email_domain
@@ -33,14 +34,14 @@ def officer_block_reason(user: User) -> str | None:
         return None
     authority = user.authority
     if authority.status != AuthorityStatus.ACTIVE:
-        return (
-            f"Your authority ({authority.name_en}) is {authority.get_status_display().lower()} "
-            "in the registry of competent authorities, so this account cannot be used. "
-            "Your requests are kept. Contact the platform's legal team through official channels."
-        )
+        return gettext(
+            "Your authority (%(name)s) is %(status)s in the registry of competent authorities, "
+            "so this account cannot be used. Your requests are kept. Contact the platform's "
+            "legal team through official channels."
+        ) % {"name": authority.name_en, "status": authority.get_status_display().lower()}
     current = authority_for_email(user.email)
     if current is None or current.pk != authority.pk:
-        return (
+        return gettext(
             "Your e-mail domain is no longer an official domain of your authority in the registry "
             "of competent authorities, so this account cannot be used. Your requests are kept."
         )

@@ -10,11 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.emails import absolute_url, send_now
+from portal.emails import absolute_url, local_time, send_now
 
-from .constants import OUTSIDE_EU_MESSAGE, AuthorityStatus
+from .constants import OUTSIDE_EU_MESSAGE, AuthorityStatus, time_zone_choices
 from .models import (
     AccountEvent,
     Authority,
@@ -221,15 +222,18 @@ def email_verification_token(user: User) -> str:
 
 
 @transaction.atomic
-def officer_sign_up(*, email: str, full_name: str, password: str, ip: str | None) -> None:
+def officer_sign_up(
+    *, email: str, full_name: str, password: str, ip: str | None, language: str = "en"
+) -> None:
     """Create an officer account for an official e-mail of an active registry authority and
     send the verification link. The outcome the caller shows is the same whether or not an
     account exists (a known address gets an e-mail instead), so sign-up reveals nothing.
-    Raises SignUpRefused for an address outside the registry; nothing is created then."""
+    Raises SignUpRefused for an address outside the registry; nothing is created then.
+    `language` (the one the sign-up page was shown in) becomes the account's language."""
     email = email.strip().lower()
     authority = authority_for_email(email)
     if authority is None:
-        raise SignUpRefused(OUTSIDE_EU_MESSAGE)
+        raise SignUpRefused(str(OUTSIDE_EU_MESSAGE))
     existing = User.objects.filter(email=email).first()
     if existing is not None:
         if existing.email_verified_at is None:
@@ -248,7 +252,11 @@ def officer_sign_up(*, email: str, full_name: str, password: str, ip: str | None
             )
         return
     user = User.objects.create_user(
-        email=email, password=password, full_name=full_name.strip(), authority=authority
+        email=email,
+        password=password,
+        full_name=full_name.strip(),
+        authority=authority,
+        preferred_language=language if language in dict(settings.LANGUAGES) else "en",
     )
     account_event_record(user=user, kind=AccountEvent.Kind.SIGNED_UP, ip=ip, detail=authority.pk)
     _send_verification(user)
@@ -278,14 +286,16 @@ def email_verification_user(token: str) -> User:
             token, salt=EMAIL_VERIFICATION_SALT, max_age=settings.PORTAL_EMAIL_LINK_HOURS * 3600
         )
     except signing.SignatureExpired:
-        raise InvalidLink("This link has expired. Sign up again to get a new one.") from None
+        raise InvalidLink(
+            gettext("This link has expired. Sign up again to get a new one.")
+        ) from None
     except signing.BadSignature:
-        raise InvalidLink("This link is not valid.") from None
+        raise InvalidLink(gettext("This link is not valid.")) from None
     user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
     if user is None:
-        raise InvalidLink("This link is not valid.")
+        raise InvalidLink(gettext("This link is not valid."))
     if user.email_verified_at is not None:
-        raise InvalidLink("This link has already been used. You can log in.")
+        raise InvalidLink(gettext("This link has already been used. You can log in."))
     return user
 
 
@@ -297,7 +307,7 @@ def officer_verify_email(*, token: str, ip: str | None) -> User:
         email_verified_at=timezone.now()
     )
     if updated != 1:
-        raise InvalidLink("This link has already been used. You can log in.")
+        raise InvalidLink(gettext("This link has already been used. You can log in."))
     account_event_record(user=user, kind=AccountEvent.Kind.EMAIL_VERIFIED, ip=ip)
     user.refresh_from_db()
     return user
@@ -313,7 +323,7 @@ def _check_may_approve(*, approver: User, officer: User) -> None:
         and approver.pk != officer.pk
     ):
         return
-    raise PermissionDenied("Only platform staff or this authority's contact may approve.")
+    raise PermissionDenied(gettext("Only platform staff or this authority's contact may approve."))
 
 
 @transaction.atomic
@@ -321,11 +331,11 @@ def officer_approve(*, officer: User, approver: User) -> User:
     _check_may_approve(approver=approver, officer=officer)
     officer = User.objects.select_for_update().get(pk=officer.pk)
     if not officer.is_officer:
-        raise ValidationError("Only officer accounts are approved.")
+        raise ValidationError(gettext("Only officer accounts are approved."))
     if officer.email_verified_at is None:
-        raise ValidationError("The officer has not verified their e-mail address yet.")
+        raise ValidationError(gettext("The officer has not verified their e-mail address yet."))
     if officer.authority.status != AuthorityStatus.ACTIVE:
-        raise ValidationError("The officer's authority is not active in the registry.")
+        raise ValidationError(gettext("The officer's authority is not active in the registry."))
     if officer.approved_at is not None:
         return officer
     officer.approved_at = timezone.now()
@@ -385,7 +395,9 @@ def otp_enrol_confirm(*, user: User, token: str, ip: str | None) -> tuple[TOTPDe
     codes in clear (shown once, stored hashed). Raises ValidationError on a wrong code."""
     device = totp_device_for_enrolment(user)
     if not device.verify_token(token):
-        raise ValidationError("That code is not right. Check the time on your phone and retry.")
+        raise ValidationError(
+            gettext("That code is not right. Check the time on your phone and retry.")
+        )
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     backup, _ = BackupCodeDevice.objects.get_or_create(
@@ -421,7 +433,7 @@ def otp_reset_by_staff(*, user: User, staff: User, reason: str) -> None:
     """Remove every second factor of a user (lost phone); they enrol again at next login.
     Only staff with a verified second factor of their own, and never on their own account."""
     if not staff.is_staff or staff.pk == user.pk:
-        raise PermissionDenied("Only another staff member may reset a second factor.")
+        raise PermissionDenied(gettext("Only another staff member may reset a second factor."))
     TOTPDevice.objects.filter(user=user).delete()
     BackupCodeDevice.objects.filter(user=user).delete()
     account_event_record(user=user, kind=AccountEvent.Kind.OTP_RESET, actor=staff, detail=reason)
@@ -466,7 +478,7 @@ def login_device_seen(
         account_event_record(
             user=user, kind=AccountEvent.Kind.NEW_DEVICE, ip=ip, detail=user_agent[:200]
         )
-        when = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
+        when = local_time(timezone.now(), user.time_zone)
         transaction.on_commit(
             lambda: send_now(
                 to=[user.email],
@@ -488,12 +500,14 @@ def email_change_request(*, user: User, new_email: str, ip: str | None) -> None:
     factor). An officer's new address must belong to the same authority in the registry."""
     new_email = new_email.strip().lower()
     if User.objects.filter(email=new_email).exclude(pk=user.pk).exists() or new_email == user.email:
-        raise ValidationError("This address cannot be used.")
+        raise ValidationError(gettext("This address cannot be used."))
     if user.is_officer:
         authority = authority_for_email(new_email)
         if authority is None or authority.pk != user.authority_id:
             raise ValidationError(
-                "The new address must be an official address of your authority in the registry."
+                gettext(
+                    "The new address must be an official address of your authority in the registry."
+                )
             )
     token = signing.dumps(
         {"u": user.pk, "old": user.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
@@ -523,15 +537,20 @@ def email_change_confirm(*, user: User, token: str, ip: str | None) -> User:
             token, salt=EMAIL_CHANGE_SALT, max_age=settings.PORTAL_EMAIL_LINK_HOURS * 3600
         )
     except signing.BadSignature:
-        raise InvalidLink("This link is not valid or has expired.") from None
-    # Single use and bound to the account: it works only while the old address is current.
+        raise InvalidLink(gettext("This link is not valid or has expired.")) from None
+    # Single use and bound to the account: it works only while the old address is current,
+    # and while no other account has taken the new one since the link was sent (the unique
+    # e-mail refused the update: an IntegrityError, a 500).
+    taken = User.objects.filter(email=data.get("new")).exclude(pk=user.pk).exists()
     updated = (
-        User.objects.filter(pk=user.pk, email=data.get("old"))
-        .exclude(pk__in=User.objects.filter(email=data.get("new")).values("pk"))
-        .update(email=data["new"], email_verified_at=timezone.now())
+        0
+        if taken
+        else User.objects.filter(pk=user.pk, email=data.get("old")).update(
+            email=data["new"], email_verified_at=timezone.now()
+        )
     )
     if data.get("u") != user.pk or updated != 1:
-        raise InvalidLink("This link is not valid any more.")
+        raise InvalidLink(gettext("This link is not valid any more."))
     account_event_record(
         user=user,
         kind=AccountEvent.Kind.EMAIL_CHANGED,
@@ -557,3 +576,20 @@ def otp_replace(*, user: User, ip: str | None) -> None:
             language=user.preferred_language,
         )
     )
+
+
+def user_preferences_update(
+    *, user: User, language: str | None = None, time_zone: str | None = None
+) -> User:
+    """The account's language (pages after login, e-mails) and time zone (times shown).
+    Values outside settings.LANGUAGES or the offered zones are ignored."""
+    fields = []
+    if language in dict(settings.LANGUAGES):
+        user.preferred_language = language
+        fields.append("preferred_language")
+    if time_zone in dict(time_zone_choices()):
+        user.time_zone = time_zone
+        fields.append("time_zone")
+    if fields:
+        user.save(update_fields=fields)
+    return user

@@ -3,6 +3,7 @@ disclosure) ask for a fresh second-factor code in the same form, whatever the se
 
 from django import forms
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .middleware import client_ip
 from .services import otp_verify
@@ -10,7 +11,7 @@ from .services import otp_verify
 
 class StepUpField(forms.CharField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("label", "Code from your authenticator app (confirms it is you)")
+        kwargs.setdefault("label", _("Code from your authenticator app (confirms it is you)"))
         kwargs.setdefault("max_length", 20)
         kwargs.setdefault(
             "widget", forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"})

@@ -13,8 +13,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -22,6 +24,7 @@ from django_otp import login as otp_login
 
 from portal.access import PUBLIC, login_step, public
 from portal.ratelimits import login_limit, password_reset_limit, signup_limit
+from portal.views import remember_language
 
 from . import selectors, services
 from .forms import (
@@ -29,6 +32,7 @@ from .forms import (
     EnrolForm,
     LoginForm,
     OTPForm,
+    PreferencesForm,
     ReasonForm,
     ReplaceSecondFactorForm,
     SecondFactorSetPasswordForm,
@@ -40,8 +44,10 @@ from .stepup import fresh_second_factor
 
 
 def _next_url(request: HttpRequest) -> str:
+    # A path on this site only: redirect() takes any other string for a URL name, so
+    # ?next=foo raised NoReverseMatch (a 500) once the second factor was verified.
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
@@ -73,6 +79,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 full_name=form.cleaned_data["full_name"],
                 password=form.cleaned_data["password1"],
                 ip=client_ip(request),
+                language=translation.get_language(),
             )
         except services.SignUpRefused as refusal:
             form.add_error("email", str(refusal))
@@ -120,15 +127,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
         )
         if user is None:
             # django-axes counts the failure; past the limit its middleware answers "locked".
-            form.add_error(None, "E-mail address or password is wrong.")
+            form.add_error(None, _("E-mail address or password is wrong."))
         elif user.email_verified_at is None:
-            form.add_error(None, "Confirm your e-mail address first: open the link we sent you.")
+            form.add_error(None, _("Confirm your e-mail address first: open the link we sent you."))
         elif (reason := selectors.officer_block_reason(user)) is not None:
             form.add_error(None, reason)
         else:
             auth_login(request, user)  # rotates the session key
             step = "authorities:otp" if services.has_second_factor(user) else "authorities:enrol"
-            return redirect(_with_next(step, request))
+            # From here on the pages speak the account's language.
+            return remember_language(redirect(_with_next(step, request)), user.preferred_language)
     return render(request, "authorities/login.html", {"form": form, "next": _next_url(request)})
 
 
@@ -173,9 +181,9 @@ def otp_view(request: HttpRequest) -> HttpResponse:
         if device is not None:
             return _complete_second_factor(request, device, redirect(_next_url(request)))
         if throttled:
-            form.add_error(None, "Too many wrong codes. Wait a minute, then try again.")
+            form.add_error(None, _("Too many wrong codes. Wait a minute, then try again."))
         else:
-            form.add_error("token", "That code is not right.")
+            form.add_error("token", _("That code is not right."))
     return render(request, "authorities/otp.html", {"form": form, "next": _next_url(request)})
 
 
@@ -234,7 +242,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
         user=request.user, kind=AccountEvent.Kind.LOGOUT, ip=client_ip(request)
     )
     logout(request)  # deletes the session row: the old cookie is worthless
-    messages.info(request, "You are logged out.")
+    messages.info(request, _("You are logged out."))
     return redirect("landing")
 
 
@@ -294,21 +302,26 @@ def authority_officers(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authority_contact:
         raise Http404
     if request.method == "POST":
-        officer = officers.filter(pk=request.POST.get("officer")).first()
+        pk = request.POST.get("officer", "")
+        # A number or nobody: filter(pk="abc") raises ValueError (it was a 500).
+        officer = officers.filter(pk=pk).first() if pk.isdecimal() else None
         if officer is None:
             raise Http404
         form = ReasonForm(request.POST)
         try:
             if request.POST.get("action") == "approve":
                 services.officer_approve(officer=officer, approver=request.user)
-                messages.success(request, f"{officer.email} is approved.")
+                messages.success(request, _("%(email)s is approved.") % {"email": officer.email})
             elif form.is_valid():
                 services.officer_revoke_approval(
                     officer=officer, approver=request.user, reason=form.cleaned_data["reason"]
                 )
-                messages.success(request, f"{officer.email} can no longer submit requests.")
+                messages.success(
+                    request,
+                    _("%(email)s can no longer submit requests.") % {"email": officer.email},
+                )
             else:
-                messages.error(request, "Give a reason to revoke an approval.")
+                messages.error(request, _("Give a reason to revoke an approval."))
         except (ValidationError, PermissionDenied) as problem:
             messages.error(request, " ".join(getattr(problem, "messages", [str(problem)])))
         return redirect("authorities:officers")
@@ -321,17 +334,27 @@ def authority_officers(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def account(request: HttpRequest) -> HttpResponse:
-    """E-mail and second factor: each change asks for a fresh code (step-up)."""
+    """E-mail and second factor: each change asks for a fresh code (step-up). Language and time
+    zone (action "preferences") need none."""
     user = request.user
-    email_form = EmailChangeForm(request.POST if request.POST.get("action") == "email" else None)
-    otp_form = ReplaceSecondFactorForm(
-        request.POST if request.POST.get("action") == "otp" else None
+    action = request.POST.get("action")
+    email_form = EmailChangeForm(request.POST if action == "email" else None)
+    otp_form = ReplaceSecondFactorForm(request.POST if action == "otp" else None)
+    preferences_form = PreferencesForm(
+        request.POST if action == "preferences" else None,
+        initial={"language": user.preferred_language, "time_zone": user.time_zone},
     )
-    if request.method == "POST":
+    if request.method == "POST" and action == "preferences":
+        if preferences_form.is_valid():
+            services.user_preferences_update(user=user, **preferences_form.cleaned_data)
+            with translation.override(user.preferred_language):
+                messages.success(request, _("Your preferences are saved."))
+            return remember_language(redirect("authorities:account"), user.preferred_language)
+    elif request.method == "POST":
         form = email_form if request.POST.get("action") == "email" else otp_form
         if form.is_valid():
             if not fresh_second_factor(request, form.cleaned_data["otp_token"]):
-                form.add_error("otp_token", "That code is not right.")
+                form.add_error("otp_token", _("That code is not right."))
             elif form is email_form:
                 try:
                     services.email_change_request(
@@ -340,7 +363,7 @@ def account(request: HttpRequest) -> HttpResponse:
                 except ValidationError as problem:
                     form.add_error("new_email", problem.messages[0])
                 else:
-                    messages.success(request, "We sent a confirmation link to the new address.")
+                    messages.success(request, _("We sent a confirmation link to the new address."))
                     return redirect("authorities:account")
             else:
                 services.otp_replace(user=user, ip=client_ip(request))
@@ -351,6 +374,7 @@ def account(request: HttpRequest) -> HttpResponse:
         {
             "email_form": email_form,
             "otp_form": otp_form,
+            "preferences_form": preferences_form,
             "devices": user.known_devices.order_by("-last_seen")[:10],
         },
     )
@@ -365,6 +389,6 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
         except services.InvalidLink as problem:
             messages.error(request, str(problem))
         else:
-            messages.success(request, "Your e-mail address is changed.")
+            messages.success(request, _("Your e-mail address is changed."))
         return redirect("authorities:account")
     return render(request, "authorities/email_confirm.html", {})

@@ -8,21 +8,25 @@ import os
 import statistics
 import sys
 import time
+import uuid
 
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django.setup()
 
+from django.apps import apps  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
+from authorities.constants import EU_MEMBER_STATES  # noqa: E402
 from authorities.models import User  # noqa: E402
 from requests_app import selectors  # noqa: E402
 from requests_app.alerts import deadline_sweep  # noqa: E402
-from requests_app.models import OPEN_STATUSES, Notification  # noqa: E402
+from requests_app.models import OPEN_STATUSES, LegalRequest, Notification, Status  # noqa: E402
 
 REVIEWER = "reviewer1@platform.example"
 OFFICER_PREFIX = "bench-officer@"
@@ -50,6 +54,55 @@ def users() -> dict:
             "drift": device.drift,
         }
     return out
+
+
+# The models bench/seed.sql fills.
+SEEDED_MODELS = (
+    "authorities.Authority",
+    "authorities.AuthorityDomain",
+    "authorities.User",
+    "requests_app.LegalRequest",
+    "requests_app.RequestTarget",
+    "requests_app.RequestEvent",
+    "requests_app.Notification",
+    "requests_app.ReferenceCounter",
+)
+
+
+def column_defaults(action: str, columns: list | None = None) -> dict:
+    """Columns added after bench/seed.sql was written: `set` gives every NOT NULL column without
+    a database default its model field's default while the seed runs (so a new column does not
+    break the seed, and holds what the application would have written); `drop` takes those
+    defaults away again, leaving the schema as the migrations made it."""
+    done = []
+    with connection.cursor() as cursor:
+        if action == "drop":
+            for table, column in columns or []:
+                cursor.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP DEFAULT')
+            return {"dropped": columns or []}
+        for label in SEEDED_MODELS:
+            model = apps.get_model(label)
+            table = model._meta.db_table
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                "AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'",
+                [table],
+            )
+            bare = {row[0] for row in cursor.fetchall()}
+            for field in model._meta.concrete_fields:
+                if field.column not in bare or not field.has_default():
+                    continue
+                value = field.get_default()
+                if isinstance(value, uuid.UUID):
+                    continue  # unique per row: the seed gives its own
+                literal = connection.ops.compose_sql(
+                    "%s", [field.get_db_prep_save(value, connection)]
+                )
+                cursor.execute(
+                    f'ALTER TABLE "{table}" ALTER COLUMN "{field.column}" SET DEFAULT {literal}'
+                )
+                done.append([table, field.column])
+    return {"set": done}
 
 
 def targets() -> dict:
@@ -93,15 +146,39 @@ def targets() -> dict:
     }
 
 
-def _explain(sql: str) -> tuple[str, float]:
+def _explain(sql: str, params: list | None = None) -> tuple[str, float]:
+    """The plan as run (EXPLAIN ANALYZE, BUFFERS), then the time of a second, plain run."""
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         cursor.fetchall()
     return plan, (time.perf_counter() - started) * 1000
+
+
+def _proposals(first_page_sql: str, spots: dict) -> dict[str, tuple[str, list]]:
+    """The deep page and the search as the queue could ask for them (docs/performance.md), on
+    the first page's query: what they would cost, next to what they cost now."""
+    due, _, last_id = spots["deep_cursor"].partition("|")
+    table = '"requests_app_legalrequest"'
+    deep = first_page_sql.replace(
+        " ORDER BY ",
+        f' AND ROW({table}."due_at", {table}."id") > ROW(%s::timestamptz, %s) ORDER BY ',
+        1,
+    )
+    union = (
+        "SELECT id FROM requests_app_legalrequest WHERE reference = upper(%s) "
+        "UNION SELECT id FROM requests_app_legalrequest WHERE case_reference = %s "
+        "UNION SELECT request_id FROM requests_app_requesttarget WHERE value IN (lower(%s), %s)"
+    )
+    search = first_page_sql.replace(" ORDER BY ", f' AND {table}."id" IN ({union}) ORDER BY ', 1)
+    q = spots["search_reference"]
+    return {
+        "proposed_queue_deep_row_comparison": (deep, [due, int(last_id)]),
+        "proposed_queue_search_union": (search, [q, q, q, q]),
+    }
 
 
 def _queue_sql(user, filters, cursor=None) -> str:
@@ -125,9 +202,15 @@ def explain() -> dict:
         ),
         "queue_search": _queue_sql(reviewer, QF(q=spots["search_reference"])),
     }
+    # status_counts when its cache misses: the GROUP BY over every submitted request.
     with CaptureQueriesContext(connection) as captured:
-        selectors.status_counts(reviewer)
-    queries["status_counts"] = captured.captured_queries[-1]["sql"]
+        list(
+            LegalRequest.objects.exclude(status=Status.DRAFT)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+    queries["status_counts_group_by"] = captured.captured_queries[-1]["sql"]
     # The leads' failing-e-mail banner (requests_app.context_processors), on every lead page.
     with CaptureQueriesContext(connection) as captured:
         Notification.objects.filter(
@@ -135,15 +218,18 @@ def explain() -> dict:
             attempts__gte=3,
         ).count()
     queries["lead_banner"] = captured.captured_queries[-1]["sql"]
+    runs = {name: (sql, None) for name, sql in queries.items()}
+    runs.update(_proposals(queries["queue_first"], spots))
     out = {}
-    for name, sql in queries.items():
-        plan, ms = _explain(sql)
-        out[name] = {"sql": sql, "plan": plan, "ms": round(ms, 2)}
+    for name, (sql, params) in runs.items():
+        plan, ms = _explain(sql, params)
+        out[name] = {"sql": sql, "params": params, "plan": plan, "ms": round(ms, 2)}
     timings = []
     for _ in range(7):
         started = time.perf_counter()
         selectors.status_counts(reviewer)
         timings.append((time.perf_counter() - started) * 1000)
+    # What the queue pays for its counts now (cached under the newest event, docs/performance.md).
     out["status_counts_ms"] = {
         "median": round(statistics.median(timings), 2),
         "max": round(max(timings), 2),
@@ -157,6 +243,7 @@ def sweep(due: int) -> dict:
     the deadline sweep until it finds nothing due, timing each call. Every alert it queues goes
     to the Celery queue the bench worker takes from (CELERY_TASK_DEFAULT_QUEUE).
 
+    0. Sweep what is already due (untimed).
     1. Pick `due` open requests with a running clock, not picked before (deadline_version 1),
        not the bench officer's.
     2. due_at = next_alert_at = now, deadline_changed_at one second earlier, a new deadline
@@ -164,6 +251,9 @@ def sweep(due: int) -> dict:
        hour away, so exactly the 'deadline' alert is due.
     3. deadline_sweep() as beat calls it (batch of 1,000), again and again until it finds nothing.
     """
+    # Whatever was already due (the requests the HTTP runs submitted) is swept first, untimed.
+    while deadline_sweep().requests:
+        pass
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -211,13 +301,13 @@ def alerts_report(since_id: int) -> dict:
             """
             SELECT count(*), count(*) FILTER (WHERE state = 'sent'),
                    count(DISTINCT message_id) FILTER (WHERE state = 'sent'),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - due_at)),
-                   percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - due_at)),
-                   max(extract(epoch FROM sent_at - due_at)),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM late)),
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM late)),
+                   max(extract(epoch FROM late)),
                    extract(epoch FROM max(sent_at) - min(due_at)),
                    extract(epoch FROM max(sent_at) - min(sent_at)),
                    count(*) FILTER (WHERE attempts > 1)
-            FROM requests_app_notification
+            FROM (SELECT *, sent_at - due_at AS late FROM requests_app_notification) AS n
             WHERE id > %s AND alert_kind = 'deadline'
             """,
             [since_id],
@@ -245,6 +335,10 @@ def main(argv: list[str]) -> None:
     step = argv[0]
     if step == "users":
         result = users()
+    elif step == "countries":
+        result = list(EU_MEMBER_STATES)
+    elif step == "column_defaults":
+        result = column_defaults(argv[1], json.loads(argv[2]) if len(argv) > 2 else None)
     elif step == "targets":
         result = targets()
     elif step == "explain":

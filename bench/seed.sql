@@ -4,8 +4,8 @@
 --   SET bench.countries = 'AT,BE,...';  (authorities.constants.EU_MEMBER_STATES)
 --   SET bench.year = '2026';
 -- and runs one step at a time (the `-- step:` lines), timing each.
--- Ids are explicit (user ids: legal team 1..20, officer j = 100 + j; request n = id n) so the rows
--- can refer to each other without lookups; the identity sequences are moved past them at the end.
+-- Ids are explicit (officer j is user 100 + j, request n is id n; the legal team below), so rows
+-- refer to each other without lookups; the identity sequences are moved past them at the end.
 -- Officer 1 (user 101, bench-officer@...) is "the officer with many requests": one request in 200.
 
 -- step: authorities
@@ -17,7 +17,8 @@ SELECT
     'Autorité ' || a, 'Bench authority ' || a, c.country,
     (ARRAY['court', 'investigating_judge', 'prosecutor', 'police', 'tco_authority', 'other',
            'prosecutor'])[1 + (a - 1) % 7],
-    '["epoc", "epoc_pr", "tco_removal", "dsa_art9", "dsa_art10", "emergency_disclosure", "inquiry"]',
+    '["epoc", "epoc_pr", "tco_removal", "dsa_art9", "dsa_art10", "emergency_disclosure",
+      "inquiry"]',
     '+3210' || lpad(a::text, 7, '0'), 'Bench registry', 'https://bench.example/registry',
     DATE '2026-11-01', 'active', '', now(), false, now()
 FROM generate_series(1, current_setting('bench.authorities')::int) AS a
@@ -31,21 +32,27 @@ INSERT INTO authorities_authoritydomain (domain, authority_id)
 SELECT lower(id) || '.bench.example', id FROM authorities_authority;
 
 -- step: users
--- The legal team: reviewers 1..10, leads 11..12 (the groups come from migration 0003).
+-- The legal team: reviewers 1..10 and leads 1..2 (the groups come from migration 0003). Most were
+-- there first (ids 1..9 and 11); reviewer 10 and lead 2 joined after the officers (the last ids),
+-- as a team that grows over the years does.
 INSERT INTO authorities_user (
     id, password, is_superuser, email, full_name, is_active, is_staff, is_authority_contact,
     date_joined, email_verified_at, preferred_language, on_duty)
-SELECT u, '!', false,
+SELECT CASE u WHEN 10 THEN 100 + current_setting('bench.officers')::int + 1
+              WHEN 12 THEN 100 + current_setting('bench.officers')::int + 2 ELSE u END, '!', false,
     CASE WHEN u <= 10 THEN 'reviewer' || u ELSE 'lead' || (u - 10) END || '@platform.example',
     CASE WHEN u <= 10 THEN 'Reviewer ' || u ELSE 'Lead ' || (u - 10) END,
     true, false, false, now() - interval '2 years', now() - interval '2 years', 'en', true
 FROM generate_series(1, 12) AS u;
 
 INSERT INTO authorities_user_groups (user_id, group_id)
-SELECT u, (SELECT id FROM auth_group WHERE name = CASE WHEN u <= 10 THEN 'reviewer' ELSE 'lead' END)
-FROM generate_series(1, 12) AS u;
+SELECT u.id, g.id
+FROM authorities_user AS u
+JOIN auth_group AS g ON g.name = CASE WHEN u.email LIKE 'lead%' THEN 'lead' ELSE 'reviewer' END
+WHERE u.email LIKE '%@platform.example';
 
--- Officers: officer j belongs to authority 1 + (j - 1) % authorities, approved a year ago.
+-- Officers: officer j belongs to authority 1 + (j - 1) % authorities, approved a year ago by
+-- lead 1; on_duty as the model's default leaves it (it only matters for the legal team).
 INSERT INTO authorities_user (
     id, password, is_superuser, email, full_name, is_active, is_staff, is_authority_contact,
     date_joined, email_verified_at, approved_at, approved_by_id, preferred_language,
@@ -54,7 +61,7 @@ SELECT 100 + j, '!', false,
     CASE WHEN j = 1 THEN 'bench-officer' ELSE 'officer' || j END || '@' || d.domain,
     'Officer ' || j, true, false, false,
     now() - interval '400 days', now() - interval '400 days', now() - interval '399 days', 11,
-    'en', d.authority_id, false
+    'en', d.authority_id, true
 FROM generate_series(1, current_setting('bench.officers')::int) AS j
 JOIN (
     SELECT row_number() OVER (ORDER BY substr(authority_id, 5)) AS a, authority_id, domain
@@ -91,7 +98,7 @@ SELECT
     CASE WHEN r.status = 'clarification' THEN now() - r.u4 * interval '3 days' END,
     CASE WHEN r.instrument = 'epoc_pr' THEN r.received_at + interval '60 days' END,
     '', CASE WHEN r.status IN ('submitted', 'in_review', 'clarification') AND r.u3 < 0.3
-             THEN 1 + (r.n % 10) END,
+             THEN 1 + (r.n % 9) END,  -- reviewers 1..9
     CASE WHEN r.status = 'draft' THEN 0 ELSE 1 END,
     CASE WHEN r.status = 'draft' THEN NULL ELSE r.received_at END,
     -- Open requests' next alert lies beyond the benchmark (the sweep runs find only what the
@@ -160,7 +167,8 @@ WHERE r.status <> 'draft';
 INSERT INTO requests_app_referencecounter (year, last)
 VALUES (current_setting('bench.year')::int, current_setting('bench.requests')::int);
 
-SELECT setval(pg_get_serial_sequence('authorities_user', 'id'), (SELECT max(id) FROM authorities_user));
+SELECT setval(pg_get_serial_sequence('authorities_user', 'id'),
+              (SELECT max(id) FROM authorities_user));
 SELECT setval(pg_get_serial_sequence('requests_app_legalrequest', 'id'),
               (SELECT max(id) FROM requests_app_legalrequest));
 SELECT setval(pg_get_serial_sequence('requests_app_requesttarget', 'id'),

@@ -2,17 +2,28 @@
 template under templates/emails/, in the recipient's language."""
 
 import logging
+import zoneinfo
+from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 logger = logging.getLogger(__name__)
 
 
 def absolute_url(path: str) -> str:
     return f"{settings.PORTAL_BASE_URL}{path}"
+
+
+def local_time(value: datetime, zone: str = "UTC") -> str:
+    """A time for an e-mail, in the recipient's zone and naming it ("2026-03-01 09:30 CET")."""
+    try:
+        tz = zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def build_email(

@@ -1,4 +1,5 @@
 import time
+import zoneinfo
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -6,6 +7,8 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .access import LOGIN_STEP, PUBLIC, access_of
 
@@ -66,9 +69,29 @@ class SessionTimeoutMiddleware:
             expired = now - login_at > settings.SESSION_COOKIE_AGE
             if idle or expired:
                 logout(request)
-                messages.info(request, "Your session has ended. Please log in again.")
+                messages.info(request, _("Your session has ended. Please log in again."))
                 return _redirect(settings.LOGIN_URL, request)
             # Write at most once a minute: a session save on every request costs a query.
             if now - seen_at >= 60 or self.SEEN_AT not in session:
                 session[self.SEEN_AT] = now
         return self.get_response(request)
+
+
+class UserTimeZoneMiddleware:
+    """Shows times in the logged-in user's own zone (User.time_zone); UTC for everyone else.
+    Storage stays UTC: only rendering (templates, forms) follows the active zone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = request.user.time_zone if request.user.is_authenticated else "UTC"
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # a zone this machine lacks
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            # The zone is thread-local: the next request on this thread starts from UTC.
+            timezone.deactivate()

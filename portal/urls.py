@@ -10,6 +10,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("home/", home, name="home"),
     path("ops/", views.ops_status, name="ops_status"),
+    # Django's set_language, wrapped so that it is public and remembers a logged-in user's choice.
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("", include("authorities.urls")),
     path("requests/", include("requests_app.urls")),
     path("review/", include("requests_app.review_urls")),

@@ -61,6 +61,12 @@ def describe(head: bytes) -> str:
     return "not a PDF, PNG or JPEG"
 
 
+def gettext_noop(text: str) -> str:
+    """Marks a problem for the portal's translations (uploads.py shows it translated); this
+    sandboxed child imports nothing from Django."""
+    return text
+
+
 def _result(ok: bool, kind: str | None = None, pages: int | None = None, problem: str = ""):
     return {"ok": ok, "kind": kind, "pages": pages, "problem": problem}
 
@@ -70,27 +76,41 @@ def check_pdf(path: str, data: bytes) -> dict:
 
     # A polyglot: a valid PDF that is also a ZIP (a JAR, an Office file) or a web page.
     if zipfile.is_zipfile(path):
-        return _result(False, "pdf", problem="is also a ZIP archive (a polyglot file)")
+        return _result(
+            False, "pdf", problem=gettext_noop("is also a ZIP archive (a polyglot file)")
+        )
     lowered = data.lower()
     if b"<script" in lowered or b"<html" in lowered:
-        return _result(False, "pdf", problem="also contains a web page or script (a polyglot file)")
+        return _result(
+            False,
+            "pdf",
+            problem=gettext_noop("also contains a web page or script (a polyglot file)"),
+        )
     try:
         pdf = pikepdf.open(path, attempt_recovery=False, suppress_warnings=True)
     except pikepdf.PasswordError:
-        return _result(False, "pdf", problem="is encrypted: upload it without a password")
+        return _result(
+            False, "pdf", problem=gettext_noop("is encrypted: upload it without a password")
+        )
     except Exception:
-        return _result(False, "pdf", problem="is damaged or not a valid PDF")
+        return _result(False, "pdf", problem=gettext_noop("is damaged or not a valid PDF"))
     with pdf:
         if pdf.is_encrypted:
-            return _result(False, "pdf", problem="is encrypted: upload it without a password")
+            return _result(
+                False, "pdf", problem=gettext_noop("is encrypted: upload it without a password")
+            )
         if pdf.get_warnings():
-            return _result(False, "pdf", problem="is damaged (it needed repair to open)")
+            return _result(
+                False, "pdf", problem=gettext_noop("is damaged (it needed repair to open)")
+            )
         try:
             pages = len(pdf.pages)
         except Exception:
-            return _result(False, "pdf", problem="is damaged (its page tree is broken)")
+            return _result(
+                False, "pdf", problem=gettext_noop("is damaged (its page tree is broken)")
+            )
         if pages == 0:
-            return _result(False, "pdf", problem="has no pages")
+            return _result(False, "pdf", problem=gettext_noop("has no pages"))
         if pages > MAX_PAGES:
             return _result(False, "pdf", pages, f"has {pages} pages; the limit is {MAX_PAGES}")
         active = _active_content(pdf)
@@ -147,7 +167,9 @@ def _decompression_problem(pdf) -> str:
             total += _decoded_size(obj, MAX_DECODED_BYTES - total)
         except pikepdf.DataDecodingError:
             # Also how qpdf reports running out of memory (std::bad_alloc) while decoding.
-            return "has a stream that is damaged or too large to decompress (a decompression bomb)"
+            return gettext_noop(
+                "has a stream that is damaged or too large to decompress (a decompression bomb)"
+            )
         except pikepdf.PdfError:
             continue  # image codecs qpdf does not decode (DCT, JPX, JBIG2, CCITT)
         if total > MAX_DECODED_BYTES:
@@ -199,14 +221,16 @@ def check_image(path: str, kind: str) -> dict:
         with Image.open(path) as image:
             expected = {"png": "PNG", "jpeg": "JPEG"}[kind]
             if image.format != expected:
-                return _result(False, kind, problem="is not a valid image")
+                return _result(False, kind, problem=gettext_noop("is not a valid image"))
             image.verify()
         with Image.open(path) as image:
             image.load()  # verify() does not decode; load() proves the pixels decode
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return _result(False, kind, problem="is too large an image (decompression bomb)")
+        return _result(
+            False, kind, problem=gettext_noop("is too large an image (decompression bomb)")
+        )
     except Exception:
-        return _result(False, kind, problem="is damaged or not a valid image")
+        return _result(False, kind, problem=gettext_noop("is damaged or not a valid image"))
     return _result(True, kind, 1)
 
 
@@ -225,5 +249,5 @@ if __name__ == "__main__":
     try:
         outcome = check(sys.argv[1])
     except MemoryError:
-        outcome = _result(False, problem="needs too much memory to check")
+        outcome = _result(False, problem=gettext_noop("needs too much memory to check"))
     sys.stdout.write(json.dumps(outcome))

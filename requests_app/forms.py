@@ -1,20 +1,22 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import instruments as I
 from .identifiers import parse_targets
 from .uploads import check_upload
 
 LANGUAGES = [
-    ("en", "English"),
-    ("fr", "French"),
-    ("de", "German"),
-    ("nl", "Dutch"),
-    ("it", "Italian"),
-    ("es", "Spanish"),
-    ("pt", "Portuguese"),
-    ("pl", "Polish"),
-    ("other", "Another EU language"),
+    ("en", _("English")),
+    ("fr", _("French")),
+    ("de", _("German")),
+    ("nl", _("Dutch")),
+    ("it", _("Italian")),
+    ("es", _("Spanish")),
+    ("pt", _("Portuguese")),
+    ("pl", _("Polish")),
+    ("other", _("Another EU language")),
 ]
 
 
@@ -59,82 +61,92 @@ class LegalRequestForm(forms.Form):
     request may be submitted (required fields, powers) is validation.submission_problems, which
     the view shows next to the same fields."""
 
-    case_reference = forms.CharField(label="Case or file reference", max_length=100, required=False)
+    case_reference = forms.CharField(
+        label=_("Case or file reference"), max_length=100, required=False
+    )
     legal_basis = forms.CharField(
-        label="Legal basis",
+        label=_("Legal basis"),
         max_length=500,
         required=False,
-        help_text="The provisions of national and EU law the order is based on.",
+        help_text=_("The provisions of national and EU law the order is based on."),
     )
-    offence = forms.CharField(label="Offence under investigation", max_length=500, required=False)
+    offence = forms.CharField(
+        label=_("Offence under investigation"), max_length=500, required=False
+    )
     threshold_met = forms.BooleanField(
-        label="The offence is punishable by a maximum of at least 3 years, or is a listed offence "
-        "(needed for traffic and content data)",
+        label=_(
+            "The offence is punishable by a maximum of at least 3 years, or is a listed offence "
+            "(needed for traffic and content data)"
+        ),
         required=False,
     )
     targets = forms.CharField(
-        label="Target identifiers, one per line",
+        label=_("Target identifiers, one per line"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Usernames (@name), phone numbers in international format (+33612345678), "
-        "account ids (id:12345) or links to the platform.",
+        help_text=_(
+            "Usernames (@name), phone numbers in international format (+33612345678), "
+            "account ids (id:12345) or links to the platform."
+        ),
     )
     data_categories = forms.MultipleChoiceField(
-        label="Data requested",
+        label=_("Data requested"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     period_start = forms.DateField(
-        label="Period from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Period from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     period_end = forms.DateField(
-        label="Period to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Period to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     statement_of_reasons = forms.CharField(
-        label="Statement of reasons",
+        label=_("Statement of reasons"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
         max_length=20000,
     )
     redress_information = forms.CharField(
-        label="Information about redress available to the provider and the user",
+        label=_("Information about redress available to the provider and the user"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=5000,
     )
     territorial_scope = forms.CharField(
-        label="Territorial scope of the order", max_length=300, required=False
+        label=_("Territorial scope of the order"), max_length=300, required=False
     )
     confidential = forms.BooleanField(
-        label="Confidential: do not notify the user concerned", required=False
+        label=_("Confidential: do not notify the user concerned"), required=False
     )
     confidential_until = forms.DateField(
-        label="Confidential until",
+        label=_("Confidential until"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     is_emergency = forms.BooleanField(
-        label="Emergency: imminent threat to life, physical integrity or safety, or to critical "
-        "infrastructure",
+        label=_(
+            "Emergency: imminent threat to life, physical integrity or safety, or to critical "
+            "infrastructure"
+        ),
         required=False,
     )
     emergency_justification = forms.CharField(
-        label="Emergency justification",
+        label=_("Emergency justification"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=5000,
     )
     validating_authority = forms.CharField(
-        label="Validating authority (judge, court, investigating judge or prosecutor)",
+        label=_("Validating authority (judge, court, investigating judge or prosecutor)"),
         max_length=300,
         required=False,
-        help_text="Where the law requires validation of the order (e-Evidence Art. 4).",
+        help_text=_("Where the law requires validation of the order (e-Evidence Art. 4)."),
     )
-    language = forms.ChoiceField(label="Language of the order", choices=LANGUAGES)
+    language = forms.ChoiceField(label=_("Language of the order"), choices=LANGUAGES)
     documents = MultipleFileField(
-        label="Signed order document(s)",
+        label=_("Signed order document(s)"),
         required=False,
-        help_text="PDF, PNG or JPEG, up to 20 MB each. Checked by content.",
+        help_text=_("PDF, PNG or JPEG, up to 20 MB each. Checked by content."),
     )
 
     def __init__(self, *args, instrument: str, **kwargs):
@@ -174,7 +186,9 @@ class LegalRequestForm(forms.Form):
             if name in self.rule.required or (
                 name in ("period_start", "period_end") and I.PERIOD in self.rule.required
             ):
-                self.fields[name].label = f"{self.fields[name].label} (required)"
+                self.fields[name].label = gettext("%(label)s (required)") % {
+                    "label": self.fields[name].label
+                }
 
     def clean_targets(self):
         return parse_targets(self.cleaned_data.get("targets", ""), self.rule.target_kinds)
@@ -209,19 +223,19 @@ def initial_from_request(legal_request) -> dict:
 
 class MessageForm(forms.Form):
     body = forms.CharField(
-        label="Message", widget=forms.Textarea(attrs={"rows": 4}), max_length=20000
+        label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}), max_length=20000
     )
     amendment = forms.BooleanField(
-        label="This message amends the request (recorded as an amendment)", required=False
+        label=_("This message amends the request (recorded as an amendment)"), required=False
     )
-    files = MultipleFileField(label="Documents", required=False)
+    files = MultipleFileField(label=_("Documents"), required=False)
 
 
 class WithdrawForm(forms.Form):
-    reason = forms.CharField(label="Why do you withdraw the request?", max_length=500)
+    reason = forms.CharField(label=_("Why do you withdraw the request?"), max_length=500)
 
 
 class ProductionForm(forms.Form):
     production_reference = forms.CharField(
-        label="Reference of the production order issued", max_length=100
+        label=_("Reference of the production order issued"), max_length=100
     )

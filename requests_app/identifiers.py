@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from .models import RequestTarget
 
@@ -28,20 +29,28 @@ def parse_identifier(raw: str, allowed: frozenset[str]) -> tuple[str, str]:
         digits = text[3:].strip()
         # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit accepts.
         if not digits.isdecimal() or len(digits) > 20:
-            raise ValidationError(f"“{raw}”: an account id is id: followed by digits.")
+            raise ValidationError(
+                gettext("“%(raw)s”: an account id is id: followed by digits.") % {"raw": raw}
+            )
         kind, value = K.ACCOUNT_ID, f"id:{int(digits)}"
     else:
         name = lowered.removeprefix("@")
         if not USERNAME.match(name):
             raise ValidationError(
-                f"“{raw}” is not a username (@ then 3 to 32 letters, digits, _ or .), a phone "
-                "number in international format (+33...), an account id (id:123) or a link to "
-                "the platform."
+                gettext(
+                    "“%(raw)s” is not a username (@ then 3 to 32 letters, digits, _ or .), a "
+                    "phone number in international format (+33...), an account id (id:123) or a "
+                    "link to the platform."
+                )
+                % {"raw": raw}
             )
         kind, value = K.USERNAME, f"@{name}"
     if kind not in allowed:
         labels = ", ".join(sorted(K(k).label.lower() for k in allowed))
-        raise ValidationError(f"“{raw}”: this instrument takes only: {labels}.")
+        raise ValidationError(
+            gettext("“%(raw)s”: this instrument takes only: %(kinds)s.")
+            % {"raw": raw, "kinds": labels}
+        )
     return kind, value
 
 
@@ -62,7 +71,9 @@ def parse_targets(text: str, allowed: frozenset[str]) -> list[tuple[str, str]]:
     if errors:
         raise ValidationError(errors)
     if len(targets) > MAX_TARGETS:
-        raise ValidationError(f"At most {MAX_TARGETS} identifiers per request; split it.")
+        raise ValidationError(
+            gettext("At most %(max)s identifiers per request; split it.") % {"max": MAX_TARGETS}
+        )
     return targets
 
 
@@ -78,7 +89,11 @@ def _normalise_phone(text: str) -> str:
         compact = "+" + compact[2:]
     if not E164.match(compact):
         raise ValidationError(
-            f"“{text}” is not a phone number in international E.164 format (e.g. +33612345678)."
+            gettext(
+                "“%(text)s” is not a phone number in international E.164 format "
+                "(e.g. +33612345678)."
+            )
+            % {"text": text}
         )
     return compact
 
@@ -94,6 +109,9 @@ def _normalise_url(text: str) -> str:
         port = -1
     if host not in _platform_hosts() or parts.username or parts.password or port is not None:
         hosts = ", ".join(sorted(_platform_hosts()))
-        raise ValidationError(f"“{text}” is not a link to the platform ({hosts}).")
+        raise ValidationError(
+            gettext("“%(text)s” is not a link to the platform (%(hosts)s).")
+            % {"text": text, "hosts": hosts}
+        )
     path = parts.path.rstrip("/") or "/"
     return urlunsplit(("https", host, path, parts.query, ""))

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from authorities.constants import AuthorityKind, Instrument
 
@@ -16,15 +18,15 @@ K = AuthorityKind
 
 
 class DataCategory(models.TextChoices):
-    SUBSCRIBER = "subscriber", "Subscriber data"
+    SUBSCRIBER = "subscriber", _("Subscriber data")
     IDENTIFICATION = (
         "identification",
-        "Data requested only to identify the user (e.g. IP addresses)",
+        _("Data requested only to identify the user (e.g. IP addresses)"),
     )
-    TRAFFIC = "traffic", "Traffic data"
-    CONTENT = "content", "Content data"
-    CONTENT_REMOVAL = "content_removal", "Removal or disabling of content"
-    INFORMATION = "information", "Specific information about named recipients of the service"
+    TRAFFIC = "traffic", _("Traffic data")
+    CONTENT = "content", _("Content data")
+    CONTENT_REMOVAL = "content_removal", _("Removal or disabling of content")
+    INFORMATION = "information", _("Specific information about named recipients of the service")
 
 
 # e-Evidence Art. 4: who may order what without validation.
@@ -52,7 +54,7 @@ DOCUMENTS = "documents"
 class InstrumentRule:
     code: str
     label: str
-    legal_source: str
+    legal_source: str  # English; pages and messages show gettext(legal_source)
     required: frozenset[str]
     categories: frozenset[str]
     issuer_kinds: frozenset[str]
@@ -86,7 +88,7 @@ RULES: dict[str, InstrumentRule] = {
     Instrument.EPOC: InstrumentRule(
         code=Instrument.EPOC,
         label=Instrument.EPOC.label,
-        legal_source="e-Evidence Regulation (EU) 2023/1543, Art. 4, 5, 10",
+        legal_source=gettext_noop("e-Evidence Regulation (EU) 2023/1543, Art. 4, 5, 10"),
         required=COMMON | {OFFENCE, TARGETS, DATA_CATEGORIES, PERIOD, DOCUMENTS},
         categories=EVIDENCE_CATEGORIES,
         issuer_kinds=frozenset(K.values) - {K.REGULATOR},
@@ -105,7 +107,7 @@ RULES: dict[str, InstrumentRule] = {
     Instrument.EPOC_PR: InstrumentRule(
         code=Instrument.EPOC_PR,
         label=Instrument.EPOC_PR.label,
-        legal_source="e-Evidence Regulation (EU) 2023/1543, Art. 4(3), 11",
+        legal_source=gettext_noop("e-Evidence Regulation (EU) 2023/1543, Art. 4(3), 11"),
         required=COMMON | {OFFENCE, TARGETS, DATA_CATEGORIES, PERIOD, DOCUMENTS},
         categories=EVIDENCE_CATEGORIES,
         issuer_kinds=frozenset(K.values) - {K.REGULATOR},
@@ -121,7 +123,7 @@ RULES: dict[str, InstrumentRule] = {
     Instrument.TCO_REMOVAL: InstrumentRule(
         code=Instrument.TCO_REMOVAL,
         label=Instrument.TCO_REMOVAL.label,
-        legal_source="TCO Regulation (EU) 2021/784, Art. 3",
+        legal_source=gettext_noop("TCO Regulation (EU) 2021/784, Art. 3"),
         required=COMMON | {TARGETS, DOCUMENTS},
         categories=frozenset({DataCategory.CONTENT_REMOVAL}),
         issuer_kinds=frozenset(K.values),
@@ -131,7 +133,7 @@ RULES: dict[str, InstrumentRule] = {
     Instrument.DSA_ART9: InstrumentRule(
         code=Instrument.DSA_ART9,
         label=Instrument.DSA_ART9.label,
-        legal_source="Digital Services Act (EU) 2022/2065, Art. 9",
+        legal_source=gettext_noop("Digital Services Act (EU) 2022/2065, Art. 9"),
         required=COMMON | {TARGETS, REDRESS, TERRITORIAL_SCOPE, DOCUMENTS},
         categories=frozenset({DataCategory.CONTENT_REMOVAL}),
         issuer_kinds=frozenset(K.values),
@@ -141,7 +143,7 @@ RULES: dict[str, InstrumentRule] = {
     Instrument.DSA_ART10: InstrumentRule(
         code=Instrument.DSA_ART10,
         label=Instrument.DSA_ART10.label,
-        legal_source="Digital Services Act (EU) 2022/2065, Art. 10",
+        legal_source=gettext_noop("Digital Services Act (EU) 2022/2065, Art. 10"),
         required=COMMON | {TARGETS, REDRESS, DOCUMENTS},
         categories=frozenset({DataCategory.INFORMATION}),
         issuer_kinds=frozenset(K.values),
@@ -150,7 +152,9 @@ RULES: dict[str, InstrumentRule] = {
     Instrument.EMERGENCY_DISCLOSURE: InstrumentRule(
         code=Instrument.EMERGENCY_DISCLOSURE,
         label=Instrument.EMERGENCY_DISCLOSURE.label,
-        legal_source="Platform policy (voluntary disclosure, imminent threat to life)",
+        legal_source=gettext_noop(
+            "Platform policy (voluntary disclosure, imminent threat to life)"
+        ),
         required=frozenset({CASE_REFERENCE, REASONS, TARGETS, DATA_CATEGORIES})
         | {EMERGENCY_JUSTIFICATION},
         categories=EVIDENCE_CATEGORIES,
@@ -163,7 +167,9 @@ RULES: dict[str, InstrumentRule] = {
     Instrument.INQUIRY: InstrumentRule(
         code=Instrument.INQUIRY,
         label=Instrument.INQUIRY.label,
-        legal_source="Platform policy (general questions; no data is disclosed on an inquiry)",
+        legal_source=gettext_noop(
+            "Platform policy (general questions; no data is disclosed on an inquiry)"
+        ),
         required=frozenset({REASONS}),
         categories=frozenset(),
         issuer_kinds=frozenset(K.values),
@@ -215,19 +221,28 @@ def power_problems(
     if not authority.may_issue(instrument):
         add(
             "__all__",
-            f"The registry does not list {rule.label} among the instruments "
-            f"{authority.name_en} may issue.",
+            gettext(
+                "The registry does not list %(instrument)s among the instruments "
+                "%(authority)s may issue."
+            )
+            % {"instrument": rule.label, "authority": authority.name_en},
         )
     if authority.kind not in rule.issuer_kinds:
         add(
             "__all__",
-            f"A {authority.get_kind_display().lower()} may not issue {rule.label} "
-            f"({rule.legal_source}).",
+            gettext("A %(kind)s may not issue %(instrument)s (%(source)s).")
+            % {
+                "kind": authority.get_kind_display().lower(),
+                "instrument": rule.label,
+                "source": gettext(rule.legal_source),
+            },
         )
     for category in categories:
         if category not in rule.categories:
             add(
-                "data_categories", f"{DataCategory(category).label} is not covered by {rule.label}."
+                "data_categories",
+                gettext("%(category)s is not covered by %(instrument)s.")
+                % {"category": DataCategory(category).label, "instrument": rule.label},
             )
     if rule.evidence_rules:
         direct = rule.direct_categories_by_kind.get(authority.kind, frozenset())
@@ -241,26 +256,35 @@ def power_problems(
             # The validators are those who may issue these categories themselves (Art. 4(1)-(3)).
             prosecutor_may = rule.direct_categories_by_kind.get(K.PROSECUTOR, frozenset())
             who = (
-                "a judge, court, investigating judge or public prosecutor"
+                gettext("a judge, court, investigating judge or public prosecutor")
                 if set(needs_validation) <= prosecutor_may
-                else "a judge, court or investigating judge"
+                else gettext("a judge, court or investigating judge")
             )
             emergency_note = (
-                " An emergency does not waive prior validation for these data (Art. 4(5))."
+                gettext(" An emergency does not waive prior validation for these data (Art. 4(5)).")
                 if emergency
                 else ""
             )
             add(
                 "validating_authority",
-                f"{names.capitalize()} ordered by a {authority.get_kind_display().lower()} must "
-                f"be validated by {who} (e-Evidence Regulation Art. 4). Name the validating "
-                f"authority.{emergency_note}",
+                gettext(
+                    "%(categories)s ordered by a %(kind)s must be validated by %(who)s "
+                    "(e-Evidence Regulation Art. 4). Name the validating authority."
+                )
+                % {
+                    "categories": names.capitalize(),
+                    "kind": authority.get_kind_display().lower(),
+                    "who": who,
+                }
+                + emergency_note,
             )
         if set(categories) & rule.threshold_categories and not threshold_met:
             add(
                 "threshold_met",
-                "Traffic and content data may only be ordered for offences punishable by a "
-                "maximum of at least 3 years, or listed offences (e-Evidence Regulation "
-                "Art. 5(4)). Confirm the offence meets this threshold.",
+                gettext(
+                    "Traffic and content data may only be ordered for offences punishable by a "
+                    "maximum of at least 3 years, or listed offences (e-Evidence Regulation "
+                    "Art. 5(4)). Confirm the offence meets this threshold."
+                ),
             )
     return problems

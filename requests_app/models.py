@@ -6,21 +6,22 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from authorities.constants import Instrument
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    SUBMITTED = "submitted", "Received"
-    IN_REVIEW = "in_review", "In review"
-    CLARIFICATION = "clarification", "Clarification requested"
-    PRESERVED = "preserved", "Data preserved"
-    RESPONDED = "responded", "Responded"
-    PARTIALLY_RESPONDED = "partially_responded", "Partially responded"
-    REFUSED = "refused", "Refused"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    CLOSED = "closed", "Closed"
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Received")
+    IN_REVIEW = "in_review", _("In review")
+    CLARIFICATION = "clarification", _("Clarification requested")
+    PRESERVED = "preserved", _("Data preserved")
+    RESPONDED = "responded", _("Responded")
+    PARTIALLY_RESPONDED = "partially_responded", _("Partially responded")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    CLOSED = "closed", _("Closed")
 
 
 # The one table of allowed transitions. A transition is a conditional update whose row count
@@ -172,10 +173,10 @@ class RequestTarget(models.Model):
     """One validated, normalised target identifier (a username, an E.164 number, a link)."""
 
     class Kind(models.TextChoices):
-        USERNAME = "username", "Username"
-        PHONE = "phone", "Phone number"
-        URL = "url", "Link to the platform"
-        ACCOUNT_ID = "account_id", "Account id"
+        USERNAME = "username", _("Username")
+        PHONE = "phone", _("Phone number")
+        URL = "url", _("Link to the platform")
+        ACCOUNT_ID = "account_id", _("Account id")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="targets")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -213,27 +214,27 @@ class RequestEvent(models.Model):
     Written in the same transaction as the change."""
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Draft created"
-        SUBMITTED = "submitted", "Received"
-        STATUS_CHANGED = "status_changed", "Status changed"
-        MESSAGE = "message", "Message"
-        AMENDMENT = "amendment", "Amendment"
-        ATTACHMENT_ADDED = "attachment_added", "Document added"
-        CLOCK_STOPPED = "clock_stopped", "Clock stopped (clarification asked)"
-        CLOCK_RESTARTED = "clock_restarted", "Clock restarted (clarification answered)"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-        PRESERVATION_EXTENSION = "preservation_extension", "Preservation extended by 30 days"
-        PRODUCTION_CONFIRMED = "production_confirmed", "Production request confirmed"
-        ASSIGNED = "assigned", "Assigned"
-        ACCEPTED = "accepted", "Accepted for review"
-        REFUSED = "refused", "Refused"
-        RESPONDED = "responded", "Response with produced data"
-        PARTIALLY_RESPONDED = "partially_responded", "Partial response"
-        PRESERVED = "preserved", "Preservation confirmed"
-        EXTENSION_CONFIRMED = "extension_confirmed", "Preservation extension confirmed"
-        CLOSED = "closed", "Closed"
-        CALLBACK = "callback", "Call-back to the registry number"
-        DISCLOSURE_APPROVED = "disclosure_approved", "Emergency disclosure approved"
+        CREATED = "created", _("Draft created")
+        SUBMITTED = "submitted", _("Received")
+        STATUS_CHANGED = "status_changed", _("Status changed")
+        MESSAGE = "message", _("Message")
+        AMENDMENT = "amendment", _("Amendment")
+        ATTACHMENT_ADDED = "attachment_added", _("Document added")
+        CLOCK_STOPPED = "clock_stopped", _("Clock stopped (clarification asked)")
+        CLOCK_RESTARTED = "clock_restarted", _("Clock restarted (clarification answered)")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        PRESERVATION_EXTENSION = "preservation_extension", _("Preservation extended by 30 days")
+        PRODUCTION_CONFIRMED = "production_confirmed", _("Production request confirmed")
+        ASSIGNED = "assigned", _("Assigned")
+        ACCEPTED = "accepted", _("Accepted for review")
+        REFUSED = "refused", _("Refused")
+        RESPONDED = "responded", _("Response with produced data")
+        PARTIALLY_RESPONDED = "partially_responded", _("Partial response")
+        PRESERVED = "preserved", _("Preservation confirmed")
+        EXTENSION_CONFIRMED = "extension_confirmed", _("Preservation extension confirmed")
+        CLOSED = "closed", _("Closed")
+        CALLBACK = "callback", _("Call-back to the registry number")
+        DISCLOSURE_APPROVED = "disclosure_approved", _("Emergency disclosure approved")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -257,11 +258,11 @@ class RequestEvent(models.Model):
 
 class Message(models.Model):
     class Kind(models.TextChoices):
-        FROM_AUTHORITY = "from_authority", "From the authority"
-        FROM_PLATFORM = "from_platform", "From the platform"
-        CLARIFICATION_REQUEST = "clarification_request", "Clarification requested"
-        CLARIFICATION_ANSWER = "clarification_answer", "Clarification answer"
-        AMENDMENT = "amendment", "Amendment from the authority"
+        FROM_AUTHORITY = "from_authority", _("From the authority")
+        FROM_PLATFORM = "from_platform", _("From the platform")
+        CLARIFICATION_REQUEST = "clarification_request", _("Clarification requested")
+        CLARIFICATION_ANSWER = "clarification_answer", _("Clarification answer")
+        AMENDMENT = "amendment", _("Amendment from the authority")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -286,8 +287,8 @@ class Attachment(models.Model):
     the web root and served only by the access-checked download view."""
 
     class Purpose(models.TextChoices):
-        ORDER = "order", "Signed order"
-        MESSAGE = "message", "Message attachment"
+        ORDER = "order", _("Signed order")
+        MESSAGE = "message", _("Message attachment")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="attachments")
@@ -321,21 +322,21 @@ class Notification(models.Model):
     killed worker leaves a pending row that the sweep hands out again."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
         # A deadline alert whose deadline changed or whose request was resolved before it went.
-        CANCELLED = "cancelled", "Cancelled"
+        CANCELLED = "cancelled", _("Cancelled")
 
     class AlertKind(models.TextChoices):
-        NONE = "", "Not a deadline alert"
-        ARRIVAL = "arrival", "Urgent request arrived"
-        FRACTION = "fraction", "Part of the time allowed used"
-        DEADLINE = "deadline", "Deadline reached"
-        OVERDUE = "overdue", "Overdue: escalation to leads"
-        PRESERVATION = "preservation", "Preservation about to lapse"
-        DIGEST = "digest", "Daily digest"
+        NONE = "", _("Not a deadline alert")
+        ARRIVAL = "arrival", _("Urgent request arrived")
+        FRACTION = "fraction", _("Part of the time allowed used")
+        DEADLINE = "deadline", _("Deadline reached")
+        OVERDUE = "overdue", _("Overdue: escalation to leads")
+        PRESERVATION = "preservation", _("Preservation about to lapse")
+        DIGEST = "digest", _("Daily digest")
 
     key = models.CharField(max_length=200, unique=True)
     alert_kind = models.CharField(max_length=20, choices=AlertKind.choices, blank=True)
@@ -395,17 +396,17 @@ class Notification(models.Model):
 class RefusalGround(models.TextChoices):
     """Grounds a reviewer refuses on (e-Evidence Annex III and Art. 12, DSA, platform policy)."""
 
-    INCOMPLETE = "incomplete", "The order is incomplete"
-    MANIFEST_ERROR = "manifest_error", "The order contains manifest errors"
-    DATA_NOT_STORED = "data_not_stored", "The data requested is not stored"
-    IMPOSSIBLE = "impossible", "Compliance is impossible (de facto)"
-    OUTSIDE_SCOPE = "outside_scope", "The request is outside the scope of the instrument"
-    NOT_COMPETENT = "not_competent", "Not issued by a competent authority"
-    FUNDAMENTAL_RIGHTS = "fundamental_rights", "Manifest breach of fundamental rights"
-    IMMUNITY = "immunity", "Immunities or privileges"
-    NE_BIS_IN_IDEM = "ne_bis_in_idem", "Ne bis in idem"
-    DOUBLE_CRIMINALITY = "double_criminality", "Double criminality not met"
-    OTHER = "other", "Other reason (explained)"
+    INCOMPLETE = "incomplete", _("The order is incomplete")
+    MANIFEST_ERROR = "manifest_error", _("The order contains manifest errors")
+    DATA_NOT_STORED = "data_not_stored", _("The data requested is not stored")
+    IMPOSSIBLE = "impossible", _("Compliance is impossible (de facto)")
+    OUTSIDE_SCOPE = "outside_scope", _("The request is outside the scope of the instrument")
+    NOT_COMPETENT = "not_competent", _("Not issued by a competent authority")
+    FUNDAMENTAL_RIGHTS = "fundamental_rights", _("Manifest breach of fundamental rights")
+    IMMUNITY = "immunity", _("Immunities or privileges")
+    NE_BIS_IN_IDEM = "ne_bis_in_idem", _("Ne bis in idem")
+    DOUBLE_CRIMINALITY = "double_criminality", _("Double criminality not met")
+    OTHER = "other", _("Other reason (explained)")
 
 
 class CallbackVerification(models.Model):
@@ -413,9 +414,9 @@ class CallbackVerification(models.Model):
     number (copied from the registry at the time of the call), and what they learnt."""
 
     class Outcome(models.TextChoices):
-        CONFIRMED = "confirmed", "Confirmed: the authority confirms the request"
-        NOT_CONFIRMED = "not_confirmed", "Not confirmed: the authority does not know it"
-        UNREACHABLE = "unreachable", "Unreachable"
+        CONFIRMED = "confirmed", _("Confirmed: the authority confirms the request")
+        NOT_CONFIRMED = "not_confirmed", _("Not confirmed: the authority does not know it")
+        UNREACHABLE = "unreachable", _("Unreachable")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="callbacks")
     verified_by = models.ForeignKey(
@@ -496,11 +497,11 @@ class AccessLog(models.Model):
     the migration)."""
 
     class Action(models.TextChoices):
-        VIEW_REQUEST = "view_request", "Viewed the request"
-        OPEN_ATTACHMENT = "open_attachment", "Opened a document"
-        DOWNLOAD_PRODUCED = "download_produced", "Downloaded produced data"
-        DOWNLOAD_REFUSED = "download_refused", "Download refused (link expired)"
-        EXPORT_REPORT = "export_report", "Exported the transparency report"
+        VIEW_REQUEST = "view_request", _("Viewed the request")
+        OPEN_ATTACHMENT = "open_attachment", _("Opened a document")
+        DOWNLOAD_PRODUCED = "download_produced", _("Downloaded produced data")
+        DOWNLOAD_REFUSED = "download_refused", _("Download refused (link expired)")
+        EXPORT_REPORT = "export_report", _("Exported the transparency report")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -7,22 +7,24 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from authorities.constants import EU_MEMBER_STATES, Instrument
 
 from . import roles
 from .models import OPEN_STATUSES, LegalRequest, Status
 
+# English in the CSV; the dashboard translates them.
 OUTCOMES = {
-    Status.SUBMITTED: "open",
-    Status.IN_REVIEW: "open",
-    Status.CLARIFICATION: "open",
-    Status.PRESERVED: "preserved",
-    Status.RESPONDED: "responded",
-    Status.PARTIALLY_RESPONDED: "partially responded",
-    Status.REFUSED: "refused",
-    Status.WITHDRAWN: "withdrawn",
-    Status.CLOSED: "closed",
+    Status.SUBMITTED: gettext_noop("open"),
+    Status.IN_REVIEW: gettext_noop("open"),
+    Status.CLARIFICATION: gettext_noop("open"),
+    Status.PRESERVED: gettext_noop("preserved"),
+    Status.RESPONDED: gettext_noop("responded"),
+    Status.PARTIALLY_RESPONDED: gettext_noop("partially responded"),
+    Status.REFUSED: gettext_noop("refused"),
+    Status.WITHDRAWN: gettext_noop("withdrawn"),
+    Status.CLOSED: gettext_noop("closed"),
 }
 
 

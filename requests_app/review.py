@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from authorities.models import User
 
@@ -23,12 +24,12 @@ from .models import (
     RequestEvent,
     Status,
 )
-from .services import TransitionError, notify_authority, recompute_due_at, transition
+from .services import TransitionError, in_english, notify_authority, recompute_due_at, transition
 
 
 def _check_legal_team(user) -> None:
     if not roles.is_legal_team(user):
-        raise PermissionDenied("Only the platform's legal team may do this.")
+        raise PermissionDenied(gettext("Only the platform's legal team may do this."))
 
 
 def _locked(request: LegalRequest) -> LegalRequest:
@@ -90,12 +91,12 @@ def audit_chain_verify() -> tuple[int, int | None, str]:
 def legal_request_assign(*, actor, request: LegalRequest, assignee: User | None) -> LegalRequest:
     _check_legal_team(actor)
     if assignee is not None and not roles.is_legal_team(assignee):
-        raise ValidationError("Requests are assigned to members of the legal team only.")
+        raise ValidationError(gettext("Requests are assigned to members of the legal team only."))
     if assignee != actor and assignee is not None and not roles.is_lead(actor):
-        raise PermissionDenied("Only a lead assigns requests to someone else.")
+        raise PermissionDenied(gettext("Only a lead assigns requests to someone else."))
     request = _locked(request)
     if request.status in (Status.CLOSED, Status.DRAFT):
-        raise TransitionError("A closed request is not assigned.")
+        raise TransitionError(gettext("A closed request is not assigned."))
     request.assignee = assignee
     request.save(update_fields=["assignee"])
     RequestEvent.objects.create(
@@ -149,9 +150,11 @@ def legal_request_refuse(
     authority sees is built from this event."""
     _check_legal_team(reviewer)
     if ground not in RefusalGround.values:
-        raise ValidationError("Choose a ground for the refusal.")
+        raise ValidationError(gettext("Choose a ground for the refusal."))
     if not explanation.strip():
-        raise ValidationError("Explain the refusal: the authority needs to know what to fix.")
+        raise ValidationError(
+            gettext("Explain the refusal: the authority needs to know what to fix.")
+        )
     request = _locked(request)
     event = transition(
         request=request,
@@ -174,14 +177,18 @@ def emergency_disclosure_problems(request: LegalRequest, responder) -> list[str]
     latest = request.callbacks.order_by("-at").first()
     if latest is None or latest.outcome != CallbackVerification.Outcome.CONFIRMED:
         problems.append(
-            "Call the authority back on the registry's number and record a confirmed call-back "
-            "before any emergency disclosure."
+            gettext(
+                "Call the authority back on the registry's number and record a confirmed "
+                "call-back before any emergency disclosure."
+            )
         )
     approvers = request.approvals.exclude(approved_by=responder)
     if not approvers.exists():
         problems.append(
-            "An emergency disclosure needs the approval of a lead other than the person who "
-            "sends it (second pair of eyes)."
+            gettext(
+                "An emergency disclosure needs the approval of a lead other than the person who "
+                "sends it (second pair of eyes)."
+            )
         )
     return problems
 
@@ -194,9 +201,9 @@ def legal_request_respond(
     authority until the link expires, every download audited."""
     _check_legal_team(reviewer)
     if not files:
-        raise ValidationError("Attach the produced data.")
+        raise ValidationError(gettext("Attach the produced data."))
     if partial and not note.strip():
-        raise ValidationError("Say what is missing from a partial response.")
+        raise ValidationError(gettext("Say what is missing from a partial response."))
     request = _locked(request)
     problems = emergency_disclosure_problems(request, reviewer)
     if problems:
@@ -235,9 +242,12 @@ def legal_request_respond(
 def _check_produced_file(uploaded) -> None:
     limit = settings.PORTAL_MAX_UPLOAD_BYTES
     if not uploaded.size:
-        raise ValidationError(f"{uploaded.name} is empty.")
+        raise ValidationError(gettext("%(name)s is empty.") % {"name": uploaded.name})
     if uploaded.size > limit:
-        raise ValidationError(f"{uploaded.name} is larger than {limit // (1024 * 1024)} MB.")
+        raise ValidationError(
+            gettext("%(name)s is larger than %(mb)s MB.")
+            % {"name": uploaded.name, "mb": limit // (1024 * 1024)}
+        )
 
 
 @transaction.atomic
@@ -245,7 +255,7 @@ def legal_request_confirm_preservation(*, reviewer, request: LegalRequest) -> Le
     _check_legal_team(reviewer)
     request = _locked(request)
     if request.instrument != "epoc_pr":
-        raise TransitionError("Only a preservation order is preserved.")
+        raise TransitionError(gettext("Only a preservation order is preserved."))
     event = transition(
         request=request,
         to=Status.PRESERVED,
@@ -269,7 +279,7 @@ def legal_request_confirm_extension(*, reviewer, request: LegalRequest) -> Reque
     asked = request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists()
     done = request.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).exists()
     if not asked or done:
-        raise TransitionError("There is no extension waiting for confirmation.")
+        raise TransitionError(gettext("There is no extension waiting for confirmation."))
     event = RequestEvent.objects.create(
         request=request,
         kind=RequestEvent.Kind.EXTENSION_CONFIRMED,
@@ -302,7 +312,7 @@ def callback_record(
     """Record a call-back to the number in the registry (never one from the request)."""
     _check_legal_team(reviewer)
     if outcome not in CallbackVerification.Outcome.values:
-        raise ValidationError("Choose the outcome of the call.")
+        raise ValidationError(gettext("Choose the outcome of the call."))
     request = _locked(request)
     callback = CallbackVerification.objects.create(
         request=request,
@@ -315,7 +325,8 @@ def callback_record(
         request=request,
         kind=RequestEvent.Kind.CALLBACK,
         actor=reviewer,
-        detail=f"{CallbackVerification.Outcome(outcome).label} ({callback.phone})",
+        # Stored in English whoever records it (the audit reads one language).
+        detail=f"{in_english(CallbackVerification.Outcome(outcome).label)} ({callback.phone})",
         visible_to_authority=False,
     )
     return callback
@@ -324,13 +335,15 @@ def callback_record(
 @transaction.atomic
 def disclosure_approve(*, lead, request: LegalRequest) -> DisclosureApproval:
     if not roles.is_lead(lead):
-        raise PermissionDenied("Only a lead approves an emergency disclosure.")
+        raise PermissionDenied(gettext("Only a lead approves an emergency disclosure."))
     request = _locked(request)
     if not request.is_emergency:
-        raise ValidationError("Only emergency requests need a disclosure approval.")
+        raise ValidationError(gettext("Only emergency requests need a disclosure approval."))
     latest = request.callbacks.order_by("-at").first()
     if latest is None or latest.outcome != CallbackVerification.Outcome.CONFIRMED:
-        raise ValidationError("Approve only after a confirmed call-back to the registry number.")
+        raise ValidationError(
+            gettext("Approve only after a confirmed call-back to the registry number.")
+        )
     approval, created = DisclosureApproval.objects.get_or_create(request=request, approved_by=lead)
     if created:
         RequestEvent.objects.create(

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from authorities.stepup import StepUpField
 
@@ -8,7 +9,7 @@ from .models import CallbackVerification, RefusalGround
 
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
-        queryset=None, required=False, label="Assign to", empty_label="Nobody (unassigned)"
+        queryset=None, required=False, label=_("Assign to"), empty_label=_("Nobody (unassigned)")
     )
 
     def __init__(self, *args, members, **kwargs):
@@ -18,16 +19,16 @@ class AssignForm(forms.Form):
 
 class ClarificationForm(forms.Form):
     question = forms.CharField(
-        label="Question to the authority (the clock stops until it answers)",
+        label=_("Question to the authority (the clock stops until it answers)"),
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=10000,
     )
 
 
 class RefuseForm(forms.Form):
-    ground = forms.ChoiceField(label="Ground", choices=RefusalGround.choices)
+    ground = forms.ChoiceField(label=_("Ground"), choices=RefusalGround.choices)
     explanation = forms.CharField(
-        label="Explanation for the authority",
+        label=_("Explanation for the authority"),
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=10000,
     )
@@ -41,15 +42,15 @@ class ProducedFilesField(forms.FileField):
     def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else ([data] if data else [])
         if not files:
-            raise forms.ValidationError("Attach the produced data.")
+            raise forms.ValidationError(_("Attach the produced data."))
         return files
 
 
 class RespondForm(forms.Form):
-    files = ProducedFilesField(label="Produced data (delivered only through the portal)")
-    partial = forms.BooleanField(label="Partial response", required=False)
+    files = ProducedFilesField(label=_("Produced data (delivered only through the portal)"))
+    partial = forms.BooleanField(label=_("Partial response"), required=False)
     note = forms.CharField(
-        label="Note to the authority (for a partial response: what is missing and why)",
+        label=_("Note to the authority (for a partial response: what is missing and why)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=5000,
@@ -58,10 +59,10 @@ class RespondForm(forms.Form):
 
 class CallbackForm(forms.Form):
     outcome = forms.ChoiceField(
-        label="Outcome of the call", choices=CallbackVerification.Outcome.choices
+        label=_("Outcome of the call"), choices=CallbackVerification.Outcome.choices
     )
     notes = forms.CharField(
-        label="Who you spoke to, what they confirmed",
+        label=_("Who you spoke to, what they confirmed"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=5000,
@@ -69,17 +70,17 @@ class CallbackForm(forms.Form):
 
 
 class CloseForm(forms.Form):
-    note = forms.CharField(label="Closing note", required=False, max_length=500)
+    note = forms.CharField(label=_("Closing note"), required=False, max_length=500)
 
 
 class ReportPeriodForm(forms.Form):
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("start") and cleaned.get("end") and cleaned["start"] > cleaned["end"]:
-            raise forms.ValidationError("The period ends before it starts.")
+            raise forms.ValidationError(_("The period ends before it starts."))
         return cleaned
 
 

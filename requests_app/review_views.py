@@ -45,14 +45,19 @@ lead_only = only_for(roles.is_lead)
 @require_safe
 def queue(request: HttpRequest) -> HttpResponse:
     get = request.GET
+
+    def text(name: str, limit: int) -> str:
+        # The filters go into SQL, and PostgreSQL refuses NUL in text (it was a 500).
+        return get.get(name, "").replace("\x00", "")[:limit]
+
     filters = selectors.QueueFilters(
         status=get.get("status", "") if get.get("status", "") in Status.values else "",
         instrument=get.get("instrument", "") if get.get("instrument") in Instrument.values else "",
-        country=get.get("country", "")[:2].upper(),
-        authority=get.get("authority", "")[:40],
-        assignee=get.get("assignee", "")[:20],
+        country=text("country", 2).upper(),
+        authority=text("authority", 40),
+        assignee=text("assignee", 20),
         emergency=get.get("emergency") == "1",
-        q=get.get("q", "")[:200],
+        q=text("q", 200),
     )
     page = selectors.review_queue(request.user, filters, cursor=get.get("after"))
     query = get.copy()

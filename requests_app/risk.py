@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from .models import LegalRequest, Status
 
@@ -53,14 +54,21 @@ def risk_signals(request: LegalRequest) -> list[Signal]:
     age = received - officer.date_joined
     if age < timedelta(days=NEW_ACCOUNT_DAYS):
         signals.append(
-            Signal("new_account", f"New officer account: created {age.days} days before this.")
+            Signal(
+                "new_account",
+                gettext("New officer account: created %(days)s days before this.")
+                % {"days": age.days},
+            )
         )
     earlier = LegalRequest.objects.filter(officer=officer, received_at__lt=received).exclude(
         status=Status.DRAFT
     )
     if request.is_emergency and not earlier.exists():
         signals.append(
-            Signal("first_is_emergency", "This officer's first request is an emergency request.")
+            Signal(
+                "first_is_emergency",
+                gettext("This officer's first request is an emergency request."),
+            )
         )
     recent = (
         LegalRequest.objects.filter(
@@ -73,8 +81,11 @@ def risk_signals(request: LegalRequest) -> list[Signal]:
         signals.append(
             Signal(
                 "volume",
-                f"Unusual volume: {recent} requests from this officer in 24 hours "
-                f"(threshold {VOLUME_THRESHOLD}).",
+                gettext(
+                    "Unusual volume: %(count)s requests from this officer in 24 hours "
+                    "(threshold %(threshold)s)."
+                )
+                % {"count": recent, "threshold": VOLUME_THRESHOLD},
             )
         )
     country = ip_country(request.submitted_ip)
@@ -82,8 +93,11 @@ def risk_signals(request: LegalRequest) -> list[Signal]:
         signals.append(
             Signal(
                 "ip_country",
-                f"Submitted from an IP address in {country}, not in the authority's country "
-                f"({request.authority.country}).",
+                gettext(
+                    "Submitted from an IP address in %(country)s, not in the authority's country "
+                    "(%(authority_country)s)."
+                )
+                % {"country": country, "authority_country": request.authority.country},
             )
         )
     return signals

@@ -3,7 +3,7 @@ An object outside the audience's reach does not exist for them (Http404)."""
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import connection
@@ -126,7 +126,7 @@ def _queue_scope(user, filters: QueueFilters) -> QuerySet[LegalRequest]:
         rows = rows.filter(assignee=user)
     elif filters.assignee == "unassigned":
         rows = rows.filter(assignee__isnull=True)
-    elif filters.assignee.isdigit():
+    elif filters.assignee.isdecimal():  # not isdigit: int() refuses "²" (was a 500)
         rows = rows.filter(assignee_id=int(filters.assignee))
     if filters.emergency:
         rows = rows.filter(is_emergency=True)
@@ -151,14 +151,14 @@ def review_queue(user, filters: QueueFilters, *, cursor: str | None, size: int =
     )
     if cursor:
         due, _, last_id = cursor.partition("|")
-        last_id = int(last_id) if last_id.isdigit() else 0
-        if due:
-            due_at = datetime.fromisoformat(due)
+        last_id = int(last_id) if last_id.isdecimal() else 0
+        if not due:
+            rows = rows.filter(due_at__isnull=True, id__gt=last_id)
+        elif (due_at := _cursor_due(due)) is not None:
             rows = rows.filter(
                 Q(due_at__gt=due_at) | Q(due_at=due_at, id__gt=last_id) | Q(due_at__isnull=True)
             )
-        else:
-            rows = rows.filter(due_at__isnull=True, id__gt=last_id)
+        # Otherwise a cursor the queue did not write (it was a 500): the first page.
     page = list(rows[: size + 1])
     next_cursor = None
     if len(page) > size:
@@ -166,6 +166,15 @@ def review_queue(user, filters: QueueFilters, *, cursor: str | None, size: int =
         last = page[-1]
         next_cursor = f"{last.due_at.isoformat() if last.due_at else ''}|{last.pk}"
     return QueuePage(rows=page, next_cursor=next_cursor, counts=status_counts(user))
+
+
+def _cursor_due(due: str) -> datetime | None:
+    """The due_at of a cursor the queue wrote (ISO 8601 with an offset), else None."""
+    try:
+        due_at = datetime.fromisoformat(due)
+        return due_at.astimezone(UTC) if due_at.tzinfo else None
+    except (ValueError, OverflowError):
+        return None
 
 
 # At most this stale, in the rare case described in status_counts.

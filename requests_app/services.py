@@ -6,7 +6,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from authorities.selectors import officer_block_reason
 
@@ -51,16 +52,24 @@ class TransitionError(ValidationError):
     pass
 
 
+def in_english(text) -> str:
+    """Text stored in an event row stays English, whoever acted; pages translate it."""
+    with translation.override("en"):
+        return str(text)
+
+
 def _check_officer_may_submit(officer) -> None:
     if not officer.is_officer:
-        raise PermissionDenied("Only officers of competent authorities submit requests.")
+        raise PermissionDenied(gettext("Only officers of competent authorities submit requests."))
     reason = officer_block_reason(officer)
     if reason:
         raise PermissionDenied(reason)
     if not officer.is_approved:
         raise PermissionDenied(
-            "Your account is awaiting approval: you can submit requests once platform staff "
-            "have checked it against the registry."
+            gettext(
+                "Your account is awaiting approval: you can submit requests once platform staff "
+                "have checked it against the registry."
+            )
         )
 
 
@@ -78,11 +87,14 @@ def transition(
     current = request.status
     if to not in TRANSITIONS[current]:
         raise TransitionError(
-            f"A request that is “{Status(current).label}” cannot become “{Status(to).label}”."
+            gettext("A request that is “%(current)s” cannot become “%(to)s”.")
+            % {"current": Status(current).label, "to": Status(to).label}
         )
     updated = LegalRequest.objects.filter(pk=request.pk, status=current).update(status=to, **fields)
     if updated != 1:
-        raise TransitionError("Someone else changed this request meanwhile; reload the page.")
+        raise TransitionError(
+            gettext("Someone else changed this request meanwhile; reload the page.")
+        )
     request.status = to
     for name, value in fields.items():
         setattr(request, name, value)
@@ -102,7 +114,11 @@ def notify_authority(request: LegalRequest, *, key: str, template: str) -> None:
         key=f"{key}:{request.pk}",
         recipients=[request.officer.email],
         template=template,
-        context=notice_context(request),
+        context=notice_context(
+            request,
+            language=request.officer.preferred_language,
+            time_zone=request.officer.time_zone,
+        ),
         request=request,
         language=request.officer.preferred_language,
     )
@@ -124,7 +140,7 @@ def legal_request_save_draft(
     extra posted field such as status or authority changes nothing)."""
     _check_officer_may_submit(officer)
     if instrument not in I.RULES:
-        raise ValidationError("Unknown instrument.")
+        raise ValidationError(gettext("Unknown instrument."))
     values = {name: data[name] for name in OFFICER_FIELDS if name in data}
     if request is None:
         request = LegalRequest.objects.create(
@@ -134,7 +150,9 @@ def legal_request_save_draft(
     else:
         request = LegalRequest.objects.select_for_update().get(pk=request.pk)
         if request.officer_id != officer.pk or request.status != Status.DRAFT:
-            raise PermissionDenied("Only your own drafts can be edited; submitted requests cannot.")
+            raise PermissionDenied(
+                gettext("Only your own drafts can be edited; submitted requests cannot.")
+            )
         for name, value in values.items():
             setattr(request, name, value)
         request.save()
@@ -158,7 +176,9 @@ def attachment_add(
     """Store a checked document under a random name. Order documents only on drafts; later
     documents come with a message, so a submitted order never changes silently."""
     if purpose == Attachment.Purpose.ORDER and request.status != Status.DRAFT:
-        raise PermissionDenied("Documents of a submitted order cannot change; send a message.")
+        raise PermissionDenied(
+            gettext("Documents of a submitted order cannot change; send a message.")
+        )
     attachment = Attachment(
         request=request,
         message=message,
@@ -186,7 +206,7 @@ def attachment_add(
 @transaction.atomic
 def attachment_remove_from_draft(*, request: LegalRequest, user, attachment: Attachment) -> None:
     if request.status != Status.DRAFT or request.officer_id != user.pk:
-        raise PermissionDenied("Documents can be removed from your own drafts only.")
+        raise PermissionDenied(gettext("Documents can be removed from your own drafts only."))
     attachment.file.delete(save=False)
     attachment.delete()
 
@@ -248,9 +268,9 @@ def legal_request_submit(
     _check_officer_may_submit(officer)
     request = LegalRequest.objects.select_for_update().get(pk=request.pk)
     if request.officer_id != officer.pk:
-        raise PermissionDenied("Only the officer who drafted a request submits it.")
+        raise PermissionDenied(gettext("Only the officer who drafted a request submits it."))
     if request.status != Status.DRAFT:
-        raise TransitionError("This request was already submitted.")
+        raise TransitionError(gettext("This request was already submitted."))
     now = timezone.now()
     problems = submission_problems(request, today=now.date())
     if problems:
@@ -289,9 +309,9 @@ def legal_request_submit(
 def _own_submitted(request: LegalRequest, officer) -> LegalRequest:
     request = LegalRequest.objects.select_for_update().get(pk=request.pk)
     if request.authority_id != officer.authority_id:
-        raise PermissionDenied("Not a request of your authority.")
+        raise PermissionDenied(gettext("Not a request of your authority."))
     if request.status == Status.DRAFT:
-        raise TransitionError("This request is still a draft.")
+        raise TransitionError(gettext("This request is still a draft."))
     return request
 
 
@@ -322,7 +342,7 @@ def message_post_by_officer(
     answer: the clock restarts and the request goes back to review."""
     request = _own_submitted(request, officer)
     if request.status == Status.CLOSED:
-        raise TransitionError("This request is closed; start a new request.")
+        raise TransitionError(gettext("This request is closed; start a new request."))
     answering = request.status == Status.CLARIFICATION
     kind = (
         Message.Kind.CLARIFICATION_ANSWER
@@ -345,7 +365,7 @@ def message_post_by_officer(
         request=request,
         kind=RequestEvent.Kind.AMENDMENT if amendment else RequestEvent.Kind.MESSAGE,
         actor=officer,
-        detail=Message.Kind(kind).label,
+        detail=in_english(Message.Kind(kind).label),
     )
     if answering:
         transition(
@@ -371,13 +391,15 @@ def preservation_extend(*, officer, request: LegalRequest) -> LegalRequest:
     """EPOC-PR Annex VI: the issuing authority extends the preservation once, by 30 days."""
     request = _own_submitted(request, officer)
     if request.instrument != I.Instrument.EPOC_PR:
-        raise TransitionError("Only a preservation order can be extended.")
+        raise TransitionError(gettext("Only a preservation order can be extended."))
     if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
-        raise TransitionError("This preservation order is no longer active.")
+        raise TransitionError(gettext("This preservation order is no longer active."))
     if request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists():
-        raise TransitionError("The preservation was already extended once (30 days).")
+        raise TransitionError(gettext("The preservation was already extended once (30 days)."))
     if request.preservation_until is None:
-        raise TransitionError("A production request was confirmed: preservation has no end date.")
+        raise TransitionError(
+            gettext("A production request was confirmed: preservation has no end date.")
+        )
     request.preservation_until += timedelta(days=settings.PORTAL_PRESERVATION_EXTENSION_DAYS)
     request.save(update_fields=["preservation_until"])
     alerts.deadline_changed(request)
@@ -398,9 +420,9 @@ def preservation_confirm_production(
     is answered (no end date here)."""
     request = _own_submitted(request, officer)
     if request.instrument != I.Instrument.EPOC_PR:
-        raise TransitionError("Only a preservation order has a production follow-up.")
+        raise TransitionError(gettext("Only a preservation order has a production follow-up."))
     if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
-        raise TransitionError("This preservation order is no longer active.")
+        raise TransitionError(gettext("This preservation order is no longer active."))
     request.preservation_until = None
     request.save(update_fields=["preservation_until"])
     alerts.deadline_changed(request)

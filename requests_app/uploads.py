@@ -14,6 +14,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext, gettext_noop
 
 CONTENT_TYPES = {"pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg"}
 EXTENSIONS = {"pdf": {".pdf"}, "png": {".png"}, "jpeg": {".jpg", ".jpeg"}}
@@ -50,14 +51,15 @@ def _run_checker(path: str) -> dict:
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"},
         )
     except subprocess.TimeoutExpired:
-        return {"ok": False, "problem": "took too long to check (it may be built to hang readers)"}
-    try:
-        return json.loads(completed.stdout or b"{}") or {
+        return {
             "ok": False,
-            "problem": "could not be checked safely (the checker stopped)",
+            "problem": gettext_noop("took too long to check (it may be built to hang readers)"),
         }
+    stopped = gettext_noop("could not be checked safely (the checker stopped)")
+    try:
+        return json.loads(completed.stdout or b"{}") or {"ok": False, "problem": stopped}
     except json.JSONDecodeError:
-        return {"ok": False, "problem": "could not be checked safely (the checker stopped)"}
+        return {"ok": False, "problem": stopped}
 
 
 def check_upload(uploaded: UploadedFile) -> CheckedFile:
@@ -66,10 +68,11 @@ def check_upload(uploaded: UploadedFile) -> CheckedFile:
     limit = settings.PORTAL_MAX_UPLOAD_BYTES
     if uploaded.size is None or uploaded.size > limit:
         raise ValidationError(
-            f"{name} is larger than the {limit // (1024 * 1024)} MB limit for one document."
+            gettext("%(name)s is larger than the %(mb)s MB limit for one document.")
+            % {"name": name, "mb": limit // (1024 * 1024)}
         )
     if uploaded.size == 0:
-        raise ValidationError(f"{name} is empty.")
+        raise ValidationError(gettext("%(name)s is empty.") % {"name": name})
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(prefix="upload-", dir=_scratch_dir()) as scratch:
         for chunk in uploaded.chunks():
@@ -79,13 +82,24 @@ def check_upload(uploaded: UploadedFile) -> CheckedFile:
         uploaded.seek(0)
         outcome = _run_checker(scratch.name)
     if not outcome.get("ok"):
-        raise ValidationError(f"{name} {outcome.get('problem') or 'could not be checked'}.")
+        # The checker's problems are English phrases marked for translation (filecheck.py).
+        problem = outcome.get("problem") or gettext_noop("could not be checked")
+        raise ValidationError(
+            gettext("%(name)s %(problem)s.") % {"name": name, "problem": gettext(problem)}
+        )
     kind = outcome["kind"]
     extension = PurePath(name).suffix.lower()
     if extension not in EXTENSIONS[kind]:
         raise ValidationError(
-            f"{name} is named like {extension or 'a file without extension'} but its content "
-            f"is {kind.upper()}: rename it to its real type or upload the right file."
+            gettext(
+                "%(name)s is named like %(extension)s but its content is %(kind)s: rename it to "
+                "its real type or upload the right file."
+            )
+            % {
+                "name": name,
+                "extension": extension or gettext("a file without extension"),
+                "kind": kind.upper(),
+            }
         )
     return CheckedFile(
         kind=kind,

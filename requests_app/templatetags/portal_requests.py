@@ -1,6 +1,7 @@
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from requests_app.models import OPEN_STATUSES
 from requests_app.notifications import format_duration
@@ -13,19 +14,20 @@ def time_left_badge(legal_request, now=None):
     """Time left as text and colour (the text alone carries the meaning, for screen readers and
     colour-blind readers): overdue, under 1 hour, under 1 day, more."""
     if legal_request.status not in OPEN_STATUSES:
-        return format_html('<span class="status-badge">{}</span>', "No deadline running")
+        return format_html('<span class="status-badge">{}</span>', gettext("No deadline running"))
     if legal_request.due_at is None:
-        return format_html('<span class="status-badge status-warn">{}</span>', "Clock stopped")
+        return format_html(
+            '<span class="status-badge status-warn">{}</span>', gettext("Clock stopped")
+        )
     left = legal_request.due_at - (now or timezone.now())
     seconds = left.total_seconds()
     if seconds < 0:
         css, text = "status-bad", format_duration(left)
-    elif seconds < 3600:
-        css, text = "status-bad", f"{format_duration(left)} left"
-    elif seconds < 86400:
-        css, text = "status-warn", f"{format_duration(left)} left"
     else:
-        css, text = "status-ok", f"{format_duration(left)} left"
+        css = (
+            "status-bad" if seconds < 3600 else ("status-warn" if seconds < 86400 else "status-ok")
+        )
+        text = gettext("%(duration)s left") % {"duration": format_duration(left)}
     return format_html('<span class="status-badge {}">{}</span>', css, text)
 
 
