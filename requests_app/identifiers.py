@@ -101,7 +101,10 @@ def _normalise_phone(text: str) -> str:
 def _normalise_url(text: str) -> str:
     if not text.lower().startswith(("http://", "https://")):
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "https://[::1": an unclosed IPv6 bracket (it was a 500), refused below
+        parts = urlsplit("")
     host = (parts.hostname or "").lower()
     try:
         port = parts.port

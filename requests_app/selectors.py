@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, DateTimeField, F, Func, Prefetch, QuerySet, Value
+from django.db.models.lookups import GreaterThan
 from django.http import Http404
 
 from . import roles
@@ -132,12 +133,20 @@ def _queue_scope(user, filters: QueueFilters) -> QuerySet[LegalRequest]:
         rows = rows.filter(is_emergency=True)
     q = filters.q.strip()
     if q:
-        rows = rows.filter(
-            Q(reference=q.upper())
-            | Q(case_reference=q)
-            | Q(pk__in=RequestTarget.objects.filter(value=q.lower()).values("request_id"))
-            | Q(pk__in=RequestTarget.objects.filter(value=q).values("request_id"))
+        # The matching ids first, each from its own index (reference, case reference, target
+        # value), then the page: an OR of subqueries here made PostgreSQL scan every open
+        # request (seconds at a million rows, docs/performance.md).
+        ids = (
+            LegalRequest.objects.filter(reference=q.upper())
+            .values_list("id", flat=True)
+            .union(
+                LegalRequest.objects.filter(case_reference=q).values_list("id", flat=True),
+                RequestTarget.objects.filter(value__in={q, q.lower()}).values_list(
+                    "request_id", flat=True
+                ),
+            )
         )
+        rows = rows.filter(pk__in=list(ids))
     return rows
 
 
@@ -149,17 +158,32 @@ def review_queue(user, filters: QueueFilters, *, cursor: str | None, size: int =
     rows = scope.select_related("authority", "assignee").order_by(
         F("due_at").asc(nulls_last=True), "id"
     )
+    due = ""
     if cursor:
         due, _, last_id = cursor.partition("|")
         last_id = int(last_id) if last_id.isdecimal() else 0
         if not due:
             rows = rows.filter(due_at__isnull=True, id__gt=last_id)
         elif (due_at := _cursor_due(due)) is not None:
+            # A row comparison, which the (due_at, id) index serves as one range: deep pages
+            # cost what the first page costs. Rows with no due_at follow, fetched below.
             rows = rows.filter(
-                Q(due_at__gt=due_at) | Q(due_at=due_at, id__gt=last_id) | Q(due_at__isnull=True)
+                GreaterThan(
+                    Func(F("due_at"), F("id"), function="ROW", output_field=DateTimeField()),
+                    Func(
+                        Value(due_at),
+                        Value(last_id),
+                        function="ROW",
+                        output_field=DateTimeField(),
+                    ),
+                )
             )
         # Otherwise a cursor the queue did not write (it was a 500): the first page.
     page = list(rows[: size + 1])
+    if len(page) <= size and cursor and due:
+        # The dated rows ran out: carry on with the stopped clocks (due_at IS NULL), by id.
+        undated = scope.select_related("authority", "assignee").filter(due_at__isnull=True)
+        page += list(undated.order_by("id")[: size + 1 - len(page)])
     next_cursor = None
     if len(page) > size:
         page = page[:size]

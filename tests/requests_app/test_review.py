@@ -565,3 +565,28 @@ def test_walkthrough_submission_to_response_changes_the_dashboard(
         print(f"\n  {req.reference} emergency EPOC: submitted 08:00, answered 10:30 UTC")
         for key in before:
             print(f"  {key:26} before {before[key]}  open {during[key]}  answered {after[key]}")
+
+
+def test_keyset_pages_cross_from_dated_to_stopped_clocks_without_loss(client, officer, reviewer):
+    from requests_app.selectors import QueueFilters, review_queue
+
+    for _ in range(5):
+        new_request(client, officer, Instrument.INQUIRY)
+    for req in LegalRequest.objects.order_by("pk")[:3]:  # three clocks stopped: no due_at
+        review.legal_request_ask_clarification(reviewer=reviewer, request=req, question="?")
+    seen, cursor = [], None
+    while True:
+        page = review_queue(reviewer, QueueFilters(), cursor=cursor, size=2)
+        seen.extend(r.pk for r in page.rows)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    dated = list(
+        LegalRequest.objects.filter(due_at__isnull=False)
+        .order_by("due_at", "id")
+        .values_list("pk", flat=True)
+    )
+    undated = list(
+        LegalRequest.objects.filter(due_at__isnull=True).order_by("id").values_list("pk", flat=True)
+    )
+    assert seen == dated + undated
