@@ -1,6 +1,12 @@
+import json
+import math
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.utils.html import format_html
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -14,6 +20,60 @@ from .models import (
     User,
 )
 from .selectors import authority_for_email
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
+
+
+def _refuse_constant(name: str):
+    raise ValueError(name)
+
+
+class StrictJSONDecoder(json.JSONDecoder):
+    """JSON as PostgreSQL's jsonb takes it: NaN, Infinity or 1e999 made the save a DataError."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, parse_float=_finite, parse_constant=_refuse_constant, **kwargs)
+
+
+class JSONFormField(forms.JSONField):
+    """Django's JSON form field lets json.loads' ValueError escape (a 500) for a number of more
+    than 4,300 digits, or here for what StrictJSONDecoder refuses: it is invalid JSON."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "decoder": StrictJSONDecoder})
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValueError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except ValueError:
+            return forms.fields.InvalidJSONInput(data)
+
+
+class CheckedSelection:
+    """Django's admin actions filter pk__in with the posted ids as they are: one that is not an
+    id (a mangled form) raised ValueError or DataError, a 500. Such a post selects nothing."""
+
+    def response_action(self, request, queryset):
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                if "\x00" in value:
+                    raise ValidationError("NUL")
+                self.model._meta.pk.to_python(value)
+        except ValidationError:
+            self.message_user(request, "The selection was not valid.", level=messages.ERROR)
+            return None
+        return super().response_action(request, queryset)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -46,12 +106,13 @@ class RegistryChangeInline(admin.TabularInline):
 
 
 @admin.register(Authority)
-class AuthorityAdmin(admin.ModelAdmin):
+class AuthorityAdmin(CheckedSelection, admin.ModelAdmin):
     list_display = ["id", "name_en", "country", "kind", "status", "source_checked"]
     list_filter = ["status", "country", "kind"]
     search_fields = ["id", "name", "name_en", "domains__domain"]
     inlines = [AuthorityDomainInline, RegistryChangeInline]
     readonly_fields = ["status_changed_at", "updated_at"]
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Snapshot before the edit, so save_related can record old -> new with who and when.
@@ -100,7 +161,7 @@ class AccountEventInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(CheckedSelection, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "authority", "email_verified_at", "approved_at"]
     list_filter = ["is_staff", "groups", "authority__country"]

@@ -303,8 +303,9 @@ def authority_officers(request: HttpRequest) -> HttpResponse:
         raise Http404
     if request.method == "POST":
         pk = request.POST.get("officer", "")
-        # A number or nobody: filter(pk="abc") raises ValueError (it was a 500).
-        officer = officers.filter(pk=pk).first() if pk.isdecimal() else None
+        # An id or nobody: filter(pk="abc"), or pk of more than 4,300 digits, raised ValueError
+        # (a 500); an id has at most 19 digits.
+        officer = officers.filter(pk=pk).first() if pk.isdecimal() and len(pk) <= 19 else None
         if officer is None:
             raise Http404
         form = ReasonForm(request.POST)

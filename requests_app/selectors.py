@@ -161,7 +161,8 @@ def review_queue(user, filters: QueueFilters, *, cursor: str | None, size: int =
     due = ""
     if cursor:
         due, _, last_id = cursor.partition("|")
-        last_id = int(last_id) if last_id.isdecimal() else 0
+        # An id has at most 19 digits; int() refuses more than 4,300 (it was a 500).
+        last_id = int(last_id) if last_id.isdecimal() and len(last_id) <= 19 else 0
         if not due:
             rows = rows.filter(due_at__isnull=True, id__gt=last_id)
         elif (due_at := _cursor_due(due)) is not None:
