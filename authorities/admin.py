@@ -1,6 +1,3 @@
-import json
-import math
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -11,6 +8,7 @@ from django.utils.html import format_html
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import services
+from .constants import Instrument
 from .models import (
     AccountEvent,
     Authority,
@@ -19,39 +17,25 @@ from .models import (
     RegistryImport,
     User,
 )
+from .registry import instrument_problems
 from .selectors import authority_for_email
 
 
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(text)
-    return number
-
-
-def _refuse_constant(name: str):
-    raise ValueError(name)
-
-
-class StrictJSONDecoder(json.JSONDecoder):
-    """JSON as PostgreSQL's jsonb takes it: NaN, Infinity or 1e999 made the save a DataError."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, parse_float=_finite, parse_constant=_refuse_constant, **kwargs)
-
-
-class JSONFormField(forms.JSONField):
-    """Django's JSON form field lets json.loads' ValueError escape (a 500) for a number of more
-    than 4,300 digits, or here for what StrictJSONDecoder refuses: it is invalid JSON."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**{**kwargs, "decoder": StrictJSONDecoder})
+class InstrumentsField(forms.JSONField):
+    """The instruments as the registry file gives them: a JSON list of known codes. Django's
+    JSON field took any JSON (-1, {}, NaN, a number of 5,000 digits): the save, or the registry
+    snapshot after it, failed with a 500, and instruments that are not a list of codes would
+    break every may_issue()."""
 
     def to_python(self, value):
         try:
-            return super().to_python(value)
-        except ValueError:
+            value = super().to_python(value)
+        except ValueError:  # json.loads' own, for a number of more than 4,300 digits
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if value is not None and (problems := instrument_problems(value)):
+            allowed = ", ".join(Instrument.values)
+            raise ValidationError([f"Instruments {p}; allowed: {allowed}." for p in problems])
+        return value
 
     def bound_data(self, data, initial):
         try:
@@ -112,7 +96,7 @@ class AuthorityAdmin(CheckedSelection, admin.ModelAdmin):
     search_fields = ["id", "name", "name_en", "domains__domain"]
     inlines = [AuthorityDomainInline, RegistryChangeInline]
     readonly_fields = ["status_changed_at", "updated_at"]
-    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
+    formfield_overrides = {models.JSONField: {"form_class": InstrumentsField}}  # instruments
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Snapshot before the edit, so save_related can record old -> new with who and when.

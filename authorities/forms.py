@@ -7,9 +7,14 @@ from django.utils.translation import gettext_lazy as _
 from .constants import time_zone_choices
 from .services import confirmed_devices, otp_verify
 
+# The length of the User.email column (forms.EmailField allows 320): a longer address went as
+# far as the database, a DataError there (a 500; at login, from django-axes' 255-character log).
+EMAIL_MAX_LENGTH = 254
+
 
 class SignUpForm(forms.Form):
     email = forms.EmailField(
+        max_length=EMAIL_MAX_LENGTH,
         label=_("Official e-mail address"),
         help_text=_("The address your authority gave you, on its official domain."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -44,7 +49,9 @@ class SignUpForm(forms.Form):
 
 class LoginForm(forms.Form):
     username = forms.EmailField(
-        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "username"})
+        max_length=EMAIL_MAX_LENGTH,
+        label=_("E-mail address"),
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
     )
     password = forms.CharField(
         label=_("Password"),
@@ -106,7 +113,7 @@ class ReasonForm(forms.Form):
 
 
 class EmailChangeForm(forms.Form):
-    new_email = forms.EmailField(label=_("New e-mail address"))
+    new_email = forms.EmailField(max_length=EMAIL_MAX_LENGTH, label=_("New e-mail address"))
     otp_token = forms.CharField(
         label=_("Code from your authenticator app (confirms it is you)"), max_length=20
     )

@@ -177,16 +177,11 @@ def _parse_entry(item: object, label: str) -> tuple[RegistryEntry | None, list[s
         problem("kind", f"unknown kind {kind!r}; allowed: {', '.join(AuthorityKind.values)}")
 
     instruments = item.get("instruments")
-    if "instruments" in item and not (
-        isinstance(instruments, list) and all(isinstance(i, str) for i in instruments)
-    ):
-        problem("instruments", "must be a list of instrument codes")
+    if "instruments" in item:
+        for message in instrument_problems(instruments):
+            problem("instruments", message)
+    if not isinstance(instruments, list):
         instruments = []
-    for code in instruments or []:
-        if code not in Instrument.values:
-            problem("instruments", f"unknown instrument {code!r}")
-    if isinstance(instruments, list) and len(set(instruments)) != len(instruments):
-        problem("instruments", "lists an instrument twice")
 
     domains: list[str] = []
     raw_domains = item.get("domains")
@@ -267,3 +262,16 @@ def _parse_entry(item: object, label: str) -> tuple[RegistryEntry | None, list[s
         ),
         [],
     )
+
+
+def instrument_problems(instruments) -> list[str]:
+    """What is wrong with an authority's instruments, in a registry file or the admin: they must
+    be a list of known codes, each once (every power check reads them)."""
+    if not (isinstance(instruments, list) and all(isinstance(i, str) for i in instruments)):
+        return ["must be a list of instrument codes"]
+    problems = [
+        f"unknown instrument {code!r}" for code in instruments if code not in Instrument.values
+    ]
+    if len(set(instruments)) != len(instruments):
+        problems.append("lists an instrument twice")
+    return problems

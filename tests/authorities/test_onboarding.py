@@ -78,6 +78,21 @@ def test_signup_outside_the_registry_is_refused_and_creates_nothing(client, auth
     assert mail.outbox == []
 
 
+@pytest.mark.parametrize("length", [255, 256, 320])
+def test_an_address_longer_than_the_column_is_refused_at_signup_and_login(
+    client, authority, length
+):
+    """Forms took up to 320 characters, the column 254: the fuzzer found the 500 behind it."""
+    email = "a" * (length - len("@interieur.gouv.fr")) + "@interieur.gouv.fr"
+
+    signup = sign_up(client, email)
+    login = password_step(client, email)
+
+    assert signup.status_code == 200 and "email" in signup.context["form"].errors
+    assert login.status_code == 200 and "username" in login.context["form"].errors
+    assert User.objects.count() == 0
+
+
 def test_signup_for_a_suspended_authority_is_refused(client):
     AuthorityFactory(
         id="AT-DSN", country="AT", domains=["dsn.gv.at"], status=AuthorityStatus.SUSPENDED

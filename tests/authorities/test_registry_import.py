@@ -552,6 +552,35 @@ def test_staff_saving_the_admin_form_unchanged_records_no_change(client, staff):
     assert not RegistryChange.objects.filter(authority=authority).exists()
 
 
+@pytest.mark.parametrize(
+    "instruments",
+    [
+        "-1",
+        "{}",
+        '"epoc"',
+        '["epoc", "no-such"]',
+        "[NaN]",
+        "[1e999]",
+        "[" + "9" * 4400 + "]",
+        '["epoc", "epoc"]',
+    ],
+)
+def test_staff_admin_refuses_instruments_that_are_not_a_list_of_codes(client, staff, instruments):
+    """Each of these was a 500 (found by the form fuzzer) or would break every power check."""
+    authority = AuthorityFactory(id="FR-OFAC", domains=["interieur.gouv.fr"], instruments=["epoc"])
+    verified_login(client, staff)
+
+    response = client.post(
+        admin_change_url(authority), admin_form_data(authority, instruments=instruments)
+    )
+
+    assert response.status_code == 200
+    assert "instruments" in response.context["adminform"].form.errors
+    authority.refresh_from_db()
+    assert authority.instruments == ["epoc"]
+    assert not RegistryChange.objects.filter(authority=authority).exists()
+
+
 # --- The shipped demo registry ------------------------------------------------------------------
 
 
