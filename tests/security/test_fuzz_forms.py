@@ -141,18 +141,52 @@ HYPOTHESIS_DIR = Path(django_settings.BASE_DIR) / "var" / "hypothesis"
 set_hypothesis_home_dir(HYPOTHESIS_DIR)
 
 
-def fuzz(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=DirectoryBasedExampleDatabase(HYPOTHESIS_DIR / "examples"),
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-            HealthCheck.large_base_example,
-        ],
-    )
+# Examples each test asked for and ran, by test id, for the check below and the summary line
+# that tests/security/conftest.py prints at the end of the session.
+RAN: dict[str, list[int]] = {}
+
+
+def _current_test() -> str:
+    return os.environ["PYTEST_CURRENT_TEST"].rsplit(" ", 1)[0]
+
+
+def fuzz(examples: int) -> Callable:
+    """Hypothesis settings for `examples` examples, counting the examples that actually run:
+    hypothesis may stop early (a small search space, too many filtered draws), and a fuzz run
+    is only evidence for the examples it ran."""
+
+    def apply(test):
+        counted = RAN.setdefault(_current_test(), [examples, 0])
+        inner = test.hypothesis.inner_test  # hypothesis' documented hook for wrapping the body
+
+        @functools.wraps(inner)
+        def counting(*args, **kwargs):
+            result = inner(*args, **kwargs)
+            counted[1] += 1  # only examples that passed
+            return result
+
+        test.hypothesis.inner_test = counting
+        return settings(
+            max_examples=examples,
+            deadline=None,
+            database=DirectoryBasedExampleDatabase(HYPOTHESIS_DIR / "examples"),
+            suppress_health_check=[
+                HealthCheck.function_scoped_fixture,
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+                HealthCheck.large_base_example,
+            ],
+        )(test)
+
+    return apply
+
+
+@pytest.fixture(autouse=True)
+def _every_example_ran(request):
+    yield
+    asked, ran = RAN.get(request.node.nodeid, (0, 0))
+    if asked:
+        assert ran >= asked, f"hypothesis ran {ran} of the {asked} examples asked for"
 
 
 @pytest.fixture(autouse=True)
