@@ -24,7 +24,7 @@ DEPLOY_ENV := DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp+tls://portal:secret@smtp.example.eu:587 \
 	PORTAL_BASE_URL=https://portal.example.eu PORTAL_VAR_DIR=$(CURDIR)/var/deploy-check
 
-.PHONY: venv run test lint security deploy-check otp audit clean chromium bench
+.PHONY: venv run test lint security deploy-check otp audit clean chromium bench fuzz
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,14 @@ test: venv chromium
 	$(MAKE) --no-print-directory lint security deploy-check
 	@$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# make fuzz: the nightly form fuzzing, 1,000 examples per form and page (100 per upload field),
+# about 35 minutes on one core; same services as make test. A CI system with the time runs it
+# nightly; make test runs the same tests with 3 to 25 examples each.
+fuzz: venv
+	@$(TEST_ENV) $(PY) scripts/check_services.py
+	@$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
+	PORTAL_NIGHTLY=1 $(TEST_ENV) $(VENV)/bin/pytest tests/security/test_fuzz_forms.py -k nightly $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/test var/deploy-check .pytest_cache

@@ -8,10 +8,12 @@ from django.db import models
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
+from portal.choices import ChoiceLabels
+
 from .constants import COUNTRY_CHOICES, AuthorityKind, AuthorityStatus, time_zone_choices
 
 
-class Authority(models.Model):
+class Authority(ChoiceLabels, models.Model):
     """An EU competent authority as the registry file describes it. Never deleted: an authority
     that leaves the registry is suspended, so its officers' requests keep their issuer."""
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from authorities.constants import Instrument
+from portal.choices import ChoiceLabels
 
 
 class Status(models.TextChoices):
@@ -54,7 +55,7 @@ OPEN_STATUSES = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.CLARIFICAT
 FINAL_STATUSES = frozenset({Status.CLOSED})
 
 
-class LegalRequest(models.Model):
+class LegalRequest(ChoiceLabels, models.Model):
     """A legal request from an authority. Immutable once submitted: later changes are events,
     messages or amendments, never edits of these fields."""
 
@@ -169,7 +170,7 @@ class LegalRequest(models.Model):
         return self.is_open and self.due_at is not None and self.due_at < timezone.now()
 
 
-class RequestTarget(models.Model):
+class RequestTarget(ChoiceLabels, models.Model):
     """One validated, normalised target identifier (a username, an E.164 number, a link)."""
 
     class Kind(models.TextChoices):
@@ -209,7 +210,7 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last}"
 
 
-class RequestEvent(models.Model):
+class RequestEvent(ChoiceLabels, models.Model):
     """Every state change of a request: the timeline, the audit and the source of e-mails.
     Written in the same transaction as the change."""
 
@@ -256,7 +257,7 @@ class RequestEvent(models.Model):
         return f"{self.request_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
-class Message(models.Model):
+class Message(ChoiceLabels, models.Model):
     class Kind(models.TextChoices):
         FROM_AUTHORITY = "from_authority", _("From the authority")
         FROM_PLATFORM = "from_platform", _("From the platform")
@@ -409,7 +410,7 @@ class RefusalGround(models.TextChoices):
     OTHER = "other", _("Other reason (explained)")
 
 
-class CallbackVerification(models.Model):
+class CallbackVerification(ChoiceLabels, models.Model):
     """A call-back to the registry's number for an emergency request: who called, when, which
     number (copied from the registry at the time of the call), and what they learnt."""
 

@@ -34,3 +34,11 @@ def time_left_badge(legal_request, now=None):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key, 0)
+
+
+@register.filter(expects_localtime=True)
+def to_minute(value) -> str:
+    """A time as the lists show it, 2026-11-27 14:05, in the reader's time zone (Django converts
+    it first, as for |date). |date:"Y-m-d H:i" parses its format on every call: twice a row, a
+    fifth of the review queue's rendering time."""
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
