@@ -8,7 +8,9 @@ AT = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)
 
 def render(value, zone: str) -> str:
     with timezone.override(zone):
-        return Template("{% load portal_requests %}{{ at|to_minute }}").render(Context({"at": value}))
+        return Template("{% load portal_requests %}{{ at|to_minute }}").render(
+            Context({"at": value})
+        )
 
 
 def test_times_in_lists_are_shown_in_the_readers_time_zone_to_the_minute():

@@ -26,6 +26,7 @@ from authorities.constants import Instrument
 from requests_app.models import Attachment, LegalRequest
 from requests_app.uploads import check_upload
 from tests.conftest import verified_login
+from tests.figures import record
 from tests.requests_app.helpers import pdf_bytes, submit
 
 MIB = 1 << 20
@@ -442,6 +443,7 @@ def test_hostile_file_is_refused_quickly_with_its_name_and_reason(
     assert message.startswith(f"{name} ")
     assert reason in message
     assert seconds < HANG_GUARD_SECONDS
+    record("hostile upload", (seconds, build.__name__))
 
 
 def test_file_over_the_size_limit_is_refused(settings):
@@ -455,6 +457,7 @@ def test_file_over_the_size_limit_is_refused(settings):
 
     assert message == "order.pdf is larger than the 1 MB limit for one document."
     assert seconds < HANG_GUARD_SECONDS
+    record("hostile upload", (seconds, "over the size limit"))
 
 
 # Through the pages -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.db import connection
 
 from requests_app.models import AccessLog
 from requests_app.review import access_log_record
+from tests.figures import record
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +50,7 @@ def test_edited_row_is_reported(chain):
     )
     with pytest.raises(CommandError, match=f"row {chain[2].pk} its content does not match"):
         verify()
+    record("tamper case", "edit")
 
 
 def test_edited_row_with_a_recomputed_hash_breaks_the_next_link(chain):
@@ -63,12 +65,14 @@ def test_edited_row_with_a_recomputed_hash_breaks_the_next_link(chain):
     )
     with pytest.raises(CommandError, match=f"row {chain[3].pk} does not follow"):
         verify()
+    record("tamper case", "edit with a recomputed hash")
 
 
 def test_deleted_row_is_reported(chain):
     behind_the_apps_back((f"DELETE FROM {TABLE} WHERE id = %s", [chain[4].pk]))
     with pytest.raises(CommandError, match=f"row {chain[5].pk} does not follow"):
         verify()
+    record("tamper case", "delete")
 
 
 def test_inserted_row_is_reported(chain, officer):
@@ -81,6 +85,7 @@ def test_inserted_row_is_reported(chain, officer):
     )
     with pytest.raises(CommandError, match="its content does not match"):
         verify()
+    record("tamper case", "insert")
 
 
 def test_database_refuses_update_and_delete_with_the_trigger_on(chain):
