@@ -81,7 +81,7 @@ test: venv chromium
 	@$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# make fuzz: the nightly form fuzzing, 1,000 examples per form and page (100 per upload field),
+# make fuzz: the nightly form fuzzing, 1,000 examples per form, page and upload field,
 # about 35 minutes on one core; same services as make test. A CI system with the time runs it
 # nightly; make test runs the same tests with 3 to 25 examples each.
 fuzz: venv
