@@ -1,7 +1,13 @@
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 from django.template import Context, Template
 from django.utils import timezone
+
+from authorities.constants import Instrument
+from authorities.models import Authority
+from requests_app.models import LegalRequest, Status
+from requests_app.templatetags.portal_requests import queue_row
 
 AT = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)
 
@@ -21,3 +27,31 @@ def test_times_in_lists_are_shown_in_the_readers_time_zone_to_the_minute():
 
 def test_a_missing_time_is_empty_so_that_default_can_fill_it():
     assert render(None, "UTC") == ""
+
+
+def test_a_queue_row_escapes_what_authorities_and_officers_wrote():
+    authority = Authority(id="FR-X", name_en='<script>alert("x")</script>', country="FR")
+    legal_request = LegalRequest(
+        reference="LR-2026-000001",
+        instrument=Instrument.EPOC,
+        status=Status.IN_REVIEW,
+        authority=authority,
+        is_emergency=True,
+        received_at=AT,
+        due_at=AT + timedelta(hours=8),
+    )
+
+    with timezone.override("Europe/Paris"):
+        row = queue_row(legal_request, now=AT)
+
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert len(cells) == 8
+    assert cells[0] == (
+        f'<a href="/review/{legal_request.public_id}/">LR-2026-000001</a>'
+        " <strong>EMERGENCY</strong>"
+    )
+    assert cells[2] == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; (FR)"
+    assert cells[3:5] == ["2026-07-02 00:30", "2026-07-02 08:30"]
+    assert cells[5] == '<span class="status-badge status-warn">8 h 0 min left</span>'
+    assert cells[6] == "Unassigned"
+    assert cells[1] == str(Instrument.EPOC.label) and cells[7] == str(Status.IN_REVIEW.label)
