@@ -106,6 +106,32 @@ def test_production_settings_refuse_to_start_without_secrets(env, missing, tmp_p
     assert missing in result.stderr
 
 
+def _manage(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PORTAL_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_manage_py_without_an_environment_names_the_missing_secret(tmp_path):
+    result = _manage("check", tmp_path=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("manage.py: DJANGO_SECRET_KEY is required"), result.stderr
+    assert "Models aren't loaded yet" not in result.stderr
+
+
+def test_makemigrations_check_needs_no_environment(tmp_path):
+    result = _manage("makemigrations", "--check", "--dry-run", tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+
+
 def test_debug_is_off_unless_asked_for(tmp_path):
     env = {
         "DJANGO_SECRET_KEY": "k" * 50,
