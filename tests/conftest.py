@@ -1,7 +1,6 @@
 """The cast every permission test uses: an officer, a colleague at the same authority, an officer
 of another authority (the outsider), a reviewer and a lead; and a helper to log in for real."""
 
-import sys
 import uuid
 
 import pytest
@@ -122,15 +121,7 @@ def pytest_terminal_summary(terminalreporter):
     """The security suite's figures (docs/security.md), from the tests that ran."""
     from tests.figures import summary_lines
 
-    lines = summary_lines()
-    fuzz = sys.modules.get("tests.security.test_fuzz_forms")
-    if fuzz is not None and fuzz.RAN:
-        ran = {test: count for test, (_, count) in fuzz.RAN.items()}
-        fewest = min(ran, key=ran.get)
-        failed = [r for r in terminalreporter.stats.get("failed", []) if r.nodeid in ran]
-        lines.append(
-            f"form fuzzing: {len(ran)} tests, {sum(ran.values()):,} examples passed, "
-            f"{len(failed)} tests failed; fewest {ran[fewest]:,} ({fewest.split('::', 1)[1]})"
-        )
+    failed = {report.nodeid for report in terminalreporter.stats.get("failed", [])}
+    lines = summary_lines(failed)
     for line in lines:
         terminalreporter.write_line(line)

@@ -84,6 +84,7 @@ from requests_app.review_views import ACTIONS
 from requests_app.uploads import check_upload
 from tests.conftest import CommittingClient, current_code, verified_login
 from tests.factories import PASSWORD, OfficerFactory
+from tests.figures import FUZZ_RAN
 from tests.requests_app.helpers import VALID, pdf_bytes, pdf_upload
 
 pytestmark = pytest.mark.django_db
@@ -141,11 +142,6 @@ HYPOTHESIS_DIR = Path(django_settings.BASE_DIR) / "var" / "hypothesis"
 set_hypothesis_home_dir(HYPOTHESIS_DIR)
 
 
-# Examples each test asked for and ran, by test id, for the check below and the summary line
-# that tests/security/conftest.py prints at the end of the session.
-RAN: dict[str, list[int]] = {}
-
-
 def _current_test() -> str:
     return os.environ["PYTEST_CURRENT_TEST"].rsplit(" ", 1)[0]
 
@@ -156,7 +152,7 @@ def fuzz(examples: int) -> Callable:
     is only evidence for the examples it ran."""
 
     def apply(test):
-        counted = RAN.setdefault(_current_test(), [examples, 0])
+        counted = FUZZ_RAN.setdefault(_current_test(), [examples, 0])
         inner = test.hypothesis.inner_test  # hypothesis' documented hook for wrapping the body
 
         @functools.wraps(inner)
@@ -184,7 +180,7 @@ def fuzz(examples: int) -> Callable:
 @pytest.fixture(autouse=True)
 def _every_example_ran(request):
     yield
-    asked, ran = RAN.get(request.node.nodeid, (0, 0))
+    asked, ran = FUZZ_RAN.get(request.node.nodeid, (0, 0))
     if asked:
         assert ran >= asked, f"hypothesis ran {ran} of the {asked} examples asked for"
 
