@@ -1,15 +1,19 @@
 """Inspect one uploaded file by its content. Run as a child process (`python -m
 requests_app.filecheck PATH`) under CPU, memory and wall-clock limits set by uploads.py, so a
 hostile file (a decompression bomb, a circular xref, a parser crash) can only kill this child,
-never the web server. Prints one JSON object: {"ok": bool, "kind", "pages", "problem"}.
+never the web server. Prints one JSON object: {"ok": bool, "kind", "pages", "problem", "details"}.
 
 Policy: PDF, PNG or JPEG only; the type is decided by the first bytes, never by the name.
 A PDF must open without repair, must not be encrypted, must not carry active content (JavaScript,
-launch actions, embedded files, rich media), must have at most MAX_PAGES pages and its streams must
-decompress to at most MAX_DECODED_BYTES together (a decompression bomb is refused, not stored).
+launch actions, embedded files, rich media), must not run any action by itself (an open action,
+or a document, page, annotation or form field trigger: a reviewer's reader would open a GoToR to
+a Windows file share, or fetch a tracking URI, without a click), must have at most MAX_PAGES pages
+and its streams must decompress to at most MAX_DECODED_BYTES together (a decompression bomb is
+refused, not stored).
 """
 
 import json
+import re
 import sys
 import warnings
 import zipfile
@@ -67,8 +71,64 @@ def gettext_noop(text: str) -> str:
     return text
 
 
-def _result(ok: bool, kind: str | None = None, pages: int | None = None, problem: str = ""):
-    return {"ok": ok, "kind": kind, "pages": pages, "problem": problem}
+# Actions a reader runs without a click (ISO 32000-2, 12.6.3 trigger events), by the entry that
+# holds them. An /OpenAction that is a destination array (or a named destination) only scrolls
+# the reader to a page of this file, so it stays; any action dictionary there is refused, whatever
+# its type, as is every action in an /AA (additional actions) entry. An /A on a link or a widget
+# waits for the reader's click, so it stays (a link may point anywhere, as a link in an e-mail
+# does), and so does its /Next chain.
+DOCUMENT_TRIGGERS = {"/WC", "/WS", "/DS", "/WP", "/DP"}
+PAGE_TRIGGERS = {"/O", "/C"}
+FIELD_TRIGGERS = {"/K", "/F", "/V", "/C"}
+ANNOTATION_TRIGGERS = {"/E", "/X", "/D", "/U", "/Fo", "/Bl", "/PO", "/PC", "/PV", "/PI"}
+# Enough for any real /Next chain; a longer (or endless, through an array) one is named by what
+# the first actions do, and refused all the same.
+MAX_CHAINED_ACTIONS = 64
+
+RUNS_WHEN_OPENED = gettext_noop(
+    "runs an action by itself when it is opened (%(action)s): remove it, or print to PDF, "
+    "and upload again"
+)
+RUNS_WHEN_CLOSED = gettext_noop(
+    "runs an action by itself when it is closed, saved or printed (%(action)s): remove it, "
+    "or print to PDF, and upload again"
+)
+RUNS_WITH_A_PAGE = gettext_noop(
+    "runs an action by itself when a page is opened or closed (%(action)s): remove it, "
+    "or print to PDF, and upload again"
+)
+RUNS_WITH_AN_ANNOTATION = gettext_noop(
+    "runs an action by itself when part of a page is shown, pointed at or focused "
+    "(%(action)s): remove it, or print to PDF, and upload again"
+)
+RUNS_WITH_A_FIELD = gettext_noop(
+    "runs an action by itself when a form field is filled in or recalculated (%(action)s): "
+    "remove it, or print to PDF, and upload again"
+)
+RUNS_WITHOUT_A_CLICK = gettext_noop(
+    "runs an action by itself, without a click (%(action)s): remove it, or print to PDF, "
+    "and upload again"
+)
+# What the actions that reach out of the file do, in a reviewer's words; other types are named
+# by their PDF name (GoTo, Named, Rendition...).
+REACHING_OUT = {
+    "/GoToR": gettext_noop("GoToR to another file, possibly on a remote server"),
+    "/GoToE": gettext_noop("GoToE to an embedded or remote file"),
+    "/URI": gettext_noop("URI to a web address"),
+}
+UNTYPED_ACTION = gettext_noop("an action without a type")
+
+
+def _result(
+    ok: bool,
+    kind: str | None = None,
+    pages: int | None = None,
+    problem: str = "",
+    details: dict[str, str] | None = None,
+):
+    """`details`: values for the %(...)s parts of `problem`, each a phrase marked for
+    translation or a PDF name."""
+    return {"ok": ok, "kind": kind, "pages": pages, "problem": problem, "details": details or {}}
 
 
 def check_pdf(path: str, data: bytes) -> dict:
@@ -113,18 +173,24 @@ def check_pdf(path: str, data: bytes) -> dict:
             return _result(False, "pdf", problem=gettext_noop("has no pages"))
         if pages > MAX_PAGES:
             return _result(False, "pdf", pages, f"has {pages} pages; the limit is {MAX_PAGES}")
-        active = _active_content(pdf)
+        active, automatic = _active_content(pdf)
         if active:
             return _result(False, "pdf", pages, f"contains active content ({active})")
+        if automatic:
+            problem, action = automatic
+            return _result(False, "pdf", pages, problem, {"action": action})
         bomb = _decompression_problem(pdf)
         if bomb:
             return _result(False, "pdf", pages, bomb)
         return _result(True, "pdf", pages)
 
 
-def _active_content(pdf) -> str:
+def _active_content(pdf) -> tuple[str, tuple[str, str] | None]:
+    """Active content anywhere in the file (named), else the first action a reader would run
+    without a click, as (problem, what the action does); active content is named first."""
     import pikepdf
 
+    automatic = None
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream):
             obj = obj.stream_dict
@@ -139,12 +205,12 @@ def _active_content(pdf) -> str:
             elif isinstance(item, pikepdf.Dictionary):
                 found = set(item.keys()) & ACTIVE_KEYS
                 if found:
-                    return ", ".join(
-                        sorted("EmbeddedFile" if k == "/EF" else k.lstrip("/") for k in found)
-                    )
+                    names = ("EmbeddedFile" if k == "/EF" else k.lstrip("/") for k in found)
+                    return ", ".join(sorted(names)), None
                 action = item.get("/S")
                 if action is not None and str(action) in ACTIVE_ACTIONS:
-                    return f"{str(action).lstrip('/')} action"
+                    return f"{str(action).lstrip('/')} action", None
+                automatic = automatic or _automatic_action(item)
                 children = list(item.values())
             else:
                 continue
@@ -153,7 +219,72 @@ def _active_content(pdf) -> str:
                 for child in children
                 if isinstance(child, pikepdf.Array | pikepdf.Dictionary) and not child.is_indirect
             )
-    return ""
+    return "", automatic
+
+
+def _automatic_action(item) -> tuple[str, str] | None:
+    """The action `item` (any dictionary) runs by itself, as (problem, what the action does).
+    Looked for in every dictionary, not only in the catalog, pages and fields a reader finds:
+    an /AA anywhere is refused, so no path through the document can hide one."""
+    import pikepdf
+
+    opening = item.get("/OpenAction")
+    if isinstance(opening, pikepdf.Dictionary):
+        return RUNS_WHEN_OPENED, _action_described(opening)
+    triggers = item.get("/AA")
+    if not isinstance(triggers, pikepdf.Dictionary):
+        return None
+    for key, action in triggers.items():
+        if isinstance(action, pikepdf.Dictionary):
+            return _trigger_problem(item, key), _action_described(action)
+    return None
+
+
+def _trigger_problem(owner, key: str) -> str:
+    import pikepdf
+
+    if key in DOCUMENT_TRIGGERS:
+        return RUNS_WHEN_CLOSED
+    if owner.get("/Type") == pikepdf.Name.Page:
+        return RUNS_WITH_A_PAGE if key in PAGE_TRIGGERS else RUNS_WITHOUT_A_CLICK
+    if key in FIELD_TRIGGERS:
+        return RUNS_WITH_A_FIELD
+    if key in ANNOTATION_TRIGGERS:
+        return RUNS_WITH_AN_ANNOTATION
+    return RUNS_WITHOUT_A_CLICK
+
+
+def _action_described(action) -> str:
+    """What an action does, in words: the first action of its /Next chain that reaches out of the
+    file (an innocent GoTo may chain a GoToR), else the first action's type. The chain is read
+    breadth first, each indirect action once (a /Next may point back), at most
+    MAX_CHAINED_ACTIONS actions."""
+    import pikepdf
+
+    kinds: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [action]
+    while pending and len(kinds) < MAX_CHAINED_ACTIONS:
+        item = pending.pop(0)
+        if not isinstance(item, pikepdf.Dictionary):
+            continue
+        if item.is_indirect:
+            if item.objgen in seen:
+                continue
+            seen.add(item.objgen)
+        kind = item.get("/S")
+        kinds.append(str(kind) if isinstance(kind, pikepdf.Name) else "")
+        following = item.get("/Next")
+        if isinstance(following, pikepdf.Array):
+            pending.extend(following[: MAX_CHAINED_ACTIONS - len(kinds)])
+        elif following is not None:
+            pending.append(following)
+    for kind in kinds:
+        if kind in REACHING_OUT:
+            return REACHING_OUT[kind]
+    # A name from the file, shown to the reviewer: letters and digits only, and short.
+    named = re.sub(r"[^A-Za-z0-9]", "", kinds[0] if kinds else "")[:32]
+    return named or UNTYPED_ACTION
 
 
 def _decompression_problem(pdf) -> str:

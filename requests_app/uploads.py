@@ -83,10 +83,11 @@ def check_upload(uploaded: UploadedFile) -> CheckedFile:
         outcome = _run_checker(scratch.name)
     if not outcome.get("ok"):
         # The checker's problems are English phrases marked for translation (filecheck.py).
-        problem = outcome.get("problem") or gettext_noop("could not be checked")
-        raise ValidationError(
-            gettext("%(name)s %(problem)s.") % {"name": name, "problem": gettext(problem)}
-        )
+        problem = gettext(outcome.get("problem") or gettext_noop("could not be checked"))
+        if details := outcome.get("details"):
+            # The phrase's parts (what an automatic action does), each translated on its own.
+            problem = problem % {key: gettext(value) for key, value in details.items()}
+        raise ValidationError(gettext("%(name)s %(problem)s.") % {"name": name, "problem": problem})
     kind = outcome["kind"]
     extension = PurePath(name).suffix.lower()
     if extension not in EXTENSIONS[kind]:
