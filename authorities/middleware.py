@@ -2,6 +2,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from portal.http import client_ip
+
 from .models import AccountEvent
 from .selectors import officer_block_reason
 from .services import account_event_record
@@ -27,10 +29,3 @@ class OfficerStandingMiddleware:
                     request, "authorities/blocked.html", {"reason": reason}, status=403
                 ).render()
         return self.get_response(request)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    # Behind a proxy, django-axes resolves the client address with the configured proxy count.
-    from axes.helpers import get_client_ip_address
-
-    return get_client_ip_address(request)

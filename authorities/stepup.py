@@ -5,7 +5,8 @@ from django import forms
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .middleware import client_ip
+from portal.http import client_ip
+
 from .services import otp_verify
 
 

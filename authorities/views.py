@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from portal.access import PUBLIC, login_step, public
+from portal.http import client_ip
 from portal.ratelimits import login_limit, password_reset_limit, signup_limit
 from portal.views import remember_language
 
@@ -38,7 +39,6 @@ from .forms import (
     SecondFactorSetPasswordForm,
     SignUpForm,
 )
-from .middleware import client_ip
 from .models import AccountEvent
 from .stepup import fresh_second_factor
 

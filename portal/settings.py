@@ -16,6 +16,8 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.http import trusted_proxies_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -227,6 +229,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxies allowed to say who the client is in X-Forwarded-For (portal/http.py client_ip):
+# a count of hops ("1") or networks ("127.0.0.1/32"). Unset, the header is ignored entirely.
+PORTAL_TRUSTED_PROXIES = trusted_proxies_parse(env.str("PORTAL_TRUSTED_PROXIES", default=""))
 X_FRAME_OPTIONS = "DENY"
 
 CONTENT_SECURITY_POLICY = {
@@ -252,7 +257,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "authorities/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_IPWARE_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0) or None
+# Lockouts per username and *client* address, the same address every other control sees.
+AXES_CLIENT_IP_CALLABLE = "portal.http.client_ip"
 
 # django-otp: throttle wrong codes (exponential back-off per device) and name the issuer in the QR.
 OTP_TOTP_ISSUER = env.str("PORTAL_OTP_ISSUER", default="EU Request Portal")

@@ -14,10 +14,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from authorities.constants import COUNTRY_CHOICES, Instrument
-from authorities.middleware import client_ip
 from authorities.selectors import authority_for_email
 from authorities.stepup import fresh_second_factor
 from portal.access import only_for
+from portal.http import client_ip
 from portal.ratelimits import upload_limit
 
 from . import instruments as I

@@ -12,9 +12,9 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from authorities.middleware import client_ip
 from authorities.selectors import officer_block_reason
 from portal.access import only_for
+from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
 from . import instruments as I
