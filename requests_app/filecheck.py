@@ -207,9 +207,9 @@ def _active_content(pdf) -> tuple[str, tuple[str, str] | None]:
                 if found:
                     names = ("EmbeddedFile" if k == "/EF" else k.lstrip("/") for k in found)
                     return ", ".join(sorted(names)), None
-                action = item.get("/S")
-                if action is not None and str(action) in ACTIVE_ACTIONS:
-                    return f"{str(action).lstrip('/')} action", None
+                action = _name_text(item.get("/S"))
+                if action in ACTIVE_ACTIONS:
+                    return f"{action.lstrip('/')} action", None
                 automatic = automatic or _automatic_action(item)
                 children = list(item.values())
             else:
@@ -272,8 +272,7 @@ def _action_described(action) -> str:
             if item.objgen in seen:
                 continue
             seen.add(item.objgen)
-        kind = item.get("/S")
-        kinds.append(str(kind) if isinstance(kind, pikepdf.Name) else "")
+        kinds.append(_name_text(item.get("/S")))
         following = item.get("/Next")
         if isinstance(following, pikepdf.Array):
             pending.extend(following[: MAX_CHAINED_ACTIONS - len(kinds)])
@@ -285,6 +284,19 @@ def _action_described(action) -> str:
     # A name from the file, shown to the reviewer: letters and digits only, and short.
     named = re.sub(r"[^A-Za-z0-9]", "", kinds[0] if kinds else "")[:32]
     return named or UNTYPED_ACTION
+
+
+def _name_text(value) -> str:
+    """A PDF name as text ("/GoToR"), or "" for anything else, including a name whose bytes are
+    not UTF-8 (/#FF): no reader knows an action of that type."""
+    import pikepdf
+
+    if not isinstance(value, pikepdf.Name):
+        return ""
+    try:
+        return str(value)
+    except UnicodeDecodeError:
+        return ""
 
 
 def _decompression_problem(pdf) -> str:

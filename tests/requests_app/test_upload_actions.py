@@ -19,7 +19,15 @@ from requests_app.uploads import check_upload
 from tests.conftest import verified_login
 from tests.figures import record
 from tests.requests_app.helpers import submit
-from tests.requests_app.test_uploads import HANG_GUARD_SECONDS, blank_pdf, refusal, saved
+from tests.requests_app.test_uploads import (
+    HANG_GUARD_SECONDS,
+    PAGE,
+    PAGES,
+    blank_pdf,
+    raw_pdf,
+    refusal,
+    saved,
+)
 
 WINDOWS_SHARE = r"\\203.0.113.9\share\x.pdf"
 TRACKER = "https://tracker.example/p.gif"
@@ -99,6 +107,13 @@ def pdf_whose_open_action_chain_loops() -> bytes:
     return saved(pdf)
 
 
+def pdf_whose_open_action_type_is_not_text() -> bytes:
+    # /#FF#FE: a name no reader knows and that does not decode as UTF-8 (it stopped the checker).
+    catalog = b"<< /Type /Catalog /Pages 2 0 R /OpenAction << /S /#FF#FE /Next 4 0 R >> >>"
+    chained = b"<< /S /GoTo /D [3 0 R /Fit] /Next 4 0 R >>"
+    return raw_pdf([catalog, PAGES, PAGE, chained])
+
+
 def pdf_reporting_when_it_is_closed() -> bytes:
     pdf = blank_pdf()
     pdf.Root.AA = Dictionary(WC=tracking_address())
@@ -147,6 +162,7 @@ AUTOMATIC: list = [
     (pdf_opening_a_windows_share_from_an_object_stream, f"{OPENED} {GOTOR}: {AGAIN}"),
     (pdf_whose_innocent_open_action_chains_a_tracking_address, f"{OPENED} {URI}: {AGAIN}"),
     (pdf_whose_open_action_chain_loops, f"{OPENED} (GoTo): {AGAIN}"),
+    (pdf_whose_open_action_type_is_not_text, f"{OPENED} (an action without a type): {AGAIN}"),
     (
         pdf_reporting_when_it_is_closed,
         f"runs an action by itself when it is closed, saved or printed {URI}: {AGAIN}",
