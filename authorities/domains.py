@@ -9,9 +9,15 @@ Deliberate choices (each tested in tests/authorities/test_domains.py):
 - A match is the registry domain itself or a subdomain of it, on a label boundary:
   `police.interieur.gouv.fr` matches `interieur.gouv.fr`; `interieur.gouv.fr.example.com` and
   `xinterieur.gouv.fr` do not.
+- An officer's address is a plain mailbox (plain_mailbox): no sub-address (`marie+x@`), no quoted
+  local part (`"marie"@`, `"evil@attacker.example"@`), one `@`, and a local part of ASCII
+  letters, digits, dots, hyphens, underscores and apostrophes. Each alias of one mailbox would
+  otherwise be a separate account with its own, fresh risk signals.
 """
 
 import re
+
+from django.utils.translation import gettext_lazy
 
 # \Z, not $: $ also matches before a final newline, which would let "gouv\n" pass as a label.
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
@@ -19,6 +25,20 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 class DomainError(ValueError):
     pass
+
+
+class MailboxError(ValueError):
+    """An address that is not the plain form of one mailbox; str() is the message to show."""
+
+
+PLAIN_MAILBOX_MESSAGE = gettext_lazy(
+    "Use your plain official address, without a +tag, quotes or other special characters."
+)
+# Dot-separated words of the characters real names need. Everything else Django's EmailValidator
+# accepts goes: `+` (sub-addressing on most mail servers), `=`, `%`, `!`, `/` (old routing and
+# other servers' tag separators), quotes, and any non-ASCII letter (`ſ` and the Kelvin sign pass
+# its case-insensitive [A-Z]). A hyphen stays: too many names have one to refuse it.
+_PLAIN_LOCAL_PART = re.compile(r"^[a-z0-9_'-]+(?:\.[a-z0-9_'-]+)*\Z")
 
 
 def normalise_domain(value: str) -> str:
@@ -61,3 +81,16 @@ def candidate_registry_domains(domain: str) -> list[str]:
     up in the registry (`a.b.gouv.fr` -> [`a.b.gouv.fr`, `b.gouv.fr`, `gouv.fr`])."""
     labels = domain.split(".")
     return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def plain_mailbox(email: str) -> str:
+    """The lower-case form of an address that names one mailbox plainly, or MailboxError.
+    Only the local part is judged here; the domain is the registry's business (email_domain)."""
+    if not isinstance(email, str) or email.count("@") != 1:
+        raise MailboxError(PLAIN_MAILBOX_MESSAGE)
+    address = email.strip()
+    local = address.split("@", 1)[0]
+    # ASCII before folding case: "\u212a".lower() is "k".
+    if not local.isascii() or not _PLAIN_LOCAL_PART.match(local.lower()):
+        raise MailboxError(PLAIN_MAILBOX_MESSAGE)
+    return address.lower()

@@ -1,10 +1,10 @@
 from django import forms
 from django.conf import settings
-from django.contrib.auth import password_validation
 from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
 from .constants import time_zone_choices
+from .domains import MailboxError, plain_mailbox
 from .services import confirmed_devices, otp_verify
 
 # The length of the User.email column (forms.EmailField allows 320): a longer address went as
@@ -13,6 +13,9 @@ EMAIL_MAX_LENGTH = 254
 
 
 class SignUpForm(forms.Form):
+    """Address and name only: the password is chosen on the page the e-mailed link opens, so
+    nobody holds a credential of an address they have not shown they receive mail at."""
+
     email = forms.EmailField(
         max_length=EMAIL_MAX_LENGTH,
         label=_("Official e-mail address"),
@@ -22,29 +25,38 @@ class SignUpForm(forms.Form):
     full_name = forms.CharField(
         label=_("Full name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
-    password1 = forms.CharField(
+
+    def clean_email(self) -> str:
+        try:
+            return plain_mailbox(self.cleaned_data["email"])
+        except MailboxError as problem:
+            raise forms.ValidationError(str(problem)) from None
+
+
+class SignUpCompleteForm(SetPasswordForm):
+    """The page the verification link opens: the mailbox holder confirms the name and chooses
+    the password (Django's validators, checked against this account's name and address)."""
+
+    full_name = forms.CharField(
+        label=_("Full name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    new_password1 = forms.CharField(
         label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_("At least 12 characters; not a common password."),
     )
-    password2 = forms.CharField(
+    new_password2 = forms.CharField(
         label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+    field_order = ["full_name", "new_password1", "new_password2"]
+    error_messages = {"password_mismatch": _("The two passwords differ.")}
 
-    def clean(self):
-        cleaned = super().clean()
-        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", _("The two passwords differ."))
-        elif p1:
-            try:
-                password_validation.validate_password(p1)
-            except forms.ValidationError as exc:
-                self.add_error("password1", exc)
-        return cleaned
+    def __init__(self, user, *args, **kwargs):
+        kwargs.setdefault("initial", {"full_name": user.full_name})
+        super().__init__(user, *args, **kwargs)
 
 
 class LoginForm(forms.Form):

@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -16,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal.emails import absolute_url, local_time, send_now
 
 from .constants import OUTSIDE_EU_MESSAGE, AuthorityStatus, time_zone_choices
+from .domains import MailboxError, plain_mailbox
 from .models import (
     AccountEvent,
     Authority,
@@ -222,42 +224,56 @@ def email_verification_token(user: User) -> str:
 
 
 @transaction.atomic
-def officer_sign_up(
-    *, email: str, full_name: str, password: str, ip: str | None, language: str = "en"
-) -> None:
+def officer_sign_up(*, email: str, full_name: str, ip: str | None, language: str = "en") -> None:
     """Create an officer account for an official e-mail of an active registry authority and
     send the verification link. The outcome the caller shows is the same whether or not an
     account exists (a known address gets an e-mail instead), so sign-up reveals nothing.
-    Raises SignUpRefused for an address outside the registry; nothing is created then.
-    `language` (the one the sign-up page was shown in) becomes the account's language."""
-    email = email.strip().lower()
+    Raises SignUpRefused for an address outside the registry or not a plain mailbox; nothing
+    is created then. `language` (the one the sign-up page was shown in) becomes the account's.
+
+    No password is taken here: the account starts with an unusable one, and the password is
+    chosen on the page the link opens (officer_verify_email). So whoever signs up an address
+    first holds no credential of it, and every path (new, pending, verified address) does the
+    same work: no password hashing, one e-mail."""
+    try:
+        email = plain_mailbox(email)
+    except MailboxError as problem:
+        raise SignUpRefused(str(problem)) from None
     authority = authority_for_email(email)
     if authority is None:
         raise SignUpRefused(str(OUTSIDE_EU_MESSAGE))
+    full_name = full_name.strip()
+    language = language if language in dict(settings.LANGUAGES) else "en"
     existing = User.objects.filter(email=email).first()
-    if existing is not None:
-        if existing.email_verified_at is None:
-            _send_verification(existing)
-        else:
-            transaction.on_commit(
-                lambda: send_now(
-                    to=[existing.email],
-                    template="account_exists",
-                    context={
-                        "user": existing,
-                        "reset_url": absolute_url(reverse("authorities:password_reset")),
-                    },
-                    language=existing.preferred_language,
-                )
+    if existing is not None and existing.email_verified_at is not None:
+        transaction.on_commit(
+            lambda: send_now(
+                to=[existing.email],
+                template="account_exists",
+                context={
+                    "user": existing,
+                    "reset_url": absolute_url(reverse("authorities:password_reset")),
+                },
+                language=existing.preferred_language,
             )
+        )
         return
-    user = User.objects.create_user(
-        email=email,
-        password=password,
-        full_name=full_name.strip(),
-        authority=authority,
-        preferred_language=language if language in dict(settings.LANGUAGES) else "en",
-    )
+    if existing is not None:
+        # Still pending: a new link, greeting the name typed this time. Nothing secret is kept
+        # from the earlier sign-up (there is none); whoever opens a link sets the password.
+        User.objects.filter(pk=existing.pk, email_verified_at__isnull=True).update(
+            full_name=full_name, preferred_language=language
+        )
+        existing.refresh_from_db()
+        user = existing
+    else:
+        user = User.objects.create_user(
+            email=email,
+            password=None,  # unusable: set_unusable_password() hashes nothing
+            full_name=full_name,
+            authority=authority,
+            preferred_language=language,
+        )
     account_event_record(user=user, kind=AccountEvent.Kind.SIGNED_UP, ip=ip, detail=authority.pk)
     _send_verification(user)
 
@@ -300,14 +316,24 @@ def email_verification_user(token: str) -> User:
 
 
 @transaction.atomic
-def officer_verify_email(*, token: str, ip: str | None) -> User:
+def officer_verify_email(*, token: str, password: str, full_name: str, ip: str | None) -> User:
+    """Confirm the address and set the account's password and name, in one step: opening the
+    link proves control of the mailbox, so its holder is the one who chooses the credential.
+    The caller has validated the password (the link page's form)."""
     user = email_verification_user(token)
-    # Single use: the conditional update succeeds for exactly one click of the link.
+    # Single use: the conditional update succeeds for exactly one submission of any link of the
+    # account; the password is set by the same statement, so no earlier credential survives.
     updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
-        email_verified_at=timezone.now()
+        email_verified_at=timezone.now(),
+        password=make_password(password),
+        full_name=full_name.strip(),
     )
     if updated != 1:
         raise InvalidLink(gettext("This link has already been used. You can log in."))
+    # A pending account cannot log in, so it has no second factor; if one was left by anything
+    # else (staff cleared the verification in the admin, say), it is not the mailbox holder's.
+    TOTPDevice.objects.filter(user=user).delete()
+    BackupCodeDevice.objects.filter(user=user).delete()
     account_event_record(user=user, kind=AccountEvent.Kind.EMAIL_VERIFIED, ip=ip)
     user.refresh_from_db()
     return user
@@ -497,8 +523,12 @@ def login_device_seen(
 
 def email_change_request(*, user: User, new_email: str, ip: str | None) -> None:
     """Send a confirmation link to the new address (the caller has checked a fresh second
-    factor). An officer's new address must belong to the same authority in the registry."""
-    new_email = new_email.strip().lower()
+    factor). An officer's new address must belong to the same authority in the registry, and
+    be a plain mailbox, as at sign-up (an alias would be a second account of one mailbox)."""
+    try:
+        new_email = plain_mailbox(new_email)
+    except MailboxError as problem:
+        raise ValidationError(str(problem)) from None
     if User.objects.filter(email=new_email).exclude(pk=user.pk).exists() or new_email == user.email:
         raise ValidationError(gettext("This address cannot be used."))
     if user.is_officer:

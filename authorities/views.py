@@ -37,6 +37,7 @@ from .forms import (
     ReasonForm,
     ReplaceSecondFactorForm,
     SecondFactorSetPasswordForm,
+    SignUpCompleteForm,
     SignUpForm,
 )
 from .models import AccountEvent
@@ -66,7 +67,6 @@ def _with_next(url_name: str, request: HttpRequest) -> str:
 
 
 @public
-@sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 @signup_limit
@@ -77,7 +77,6 @@ def signup(request: HttpRequest) -> HttpResponse:
             services.officer_sign_up(
                 email=form.cleaned_data["email"],
                 full_name=form.cleaned_data["full_name"],
-                password=form.cleaned_data["password1"],
                 ip=client_ip(request),
                 language=translation.get_language(),
             )
@@ -93,18 +92,26 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @public
+@sensitive_post_parameters("new_password1", "new_password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    # GET only shows a button: mail scanners that prefetch links must not use up the link.
+    # GET only shows the form: mail scanners that prefetch links must not use up the link.
+    # POST confirms the address and sets the password chosen here, in one service call.
     try:
-        if request.method == "POST":
-            user = services.officer_verify_email(token=token, ip=client_ip(request))
-            return render(request, "authorities/verify_done.html", {"user": user})
         user = services.email_verification_user(token)
+        form = SignUpCompleteForm(user, request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            user = services.officer_verify_email(
+                token=token,
+                password=form.cleaned_data["new_password1"],
+                full_name=form.cleaned_data["full_name"],
+                ip=client_ip(request),
+            )
+            return render(request, "authorities/verify_done.html", {"user": user})
     except services.InvalidLink as problem:
         return render(request, "authorities/verify_email.html", {"problem": str(problem)})
-    return render(request, "authorities/verify_email.html", {"user": user})
+    return render(request, "authorities/verify_email.html", {"user": user, "form": form})
 
 
 # --- Login: password, then second factor ------------------------------------------------------

@@ -22,10 +22,19 @@ pytestmark = pytest.mark.django_db
 OUTSIDE = "Requests from outside EU competent authorities are not processed here"
 
 
-def sign_up(client, email, password=PASSWORD, name="Marie Durand"):
+def sign_up(client, email, name="Marie Durand"):
+    return client.post(reverse("authorities:signup"), {"email": email, "full_name": name})
+
+
+def complete(client, link, password=PASSWORD, name="Marie Durand", again=None):
+    """Submit the page the link opens: the name and the password chosen there."""
     return client.post(
-        reverse("authorities:signup"),
-        {"email": email, "full_name": name, "password1": password, "password2": password},
+        link,
+        {
+            "full_name": name,
+            "new_password1": password,
+            "new_password2": password if again is None else again,
+        },
     )
 
 
@@ -50,6 +59,7 @@ def test_signup_with_an_official_email_creates_an_unverified_officer_and_sends_a
     assert user.email == "marie.durand@interieur.gouv.fr"
     assert user.authority == authority
     assert user.email_verified_at is None and user.approved_at is None
+    assert not user.has_usable_password()  # chosen on the link's page
     assert len(mail.outbox) == 1
     assert "/signup/verify/" in mail.outbox[0].body
     assert mail.outbox[0].to == ["marie.durand@interieur.gouv.fr"]
@@ -72,7 +82,7 @@ def test_signup_outside_the_registry_is_refused_and_creates_nothing(client, auth
     assert response.status_code == 200
     body = response.content.decode()
     assert OUTSIDE in body or "Enter a valid email address" in body
-    # What the officer typed is kept (apart from the passwords).
+    # What the officer typed is kept.
     assert 'value="Marie Durand"' in body
     assert User.objects.count() == 0
     assert mail.outbox == []
@@ -119,20 +129,15 @@ def test_signup_with_an_existing_address_looks_the_same_and_creates_nothing(clie
     assert "which already has an" in mail.outbox[-1].body
 
 
-def test_signup_rejects_weak_and_mismatched_passwords_next_to_the_field(client, authority):
-    response = sign_up(client, "a@interieur.gouv.fr", password="short")
+def test_link_page_rejects_weak_and_mismatched_passwords_next_to_the_field(client, authority):
+    sign_up(client, "a@interieur.gouv.fr")
+    link = link_from(mail.outbox[0])
+    response = complete(client, link, password="short")
     assert "at least 12 characters" in response.content.decode()
-    response = client.post(
-        reverse("authorities:signup"),
-        {
-            "email": "a@interieur.gouv.fr",
-            "full_name": "A",
-            "password1": PASSWORD,
-            "password2": PASSWORD + "x",
-        },
-    )
+    response = complete(client, link, again=PASSWORD + "x")
     assert "The two passwords differ" in response.content.decode()
-    assert User.objects.count() == 0
+    user = User.objects.get()
+    assert user.email_verified_at is None and not user.has_usable_password()
 
 
 # --- E-mail link ------------------------------------------------------------------------------
@@ -144,11 +149,14 @@ def test_email_link_is_confirmed_by_post_and_works_only_once(client, authority):
     # GET (a mail scanner prefetching the link) verifies nothing.
     assert "Confirm my address" in client.get(link).content.decode()
     assert User.objects.get().email_verified_at is None
-    response = client.post(link)
+    response = complete(client, link)
     assert "Address confirmed" in response.content.decode()
-    assert User.objects.get().email_verified_at is not None
-    second = client.post(link)
+    user = User.objects.get()
+    assert user.email_verified_at is not None and user.check_password(PASSWORD)
+    second = complete(client, link, password="another-password-of-mine-7")
     assert "already been used" in second.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
 
 
 def test_expired_email_link_is_refused(client, authority):
@@ -156,7 +164,7 @@ def test_expired_email_link_is_refused(client, authority):
         sign_up(client, "marie@interieur.gouv.fr")
     link = link_from(mail.outbox[0])
     with time_machine.travel("2026-11-02 09:01Z", tick=False):
-        response = client.post(link)
+        response = complete(client, link)
     assert "expired" in response.content.decode()
     assert User.objects.get().email_verified_at is None
 
@@ -166,7 +174,7 @@ def test_tampered_email_link_is_refused(client, authority):
     user = User.objects.get()
     token = email_verification_token(user)
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
-    response = client.post(reverse("authorities:verify_email", args=[forged]))
+    response = complete(client, reverse("authorities:verify_email", args=[forged]))
     assert "not valid" in response.content.decode()
     assert User.objects.get().email_verified_at is None
 
@@ -174,7 +182,7 @@ def test_tampered_email_link_is_refused(client, authority):
 def test_unverified_officer_cannot_log_in(client, authority):
     sign_up(client, "marie@interieur.gouv.fr")
     response = password_step(client, "marie@interieur.gouv.fr")
-    assert "Confirm your e-mail address first" in response.content.decode()
+    assert "E-mail address or password is wrong" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
@@ -184,7 +192,7 @@ def test_unverified_officer_cannot_log_in(client, authority):
 def test_walkthrough_signup_link_approval_enrolment_login(client, authority, staff):
     # 1. Sign up and confirm the address.
     sign_up(client, "marie@interieur.gouv.fr")
-    client.post(link_from(mail.outbox[0]))
+    complete(client, link_from(mail.outbox[0]))
     officer = User.objects.get(email="marie@interieur.gouv.fr")
 
     # 2. First login: password, then enrolment of TOTP (QR code and manual key shown).
