@@ -99,6 +99,13 @@ class LegalRequest(ChoiceLabels, models.Model):
     # Evidence for reviewers: how the submission was authenticated.
     submitted_device = models.CharField(max_length=100, blank=True)
     submitted_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The risk signals as computed at submission (requests_app/risk.py), kept so that later
+    # requests or an ageing account cannot hide them: {"computed_at": ISO time, "signals":
+    # [{"code": ..., "params": {...}}]}, rendered in the reader's language. NULL: submitted
+    # before signals were stored. The count marks queue rows without reading the list; its
+    # database default keeps raw INSERTs (bench/seed.sql) working.
+    risk_snapshot = models.JSONField(null=True, blank=True)
+    risk_signal_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

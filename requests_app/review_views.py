@@ -33,7 +33,7 @@ from .review_forms import (
     ReportPeriodForm,
     RespondForm,
 )
-from .risk import risk_signals
+from .risk import review_panel
 from .views import _problem_text, attachment_response
 
 legal_team_only = only_for(roles.is_legal_team)
@@ -57,6 +57,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         authority=text("authority", 40),
         assignee=text("assignee", 20),
         emergency=get.get("emergency") == "1",
+        risk=get.get("risk") == "1",
         q=text("q", 200),
     )
     page = selectors.review_queue(request.user, filters, cursor=get.get("after"))
@@ -106,7 +107,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             emergency=legal_request.is_emergency,
             threshold_met=legal_request.threshold_met,
         ),
-        "signals": risk_signals(legal_request),
+        "risk": review_panel(legal_request),
         "disclosure_problems": review.emergency_disclosure_problems(legal_request, request.user),
         "can": {
             "accept": Status.IN_REVIEW in allowed and legal_request.status == Status.SUBMITTED,

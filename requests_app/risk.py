@@ -1,31 +1,113 @@
 """Risk signals shown to reviewers (../shared/BRIEF.md, "Fake emergency requests"): facts about
-the officer and the request that call for a second look, never a verdict."""
+the officer and the request that call for a second look, never a verdict.
+
+The signals are computed twice:
+- at submission, by services.legal_request_submit in the submission's transaction, and stored
+  with the request (LegalRequest.risk_snapshot, risk_signal_count for the queue's mark). What
+  was true then stays visible: a later ordinary request, an account that ages past
+  NEW_ACCOUNT_DAYS, or an edited IP-country file cannot hide it;
+- now, when a reviewer opens the request, by the same checks with what is known now (the
+  account's age today, the requests received in the 24 hours after this one as well, today's
+  IP-country file), shown beside the stored ones.
+
+A signal is a code and its parameters, never a sentence: it is rendered in the reader's
+language when shown. Signals count per officer account, and with sign-up refusing e-mail
+aliases one account is one mailbox; emergency volume is also counted per authority, across all
+its officers, so that an attacker holding several mailboxes of one authority is still seen.
+"""
 
 import csv
 import ipaddress
-from dataclasses import dataclass
-from datetime import timedelta
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import LegalRequest, Status
 
+logger = logging.getLogger(__name__)
+
+# An account younger than this at submission is "new".
 NEW_ACCOUNT_DAYS = 30
+# Volumes are counted over this window, ending at the request's receipt.
 VOLUME_WINDOW = timedelta(hours=24)
+# More requests of any kind than this from one officer in the window is unusual.
 VOLUME_THRESHOLD = 5
+# More emergency requests than this from one officer in the window is unusual: an officer
+# rarely has more than one life-threatening case a day.
+EMERGENCY_VOLUME_OFFICER_THRESHOLD = 2
+# More emergency requests than this from one authority (all its officers) in the window.
+EMERGENCY_VOLUME_AUTHORITY_THRESHOLD = 5
+
+MESSAGES = {
+    "new_account": _("New officer account: %(days)s days old (new under %(limit)s days)."),
+    "first_emergency": _("First emergency request of this officer account."),
+    "emergency_volume_officer": _(
+        "Emergency volume: %(count)s emergency requests from this officer in 24 hours "
+        "(threshold %(threshold)s)."
+    ),
+    "emergency_volume_authority": _(
+        "Emergency volume: %(count)s emergency requests from this authority in 24 hours, by "
+        "%(officers)s officers (threshold %(threshold)s)."
+    ),
+    "volume": _(
+        "Unusual volume: %(count)s requests from this officer in 24 hours "
+        "(threshold %(threshold)s)."
+    ),
+    "ip_country": _(
+        "Submitted from an IP address in %(country)s, not in the authority's country "
+        "(%(authority_country)s)."
+    ),
+}
 
 
 @dataclass(frozen=True)
 class Signal:
     code: str
-    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The sentence in the active language; a code this version does not know (stored by
+        an older one) is shown as its code rather than hidden."""
+        message = MESSAGES.get(self.code)
+        if message is None:
+            return self.code
+        try:
+            return str(message) % self.params
+        except (KeyError, TypeError, ValueError):
+            return f"{message} ({self.code})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "params": self.params}
 
 
-@lru_cache(maxsize=1)
-def _ip_ranges(path: str) -> list[tuple[ipaddress._BaseNetwork, str]]:
+@dataclass(frozen=True)
+class Snapshot:
+    """The signals stored at submission."""
+
+    computed_at: datetime | None
+    signals: list[Signal]
+
+
+# --- The IP-country file -----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _ip_ranges(
+    path: str, inode: int, mtime_ns: int, size: int
+) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+    """The file's networks, parsed once per version of the file: the cache key carries the
+    file's inode, modification time and size, so an edited or replaced file is read again
+    without restarting the workers."""
     rows = []
     with Path(path).open(newline="") as handle:
         for row in csv.reader(handle):
@@ -36,68 +118,150 @@ def _ip_ranges(path: str) -> list[tuple[ipaddress._BaseNetwork, str]]:
 
 def ip_country(ip: str | None) -> str | None:
     """Country of an IP address from PORTAL_IP_COUNTRY_FILE (CSV: network,country), or None.
-    The file is an export of a GeoIP database the operator keeps current."""
+    The file is an export of a GeoIP database the operator keeps current; one os.stat per call
+    notices a new version. A missing or broken file is logged and gives None: it must never
+    stop a submission."""
     path = settings.PORTAL_IP_COUNTRY_FILE
     if not ip or not path:
         return None
-    address = ipaddress.ip_address(ip)
-    for network, country in _ip_ranges(str(path)):
+    try:
+        address = ipaddress.ip_address(ip)
+        stat = os.stat(path)
+        ranges = _ip_ranges(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    except (OSError, ValueError):
+        logger.exception("IP-country file %s unusable; no IP-country signal", path)
+        return None
+    for network, country in ranges:
         if address.version == network.version and address in network:
             return country
     return None
 
 
-def risk_signals(request: LegalRequest) -> list[Signal]:
+# --- The signals -------------------------------------------------------------------------------
+
+
+def compute_signals(request: LegalRequest, *, now: datetime | None = None) -> list[Signal]:
+    """The signals of a submitted request.
+
+    now=None: as known at submission (the account's age at receipt, volumes in the 24 hours
+    up to receipt). now given: as known now (the account's age now, volumes in the 24 hours
+    before and after receipt, as far as now).
+
+    1. New account: younger than NEW_ACCOUNT_DAYS.
+    2. First emergency: an emergency request, and no emergency request of this account
+       received before it (ordinary requests before it do not hide this).
+    3. Volume of this officer: all requests, and emergency requests, in the window.
+    4. Emergency volume of the authority, across all its officers, in the window.
+    5. The submission's IP address lies outside the authority's country.
+    """
     officer = request.officer
     received = request.received_at or request.created_at
+    start = received - VOLUME_WINDOW
+    until = received if now is None else min(now, received + VOLUME_WINDOW)
     signals: list[Signal] = []
-    age = received - officer.date_joined
+
+    age = (received if now is None else now) - officer.date_joined
     if age < timedelta(days=NEW_ACCOUNT_DAYS):
-        signals.append(
-            Signal(
-                "new_account",
-                gettext("New officer account: created %(days)s days before this.")
-                % {"days": age.days},
-            )
+        signals.append(Signal("new_account", {"days": age.days, "limit": NEW_ACCOUNT_DAYS}))
+
+    submitted = LegalRequest.objects.exclude(status=Status.DRAFT)
+    if request.is_emergency:
+        earlier = submitted.filter(officer=officer, is_emergency=True).filter(
+            Q(received_at__lt=received) | Q(received_at=received, pk__lt=request.pk)
         )
-    earlier = LegalRequest.objects.filter(officer=officer, received_at__lt=received).exclude(
-        status=Status.DRAFT
+        if not earlier.exclude(pk=request.pk).exists():
+            signals.append(Signal("first_emergency"))
+
+    in_window = submitted.filter(received_at__gt=start, received_at__lte=until)
+    mine = in_window.filter(officer=officer).aggregate(
+        total=Count("pk"), emergencies=Count("pk", filter=Q(is_emergency=True))
     )
-    if request.is_emergency and not earlier.exists():
+    if mine["total"] > VOLUME_THRESHOLD:
+        signals.append(Signal("volume", {"count": mine["total"], "threshold": VOLUME_THRESHOLD}))
+    if mine["emergencies"] > EMERGENCY_VOLUME_OFFICER_THRESHOLD:
         signals.append(
             Signal(
-                "first_is_emergency",
-                gettext("This officer's first request is an emergency request."),
+                "emergency_volume_officer",
+                {"count": mine["emergencies"], "threshold": EMERGENCY_VOLUME_OFFICER_THRESHOLD},
             )
         )
-    recent = (
-        LegalRequest.objects.filter(
-            officer=officer, received_at__gt=received - VOLUME_WINDOW, received_at__lte=received
-        )
-        .exclude(status=Status.DRAFT)
-        .count()
+    theirs = in_window.filter(authority_id=request.authority_id, is_emergency=True).aggregate(
+        total=Count("pk"), officers=Count("officer", distinct=True)
     )
-    if recent > VOLUME_THRESHOLD:
+    if theirs["total"] > EMERGENCY_VOLUME_AUTHORITY_THRESHOLD:
         signals.append(
             Signal(
-                "volume",
-                gettext(
-                    "Unusual volume: %(count)s requests from this officer in 24 hours "
-                    "(threshold %(threshold)s)."
-                )
-                % {"count": recent, "threshold": VOLUME_THRESHOLD},
+                "emergency_volume_authority",
+                {
+                    "count": theirs["total"],
+                    "officers": theirs["officers"],
+                    "threshold": EMERGENCY_VOLUME_AUTHORITY_THRESHOLD,
+                },
             )
         )
+
     country = ip_country(request.submitted_ip)
     if country and country != request.authority.country:
         signals.append(
             Signal(
                 "ip_country",
-                gettext(
-                    "Submitted from an IP address in %(country)s, not in the authority's country "
-                    "(%(authority_country)s)."
-                )
-                % {"country": country, "authority_country": request.authority.country},
+                {"country": country, "authority_country": request.authority.country},
             )
         )
     return signals
+
+
+def snapshot_json(signals: list[Signal], *, computed_at: datetime) -> dict[str, Any]:
+    """What services.legal_request_submit stores in LegalRequest.risk_snapshot."""
+    return {
+        "computed_at": computed_at.isoformat(),
+        "signals": [signal.as_json() for signal in signals],
+    }
+
+
+def stored_snapshot(request: LegalRequest) -> Snapshot | None:
+    """The signals stored at submission, or None for a request submitted before they were
+    stored (migration 0006 computes nothing after the fact)."""
+    data = request.risk_snapshot
+    if not isinstance(data, dict):
+        return None
+    try:
+        computed_at = datetime.fromisoformat(data.get("computed_at") or "")
+    except (TypeError, ValueError):
+        computed_at = None
+    signals = [
+        Signal(str(item.get("code", "")), dict(item.get("params") or {}))
+        for item in data.get("signals") or []
+        if isinstance(item, dict)
+    ]
+    return Snapshot(computed_at=computed_at, signals=signals)
+
+
+def risk_signals(request: LegalRequest) -> list[Signal]:
+    """The signals as known now (the reviewer's screen shows them beside the stored ones)."""
+    return compute_signals(request, now=timezone.now())
+
+
+@dataclass(frozen=True)
+class ReviewPanel:
+    """The verification panel's signals: stored at submission (None: not recorded), and now,
+    each with whether it is new since submission (its code was not stored)."""
+
+    at_submission: Snapshot | None
+    now: list[tuple[Signal, bool]]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.now) or bool(self.at_submission and self.at_submission.signals)
+
+
+def review_panel(request: LegalRequest) -> ReviewPanel:
+    stored = stored_snapshot(request)
+    known = {signal.code for signal in stored.signals} if stored else set()
+    return ReviewPanel(
+        at_submission=stored,
+        now=[
+            (signal, stored is not None and signal.code not in known)
+            for signal in risk_signals(request)
+        ],
+    )

@@ -100,6 +100,7 @@ class QueueFilters:
     authority: str = ""
     assignee: str = ""  # "", "mine", "unassigned" or a user id
     emergency: bool = False
+    risk: bool = False  # only requests with risk signals at submission
     q: str = ""
 
 
@@ -131,6 +132,8 @@ def _queue_scope(user, filters: QueueFilters) -> QuerySet[LegalRequest]:
         rows = rows.filter(assignee_id=int(filters.assignee))
     if filters.emergency:
         rows = rows.filter(is_emergency=True)
+    if filters.risk:
+        rows = rows.filter(risk_signal_count__gt=0)
     q = filters.q.strip()
     if q:
         # The matching ids first, each from its own index (reference, case reference, target

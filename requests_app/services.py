@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 
 from authorities.selectors import officer_block_reason
 
-from . import alerts, deadlines
+from . import alerts, deadlines, risk
 from . import instruments as I
 from .models import (
     TRANSITIONS,
@@ -262,8 +262,9 @@ def legal_request_submit(
     1. Lock the draft; only its officer, approved and in good standing, may submit it.
     2. Check it (validation.submission_problems); any problem raises ValidationError by field.
     3. Give it a reference, received_at = now, due_at from the instrument's rule.
-    4. Write the submission event; queue the acknowledgment to the officer (DSA: confirm
-       receipt) and, for emergency and TCO requests, the immediate alert to the legal team.
+    4. Write the submission event; store the risk signals as they are now (risk.py).
+    5. Queue the acknowledgment to the officer (DSA: confirm receipt) and, for emergency and
+       TCO requests, the immediate alert to the legal team.
     """
     _check_officer_may_submit(officer)
     request = LegalRequest.objects.select_for_update().get(pk=request.pk)
@@ -294,6 +295,14 @@ def legal_request_submit(
         **fields,
     )
     RequestEvent.objects.filter(request=request, kind=RequestEvent.Kind.SUBMITTED).update(at=now)
+    # Stored now, in this transaction: what later requests or an ageing account would hide
+    # from a signal computed when the page is viewed stays on the record (finding 9).
+    signals = risk.compute_signals(request)
+    request.risk_snapshot = risk.snapshot_json(signals, computed_at=now)
+    request.risk_signal_count = len(signals)
+    LegalRequest.objects.filter(pk=request.pk).update(
+        risk_snapshot=request.risk_snapshot, risk_signal_count=request.risk_signal_count
+    )
     recompute_due_at(request)
     notify_authority(request, key="ack", template="request_received")
     if emergency or request.instrument in I.URGENT_INSTRUMENTS:

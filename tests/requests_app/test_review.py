@@ -158,7 +158,7 @@ def test_emergency_request_shows_the_registry_callback_number_not_one_from_the_r
     verified_login(client, reviewer)
     page = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
     assert f'id="callback-phone">{authority.callback_phone}<' in page
-    assert "first request is an emergency" in page
+    assert "First emergency request of this officer account." in page
 
 
 def test_documents_open_through_the_access_checked_view_and_are_logged(client, officer, reviewer):

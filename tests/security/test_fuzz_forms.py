@@ -1071,6 +1071,7 @@ QUERY_PAGES = {
             "authority": many(st.one_of(st.just("FR-OFAC"), texts)),
             "assignee": many(st.one_of(st.sampled_from(["mine", "unassigned", "1"]), texts)),
             "emergency": many(booleans),
+            "risk": many(booleans),
             "q": many(texts),
             "after": many(cursors),
         },
