@@ -94,8 +94,6 @@ def test_journey_signup_verify_approve_enrol_login(portal, page_factory, mailbox
     page.click("text=Sign up with an official e-mail")
     page.fill("input[name=email]", "paul.martin@interieur.gouv.fr")
     page.fill("input[name=full_name]", "Paul Martin")
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
     screenshot(page, "02-signup")
     check_axe(page, "signup")
     page.click("main button[type=submit]")
@@ -103,7 +101,12 @@ def test_journey_signup_verify_approve_enrol_login(portal, page_factory, mailbox
 
     message = mailbox.wait_for("paul.martin@interieur.gouv.fr", "Confirm your e-mail")
     link = re.search(r"https?://\S+/signup/verify/\S+/", mailbox.text_of(message)).group(0)
+    # The link's page: the name to check and the password, chosen only now, by the mailbox holder.
     page.goto(link)
+    assert page.input_value("input[name=full_name]") == "Paul Martin"
+    page.fill("input[name=new_password1]", PASSWORD)
+    page.fill("input[name=new_password2]", PASSWORD)
+    check_axe(page, "choose password")
     page.click("text=Confirm my address")
     page.wait_for_selector("text=Address confirmed")
 
@@ -259,8 +262,6 @@ def test_refusals_a_person_would_meet(portal, page_factory, cast, tmp_path):
     page.goto(portal + "/signup/")
     page.fill("input[name=email]", "agent@police.ch")
     page.fill("input[name=full_name]", "Hans Muster")
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
     page.click("main button[type=submit]")
     page.wait_for_selector("text=Requests from outside EU competent authorities are not processed")
     screenshot(page, "12-refused-signup")

@@ -63,6 +63,7 @@ from authorities.forms import (
     ReasonForm,
     ReplaceSecondFactorForm,
     SecondFactorSetPasswordForm,
+    SignUpCompleteForm,
     SignUpForm,
 )
 from authorities.models import Authority, User
@@ -439,7 +440,14 @@ class Post:
 FIELD_NAMES = sorted(
     {
         name
-        for form in (LegalRequestForm, MessageForm, RespondForm, SignUpForm, RefuseForm)
+        for form in (
+            LegalRequestForm,
+            MessageForm,
+            RespondForm,
+            SignUpForm,
+            SignUpCompleteForm,
+            RefuseForm,
+        )
         for name in form.base_fields
     }
     | {"action", "next", "officer", "reason", "token", "documents", "files"}
@@ -631,6 +639,7 @@ def _instrument_form(instrument: str):
 
 FORMS: dict[str, Callable[[Mapping[str, User]], Callable[..., forms.Form]]] = {
     "SignUpForm": lambda users: SignUpForm,
+    "SignUpCompleteForm": lambda users: functools.partial(SignUpCompleteForm, users["newcomer"]),
     "LoginForm": lambda users: LoginForm,
     "OTPForm": lambda users: OTPForm,
     "EnrolForm": lambda users: EnrolForm,
@@ -702,12 +711,7 @@ def test_signup_page_never_fails(examples, authority):
         examples,
         payloads(
             SignUpForm().fields,
-            valid={
-                "email": "lea.martin@interieur.gouv.fr",
-                "full_name": "Léa Martin",
-                "password1": NEW_PASSWORD,
-                "password2": NEW_PASSWORD,
-            },
+            valid={"email": "lea.martin@interieur.gouv.fr", "full_name": "Léa Martin"},
         ),
         url=reverse("authorities:signup"),
         clients={"anonymous": anonymous},
@@ -723,7 +727,14 @@ def test_email_verification_link_never_fails(examples, authority):
     links = st.one_of(st.just(token), st.just(token + "x"), texts.filter(bool)).map(
         lambda t: pattern.replace("TOKEN", quote(t, safe=""))
     )
-    fuzz_posts(examples, payloads({}), url=links, clients={"anonymous": anonymous})
+    # The page the link opens: name and password, which confirm the address when accepted.
+    fields = SignUpCompleteForm(unverified).fields
+    valid = {
+        "full_name": "Léa Martin",
+        "new_password1": NEW_PASSWORD,
+        "new_password2": NEW_PASSWORD,
+    }
+    fuzz_posts(examples, payloads(fields, valid=valid), url=links, clients={"anonymous": anonymous})
 
 
 def test_login_page_never_fails(examples, officer):
