@@ -12,7 +12,8 @@ Deliberate choices (each tested in tests/authorities/test_domains.py):
 - An officer's address is a plain mailbox (plain_mailbox): no sub-address (`marie+x@`), no quoted
   local part (`"marie"@`, `"evil@attacker.example"@`), one `@`, and a local part of ASCII
   letters, digits, dots, hyphens, underscores and apostrophes. Each alias of one mailbox would
-  otherwise be a separate account with its own, fresh risk signals.
+  otherwise be a separate account with its own, fresh risk signals (tested in
+  tests/authorities/test_signup_takeover.py).
 """
 
 import re
