@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .constants import time_zone_choices
 from .domains import MailboxError, plain_mailbox
-from .services import confirmed_devices, otp_verify
+from .services import confirmed_devices, otp_check
 
 # The length of the User.email column (forms.EmailField allows 320): a longer address went as
 # far as the database, a DataError there (a 500; at login, from django-axes' 255-character log).
@@ -104,19 +104,21 @@ class SecondFactorSetPasswordForm(SetPasswordForm):
         required=False,
     )
 
-    def __init__(self, user, *args, ip=None, **kwargs):
+    def __init__(self, user, *args, ip=None, device_key=None, **kwargs):
         super().__init__(user, *args, **kwargs)
         self.ip = ip
+        self.device_key = device_key  # the browser's throttle bucket (services.otp_check)
         if not confirmed_devices(user):
             # Never enrolled: the second factor is set up at the next login instead.
             del self.fields["otp_token"]
 
     def clean_otp_token(self):
         token = self.cleaned_data.get("otp_token", "")
-        if otp_verify(user=self.user, token=token, ip=self.ip) is None:
-            raise forms.ValidationError(
-                _("That code is not right (or too many tries: wait a bit).")
-            )
+        result = otp_check(user=self.user, token=token, ip=self.ip, device_key=self.device_key)
+        if result.wait_message:
+            raise forms.ValidationError(result.wait_message)
+        if not result:
+            raise forms.ValidationError(_("That code is not right."))
         return token
 
 

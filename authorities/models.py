@@ -2,11 +2,10 @@ import hashlib
 import hmac
 import secrets
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
-from django_otp.models import Device, ThrottlingMixin
+from django_otp.models import Device
 
 from portal.choices import ChoiceLabels
 
@@ -231,8 +230,10 @@ def _backup_code_hash(salt: str, code: str) -> str:
     return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 
 
-class BackupCodeDevice(ThrottlingMixin, Device):
-    """Single-use backup codes, stored hashed (django-otp's static device keeps them in clear)."""
+class BackupCodeDevice(Device):
+    """Single-use backup codes, stored hashed (django-otp's static device keeps them in clear).
+    Not throttled here: wrong codes are counted with wrong TOTP codes by services.otp_check
+    (a guess is a guess), which is the only caller."""
 
     CODE_COUNT = 10
 
@@ -246,9 +247,6 @@ class BackupCodeDevice(ThrottlingMixin, Device):
         return [f"{code[:5]}-{code[5:]}" for code in codes]
 
     def verify_token(self, token) -> bool:
-        allowed, _ = self.verify_is_allowed()
-        if not allowed:
-            return False
         code = normalise_backup_code(str(token))
         for backup in self.codes.filter(used_at__isnull=True):
             if hmac.compare_digest(backup.code_hash, _backup_code_hash(backup.salt, code)):
@@ -257,13 +255,8 @@ class BackupCodeDevice(ThrottlingMixin, Device):
                     used_at=timezone.now()
                 )
                 if used == 1:
-                    self.throttle_reset()
                     return True
-        self.throttle_increment()
         return False
-
-    def get_throttle_factor(self) -> int:
-        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
 
     @property
     def remaining(self) -> int:
@@ -302,3 +295,25 @@ class KnownDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} device {self.key_hash[:8]}"
+
+
+class OTPFailure(models.Model):
+    """A wrong second-factor code, in the throttle bucket it came from (services.otp_check): a
+    browser that completed a login for this account (known_device), or, for all other browsers
+    together, none. Only the last hour counts; older rows are deleted as new ones are written."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    known_device = models.ForeignKey(
+        KnownDevice, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # otp_check: one bucket's failures in the window, newest first.
+            models.Index(fields=["user", "known_device", "-at"], name="otp_failure_bucket_at"),
+        ]
+
+    def __str__(self) -> str:
+        bucket = f"device {self.known_device_id}" if self.known_device_id else "unknown browsers"
+        return f"{self.user_id} wrong code from {bucket} {self.at:%Y-%m-%d %H:%M}"

@@ -2,7 +2,10 @@
 
 import getpass
 import hashlib
+import math
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -11,7 +14,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.emails import absolute_url, local_time, send_now
@@ -24,6 +28,7 @@ from .models import (
     AuthorityDomain,
     BackupCodeDevice,
     KnownDevice,
+    OTPFailure,
     RegistryChange,
     RegistryImport,
     User,
@@ -434,24 +439,115 @@ def otp_enrol_confirm(*, user: User, token: str, ip: str | None) -> tuple[TOTPDe
     return device, codes
 
 
-def otp_verify(*, user: User, token: str, ip: str | None):
-    """The device that accepts the code (TOTP first, then a backup code), or None.
-    Throttling is django-otp's: each device refuses codes for a growing delay after failures."""
+OTP_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class OTPResult:
+    """What otp_check decided. `device` accepted the code; otherwise, when `wait` is set, the
+    code was not checked at all because the browser's bucket is full until `until`. True only
+    when a device accepted the code."""
+
+    device: Device | None = None
+    wait: timedelta | None = None
+    until: datetime | None = None
+    known_browser: bool = False
+    time_zone: str = "UTC"
+
+    def __bool__(self) -> bool:
+        return self.device is not None
+
+    @property
+    def wait_message(self) -> str | None:
+        """What to tell the user when a wait applies (never "the code is not right": it was not
+        checked), in their time zone; None when no wait applies."""
+        if self.wait is None or self.until is None:
+            return None
+        minutes = max(1, math.ceil(self.wait.total_seconds() / 60))
+        try:
+            zone = zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = zoneinfo.ZoneInfo("UTC")
+        values = {
+            "minutes": minutes,
+            "time": f"{timezone.localtime(self.until, zone):%H:%M} {zone.key}",
+        }
+        if self.known_browser:
+            return (
+                ngettext(
+                    "Too many wrong codes from this browser. "
+                    "Try again in %(minutes)d minute (at %(time)s).",
+                    "Too many wrong codes from this browser. "
+                    "Try again in %(minutes)d minutes (at %(time)s).",
+                    minutes,
+                )
+                % values
+            )
+        return (
+            ngettext(
+                "Too many wrong codes from browsers not used with this account before. Try again "
+                "in %(minutes)d minute (at %(time)s), or from a browser you have logged in with.",
+                "Too many wrong codes from browsers not used with this account before. Try again "
+                "in %(minutes)d minutes (at %(time)s), or from a browser you have logged in with.",
+                minutes,
+            )
+            % values
+        )
+
+
+def _known_device(user: User, device_key: str | None) -> KnownDevice | None:
+    if not device_key:
+        return None
+    return KnownDevice.objects.filter(user=user, key_hash=_device_hash(device_key)).first()
+
+
+@transaction.atomic
+def otp_check(*, user: User, token: str, ip: str | None, device_key: str | None) -> OTPResult:
+    """Check a second-factor code (TOTP first, then a backup code) under the throttle. Every
+    code check (login, step-up, password reset) goes through here.
+
+    The throttle counts wrong codes by where they come from, so that a password holder cannot
+    lock the real officer out (django-otp's back-off per device let one wrong code from anywhere
+    refuse everyone's right code). A bucket is a browser that completed a login for this
+    account (its signed device cookie, `device_key`, matches one of the account's KnownDevice
+    rows), or else one bucket shared by every other browser. A cookie cannot be forged and is
+    only issued after a full login, so an attacker's guesses all land in the shared bucket;
+    the officer on their usual browser has their own. Each bucket allows
+    PORTAL_OTP_FAILURES_PER_HOUR wrong codes in a rolling hour (backup codes and TOTP alike:
+    a guess is a guess), so an attacker's guessing stays within that cap.
+
+    1. Lock the user row: one account's checks run one at a time, so parallel guesses cannot
+       all pass the count.
+    2. Find the bucket.
+    3. With the cap reached in the bucket's last hour, do not check the code: return the wait,
+       until enough of those failures leave the window.
+    4. Otherwise try each device; record a wrong code (OTPFailure for the throttle,
+       LOGIN_FAILED_OTP for the audit) and delete this account's failures past the window.
+    """
+    User.objects.select_for_update().only("pk").get(pk=user.pk)
+    known = _known_device(user, device_key)
+    now = timezone.now()
+    cap = settings.PORTAL_OTP_FAILURES_PER_HOUR
+    recent = list(
+        OTPFailure.objects.filter(user=user, known_device=known, at__gt=now - OTP_WINDOW)
+        .order_by("-at")
+        .values_list("at", flat=True)[:cap]
+    )
+    if len(recent) >= cap:
+        until = recent[cap - 1] + OTP_WINDOW
+        return OTPResult(
+            wait=until - now, until=until, known_browser=known is not None, time_zone=user.time_zone
+        )
     token = (token or "").strip().replace(" ", "")
     for device in confirmed_devices(user):
-        allowed, _ = device.verify_is_allowed()
-        if allowed and device.verify_token(token):
+        if device.verify_token(token):
             if isinstance(device, BackupCodeDevice):
                 account_event_record(user=user, kind=AccountEvent.Kind.BACKUP_CODE_USED, ip=ip)
-            return device
+            return OTPResult(device=device, known_browser=known is not None)
+    OTPFailure.objects.create(user=user, known_device=known, at=now)
+    OTPFailure.objects.filter(user=user, at__lte=now - OTP_WINDOW).delete()
     account_event_record(user=user, kind=AccountEvent.Kind.LOGIN_FAILED_OTP, ip=ip)
-    return None
-
-
-def otp_throttled(user: User) -> bool:
-    """True while the TOTP device refuses codes after recent failures (django-otp's back-off)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    return device is not None and not device.verify_is_allowed()[0]
+    return OTPResult(known_browser=known is not None, time_zone=user.time_zone)
 
 
 @transaction.atomic

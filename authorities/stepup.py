@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.http import client_ip
 
-from .services import otp_verify
+from .services import DEVICE_COOKIE, OTPResult, otp_check
 
 
 class StepUpField(forms.CharField):
@@ -20,5 +20,24 @@ class StepUpField(forms.CharField):
         super().__init__(**kwargs)
 
 
-def fresh_second_factor(request: HttpRequest, token: str) -> bool:
-    return otp_verify(user=request.user, token=token, ip=client_ip(request)) is not None
+def browser_device_key(request: HttpRequest) -> str | None:
+    """The key in this browser's signed known-device cookie (None if absent or tampered with):
+    it picks the browser's bucket in the second-factor throttle (services.otp_check)."""
+    return request.get_signed_cookie(DEVICE_COOKIE, default=None)
+
+
+def second_factor_check(request: HttpRequest, token: str) -> OTPResult:
+    """Check a code the session's user typed in this browser (login step or step-up), under the
+    throttle of this browser's bucket. True when accepted; when a wait applies the code was not
+    checked and `wait_message` says how long: tell the user that, not "the code is wrong"."""
+    return otp_check(
+        user=request.user,
+        token=token,
+        ip=client_ip(request),
+        device_key=browser_device_key(request),
+    )
+
+
+def fresh_second_factor(request: HttpRequest, token: str) -> OTPResult:
+    """Step-up: a fresh code for a sensitive action, whatever the session already holds."""
+    return second_factor_check(request, token)

@@ -41,7 +41,7 @@ from .forms import (
     SignUpForm,
 )
 from .models import AccountEvent
-from .stepup import fresh_second_factor
+from .stepup import browser_device_key, fresh_second_factor, second_factor_check
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -181,14 +181,11 @@ def otp_view(request: HttpRequest) -> HttpResponse:
         return redirect(_with_next("authorities:enrol", request))
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        throttled = services.otp_throttled(user)
-        device = services.otp_verify(
-            user=user, token=form.cleaned_data["token"], ip=client_ip(request)
-        )
-        if device is not None:
-            return _complete_second_factor(request, device, redirect(_next_url(request)))
-        if throttled:
-            form.add_error(None, _("Too many wrong codes. Wait a minute, then try again."))
+        result = second_factor_check(request, form.cleaned_data["token"])
+        if result:
+            return _complete_second_factor(request, result.device, redirect(_next_url(request)))
+        if result.wait_message:
+            form.add_error(None, result.wait_message)
         else:
             form.add_error("token", _("That code is not right."))
     return render(request, "authorities/otp.html", {"form": form, "next": _next_url(request)})
@@ -278,7 +275,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("authorities:password_reset_complete")
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "ip": client_ip(self.request)}
+        return {
+            **super().get_form_kwargs(),
+            "ip": client_ip(self.request),
+            "device_key": browser_device_key(self.request),
+        }
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -361,8 +362,9 @@ def account(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         form = email_form if request.POST.get("action") == "email" else otp_form
         if form.is_valid():
-            if not fresh_second_factor(request, form.cleaned_data["otp_token"]):
-                form.add_error("otp_token", _("That code is not right."))
+            step_up = fresh_second_factor(request, form.cleaned_data["otp_token"])
+            if not step_up:
+                form.add_error("otp_token", step_up.wait_message or _("That code is not right."))
             elif form is email_form:
                 try:
                     services.email_change_request(

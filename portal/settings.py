@@ -260,10 +260,16 @@ AXES_USERNAME_FORM_FIELD = "username"
 # Lockouts per username and *client* address, the same address every other control sees.
 AXES_CLIENT_IP_CALLABLE = "portal.http.client_ip"
 
-# django-otp: throttle wrong codes (exponential back-off per device) and name the issuer in the QR.
+# django-otp names the issuer in the QR code. Its own throttle (a back-off per device, which any
+# password holder could trigger to lock the real officer out) is off: wrong codes are counted per
+# browser bucket by authorities.services.otp_check, at most PORTAL_OTP_FAILURES_PER_HOUR per
+# bucket in a rolling hour (12 at most: the guessing rate the back-off allowed).
 OTP_TOTP_ISSUER = env.str("PORTAL_OTP_ISSUER", default="EU Request Portal")
-OTP_TOTP_THROTTLE_FACTOR = 1
-OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+PORTAL_OTP_FAILURES_PER_HOUR = env.int("PORTAL_OTP_FAILURES_PER_HOUR", default=10)
+if not 1 <= PORTAL_OTP_FAILURES_PER_HOUR <= 12:
+    raise ImproperlyConfigured("PORTAL_OTP_FAILURES_PER_HOUR must be between 1 and 12.")
 
 # --- E-mail -----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")

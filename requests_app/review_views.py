@@ -231,9 +231,11 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
             done = gettext("Call-back recorded.")
         else:  # approve: a fresh second-factor code in the same form (step-up)
             form = _valid(ApproveDisclosureForm(post))
-            if not fresh_second_factor(request, form.cleaned_data["otp_token"]):
+            step_up = fresh_second_factor(request, form.cleaned_data["otp_token"])
+            if not step_up:
                 raise PermissionDenied(
-                    gettext("That code is not right: the approval needs a fresh code.")
+                    step_up.wait_message
+                    or gettext("That code is not right: the approval needs a fresh code.")
                 )
             review.disclosure_approve(lead=user, request=legal_request)
             done = gettext("Emergency disclosure approved.")
