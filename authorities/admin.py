@@ -1,9 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -13,6 +18,7 @@ from .models import (
     AccountEvent,
     Authority,
     AuthorityDomain,
+    IdentityCheck,
     RegistryChange,
     RegistryImport,
     User,
@@ -144,22 +150,88 @@ class AccountEventInline(admin.TabularInline):
     max_num = 0
 
 
+class IdentityCheckInline(admin.TabularInline):
+    model = IdentityCheck
+    fk_name = "user"
+    fields = ["checked_at", "checked_by", "phone_called", "outcome", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+    verbose_name = "identity check (staff call-back)"
+
+
+class UserAddForm(forms.ModelForm):
+    """A platform account (legal team, staff). No password: the owner chooses it through the
+    link e-mailed to the address (services.staff_account_created). Officers sign up themselves,
+    so an address of a registry authority is refused here."""
+
+    class Meta:
+        model = User
+        fields = ["email", "full_name"]
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        if authority_for_email(email) is not None:
+            raise ValidationError("Officers sign up themselves; this is an authority's address.")
+        if User.objects.filter(email=email).exists():
+            raise ValidationError("An account with this address exists.")
+        return email
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        user.set_unusable_password()
+        if commit:
+            user.save()
+        return user
+
+
+class UserChangeForm(forms.ModelForm):
+    """No password field (Django's shows the hash and links to a page that sets it)."""
+
+    class Meta:
+        model = User
+        fields = ["full_name"]
+
+
+class IdentityCheckForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=IdentityCheck.Outcome.choices,
+        widget=forms.RadioSelect,
+        label="Outcome of the call-back",
+    )
+    note = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Whom you reached, how they confirmed who they are and that they asked for "
+        "the reset.",
+    )
+
+
 @admin.register(User)
 class UserAdmin(CheckedSelection, BaseUserAdmin):
+    """Staff see and change an account's roles and standing; they never set or see a password
+    (no password field, no password page) and never change who an officer is (e-mail and
+    authority are read-only). Every save is an AccountEvent e-mailed to the owner."""
+
     ordering = ["email"]
     list_display = ["email", "full_name", "authority", "email_verified_at", "approved_at"]
     list_filter = ["is_staff", "groups", "authority__country"]
     search_fields = ["email", "full_name", "authority__name_en"]
+    form = UserChangeForm
+    add_form = UserAddForm
     readonly_fields = [
         "registry_evidence",
+        "second_factor",
         "email_verified_at",
         "approved_at",
         "approved_by",
+        "second_factor_reset_by",
         "last_login",
         "date_joined",
     ]
     fieldsets = [
-        (None, {"fields": ["email", "full_name", "password"]}),
+        (None, {"fields": ["email", "full_name"]}),
         (
             "Registry evidence",
             {
@@ -173,12 +245,50 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
                 ]
             },
         ),
+        ("Second factor", {"fields": ["second_factor", "second_factor_reset_by"]}),
         ("Platform roles", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
-    add_fieldsets = [(None, {"fields": ["email", "full_name", "password1", "password2"]})]
-    inlines = [AccountEventInline]
+    add_fieldsets = [(None, {"fields": ["email", "full_name"]})]
+    inlines = [IdentityCheckInline, AccountEventInline]
     actions = ["approve_officers", "reset_second_factor"]
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_readonly_fields(request, obj)
+        # Who the account is: only sign-up and the owner's confirmed e-mail change set these.
+        return [*super().get_readonly_fields(request, obj), "email", "authority"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate (is_active, recorded): events and requests keep their user
+
+    def get_urls(self):
+        reset = path(
+            "<path:object_id>/reset-second-factor/",
+            self.admin_site.admin_view(self.reset_second_factor_view),
+            name="authorities_user_reset_second_factor",
+        )
+        return [reset, *super().get_urls()]
+
+    def user_change_password(self, request, id, form_url=""):
+        raise Http404("Staff do not set passwords.")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            request._account_before = services.staff_snapshot(User.objects.get(pk=obj.pk))
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            services.staff_change_record(
+                user=form.instance, staff=request.user, before=request._account_before
+            )
+        else:
+            services.staff_account_created(user=form.instance, staff=request.user)
 
     @admin.display(description="What the registry says")
     def registry_evidence(self, obj: User):
@@ -203,6 +313,73 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
             else "DOES NOT match this authority any more",
         )
 
+    @admin.display(description="Second factor")
+    def second_factor(self, obj: User):
+        if obj.pk is None:
+            return "-"
+        state = "enrolled" if services.has_second_factor(obj) else "none (set up at the next login)"
+        url = reverse("admin:authorities_user_reset_second_factor", args=[obj.pk])
+        return format_html(
+            '{}. <a href="{}">Reset second factor after a call-back…</a>', state, url
+        )
+
+    def reset_second_factor_view(self, request, object_id):
+        """The reset, after a call-back on the registry number of the officer's authority
+        (shown here, never typed in). Recorded whatever the outcome; done only if confirmed."""
+        user = self.get_object(request, unquote(object_id))
+        if user is None or not self.has_change_permission(request, user):
+            raise Http404
+        change_url = reverse("admin:authorities_user_change", args=[user.pk])
+        form = IdentityCheckForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                check = services.identity_check_record(
+                    user=user,
+                    staff=request.user,
+                    outcome=form.cleaned_data["outcome"],
+                    note=form.cleaned_data["note"],
+                )
+                if check.outcome != IdentityCheck.Outcome.CONFIRMED:
+                    self.message_user(
+                        request,
+                        f"Not reset: the call-back did not confirm {user.email}'s identity "
+                        "(recorded; the owner is told by e-mail).",
+                        level=messages.ERROR,
+                    )
+                else:
+                    services.otp_reset_by_staff(user=user, staff=request.user, identity_check=check)
+                    self.message_user(
+                        request,
+                        f"Second factor of {user.email} reset. "
+                        + (
+                            "The account awaits approval by another staff member once a new "
+                            "second factor is set up."
+                            if user.is_officer
+                            else "A new one is set up at the next login."
+                        ),
+                    )
+            except (PermissionDenied, ValidationError) as problem:
+                self.message_user(
+                    request,
+                    " ".join(getattr(problem, "messages", [str(problem)])),
+                    level=messages.ERROR,
+                )
+            return redirect(change_url)
+        authority = user.authority
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Reset the second factor of {user.email}",
+            "subject": user,
+            "authority": authority,
+            "callback_phone": authority.callback_phone if authority else "",
+            "form": form,
+            "opts": self.model._meta,
+            "original": user,
+            "change_url": change_url,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/authorities/user/reset_second_factor.html", context)
+
     @admin.action(description="Approve selected officers (after checking the registry evidence)")
     def approve_officers(self, request, queryset):
         for officer in queryset:
@@ -212,16 +389,16 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
             except (ValidationError, PermissionDenied) as problem:
                 self.message_user(request, f"{officer.email}: {problem}", level=messages.ERROR)
 
-    @admin.action(description="Reset second factor (lost device): user enrols again at login")
+    @admin.action(description="Reset second factor (lost device): after a call-back")
     def reset_second_factor(self, request, queryset):
-        for user in queryset:
-            try:
-                services.otp_reset_by_staff(
-                    user=user, staff=request.user, reason="Reset from the admin"
-                )
-                self.message_user(request, f"Second factor of {user.email} reset.")
-            except PermissionDenied as problem:
-                self.message_user(request, f"{user.email}: {problem}", level=messages.ERROR)
+        # The reset needs a call-back per account: the action only opens that page.
+        users = list(queryset[:2])
+        if len(users) != 1:
+            self.message_user(
+                request, "Select one account: each reset needs its own call-back.", messages.ERROR
+            )
+            return None
+        return redirect("admin:authorities_user_reset_second_factor", users[0].pk)
 
 
 # django-otp registers its devices in the admin, with pages that show a device's secret key and

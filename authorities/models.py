@@ -1,12 +1,14 @@
 import hashlib
 import hmac
 import secrets
+from datetime import UTC
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
 from django_otp.models import Device
 
+from portal.audit_chain import HashChainedModel
 from portal.choices import ChoiceLabels
 
 from .constants import COUNTRY_CHOICES, AuthorityKind, AuthorityStatus, time_zone_choices
@@ -149,6 +151,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     approved_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Set by a staff reset of the second factor (the account then awaits approval again) and
+    # cleared by the approval, which must come from another staff member (services.officer_approve).
+    second_factor_reset_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     preferred_language = models.CharField(max_length=8, default="en")
     # Times are stored in UTC and shown in this zone (portal.middleware.UserTimeZoneMiddleware).
     time_zone = models.CharField(max_length=64, default="UTC", choices=time_zone_choices)
@@ -182,9 +189,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.approved_at is not None
 
 
-class AccountEvent(models.Model):
+class AccountEvent(HashChainedModel):
     """Security-relevant events of an account (sign-up, verification, approval, logins, second
-    factor enrolment and staff resets), kept for the audit and the reviewers' evidence."""
+    factor enrolment, every staff action on it), kept for the audit and the reviewers' evidence.
+    Append-only and hash-chained like the access log (portal.audit_chain, verify_audit)."""
+
+    chain_lock = 4_240_002  # pg_advisory_xact_lock key of this chain
 
     class Kind(models.TextChoices):
         SIGNED_UP = "signed_up", "Signed up"
@@ -203,6 +213,11 @@ class AccountEvent(models.Model):
         EMAIL_CHANGE_ASKED = "email_change_asked", "E-mail change asked"
         EMAIL_CHANGED = "email_changed", "E-mail changed"
         OTP_REPLACED = "otp_replaced", "Second factor replaced by the user"
+        IDENTITY_CHECK = "identity_check", "Identity checked by staff (call-back)"
+        CHANGED_BY_STAFF = "changed_by_staff", "Account changed by staff"
+        CREATED_BY_STAFF = "created_by_staff", "Account created by staff"
+        PASSKEY_ADDED = "passkey_added", "Passkey added"
+        PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="account_events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -222,6 +237,48 @@ class AccountEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    def content(self) -> str:
+        """The hashed content: every field but the id and the hashes (the backfill in
+        migration 0005 hashes existing rows the same way)."""
+        return "|".join(
+            [
+                self.at.astimezone(UTC).isoformat(),
+                str(self.user_id),
+                self.kind,
+                str(self.actor_id or ""),
+                self.ip_address or "",
+                self.detail,
+            ]
+        )
+
+
+class IdentityCheck(models.Model):
+    """A staff call-back to an officer on the registry number of their authority, before a
+    staff reset of their second factor: who called which number, when, and what came of it.
+    Evidence: written once, never edited (the admin shows it read-only)."""
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", "Reached; identity and the request for a reset confirmed"
+        NOT_REACHED = "not_reached", "Not reached"
+        NOT_CONFIRMED = "not_confirmed", "Reached; identity or the request NOT confirmed"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="identity_checks")
+    checked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    checked_at = models.DateTimeField(default=timezone.now)
+    # Copied from the registry at the time of the call (the registry may change later).
+    authority = models.ForeignKey(
+        Authority, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    phone_called = models.CharField(max_length=20, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    note = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-checked_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.outcome} by {self.checked_by_id} {self.checked_at:%Y-%m-%d}"
 
 
 def _backup_code_hash(salt: str, code: str) -> str:

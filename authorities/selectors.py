@@ -60,7 +60,7 @@ def officers_pending_approval() -> QuerySet[User]:
 
 def officers_of_authority_for_contact(contact: User) -> QuerySet[User]:
     """The officers an authority contact may approve or revoke: their own authority's only."""
-    if not (contact.is_authority_contact and contact.is_officer):
+    if not (contact.is_authority_contact and contact.is_officer and contact.is_approved):
         return User.objects.none()
     return (
         User.objects.filter(authority_id=contact.authority_id, email_verified_at__isnull=False)

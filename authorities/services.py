@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -27,6 +30,7 @@ from .models import (
     Authority,
     AuthorityDomain,
     BackupCodeDevice,
+    IdentityCheck,
     KnownDevice,
     OTPFailure,
     RegistryChange,
@@ -367,11 +371,25 @@ def officer_approve(*, officer: User, approver: User) -> User:
         raise ValidationError(gettext("The officer has not verified their e-mail address yet."))
     if officer.authority.status != AuthorityStatus.ACTIVE:
         raise ValidationError(gettext("The officer's authority is not active in the registry."))
+    if officer.second_factor_reset_by_id is not None:
+        # Staff reset the second factor after a call-back: whoever reads the officer's mail can
+        # now set a password and enrol, so a second staff member, not the one who reset it nor
+        # an authority contact, checks the account again once a new factor is enrolled.
+        if not approver.is_staff or approver.pk == officer.second_factor_reset_by_id:
+            raise PermissionDenied(
+                gettext(
+                    "After a staff reset of the second factor, the account is approved by a "
+                    "staff member other than the one who reset it."
+                )
+            )
+        if not has_second_factor(officer):
+            raise ValidationError(gettext("The officer has not set up a new second factor yet."))
     if officer.approved_at is not None:
         return officer
     officer.approved_at = timezone.now()
     officer.approved_by = approver
-    officer.save(update_fields=["approved_at", "approved_by"])
+    officer.second_factor_reset_by = None
+    officer.save(update_fields=["approved_at", "approved_by", "second_factor_reset_by"])
     account_event_record(user=officer, kind=AccountEvent.Kind.APPROVED, actor=approver)
     transaction.on_commit(
         lambda: send_now(
@@ -551,14 +569,43 @@ def otp_check(*, user: User, token: str, ip: str | None, device_key: str | None)
 
 
 @transaction.atomic
-def otp_reset_by_staff(*, user: User, staff: User, reason: str) -> None:
-    """Remove every second factor of a user (lost phone); they enrol again at next login.
-    Only staff with a verified second factor of their own, and never on their own account."""
-    if not staff.is_staff or staff.pk == user.pk:
-        raise PermissionDenied(gettext("Only another staff member may reset a second factor."))
+def otp_reset_by_staff(*, user: User, staff: User, identity_check: IdentityCheck) -> None:
+    """Remove every second factor of a user (lost phone), after a confirmed call-back
+    (identity_check_record). The user sets up a new one at the next login; an officer's account
+    then awaits approval by another staff member (officer_approve), so a password reset by
+    whoever reads the officer's mail leads to nothing of theirs. Only staff, never on their own
+    account."""
+    _check_staff_acts_on_other(staff=staff, user=user)
+    fresh = timezone.now() - IDENTITY_CHECK_VALID
+    if not (
+        identity_check.user_id == user.pk
+        and identity_check.checked_by_id == staff.pk
+        and identity_check.outcome == IdentityCheck.Outcome.CONFIRMED
+        and identity_check.checked_at >= fresh
+    ):
+        raise ValidationError(
+            gettext(
+                "A second factor is reset only after a call-back on the registry number that "
+                "confirmed the person's identity."
+            )
+        )
+    user = User.objects.select_for_update().get(pk=user.pk)
     TOTPDevice.objects.filter(user=user).delete()
     BackupCodeDevice.objects.filter(user=user).delete()
-    account_event_record(user=user, kind=AccountEvent.Kind.OTP_RESET, actor=staff, detail=reason)
+    user.second_factor_reset_by = staff
+    fields = ["second_factor_reset_by"]
+    if user.is_officer:
+        user.approved_at, user.approved_by = None, None
+        fields += ["approved_at", "approved_by"]
+    user.save(update_fields=fields)
+    called = identity_check.phone_called or "no registry number"
+    account_event_record(
+        user=user,
+        kind=AccountEvent.Kind.OTP_RESET,
+        actor=staff,
+        detail=f"After identity check {identity_check.pk} (call-back to {called}); "
+        "awaiting approval by another staff member",
+    )
     transaction.on_commit(
         lambda: send_now(
             to=[user.email],
@@ -719,3 +766,110 @@ def user_preferences_update(
     if fields:
         user.save(update_fields=fields)
     return user
+
+
+# --- Staff actions on accounts ------------------------------------------------------------------
+# No staff path sets or sees a password, and every staff action on an account is an AccountEvent
+# (hash-chained) e-mailed to the account's owner.
+
+IDENTITY_CHECK_VALID = timedelta(hours=1)
+
+# What staff may change on a user in the admin, with the label the owner reads in the e-mail.
+STAFF_EDITABLE = {
+    "full_name": gettext_lazy("Full name"),
+    "is_active": gettext_lazy("Account active"),
+    "is_authority_contact": gettext_lazy("Authority contact (approves your authority's officers)"),
+    "is_staff": gettext_lazy("Platform staff"),
+    "is_superuser": gettext_lazy("Administrator rights"),
+    "groups": gettext_lazy("Platform roles"),
+}
+
+
+def _check_staff_acts_on_other(*, staff: User, user: User) -> None:
+    if not staff.is_staff or staff.pk == user.pk:
+        raise PermissionDenied(gettext("Only another staff member may do this."))
+
+
+def _mail_owner(user: User, template: str, **context) -> None:
+    transaction.on_commit(
+        lambda: send_now(
+            to=[user.email],
+            template=template,
+            context={"user": user, **context},
+            language=user.preferred_language,
+        )
+    )
+
+
+@transaction.atomic
+def identity_check_record(*, user: User, staff: User, outcome: str, note: str) -> IdentityCheck:
+    """Record a call-back to the account's owner on the registry number of their authority
+    (never a number typed by staff or given by the caller): who called, when, what came of it.
+    An outcome other than "confirmed" is recorded too, and the owner is told."""
+    _check_staff_acts_on_other(staff=staff, user=user)
+    if outcome not in IdentityCheck.Outcome.values:
+        raise ValidationError("Unknown outcome.")
+    authority = user.authority
+    check = IdentityCheck.objects.create(
+        user=user,
+        checked_by=staff,
+        authority=authority,
+        phone_called=authority.callback_phone if authority else "",
+        outcome=outcome,
+        note=note[:500],
+    )
+    account_event_record(
+        user=user,
+        kind=AccountEvent.Kind.IDENTITY_CHECK,
+        actor=staff,
+        detail=f"Check {check.pk}: call-back to {check.phone_called or 'no registry number'}, "
+        f"{outcome}",
+    )
+    if outcome != IdentityCheck.Outcome.CONFIRMED:
+        _mail_owner(user, "identity_check_failed", phone=check.phone_called)
+    return check
+
+
+def staff_snapshot(user: User) -> dict:
+    """The values of what staff may change (STAFF_EDITABLE), to diff before and after an edit."""
+    values = {name: getattr(user, name) for name in STAFF_EDITABLE if name != "groups"}
+    values["groups"] = sorted(user.groups.values_list("name", flat=True)) if user.pk else []
+    return values
+
+
+@transaction.atomic
+def staff_change_record(*, user: User, staff: User, before: dict) -> list[str]:
+    """Record a staff edit of an account made in the admin (`before` is staff_snapshot taken
+    before it) and tell the owner what changed. Returns the changed fields."""
+    after = staff_snapshot(user)
+    changed = [name for name in STAFF_EDITABLE if before.get(name) != after[name]]
+    if changed:
+        account_event_record(
+            user=user,
+            kind=AccountEvent.Kind.CHANGED_BY_STAFF,
+            actor=staff,
+            detail="; ".join(
+                f"{name}: {before.get(name)!r} -> {after[name]!r}" for name in changed
+            ),
+        )
+        _mail_owner(
+            user, "account_changed_by_staff", changes=[STAFF_EDITABLE[name] for name in changed]
+        )
+    return changed
+
+
+@transaction.atomic
+def staff_account_created(*, user: User, staff: User) -> None:
+    """A platform account added by staff in the admin: it has no usable password; its owner
+    chooses one through a password-set link sent to its address (staff never know it)."""
+    if user.has_usable_password():
+        raise ValidationError("Staff do not set passwords.")
+    account_event_record(user=user, kind=AccountEvent.Kind.CREATED_BY_STAFF, actor=staff)
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    link = absolute_url(
+        reverse(
+            "authorities:password_reset_confirm",
+            args=[uid, default_token_generator.make_token(user)],
+        )
+    )
+    _mail_owner(user, "account_created", link=link, staff=staff)

@@ -1,14 +1,13 @@
-import hashlib
 import uuid
 from datetime import UTC
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from authorities.constants import Instrument
+from portal.audit_chain import HashChainedModel
 from portal.choices import ChoiceLabels
 
 
@@ -491,18 +490,12 @@ class ProducedData(models.Model):
         return self.expires_at <= timezone.now()
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionDenied("Audit rows are append-only.")
+class AccessLog(HashChainedModel):
+    """Who saw what: every view of a request, every document opened, every download. Append-only
+    and hash-chained (portal.audit_chain): the application refuses to update or delete a row, and
+    so does PostgreSQL (a trigger, see migration 0003); verify_audit finds tampering."""
 
-    def delete(self):
-        raise PermissionDenied("Audit rows are append-only.")
-
-
-class AccessLog(models.Model):
-    """Who saw what: every view of a request, every document opened, every download. Append-only:
-    the application refuses to update or delete a row, and so does PostgreSQL (a trigger, see
-    the migration)."""
+    chain_lock = 4_240_001  # pg_advisory_xact_lock key of this chain
 
     class Action(models.TextChoices):
         VIEW_REQUEST = "view_request", _("Viewed the request")
@@ -519,12 +512,6 @@ class AccessLog(models.Model):
         LegalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="access_logs"
     )
     object_ref = models.CharField(max_length=200, blank=True)
-    # Hash chain: each row's hash covers its content and the previous row's hash, so an edit,
-    # a deletion or an insertion made behind the application's back is found by verify_audit.
-    prev_hash = models.CharField(max_length=64, default="")
-    row_hash = models.CharField(max_length=64, default="")
-
-    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at"]
@@ -532,11 +519,6 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} {self.object_ref} {self.at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionDenied("Audit rows are append-only.")
-        super().save(*args, **kwargs)
 
     def content(self) -> str:
         """The hashed content: every field but the id and the hashes."""
@@ -550,9 +532,3 @@ class AccessLog(models.Model):
                 self.object_ref,
             ]
         )
-
-    def compute_hash(self, prev_hash: str) -> str:
-        return hashlib.sha256(f"{prev_hash}\n{self.content()}".encode()).hexdigest()
-
-    def delete(self, *args, **kwargs):
-        raise PermissionDenied("Audit rows are append-only.")

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from authorities.models import User
+from portal import audit_chain
 
 from . import roles
 from .models import (
@@ -45,18 +46,12 @@ def _notify_status(request: LegalRequest, event: RequestEvent) -> None:
     notify_authority(request, key=f"status:{event.pk}", template="request_status_changed")
 
 
-GENESIS_HASH = "0" * 64
-AUDIT_LOCK = 4_240_001  # pg_advisory_xact_lock key: one writer extends the chain at a time
+GENESIS_HASH = audit_chain.GENESIS_HASH  # the names callers and tests import from here
 
 
-@transaction.atomic
 def access_log_record(*, user, action: str, request=None, object_ref: str = "", ip=None) -> None:
-    """Append one audit row to the hash chain (docs/security.md, "Audit")."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK])
-    last = AccessLog.objects.order_by("-id").values_list("row_hash", flat=True).first()
-    row = AccessLog(
+    """Append one audit row to the hash chain (docs/security.md, "Audit"; portal.audit_chain)."""
+    AccessLog.objects.create(
         user=user,
         action=action,
         request=request,
@@ -64,27 +59,11 @@ def access_log_record(*, user, action: str, request=None, object_ref: str = "", 
         ip_address=ip,
         at=timezone.now(),
     )
-    row.prev_hash = last or GENESIS_HASH
-    row.row_hash = row.compute_hash(row.prev_hash)
-    row.save()
 
 
 def audit_chain_verify() -> tuple[int, int | None, str]:
-    """Walk the chain in order: (rows checked, id of the first bad row or None, why)."""
-    previous = GENESIS_HASH
-    checked = 0
-    for row in AccessLog.objects.order_by("id").iterator(chunk_size=2000):
-        if row.prev_hash != previous:
-            return (
-                checked,
-                row.pk,
-                "does not follow the previous row (a row was removed or inserted)",
-            )
-        if row.compute_hash(row.prev_hash) != row.row_hash:
-            return checked, row.pk, "its content does not match its hash (edited)"
-        previous = row.row_hash
-        checked += 1
-    return checked, None, ""
+    """Walk the access log's chain: (rows checked, id of the first bad row or None, why)."""
+    return audit_chain.chain_verify(AccessLog)
 
 
 @transaction.atomic

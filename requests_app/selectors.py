@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 def _officer_scope(officer) -> QuerySet[LegalRequest]:
-    if not (officer.is_authenticated and officer.is_officer):
+    # An officer awaiting approval sees nothing: a new account, or one whose second factor
+    # staff reset (then only a mailbox may stand behind the login until staff approve again).
+    if not (officer.is_authenticated and officer.is_officer and officer.is_approved):
         return LegalRequest.objects.none()
     scope = LegalRequest.objects.filter(authority_id=officer.authority_id)
     if not officer.authority.colleagues_see_requests:

@@ -1,12 +1,18 @@
-"""The access log is append-only in the database and hash-chained: tampering done behind the
-application's back (raw SQL with the trigger disabled) is found by `manage.py verify_audit`."""
+"""The access log and the account events are append-only in the database and hash-chained:
+tampering done behind the application's back (raw SQL with the trigger disabled) is found by
+`manage.py verify_audit`, which names the first bad row of each chain."""
 
+import importlib
 from io import StringIO
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
+from authorities.models import AccountEvent
+from authorities.services import account_event_record
 from requests_app.models import AccessLog
 from requests_app.review import access_log_record
 from tests.figures import record
@@ -23,15 +29,15 @@ def chain(officer):
     return list(AccessLog.objects.order_by("id"))
 
 
-def behind_the_apps_back(*statements):
+def behind_the_apps_back(*statements, table=TABLE, trigger="access_log_append_only"):
     with connection.cursor() as cursor:
         # Fire the deferred foreign-key checks of the rows just written, so the table can be
         # altered inside the test's transaction.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER access_log_append_only")
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
         for sql, params in statements:
             cursor.execute(sql, params)
-        cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER access_log_append_only")
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
 def verify() -> str:
@@ -99,3 +105,127 @@ def test_database_refuses_update_and_delete_with_the_trigger_on(chain):
         ):
             cursor.execute(sql)
     assert "6 rows verified" in verify()
+
+
+# --- Account events: the same chain, the same tamper cases ------------------------------------
+
+EVENTS = "authorities_accountevent"
+
+
+@pytest.fixture
+def events(officer, staff):
+    for n in range(6):
+        account_event_record(
+            user=officer,
+            kind=AccountEvent.Kind.OTP_RESET if n % 2 else AccountEvent.Kind.LOGIN,
+            actor=staff if n % 2 else None,
+            ip="192.0.2.1",
+            detail=f"event {n}",
+        )
+    return list(AccountEvent.objects.order_by("id"))
+
+
+def events_behind_the_apps_back(*statements):
+    behind_the_apps_back(*statements, table=EVENTS, trigger="account_event_append_only")
+
+
+def test_intact_account_events_verify(events):
+    assert "account events intact: 6 rows verified" in verify()
+
+
+def test_staff_actor_erased_from_an_event_is_reported(events):
+    # The insider's move: hide that staff did it.
+    events_behind_the_apps_back(
+        (f"UPDATE {EVENTS} SET actor_id = NULL WHERE id = %s", [events[1].pk])
+    )
+    with pytest.raises(
+        CommandError, match=f"account events TAMPERED: row {events[1].pk} its content"
+    ):
+        verify()
+    record("tamper case", "account event edit")
+
+
+def test_account_event_edited_with_a_recomputed_hash_breaks_the_next_link(events):
+    row = events[3]
+    row.detail = "nothing happened"
+    forged = row.compute_hash(row.prev_hash)
+    events_behind_the_apps_back(
+        (
+            f"UPDATE {EVENTS} SET detail = 'nothing happened', row_hash = %s WHERE id = %s",
+            [forged, row.pk],
+        )
+    )
+    with pytest.raises(CommandError, match=f"account events TAMPERED: row {events[4].pk} does"):
+        verify()
+    record("tamper case", "account event edit with a recomputed hash")
+
+
+def test_deleted_account_event_is_reported(events):
+    events_behind_the_apps_back((f"DELETE FROM {EVENTS} WHERE id = %s", [events[1].pk]))
+    with pytest.raises(CommandError, match=f"account events TAMPERED: row {events[2].pk} does"):
+        verify()
+    record("tamper case", "account event delete")
+
+
+def test_inserted_account_event_is_reported(events, officer):
+    events_behind_the_apps_back(
+        (
+            f"INSERT INTO {EVENTS} (at, user_id, kind, actor_id, ip_address, detail, "
+            "prev_hash, row_hash) VALUES (now(), %s, 'login', NULL, NULL, '', %s, %s)",
+            [officer.pk, events[-1].row_hash, "f" * 64],
+        )
+    )
+    with pytest.raises(CommandError, match="account events TAMPERED: .* its content"):
+        verify()
+    record("tamper case", "account event insert")
+
+
+def test_account_events_refuse_update_and_delete_in_the_app_and_the_database(events):
+    from django.db import DatabaseError, transaction
+
+    with pytest.raises(PermissionDenied):
+        AccountEvent.objects.filter(pk=events[0].pk).update(detail="x")
+    with pytest.raises(PermissionDenied):
+        AccountEvent.objects.all().delete()
+    with pytest.raises(PermissionDenied):
+        events[0].save()
+    for sql in (f"UPDATE {EVENTS} SET detail = 'x'", f"DELETE FROM {EVENTS}"):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
+    assert "account events intact: 6 rows verified" in verify()
+
+
+def test_migration_hashes_account_events_written_before_the_chain(officer, staff):
+    """Events from before the chain (no hashes) get theirs in id order, the same the model
+    computes, so verify_audit passes on an existing database."""
+    name = "0005_staff_identity_check"
+    migration = importlib.import_module(f"authorities.migrations.{name}")
+    at = "2026-01-02 03:04:05.678901+00"
+    events_behind_the_apps_back(
+        *[
+            (
+                f"INSERT INTO {EVENTS} (at, user_id, kind, actor_id, ip_address, detail, "
+                "prev_hash, row_hash) VALUES (%s, %s, %s, %s, %s, %s, '', '')",
+                [at, officer.pk, kind, actor, ip, detail],
+            )
+            for kind, actor, ip, detail in [
+                ("signed_up", None, "192.0.2.7", "FR-OFAC"),
+                ("otp_reset", staff.pk, None, "Reset from the admin"),
+                ("login", None, "2001:db8::1", ""),
+            ]
+        ]
+    )
+    # The models as that migration sees them; the backfill runs before it adds the trigger.
+    state = MigrationLoader(connection).project_state(("authorities", name)).apps
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {EVENTS} DISABLE TRIGGER account_event_append_only")
+    migration.hash_existing_events(state, None)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {EVENTS} ENABLE TRIGGER account_event_append_only")
+    assert "account events intact: 3 rows verified" in verify()
+    account_event_record(user=officer, kind=AccountEvent.Kind.LOGOUT)
+    assert "account events intact: 4 rows verified" in verify()

@@ -1,15 +1,27 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from requests_app.review import audit_chain_verify
+from authorities.models import AccountEvent
+from portal.audit_chain import chain_verify
+from requests_app.models import AccessLog
+
+CHAINS = [("audit log", AccessLog), ("account events", AccountEvent)]
 
 
 class Command(BaseCommand):
-    help = "Check the hash chain of the access log; report the first tampered row."
+    help = (
+        "Check the hash chains of the access log and of the account events; report the first "
+        "tampered row of each."
+    )
 
     def handle(self, *args, **options):
-        checked, bad_id, why = audit_chain_verify()
-        if bad_id is not None:
-            raise CommandError(
-                f"audit log TAMPERED: row {bad_id} {why} ({checked} rows before it are intact)"
-            )
-        self.stdout.write(self.style.SUCCESS(f"audit log intact: {checked} rows verified"))
+        problems = []
+        for name, model in CHAINS:
+            checked, bad_id, why = chain_verify(model)
+            if bad_id is not None:
+                problems.append(
+                    f"{name} TAMPERED: row {bad_id} {why} ({checked} rows before it are intact)"
+                )
+            else:
+                self.stdout.write(self.style.SUCCESS(f"{name} intact: {checked} rows verified"))
+        if problems:
+            raise CommandError("; ".join(problems))
