@@ -146,3 +146,30 @@ class PreferencesForm(forms.Form):
         choices=time_zone_choices,
         help_text=_("Dates and times in the portal are shown in this zone."),
     )
+
+
+class PasskeyAddForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name of the passkey"),
+        max_length=64,
+        required=False,
+        help_text=_("For example: YubiKey, work laptop."),
+    )
+    otp_token = forms.CharField(
+        label=_("Code from your authenticator app (confirms it is you)"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
+
+
+class PasskeyRemoveForm(forms.Form):
+    passkey = forms.TypedChoiceField(label=_("Passkey"), coerce=int, choices=())
+    otp_token = forms.CharField(
+        label=_("Code from your authenticator app (confirms it is you)"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
+
+    def __init__(self, *args, passkeys=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["passkey"].choices = [(p.pk, p.name) for p in passkeys]

@@ -20,6 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from portal.emails import absolute_url, local_time, send_now
 
@@ -435,6 +436,9 @@ def confirmed_devices(user: User) -> list:
 
 
 def has_second_factor(user: User) -> bool:
+    # The authenticator app everyone enrols at first login. Passkeys are added on top of it from
+    # the account page (authorities.passkeys), so they never replace this first factor; and
+    # confirmed_devices() lists the devices that take a typed code, which passkeys do not.
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
@@ -592,6 +596,7 @@ def otp_reset_by_staff(*, user: User, staff: User, identity_check: IdentityCheck
     user = User.objects.select_for_update().get(pk=user.pk)
     TOTPDevice.objects.filter(user=user).delete()
     BackupCodeDevice.objects.filter(user=user).delete()
+    WebAuthnCredential.objects.filter(user=user).delete()  # passkeys too: every second factor
     user.second_factor_reset_by = staff
     fields = ["second_factor_reset_by"]
     if user.is_officer:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import passkey_views, views
 
 app_name = "authorities"
 
@@ -10,6 +10,16 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("login/second-factor/", views.otp_view, name="otp"),
     path("login/second-factor/setup/", views.enrol_view, name="enrol"),
+    path(
+        "login/second-factor/passkey/begin/",
+        passkey_views.PasskeyAuthBegin.as_view(),
+        name="passkey_auth_begin",
+    ),
+    path(
+        "login/second-factor/passkey/complete/",
+        passkey_views.PasskeyAuthComplete.as_view(),
+        name="passkey_auth_complete",
+    ),
     path("logout/", views.logout_view, name="logout"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
@@ -25,5 +35,16 @@ urlpatterns = [
     ),
     path("authority/officers/", views.authority_officers, name="officers"),
     path("account/", views.account, name="account"),
+    path("account/passkeys/", passkey_views.passkeys_page, name="passkeys"),
+    path(
+        "account/passkeys/register/begin/",
+        passkey_views.PasskeyRegisterBegin.as_view(),
+        name="passkey_register_begin",
+    ),
+    path(
+        "account/passkeys/register/complete/",
+        passkey_views.PasskeyRegisterComplete.as_view(),
+        name="passkey_register_complete",
+    ),
     path("account/email/<str:token>/", views.email_confirm, name="email_confirm"),
 ]

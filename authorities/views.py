@@ -41,6 +41,7 @@ from .forms import (
     SignUpForm,
 )
 from .models import AccountEvent
+from .second_factor import has_passkey
 from .stepup import browser_device_key, fresh_second_factor, second_factor_check
 
 
@@ -188,7 +189,11 @@ def otp_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, result.wait_message)
         else:
             form.add_error("token", _("That code is not right."))
-    return render(request, "authorities/otp.html", {"form": form, "next": _next_url(request)})
+    return render(
+        request,
+        "authorities/otp.html",
+        {"form": form, "next": _next_url(request), "has_passkey": has_passkey(user)},
+    )
 
 
 @login_step

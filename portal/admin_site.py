@@ -23,6 +23,8 @@ class PortalAdminSite(admin.AdminSite):
         def guarded(request, *args, **kwargs):
             if request.user.is_authenticated and not self.has_permission(request):
                 raise Http404
+            if request.user.is_authenticated and not _passkey_session_may_administer(request):
+                return _passkey_required(request)
             return inner(request, *args, **kwargs)
 
         return update_wrapper(guarded, view)
@@ -31,6 +33,21 @@ class PortalAdminSite(admin.AdminSite):
         if request.user.is_authenticated and not self.has_permission(request):
             raise Http404
         return redirect("admin:index")
+
+
+def _passkey_session_may_administer(request) -> bool:
+    # Staff sessions change the registry and accounts: a phished code must not be enough
+    # (settings.PORTAL_PHISHING_RESISTANT_FOR, action "admin").
+    from authorities.second_factor import ADMIN, session_may
+
+    return session_may(request, ADMIN)
+
+
+def _passkey_required(request):
+    from authorities.passkey_views import passkey_required_response
+    from authorities.second_factor import ADMIN
+
+    return passkey_required_response(request, ADMIN, request.get_full_path())
 
 
 class PortalAdminConfig(AdminConfig):

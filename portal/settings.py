@@ -10,6 +10,7 @@ and no Redis. README.md lists every variable.
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
     "axes",
     "csp",
     "django_ratelimit",
@@ -270,6 +272,40 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 PORTAL_OTP_FAILURES_PER_HOUR = env.int("PORTAL_OTP_FAILURES_PER_HOUR", default=10)
 if not 1 <= PORTAL_OTP_FAILURES_PER_HOUR <= 12:
     raise ImproperlyConfigured("PORTAL_OTP_FAILURES_PER_HOUR must be between 1 and 12.")
+
+# --- Passkeys (django-otp-webauthn) -------------------------------------------------------------
+# A second factor bound to this site's domain, so a phishing page on another domain cannot relay
+# it. The relying party ID scopes every passkey: by default the host of PORTAL_BASE_URL (a parent
+# domain may be named instead); changing it later makes every enrolled passkey unusable.
+# Browsers allow WebAuthn on https, and on http only for localhost (make run).
+_base = urlsplit(PORTAL_BASE_URL)
+OTP_WEBAUTHN_RP_ID = env.str("PORTAL_WEBAUTHN_RP_ID", default="") or (_base.hostname or "")
+if _base.hostname != OTP_WEBAUTHN_RP_ID and not (_base.hostname or "").endswith(
+    "." + OTP_WEBAUTHN_RP_ID
+):
+    raise ImproperlyConfigured(
+        f"PORTAL_WEBAUTHN_RP_ID ({OTP_WEBAUTHN_RP_ID}) must be the host of PORTAL_BASE_URL "
+        f"({_base.hostname}) or a parent domain of it."
+    )
+OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+# A passkey is the second factor after the password, never a login on its own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+
+# The actions that need a session verified with a passkey (comma-separated names; empty: none).
+PORTAL_PHISHING_RESISTANT_ACTIONS = ("emergency_submit", "emergency_approval", "admin")
+PORTAL_PHISHING_RESISTANT_FOR = frozenset(
+    name.strip()
+    for name in env.str(
+        "PORTAL_PHISHING_RESISTANT_FOR", default=",".join(PORTAL_PHISHING_RESISTANT_ACTIONS)
+    ).split(",")
+    if name.strip()
+)
+if _unknown := PORTAL_PHISHING_RESISTANT_FOR - set(PORTAL_PHISHING_RESISTANT_ACTIONS):
+    raise ImproperlyConfigured(
+        f"PORTAL_PHISHING_RESISTANT_FOR names unknown actions: {', '.join(sorted(_unknown))} "
+        f"(known: {', '.join(PORTAL_PHISHING_RESISTANT_ACTIONS)})."
+    )
 
 # --- E-mail -----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")

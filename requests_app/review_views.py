@@ -8,12 +8,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from authorities import second_factor
 from authorities.constants import COUNTRY_CHOICES, Instrument
+from authorities.passkey_views import passkey_required_response
 from authorities.selectors import authority_for_email
 from authorities.stepup import fresh_second_factor
 from portal.access import only_for
@@ -98,6 +101,9 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         "rule": I.rule_for(legal_request.instrument),
         "now": timezone.now(),
         "is_lead": roles.is_lead(request.user),
+        "approval_needs_passkey": not second_factor.session_may(
+            request, second_factor.EMERGENCY_APPROVAL
+        ),
         "domain_matches": match is not None and match.pk == legal_request.authority_id,
         "power_problems": I.power_problems(
             authority=legal_request.authority,
@@ -230,6 +236,12 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
             )
             done = gettext("Call-back recorded.")
         else:  # approve: a fresh second-factor code in the same form (step-up)
+            if not second_factor.session_may(request, second_factor.EMERGENCY_APPROVAL):
+                return passkey_required_response(
+                    request,
+                    second_factor.EMERGENCY_APPROVAL,
+                    reverse("review:detail", args=[legal_request.public_id]),
+                )
             form = _valid(ApproveDisclosureForm(post))
             step_up = fresh_second_factor(request, form.cleaned_data["otp_token"])
             if not step_up:

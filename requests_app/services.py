@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from authorities import second_factor
 from authorities.selectors import officer_block_reason
 
 from . import alerts, deadlines, risk
@@ -261,6 +262,8 @@ def legal_request_submit(
 
     1. Lock the draft; only its officer, approved and in good standing, may submit it.
     2. Check it (validation.submission_problems); any problem raises ValidationError by field.
+       An emergency from a session not verified with a passkey (device_id) raises
+       PasskeyRequired, when settings.PORTAL_PHISHING_RESISTANT_FOR asks for it.
     3. Give it a reference, received_at = now, due_at from the instrument's rule.
     4. Write the submission event; store the risk signals as they are now (risk.py).
     5. Queue the acknowledgment to the officer (DSA: confirm receipt) and, for emergency and
@@ -278,6 +281,14 @@ def legal_request_submit(
         raise ValidationError(problems)
 
     emergency = I.is_emergency(request.instrument, request.is_emergency)
+    # Fake emergency requests come from phished police accounts: an emergency needs a session
+    # verified with a passkey (device_id is the session's second factor), not a phishable code.
+    if (
+        emergency
+        and second_factor.requires_phishing_resistant(second_factor.EMERGENCY_SUBMIT)
+        and not second_factor.device_id_is_phishing_resistant(device_id, officer)
+    ):
+        raise second_factor.PasskeyRequired(second_factor.EMERGENCY_SUBMIT)
     fields = {
         "reference": _next_reference(now.year),
         "received_at": now,

@@ -12,6 +12,8 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from authorities import second_factor
+from authorities.passkey_views import passkey_required_response
 from authorities.selectors import officer_block_reason
 from portal.access import only_for
 from portal.http import client_ip
@@ -88,6 +90,22 @@ def _submit_block(officer) -> str | None:
     return officer_block_reason(officer)
 
 
+def _emergency_passkey_note(request: HttpRequest, instrument: str) -> str | None:
+    """Said before the officer types an emergency request that this session could not submit
+    (services.legal_request_submit refuses it): how to get a passkey-verified session."""
+    rule = I.rule_for(instrument)
+    if not (rule.emergency_allowed or rule.always_emergency):
+        return None
+    if second_factor.session_may(request, second_factor.EMERGENCY_SUBMIT):
+        return None
+    if second_factor.has_passkey(request.user):
+        return gettext(
+            "Emergency requests need a session verified with your passkey: confirm this "
+            "session with it before you submit one."
+        )
+    return gettext("Emergency requests need a passkey: add one in your account.")
+
+
 def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: str, draft=None):
     """Save the draft and its documents; then submit it if asked. Returns a response."""
     officer = request.user
@@ -115,6 +133,11 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
             request=draft,
             ip=client_ip(request),
             device_id=getattr(getattr(officer, "otp_device", None), "persistent_id", ""),
+        )
+    except second_factor.PasskeyRequired as refusal:
+        # The draft is saved; the page says how to get a passkey-verified session, then back.
+        return passkey_required_response(
+            request, refusal.action, reverse("requests:edit", args=[draft.public_id])
         )
     except ValidationError:
         # The draft is saved: show what is missing next to each field, nothing typed is lost.
@@ -159,7 +182,12 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
     return render(
         request,
         "requests_app/form.html",
-        {"form": form, "rule": I.rule_for(instrument), "draft": None},
+        {
+            "form": form,
+            "rule": I.rule_for(instrument),
+            "draft": None,
+            "passkey_note": _emergency_passkey_note(request, instrument),
+        },
     )
 
 
@@ -205,7 +233,12 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
     return render(
         request,
         "requests_app/form.html",
-        {"form": form, "rule": I.rule_for(draft.instrument), "draft": draft},
+        {
+            "form": form,
+            "rule": I.rule_for(draft.instrument),
+            "draft": draft,
+            "passkey_note": _emergency_passkey_note(request, draft.instrument),
+        },
     )
 
 

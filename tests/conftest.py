@@ -117,6 +117,24 @@ def verified_login(client, user):
     return client
 
 
+def passkey_login(client, user):
+    """Log in with password and mark the session verified with a passkey of the user (created
+    here if they have none): what the passkey step of the login does. Emergency submissions,
+    emergency approvals and the admin need such a session (PORTAL_PHISHING_RESISTANT_FOR)."""
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    from tests.webauthn import SoftPasskey
+
+    credential = WebAuthnCredential.objects.filter(user=user, confirmed=True).first()
+    if credential is None:
+        credential = SoftPasskey().stored_for(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = credential.persistent_id
+    session.save()
+    return client
+
+
 def pytest_terminal_summary(terminalreporter):
     """The security suite's figures (docs/security.md), from the tests that ran."""
     from tests.figures import summary_lines

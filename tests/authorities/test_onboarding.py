@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from authorities.constants import AuthorityStatus
 from authorities.models import AccountEvent, User
 from authorities.services import email_verification_token
-from tests.conftest import current_code, verified_login
+from tests.conftest import current_code, passkey_login, verified_login
 from tests.factories import PASSWORD, AuthorityFactory, OfficerFactory
 
 pytestmark = pytest.mark.django_db
@@ -214,7 +214,7 @@ def test_walkthrough_signup_link_approval_enrolment_login(client, authority, sta
     client.post(reverse("authorities:logout"))
 
     # 4. Staff approve from the admin, seeing the registry evidence.
-    staff_client = verified_login(client.__class__(), staff)
+    staff_client = passkey_login(client.__class__(), staff)  # the admin needs a passkey
     change = staff_client.get(reverse("admin:authorities_user_change", args=[officer.pk]))
     assert "matches this authority in the registry" in change.content.decode()
     staff_client.post(

@@ -15,7 +15,7 @@ from authorities.models import Authority, AuthorityDomain, RegistryChange, Regis
 from authorities.registry import RegistryFileError
 from authorities.selectors import officer_block_reason
 from authorities.services import registry_import
-from tests.conftest import verified_login
+from tests.conftest import passkey_login
 from tests.factories import AuthorityFactory, OfficerFactory
 from tests.processes import ROOT
 
@@ -512,7 +512,7 @@ def test_staff_edit_in_the_admin_records_who_changed_what(client, staff):
     authority = AuthorityFactory(
         id="FR-OFAC", domains=["interieur.gouv.fr"], callback_phone="+33100000000"
     )
-    verified_login(client, staff)
+    passkey_login(client, staff)  # the admin needs a passkey session
     assert client.get(admin_change_url(authority)).status_code == 200
 
     response = client.post(
@@ -544,7 +544,7 @@ def test_staff_edit_in_the_admin_records_who_changed_what(client, staff):
 
 def test_staff_saving_the_admin_form_unchanged_records_no_change(client, staff):
     authority = AuthorityFactory(id="FR-OFAC", domains=["interieur.gouv.fr"])
-    verified_login(client, staff)
+    passkey_login(client, staff)  # the admin needs a passkey session
 
     response = client.post(admin_change_url(authority), admin_form_data(authority))
 
@@ -568,7 +568,7 @@ def test_staff_saving_the_admin_form_unchanged_records_no_change(client, staff):
 def test_staff_admin_refuses_instruments_that_are_not_a_list_of_codes(client, staff, instruments):
     """Each of these was a 500 (found by the form fuzzer) or would break every power check."""
     authority = AuthorityFactory(id="FR-OFAC", domains=["interieur.gouv.fr"], instruments=["epoc"])
-    verified_login(client, staff)
+    passkey_login(client, staff)  # the admin needs a passkey session
 
     response = client.post(
         admin_change_url(authority), admin_form_data(authority, instruments=instruments)

@@ -24,15 +24,17 @@ from requests_app.models import (
     Status,
 )
 from requests_app.notifications import deliver_all_due
-from tests.conftest import current_code, verified_login
+from tests.conftest import current_code, passkey_login, verified_login
 from tests.requests_app.helpers import VALID, submit
 
 pytestmark = pytest.mark.django_db
 
 
 def new_request(client, officer, instrument=Instrument.EPOC, **extra) -> LegalRequest:
-    verified_login(client, officer)
     data = {**VALID[instrument], **extra}
+    emergency = instrument == Instrument.EMERGENCY_DISCLOSURE or data.get("is_emergency")
+    # An emergency needs a session verified with a passkey (PORTAL_PHISHING_RESISTANT_FOR).
+    (passkey_login if emergency else verified_login)(client, officer)
     assert submit(client, instrument, data).status_code == 302
     return LegalRequest.objects.exclude(status=Status.DRAFT).latest("pk")
 
@@ -358,7 +360,7 @@ def test_emergency_disclosure_with_one_reviewer_only_is_refused(client, emergenc
 
 
 def test_lead_cannot_approve_and_send_alone(client, emergency, lead):
-    verified_login(client, lead)
+    passkey_login(client, lead)  # approvals need a passkey
     act(client, emergency, "accept")
     act(client, emergency, "callback", {"outcome": "confirmed"})
     approve(client, emergency, lead)
@@ -371,7 +373,7 @@ def test_lead_cannot_approve_and_send_alone(client, emergency, lead):
 def test_unconfirmed_callback_blocks_approval(client, emergency, reviewer, lead):
     verified_login(client, reviewer)
     act(client, emergency, "callback", {"outcome": "not_confirmed", "notes": "Unknown to them"})
-    verified_login(client, lead)
+    passkey_login(client, lead)  # approvals need a passkey
     approve(client, emergency, lead)
     assert not emergency.approvals.exists()
 
@@ -384,7 +386,7 @@ def test_emergency_disclosure_with_callback_and_lead_approval_goes_out(
     act(client, emergency, "callback", {"outcome": "confirmed", "notes": "Cdt Martin"})
     callback = CallbackVerification.objects.get()
     assert callback.phone == authority.callback_phone and callback.verified_by == reviewer
-    verified_login(client, lead)
+    passkey_login(client, lead)  # approvals need a passkey
     approve(client, emergency, lead)
     verified_login(client, reviewer)
     act(client, emergency, "respond", {"files": [produced_file()]})
@@ -507,7 +509,7 @@ def test_audit_rows_cannot_be_changed_by_the_application_or_the_database(client,
 def test_approval_without_a_fresh_second_factor_code_is_refused(client, emergency, reviewer, lead):
     verified_login(client, reviewer)
     act(client, emergency, "callback", {"outcome": "confirmed"})
-    verified_login(client, lead)  # a verified session is not enough for this step
+    passkey_login(client, lead)  # a verified session is not enough for this step
     response = act(client, emergency, "approve", {"otp_token": "000000"})
     assert "needs a fresh code" in client.get(response.url).content.decode()
     act(client, emergency, "approve")
@@ -549,7 +551,7 @@ def test_walkthrough_submission_to_response_changes_the_dashboard(
         verified_login(client, reviewer)
         act(client, req, "accept")
         act(client, req, "callback", {"outcome": "confirmed", "notes": "Duty officer"})
-        verified_login(client, lead)
+        passkey_login(client, lead)  # approvals need a passkey session
         approve(client, req, lead)
     with time_machine.travel("2026-11-27 10:30Z", tick=False):
         verified_login(client, reviewer)

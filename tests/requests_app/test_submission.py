@@ -13,7 +13,7 @@ from django.utils import timezone
 from authorities.constants import AuthorityKind, Instrument
 from requests_app.models import LegalRequest, Message, RequestEvent, RequestTarget, Status
 from requests_app.notifications import deliver_all_due
-from tests.conftest import verified_login
+from tests.conftest import passkey_login, verified_login
 from tests.factories import OfficerFactory
 from tests.requests_app.helpers import VALID, delivered_emails, pdf_upload, submit
 
@@ -37,7 +37,7 @@ def reviewer_on_duty(reviewer):
 
 @pytest.mark.parametrize("instrument", list(EXPECTED_TIME_ALLOWED))
 def test_valid_submission_of_each_instrument(client, officer, reviewer_on_duty, instrument, capsys):
-    verified_login(client, officer)
+    passkey_login(client, officer)  # the emergency disclosure needs a passkey session
     with time_machine.travel("2026-11-27 10:15:42Z", tick=False):
         response = submit(client, instrument)
         assert response.status_code == 302, response.content.decode()[-2000:]
@@ -75,7 +75,7 @@ def test_valid_submission_of_each_instrument(client, officer, reviewer_on_duty, 
 def test_emergency_epoc_has_an_eight_hour_clock_and_alerts_the_legal_team(
     client, officer, reviewer
 ):
-    verified_login(client, officer)
+    passkey_login(client, officer)
     data = {
         **VALID[Instrument.EPOC],
         "is_emergency": "on",
