@@ -88,7 +88,7 @@ def _risk_mark(legal_request) -> str:
     if not count:
         return ""
     snapshot = stored_snapshot(legal_request)
-    title = "; ".join(s.text for s in snapshot.signals) if snapshot else ""
+    title = " ".join(s.text for s in snapshot.signals) if snapshot else ""
     return format_html(
         ' <span class="risk-mark" title="{}"><span aria-hidden="true">⚑</span> {}</span>',
         title,
