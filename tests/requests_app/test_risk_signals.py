@@ -88,6 +88,19 @@ def test_signals_stored_at_submission_survive_the_account_ageing(client, officer
     ]
 
 
+def test_volume_after_the_request_is_shown_now_as_new_since_submission(client, officer, reviewer):
+    first = submit_as(client, officer, Instrument.INQUIRY)
+    for _ in range(risk.VOLUME_THRESHOLD):
+        submit_as(client, officer, Instrument.INQUIRY)
+
+    page = review_detail(client, reviewer, first)
+    volume = f"Unusual volume: {risk.VOLUME_THRESHOLD + 1} requests from this officer"
+    assert volume not in section(page, "risk-at-submission")
+    now = section(page, "risk-now")
+    assert volume in now
+    assert re.search(r"Unusual volume:[^<]*<em>\(new since submission\)</em>", now)
+
+
 def test_emergency_volume_is_counted_per_authority_across_its_officers(
     client, officer, colleague, authority, reviewer
 ):
