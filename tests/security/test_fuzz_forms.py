@@ -53,6 +53,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from authorities import services as authority_services
+from authorities.admin import IdentityCheckForm
 from authorities.constants import Instrument
 from authorities.forms import (
     EmailChangeForm,
@@ -83,7 +84,7 @@ from requests_app.review_forms import (
 )
 from requests_app.review_views import ACTIONS
 from requests_app.uploads import check_upload
-from tests.conftest import CommittingClient, current_code, verified_login
+from tests.conftest import CommittingClient, current_code, passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory
 from tests.figures import FUZZ_RAN
 from tests.requests_app.helpers import VALID, pdf_bytes, pdf_upload
@@ -1182,15 +1183,17 @@ NEW_AUTHORITY = {
     "source_checked": "2026-11-01",
     "status": "active",
 }
-NEW_USER = {
-    "email": "new.person@platform.example",
-    "full_name": "New Person",
-    "password1": NEW_PASSWORD,
-    "password2": NEW_PASSWORD,
-}
+NEW_USER = {"email": "new.person@platform.example", "full_name": "New Person"}  # no password
 
 
-ADMIN_PAGES = ["authority-add", "authority-change", "user-add", "user-change", "user-actions"]
+ADMIN_PAGES = [
+    "authority-add",
+    "authority-change",
+    "user-add",
+    "user-change",
+    "user-actions",
+    "user-reset",
+]
 
 
 @pytest.mark.parametrize("page", ADMIN_PAGES)
@@ -1215,6 +1218,13 @@ def test_admin_pages_never_fail(admin_examples, page, staff, officer, authority)
             },
         )
         url = reverse("admin:authorities_user_changelist")
+    elif page == "user-reset":
+        # The second-factor reset after a call-back (authorities.admin.IdentityCheckForm).
+        data = payloads(
+            IdentityCheckForm().fields,
+            valid={"outcome": "confirmed", "note": "Reached the duty desk on the registry number."},
+        )
+        url = reverse("admin:authorities_user_reset_second_factor", args=[officer.pk])
     else:
         model_name, view = page.split("-")
         model, obj, add = {
@@ -1227,7 +1237,9 @@ def test_admin_pages_never_fail(admin_examples, page, staff, officer, authority)
         else:
             data = admin_payloads(model, staff, obj)
             url = reverse(f"admin:authorities_{model_name}_change", args=[obj.pk])
-    fuzz_posts(admin_examples, data, url=url, clients={"staff": verified(staff)})
+    # The admin needs a session verified with a passkey.
+    staff_session = functools.partial(passkey_login, user=staff)
+    fuzz_posts(admin_examples, data, url=url, clients={"staff": staff_session})
 
 
 # --- Uploads: a few generated files per run ---------------------------------------------------
