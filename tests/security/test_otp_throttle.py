@@ -4,12 +4,14 @@ password holder can neither guess more than PORTAL_OTP_FAILURES_PER_HOUR codes a
 freeze the real officer's second factor. Everything goes through the real pages."""
 
 import re
+import threading
 import zoneinfo
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -306,3 +308,32 @@ def test_the_password_reset_names_the_wait_and_the_officers_browser_is_not_block
         assert browser.post(reset_form(browser), form).status_code == 302
     officer.refresh_from_db()
     assert officer.check_password(new)
+
+
+# --- Guesses sent together ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checks_of_one_account_wait_for_each_other(officer):
+    """A check holds the account's row lock from the count to the recorded failure, so guesses
+    sent at the same moment cannot all see a bucket below the cap."""
+    from authorities.models import User
+    from authorities.services import otp_check
+
+    finished = threading.Event()
+
+    def guess() -> None:
+        try:
+            otp_check(user=officer, token="000000", ip=ATTACKER_IP, device_key=None)
+        finally:
+            connection.close()
+            finished.set()
+
+    with transaction.atomic():
+        # A lock that a check's own lock (FOR UPDATE) waits for, but the foreign-key checks of
+        # its inserts (FOR KEY SHARE) do not: only the check's lock can hold it back.
+        User.objects.select_for_update(no_key=True).get(pk=officer.pk)
+        threading.Thread(target=guess).start()
+        assert not finished.wait(1)  # the second check waits for the first
+    assert finished.wait(10)
+    assert len(wrong_codes_checked(officer)) == 1
