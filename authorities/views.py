@@ -390,7 +390,11 @@ def account(request: HttpRequest) -> HttpResponse:
             "email_form": email_form,
             "otp_form": otp_form,
             "preferences_form": preferences_form,
-            "devices": user.known_devices.order_by("-last_seen")[:10],
+            # An officer awaiting approval (after a staff reset of the second factor, possibly
+            # someone holding only the mailbox) sees nothing of the officer's, browsers included.
+            "devices": []
+            if user.is_officer and not user.is_approved
+            else user.known_devices.order_by("-last_seen")[:10],
         },
     )
 

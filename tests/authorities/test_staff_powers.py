@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from authorities.models import AccountEvent, User
+from authorities.models import AccountEvent, KnownDevice, User
 from requests_app.models import LegalRequest, Status
 from requests_app.review import GENESIS_HASH
 from tests.authorities.test_onboarding import link_from, password_step
@@ -145,12 +145,17 @@ def test_mailbox_holder_after_a_staff_reset_sees_none_of_the_officers_requests(
     client, officer, staff
 ):
     request = submitted_request(officer)
+    KnownDevice.objects.create(
+        user=officer, key_hash="0" * 64, user_agent="OfficerDesk/1.0", ip_address="198.51.100.7"
+    )
     reset_in_admin(as_staff(staff), officer)
     take_over_with_the_mailbox(client, officer)
     detail = client.get(reverse("requests:detail", args=[request.public_id]))
     assert detail.status_code == 404
     listing = client.get(reverse("requests:list"))
     assert request.reference not in listing.content.decode()
+    account = client.get(reverse("authorities:account")).content.decode()
+    assert "OfficerDesk" not in account and "198.51.100.7" not in account
 
 
 def test_approval_after_a_reset_needs_re_enrolment_and_another_staff_member(

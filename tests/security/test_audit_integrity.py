@@ -229,3 +229,30 @@ def test_migration_hashes_account_events_written_before_the_chain(officer, staff
     assert "account events intact: 3 rows verified" in verify()
     account_event_record(user=officer, kind=AccountEvent.Kind.LOGOUT)
     assert "account events intact: 4 rows verified" in verify()
+
+
+@pytest.mark.parametrize("model", [AccessLog, AccountEvent])
+def test_every_field_of_a_chained_row_is_in_its_hash(model, officer, staff):
+    """A field added later but left out of content() could be edited unseen: each one counts."""
+    if model is AccessLog:
+        access_log_record(user=officer, action="view_request", object_ref="LR-1", ip="192.0.2.1")
+    else:
+        account_event_record(user=officer, kind="login", actor=staff, ip="192.0.2.1", detail="d")
+    row = model.objects.get()
+    fields = [
+        f for f in model._meta.concrete_fields if f.name not in ("id", "prev_hash", "row_hash")
+    ]
+    for field in fields:
+        original = getattr(row, field.attname)
+        if field.is_relation:
+            changed = None if original is not None and field.null else staff.pk + officer.pk
+        elif field.get_internal_type() == "DateTimeField":
+            changed = original.replace(year=original.year - 1)
+        elif field.get_internal_type() == "GenericIPAddressField":
+            changed = "198.51.100.9"
+        else:
+            changed = f"{original}x"
+        setattr(row, field.attname, changed)
+        assert row.compute_hash(row.prev_hash) != row.row_hash, field.name
+        setattr(row, field.attname, original)
+    assert row.compute_hash(row.prev_hash) == row.row_hash
