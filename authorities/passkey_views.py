@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp_webauthn import exceptions as webauthn_errors
 from django_otp_webauthn import views as webauthn_views
 
@@ -57,7 +57,17 @@ def _enrolment(request: HttpRequest) -> dict | None:
     return None
 
 
-class _RegistrationRules:
+class _JSONBody:
+    def _parse_request_data(self, request):
+        try:
+            return super()._parse_request_data(request)
+        except ValueError as problem:
+            # A body that is not UTF-8 (UnicodeDecodeError) escaped the library: a 500. Found by
+            # tests/security/test_fuzz_forms.py::test_passkey_ceremonies_never_fail.
+            raise webauthn_errors.MalformedRequest() from problem
+
+
+class _RegistrationRules(_JSONBody):
     def check_can_register(self):
         # Stricter than the library (which lets an account without any second factor register
         # a passkey and counts that as verified): a verified session and a fresh code.
@@ -67,10 +77,12 @@ class _RegistrationRules:
             raise StepUpNeeded()
 
 
+@method_decorator(require_POST, name="dispatch")  # 405 before any check, as other POST views
 class PasskeyRegisterBegin(_RegistrationRules, webauthn_views.BeginCredentialRegistrationView):
     pass
 
 
+@method_decorator(require_POST, name="dispatch")
 class PasskeyRegisterComplete(
     _RegistrationRules, webauthn_views.CompleteCredentialRegistrationView
 ):
@@ -89,12 +101,12 @@ class PasskeyRegisterComplete(
 
 
 @method_decorator(login_limit, name="post")
-class PasskeyAuthBegin(webauthn_views.BeginCredentialAuthenticationView):
+class PasskeyAuthBegin(_JSONBody, webauthn_views.BeginCredentialAuthenticationView):
     portal_access = LOGIN_STEP  # between the password and the second factor
 
 
 @method_decorator(login_limit, name="post")
-class PasskeyAuthComplete(webauthn_views.CompleteCredentialAuthenticationView):
+class PasskeyAuthComplete(_JSONBody, webauthn_views.CompleteCredentialAuthenticationView):
     portal_access = LOGIN_STEP
 
     def complete_auth(self, device):

@@ -18,7 +18,7 @@ from authorities.services import email_verification_token
 from portal.services import heartbeat_record
 from requests_app import review
 from requests_app.models import LegalRequest, Status
-from tests.conftest import verified_login
+from tests.conftest import passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory, totp_device
 from tests.requests_app.helpers import submit
 
@@ -81,6 +81,15 @@ EXPECTED = {
     "authorities:password_reset_complete": {"*": (200, 405)},
     "authorities:officers": everyone_else((404, 404)),
     "authorities:account": everyone_else((200, 200)),
+    # Passkeys: the page (a POST without an action shows it again); the WebAuthn JSON views take
+    # POST only. Authentication is a login step (a verified session may re-confirm with it);
+    # registration needs a verified session and a fresh code first (403 without).
+    "authorities:passkeys": everyone_else((200, 200)),
+    "authorities:passkey_register_begin": everyone_else((405, 403)),
+    "authorities:passkey_register_complete": everyone_else((405, 403)),
+    "authorities:passkey_auth_begin": {"anonymous": (302, 302), "*": (405, 200)},
+    # Complete without the browser's answer: refused (the begin cell left a challenge).
+    "authorities:passkey_auth_complete": {"anonymous": (302, 302), "*": (405, {400, 422})},
     "authorities:email_confirm": everyone_else((200, 302)),
     "requests:list": everyone_else(
         (404, 404), unapproved=(200, 405), officer_a=(200, 405), officer_b=(200, 405)
@@ -207,6 +216,9 @@ def log_in_as(client, role: str, world) -> None:
     user = world["users"][role]
     if role == "password_only":
         client.post(reverse("authorities:login"), {"username": user.email, "password": PASSWORD})
+        return
+    if role == "staff":
+        passkey_login(client, user)  # the admin needs a passkey session (test_passkeys.py)
         return
     verified_login(client, user)
 
