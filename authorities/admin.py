@@ -260,7 +260,11 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
         if obj is None:
             return super().get_readonly_fields(request, obj)
         # Who the account is: only sign-up and the owner's confirmed e-mail change set these.
-        return [*super().get_readonly_fields(request, obj), "email", "authority"]
+        # Staff rights are given with `manage.py createsuperuser` (server access), never here:
+        # otherwise one staff member could make a second identity of theirs staff and be their
+        # own "other staff member" for the approval after a reset.
+        readonly = ["email", "authority", "is_staff", "is_superuser"]
+        return [*super().get_readonly_fields(request, obj), *readonly]
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate (is_active, recorded): events and requests keep their user

@@ -240,6 +240,8 @@ def test_staff_edit_of_an_officer_is_a_chained_event_e_mailed_to_them(
             "full_name": officer.full_name,
             "is_active": "on",
             "is_authority_contact": "on",
+            "is_staff": "on",  # read-only: staff rights come from createsuperuser only
+            "is_superuser": "on",
             **NO_INLINE_ROWS,
             "_save": "Save",
         },
@@ -249,6 +251,7 @@ def test_staff_edit_of_an_officer_is_a_chained_event_e_mailed_to_them(
     assert officer.is_authority_contact
     assert officer.email == "marie@interieur.gouv.fr"
     assert officer.authority_id == "FR-OFAC"
+    assert not officer.is_staff and not officer.is_superuser
     event = AccountEvent.objects.get(user=officer, kind="changed_by_staff")
     assert event.actor == staff and "is_authority_contact" in event.detail
     assert event.row_hash and account_events_intact()
