@@ -2,6 +2,7 @@
 gunicorn (production settings) on loopback, on the test PostgreSQL database, with e-mails caught
 by an SMTP server in this process."""
 
+import base64
 import os
 import subprocess
 import sys
@@ -116,10 +117,12 @@ def portal(transactional_db, mailbox, tmp_path):
         PORTAL_VAR_DIR=str(var_dir),
         PORTAL_PRIVATE_MEDIA_ROOT=str(tmp_path / "private"),
         EMAIL_URL=f"smtp://127.0.0.1:{mailbox.port}",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        # localhost, not 127.0.0.1: browsers allow WebAuthn (passkeys) on http for localhost
+        # only, and never on an IP address.
+        DJANGO_ALLOWED_HOSTS="localhost",
         DJANGO_HTTPS="0",
         DJANGO_SECURE_SSL_REDIRECT="0",
-        PORTAL_BASE_URL=f"http://127.0.0.1:{port}",
+        PORTAL_BASE_URL=f"http://localhost:{port}",
         CELERY_TASK_DEFAULT_QUEUE=f"browser-{uuid.uuid4().hex[:8]}",
         CACHE_KEY_PREFIX=f"browser-{uuid.uuid4().hex[:8]}",
     )
@@ -144,7 +147,7 @@ def portal(transactional_db, mailbox, tmp_path):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://localhost:{port}"
 
     def up() -> bool:
         import urllib.request
@@ -192,6 +195,51 @@ def axe_violations(page) -> list[dict]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def virtual_authenticator(page) -> tuple[object, str]:
+    """Chromium's virtual authenticator (DevTools WebAuthn domain) for this page: a security
+    key that answers every ceremony at once, user present and verified."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+    return cdp, added["authenticatorId"]
+
+
+def give_passkey(page, user, base: str) -> None:
+    """A passkey of `user`, as if enrolled earlier: its private key in the page's virtual
+    authenticator, its public key stored by the portal."""
+    from urllib.parse import urlsplit
+
+    from tests.webauthn import SoftPasskey
+
+    passkey = SoftPasskey(rp_id=urlsplit(base).hostname, origin=base)
+    passkey.stored_for(user)
+    cdp, authenticator = virtual_authenticator(page)
+    cdp.send(
+        "WebAuthn.addCredential",
+        {
+            "authenticatorId": authenticator,
+            "credential": {
+                "credentialId": base64.b64encode(passkey.credential_id).decode(),
+                "isResidentCredential": False,
+                "rpId": passkey.rp_id,
+                "privateKey": passkey.private_key_pkcs8_b64(),
+                "signCount": 0,
+            },
+        },
+    )
 
 
 def settle(seconds: float = 0.2) -> None:

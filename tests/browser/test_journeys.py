@@ -11,7 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from authorities.models import User
 from requests_app.models import LegalRequest, Status
-from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.conftest import axe_violations, give_passkey, screenshot
 from tests.factories import PASSWORD, AuthorityFactory, OfficerFactory, UserFactory
 from tests.requests_app.helpers import pdf_bytes
 
@@ -45,6 +45,19 @@ def log_in(page, base: str, user: User, ahead: int = 0) -> None:
     page.wait_for_url(re.compile(r".*/login/second-factor/.*"))
     page.fill("input[name=token]", code_for(key_of(user), ahead))
     page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/home/.*"))
+
+
+def log_in_with_passkey(page, base: str, user: User) -> None:
+    """Password, then a passkey instead of the code: emergency requests, their approval and
+    the admin need a session verified with one (PORTAL_PHISHING_RESISTANT_FOR)."""
+    give_passkey(page, user, base)
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/login/second-factor/.*"))
+    page.click("#passkey-login button")
     page.wait_for_url(re.compile(r".*/home/.*"))
 
 
@@ -131,7 +144,7 @@ def test_journey_signup_verify_approve_enrol_login(portal, page_factory, mailbox
 
     # Staff approve in the admin, after reading the registry evidence.
     admin = page_factory()
-    log_in(admin, portal, cast["staff"])
+    log_in_with_passkey(admin, portal, cast["staff"])
     newcomer = User.objects.get(email="paul.martin@interieur.gouv.fr")
     admin.goto(f"{portal}/admin/authorities/user/{newcomer.pk}/change/")
     assert "matches this authority in the registry" in admin.content()
@@ -183,7 +196,7 @@ def test_journey_emergency_request_callback_approval_response_download(
     portal, page_factory, cast, tmp_path
 ):
     officer_page = page_factory()
-    log_in(officer_page, portal, cast["officer"])
+    log_in_with_passkey(officer_page, portal, cast["officer"])
     reference = submit_emergency_epoc(officer_page, portal, tmp_path)
 
     reviewer = page_factory()
@@ -206,7 +219,7 @@ def test_journey_emergency_request_callback_approval_response_download(
     reviewer.wait_for_selector("text=Call-back recorded.")
 
     lead = page_factory()
-    log_in(lead, portal, cast["lead"])
+    log_in_with_passkey(lead, portal, cast["lead"])
     req = LegalRequest.objects.get(reference=reference)
     lead.goto(f"{portal}/review/{req.public_id}/")
     lead.fill("input[name=otp_token]", code_for(key_of(cast["lead"]), ahead=1))
@@ -234,7 +247,7 @@ def test_journey_emergency_request_callback_approval_response_download(
 
 def test_journey_clarification_stops_and_restarts_the_clock(portal, page_factory, cast, tmp_path):
     officer_page = page_factory()
-    log_in(officer_page, portal, cast["officer"])
+    log_in_with_passkey(officer_page, portal, cast["officer"])
     reference = submit_emergency_epoc(officer_page, portal, tmp_path)
     req = LegalRequest.objects.get(reference=reference)
 
