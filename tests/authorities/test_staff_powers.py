@@ -273,7 +273,7 @@ def test_staff_added_account_gets_a_password_link_and_no_password(staff):
         },
     )
     assert response.status_code == 302
-    user = User.objects.get(email="new.reviewer@platform.example")
+    user = User.objects.get(email__iexact="new.reviewer@platform.example")
     assert not user.has_usable_password()
     event = AccountEvent.objects.get(user=user, kind="created_by_staff")
     assert event.actor == staff
