@@ -44,12 +44,6 @@ class HashChainedModel(models.Model):
     class Meta:
         abstract = True
 
-    def content(self) -> str:
-        raise NotImplementedError
-
-    def compute_hash(self, prev_hash: str) -> str:
-        return hashlib.sha256(f"{prev_hash}\n{self.content()}".encode()).hexdigest()
-
     def save(self, *args, **kwargs):
         """Append: lock the chain, link to its last row, hash, insert (in one transaction, so
         two writers never link to the same row)."""
@@ -74,6 +68,12 @@ class HashChainedModel(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied(REFUSED)
+
+    def content(self) -> str:
+        raise NotImplementedError
+
+    def compute_hash(self, prev_hash: str) -> str:
+        return hashlib.sha256(f"{prev_hash}\n{self.content()}".encode()).hexdigest()
 
 
 def chain_verify(model: type[HashChainedModel]) -> tuple[int, int | None, str]:
