@@ -383,3 +383,24 @@ def test_the_default_covers_the_three_actions(settings):
         "emergency_approval",
         "admin",
     } == settings.PORTAL_PHISHING_RESISTANT_FOR
+
+
+def test_a_relying_party_id_outside_the_portals_address_is_a_configuration_error():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_BASE_URL": "https://portal.example.eu",
+        "PORTAL_WEBAUTHN_RP_ID": "evil.example",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "PORTAL_WEBAUTHN_RP_ID (evil.example) must be the host of PORTAL_BASE_URL" in (
+        result.stderr
+    )
