@@ -14,7 +14,7 @@ from authorities.constants import Instrument
 from requests_app import alerts, review
 from requests_app.models import LegalRequest, Notification, Status
 from requests_app.notifications import deliver_all_due
-from tests.conftest import verified_login
+from tests.conftest import passkey_login, verified_login
 from tests.requests_app.helpers import VALID, submit
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,9 @@ ALLOWED = {
 
 def submitted_at(client, officer, instrument, when=START, **extra) -> LegalRequest:
     with time_machine.travel(when, tick=False):
-        verified_login(client, officer)
+        # An emergency is submitted from a session verified with a passkey.
+        emergency = instrument == Instrument.EMERGENCY_DISCLOSURE or extra.get("is_emergency")
+        (passkey_login if emergency else verified_login)(client, officer)
         assert submit(client, instrument, {**VALID[instrument], **extra}).status_code == 302
         deliver_all_due()  # the acknowledgment and any arrival alert go out at once
     return LegalRequest.objects.exclude(status=Status.DRAFT).latest("pk")
