@@ -404,3 +404,20 @@ def test_a_relying_party_id_outside_the_portals_address_is_a_configuration_error
     assert "PORTAL_WEBAUTHN_RP_ID (evil.example) must be the host of PORTAL_BASE_URL" in (
         result.stderr
     )
+
+
+def test_the_passkey_pages_send_the_security_headers_and_no_inline_script(client, staff):
+    from tests.security.test_headers_and_csrf import check_headers
+
+    SoftPasskey().stored_for(staff)
+    verified_login(client, staff)
+    pages = {
+        "passkey required": client.get(reverse("admin:index"), secure=True),
+        "passkeys": client.get(reverse("authorities:passkeys"), secure=True),
+    }
+    assert pages["passkey required"].status_code == 403
+    assert {name: check_headers(response) for name, response in pages.items()} == {
+        "passkey required": [],
+        "passkeys": [],
+    }
+    assert b"js/passkeys" in pages["passkey required"].content
