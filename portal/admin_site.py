@@ -9,7 +9,9 @@ from django.shortcuts import redirect
 class PortalAdminSite(admin.AdminSite):
     """Django admin for platform staff only. The second factor is already required by
     portal.middleware for every admin URL; here, anyone logged in who is not staff meets a 404
-    (the admin does not exist for them), and the admin's own login page is never used."""
+    (the admin does not exist for them), staff whose session was verified with a code rather than
+    a passkey meet the page that asks for one (PORTAL_PHISHING_RESISTANT_FOR, "admin"), and the
+    admin's own login page is never used."""
 
     site_header = "EU Authority Request Portal — staff"
     site_title = "Portal staff"
