@@ -45,8 +45,8 @@ def test_journey_passkey_enrol_login_and_emergency_request(
     portal,
     page_factory,
     mailbox,
-    cast,
-    tmp_path,  # noqa: F811
+    cast,  # noqa: F811 (the fixture imported above)
+    tmp_path,
 ):
     officer = cast["officer"]
     page = page_factory()
