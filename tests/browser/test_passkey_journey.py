@@ -58,6 +58,7 @@ def test_journey_passkey_enrol_login_and_emergency_request(
     assert "Emergency requests need a passkey: add one in your account." in page.inner_text(
         "#passkey-note"
     )
+    check_axe(page, "emergency form, passkey note")
     # ...and the server refuses the submission, with a page that says what to do.
     fill_emergency_epoc(page, portal, tmp_path)
     page.click("button[value=submit]")
