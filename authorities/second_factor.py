@@ -58,6 +58,12 @@ def session_is_phishing_resistant(request: HttpRequest) -> bool:
     )
 
 
+def session_device_id(request: HttpRequest) -> str:
+    """The persistent id of the device that verified this session ("" when none): what views
+    hand to services that apply the rule (device_id_is_phishing_resistant)."""
+    return getattr(getattr(request.user, "otp_device", None), "persistent_id", "")
+
+
 def session_may(request: HttpRequest, action: str) -> bool:
     return not requires_phishing_resistant(action) or session_is_phishing_resistant(request)
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from authorities import second_factor
 from authorities.models import User
 from portal import audit_chain
 
@@ -312,9 +313,17 @@ def callback_record(
 
 
 @transaction.atomic
-def disclosure_approve(*, lead, request: LegalRequest) -> DisclosureApproval:
+def disclosure_approve(*, lead, request: LegalRequest, device_id: str = "") -> DisclosureApproval:
+    """A lead's second pair of eyes on an emergency disclosure. `device_id` is the persistent id
+    of the second factor that verified the lead's session: with the default
+    PORTAL_PHISHING_RESISTANT_FOR it must be a passkey (PasskeyRequired otherwise), so a phished
+    code cannot approve a fake emergency, whatever page or API calls this."""
     if not roles.is_lead(lead):
         raise PermissionDenied(gettext("Only a lead approves an emergency disclosure."))
+    if second_factor.requires_phishing_resistant(
+        second_factor.EMERGENCY_APPROVAL
+    ) and not second_factor.device_id_is_phishing_resistant(device_id, lead):
+        raise second_factor.PasskeyRequired(second_factor.EMERGENCY_APPROVAL)
     request = _locked(request)
     if not request.is_emergency:
         raise ValidationError(gettext("Only emergency requests need a disclosure approval."))

@@ -249,7 +249,11 @@ def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
                     step_up.wait_message
                     or gettext("That code is not right: the approval needs a fresh code.")
                 )
-            review.disclosure_approve(lead=user, request=legal_request)
+            review.disclosure_approve(
+                lead=user,
+                request=legal_request,
+                device_id=second_factor.session_device_id(request),
+            )
             done = gettext("Emergency disclosure approved.")
     except PermissionDenied as problem:
         messages.error(request, _problem_text(problem))

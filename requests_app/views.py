@@ -132,7 +132,7 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
             officer=officer,
             request=draft,
             ip=client_ip(request),
-            device_id=getattr(getattr(officer, "otp_device", None), "persistent_id", ""),
+            device_id=second_factor.session_device_id(request),
         )
     except second_factor.PasskeyRequired as refusal:
         # The draft is saved; the page says how to get a passkey-verified session, then back.

@@ -316,6 +316,21 @@ def test_passkey_session_approves_the_emergency(client, emergency_called_back, l
     assert req.approvals.filter(approved_by=lead).exists()
 
 
+def test_service_refuses_an_approval_verified_by_a_code(emergency_called_back, lead):
+    # The rule lives in the service too: a page or an API that forgot to check still cannot
+    # approve from a code-verified session.
+    req = emergency_called_back
+    totp_id = lead.totpdevice_set.get().persistent_id
+    with pytest.raises(second_factor().PasskeyRequired):
+        review.disclosure_approve(lead=lead, request=req, device_id=totp_id)
+    with pytest.raises(second_factor().PasskeyRequired):
+        review.disclosure_approve(lead=lead, request=req)
+    assert not req.approvals.exists()
+    credential = SoftPasskey().stored_for(lead)
+    review.disclosure_approve(lead=lead, request=req, device_id=credential.persistent_id)
+    assert req.approvals.filter(approved_by=lead).exists()
+
+
 # --- The policy: the admin -----------------------------------------------------------------------
 
 
