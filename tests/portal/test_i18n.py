@@ -81,6 +81,28 @@ def test_login_and_sign_up_pages_are_in_french(client):
     assert "are not processed here" not in refused
 
 
+def test_issue_13_pages_are_in_french(client, authority, officer):
+    """The pages the account-layer work added: the link's choose-a-password page, the passkeys
+    page and the passkey refusal of an emergency from a code-verified session."""
+    from authorities.models import User
+    from authorities.services import email_verification_token, officer_sign_up
+
+    officer_sign_up(email="claire@interieur.gouv.fr", full_name="Claire", ip=None, language="fr")
+    pending = User.objects.get(email="claire@interieur.gouv.fr")
+    link = page(
+        french(client),
+        reverse("authorities:verify_email", args=[email_verification_token(pending)]),
+    )
+    assert "Confirmez votre adresse électronique" in link
+    assert "Confirm your e-mail address" not in link
+    passkeys = page(french(verified_login(client, officer)), reverse("authorities:passkeys"))
+    assert "Vos clés d'accès" in passkeys and "Ajouter une clé d'accès" in passkeys
+    assert "Your passkeys" not in passkeys and "Add a passkey" not in passkeys
+    refused = submit(client, Instrument.EMERGENCY_DISCLOSURE).content.decode()
+    assert "Une clé d'accès est nécessaire" in refused
+    assert "A passkey is needed" not in refused
+
+
 def test_officer_new_request_page_is_in_french(client, officer):
     html = page(french(verified_login(client, officer)), reverse("requests:new"))
     assert "Choisissez l'instrument juridique" in html
