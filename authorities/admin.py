@@ -140,24 +140,26 @@ class RegistryChangeAdmin(ReadOnlyAdmin):
     list_filter = ["origin"]
 
 
-class AccountEventInline(admin.TabularInline):
+class ReadOnlyUserInline(admin.TabularInline):
+    """A user's records (events, identity checks) on their page: evidence, read only."""
+
+    fk_name = "user"
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class AccountEventInline(ReadOnlyUserInline):
     model = AccountEvent
-    fk_name = "user"
     fields = ["at", "kind", "actor", "ip_address", "detail"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
 
 
-class IdentityCheckInline(admin.TabularInline):
+class IdentityCheckInline(ReadOnlyUserInline):
     model = IdentityCheck
-    fk_name = "user"
     fields = ["checked_at", "checked_by", "phone_called", "outcome", "note"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
     verbose_name = "identity check (staff call-back)"
 
 

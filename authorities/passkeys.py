@@ -6,23 +6,10 @@ from django.db import transaction
 from django.utils.translation import gettext
 from django_otp_webauthn.models import WebAuthnCredential
 
-from portal.emails import send_now
-
 from .models import AccountEvent, User
-from .services import account_event_record
+from .services import account_event_record, mail_owner
 
 NAME_MAX_LENGTH = 64  # django_otp.models.Device.name
-
-
-def _tell_owner(user: User, *, added: bool, name: str) -> None:
-    transaction.on_commit(
-        lambda: send_now(
-            to=[user.email],
-            template="passkey_changed",
-            context={"user": user, "added": added, "name": name},
-            language=user.preferred_language,
-        )
-    )
 
 
 @transaction.atomic
@@ -34,7 +21,7 @@ def passkey_added(*, user: User, passkey_id: int, name: str, ip: str | None) -> 
     account_event_record(
         user=user, kind=AccountEvent.Kind.PASSKEY_ADDED, ip=ip, detail=passkey.name
     )
-    _tell_owner(user, added=True, name=passkey.name)
+    mail_owner(user, "passkey_changed", added=True, name=passkey.name)
     return passkey
 
 
@@ -48,5 +35,5 @@ def passkey_remove(*, user: User, passkey_id: int, ip: str | None) -> bool:
     account_event_record(
         user=user, kind=AccountEvent.Kind.PASSKEY_REMOVED, ip=ip, detail=passkey.name
     )
-    _tell_owner(user, added=False, name=passkey.name)
+    mail_owner(user, "passkey_changed", added=False, name=passkey.name)
     return True

@@ -229,6 +229,19 @@ def account_event_record(
     )
 
 
+def mail_owner(user: User, template: str, **context) -> None:
+    """E-mail the account's owner, in their language, once the transaction commits (nothing is
+    sent for a change that is rolled back)."""
+    transaction.on_commit(
+        lambda: send_now(
+            to=[user.email],
+            template=template,
+            context={"user": user, **context},
+            language=user.preferred_language,
+        )
+    )
+
+
 def email_verification_token(user: User) -> str:
     return signing.dumps({"u": user.pk, "e": user.email}, salt=EMAIL_VERIFICATION_SALT)
 
@@ -256,16 +269,10 @@ def officer_sign_up(*, email: str, full_name: str, ip: str | None, language: str
     language = language if language in dict(settings.LANGUAGES) else "en"
     existing = User.objects.filter(email=email).first()
     if existing is not None and existing.email_verified_at is not None:
-        transaction.on_commit(
-            lambda: send_now(
-                to=[existing.email],
-                template="account_exists",
-                context={
-                    "user": existing,
-                    "reset_url": absolute_url(reverse("authorities:password_reset")),
-                },
-                language=existing.preferred_language,
-            )
+        mail_owner(
+            existing,
+            "account_exists",
+            reset_url=absolute_url(reverse("authorities:password_reset")),
         )
         return
     if existing is not None:
@@ -291,14 +298,7 @@ def officer_sign_up(*, email: str, full_name: str, ip: str | None, language: str
 def _send_verification(user: User) -> None:
     link = absolute_url(reverse("authorities:verify_email", args=[email_verification_token(user)]))
     hours = settings.PORTAL_EMAIL_LINK_HOURS
-    transaction.on_commit(
-        lambda: send_now(
-            to=[user.email],
-            template="verify_email",
-            context={"user": user, "link": link, "hours": hours},
-            language=user.preferred_language,
-        )
-    )
+    mail_owner(user, "verify_email", link=link, hours=hours)
 
 
 class InvalidLink(Exception):
@@ -392,14 +392,7 @@ def officer_approve(*, officer: User, approver: User) -> User:
     officer.second_factor_reset_by = None
     officer.save(update_fields=["approved_at", "approved_by", "second_factor_reset_by"])
     account_event_record(user=officer, kind=AccountEvent.Kind.APPROVED, actor=approver)
-    transaction.on_commit(
-        lambda: send_now(
-            to=[officer.email],
-            template="officer_approved",
-            context={"user": officer, "login_url": absolute_url(reverse("authorities:login"))},
-            language=officer.preferred_language,
-        )
-    )
+    mail_owner(officer, "officer_approved", login_url=absolute_url(reverse("authorities:login")))
     return officer
 
 
@@ -611,14 +604,7 @@ def otp_reset_by_staff(*, user: User, staff: User, identity_check: IdentityCheck
         detail=f"After identity check {identity_check.pk} (call-back to {called}); "
         "awaiting approval by another staff member",
     )
-    transaction.on_commit(
-        lambda: send_now(
-            to=[user.email],
-            template="otp_reset",
-            context={"user": user, "staff": staff},
-            language=user.preferred_language,
-        )
-    )
+    mail_owner(user, "otp_reset", staff=staff)
 
 
 # --- Devices, step-up and account changes -------------------------------------------------------
@@ -653,19 +639,7 @@ def login_device_seen(
             user=user, kind=AccountEvent.Kind.NEW_DEVICE, ip=ip, detail=user_agent[:200]
         )
         when = local_time(timezone.now(), user.time_zone)
-        transaction.on_commit(
-            lambda: send_now(
-                to=[user.email],
-                template="new_device_login",
-                context={
-                    "user": user,
-                    "when": when,
-                    "ip": ip or "unknown",
-                    "agent": user_agent[:200],
-                },
-                language=user.preferred_language,
-            )
-        )
+        mail_owner(user, "new_device_login", when=when, ip=ip or "unknown", agent=user_agent[:200])
     return key
 
 
@@ -746,14 +720,7 @@ def otp_replace(*, user: User, ip: str | None) -> None:
     TOTPDevice.objects.filter(user=user).delete()
     BackupCodeDevice.objects.filter(user=user).delete()
     account_event_record(user=user, kind=AccountEvent.Kind.OTP_REPLACED, ip=ip)
-    transaction.on_commit(
-        lambda: send_now(
-            to=[user.email],
-            template="otp_changed",
-            context={"user": user},
-            language=user.preferred_language,
-        )
-    )
+    mail_owner(user, "otp_changed")
 
 
 def user_preferences_update(
@@ -795,17 +762,6 @@ def _check_staff_acts_on_other(*, staff: User, user: User) -> None:
         raise PermissionDenied(gettext("Only another staff member may do this."))
 
 
-def _mail_owner(user: User, template: str, **context) -> None:
-    transaction.on_commit(
-        lambda: send_now(
-            to=[user.email],
-            template=template,
-            context={"user": user, **context},
-            language=user.preferred_language,
-        )
-    )
-
-
 @transaction.atomic
 def identity_check_record(*, user: User, staff: User, outcome: str, note: str) -> IdentityCheck:
     """Record a call-back to the account's owner on the registry number of their authority
@@ -831,7 +787,7 @@ def identity_check_record(*, user: User, staff: User, outcome: str, note: str) -
         f"{outcome}",
     )
     if outcome != IdentityCheck.Outcome.CONFIRMED:
-        _mail_owner(user, "identity_check_failed", phone=check.phone_called)
+        mail_owner(user, "identity_check_failed", phone=check.phone_called)
     return check
 
 
@@ -857,7 +813,7 @@ def staff_change_record(*, user: User, staff: User, before: dict) -> list[str]:
                 f"{name}: {before.get(name)!r} -> {after[name]!r}" for name in changed
             ),
         )
-        _mail_owner(
+        mail_owner(
             user, "account_changed_by_staff", changes=[STAFF_EDITABLE[name] for name in changed]
         )
     return changed
@@ -877,4 +833,4 @@ def staff_account_created(*, user: User, staff: User) -> None:
             args=[uid, default_token_generator.make_token(user)],
         )
     )
-    _mail_owner(user, "account_created", link=link, staff=staff)
+    mail_owner(user, "account_created", link=link, staff=staff)
