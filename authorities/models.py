@@ -218,6 +218,7 @@ class AccountEvent(HashChainedModel):
         CREATED_BY_STAFF = "created_by_staff", "Account created by staff"
         PASSKEY_ADDED = "passkey_added", "Passkey added"
         PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
+        OTP_GUESSING = "otp_guessing", "Wrong codes from unknown browsers reached the cap"
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="account_events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

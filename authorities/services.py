@@ -562,7 +562,30 @@ def otp_check(*, user: User, token: str, ip: str | None, device_key: str | None)
     OTPFailure.objects.create(user=user, known_device=known, at=now)
     OTPFailure.objects.filter(user=user, at__lte=now - OTP_WINDOW).delete()
     account_event_record(user=user, kind=AccountEvent.Kind.LOGIN_FAILED_OTP, ip=ip)
+    if known is None and len(recent) + 1 >= cap:
+        _warn_owner_of_guessing(user=user, ip=ip, now=now)
     return OTPResult(known_browser=known is not None, time_zone=user.time_zone)
+
+
+GUESSING_WARNING_EVERY = timedelta(hours=24)
+
+
+def _warn_owner_of_guessing(*, user: User, ip: str | None, now: datetime) -> None:
+    """Browsers this account never logged in with have used up their wrong codes: whoever sent
+    them had the password (the code is asked only after it). Tell the owner to change it; once
+    a day at most, so a patient attacker does not flood the mailbox."""
+    if AccountEvent.objects.filter(
+        user=user, kind=AccountEvent.Kind.OTP_GUESSING, at__gt=now - GUESSING_WARNING_EVERY
+    ).exists():
+        return
+    account_event_record(user=user, kind=AccountEvent.Kind.OTP_GUESSING, ip=ip)
+    mail_owner(
+        user,
+        "otp_guessing",
+        when=local_time(now, user.time_zone),
+        ip=ip or "unknown",
+        reset_url=absolute_url(reverse("authorities:password_reset")),
+    )
 
 
 @transaction.atomic

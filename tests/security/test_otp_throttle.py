@@ -278,7 +278,9 @@ def test_the_account_page_names_the_wait_for_an_email_change(officer, attacker, 
         ).content.decode()
     assert WAIT.search(response).group(1) == "50"
     assert NOT_RIGHT not in response
-    assert mail.outbox == []
+    # No link to the new address: only the owner's warning that someone guessed codes.
+    assert [m.to for m in mail.outbox] == [[officer.email]]
+    assert "guessing your second-factor codes" in mail.outbox[0].subject
 
 
 def test_the_password_reset_names_the_wait_and_the_officers_browser_is_not_blocked(
@@ -337,3 +339,50 @@ def test_checks_of_one_account_wait_for_each_other(officer):
         assert not finished.wait(1)  # the second check waits for the first
     assert finished.wait(10)
     assert len(wrong_codes_checked(officer)) == 1
+
+
+def test_the_owner_is_warned_once_a_day_when_unknown_browsers_use_up_their_codes(
+    officer, attacker, settings
+):
+    """The code is asked only after the right password: a full bucket of wrong codes from
+    browsers the account never logged in with means the password is known to someone else."""
+    settings.PORTAL_RATE_LOGIN = "1000/h"
+    cap = settings.PORTAL_OTP_FAILURES_PER_HOUR
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        password_step(attacker, officer)
+        for guess in range(cap - 1):
+            code_step(attacker, f"{guess:06d}")
+        assert mail.outbox == []
+        code_step(attacker, "999999")
+        warnings = [m for m in mail.outbox if "guessing your second-factor codes" in m.subject]
+        assert [m.to for m in warnings] == [[officer.email]]
+        assert ATTACKER_IP in warnings[0].body and "Change your password" in warnings[0].body
+        assert AccountEvent.objects.filter(
+            user=officer, kind=AccountEvent.Kind.OTP_GUESSING, ip_address=ATTACKER_IP
+        ).exists()
+
+        def fill_the_bucket_again():
+            attacker.cookies.clear()  # the earlier login session has timed out
+            password_step(attacker, officer)
+            for guess in range(cap):
+                assert NOT_RIGHT in code_step(attacker, f"{guess:06d}").content.decode()
+
+        clock.shift(timedelta(hours=2))  # the bucket fills again: no second e-mail that day
+        fill_the_bucket_again()
+        assert len([m for m in mail.outbox if "guessing" in m.subject]) == 1
+        clock.shift(timedelta(hours=25))
+        fill_the_bucket_again()
+        assert len([m for m in mail.outbox if "guessing" in m.subject]) == 2
+
+
+def test_the_officers_own_typos_on_a_known_browser_send_no_warning(officer, settings):
+    settings.PORTAL_RATE_LOGIN = "1000/h"
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        browser = known_browser(officer)
+        clock.shift(31)
+        mail.outbox.clear()
+        password_step(browser, officer)
+        for guess in range(settings.PORTAL_OTP_FAILURES_PER_HOUR):
+            code_step(browser, f"{guess:06d}")
+    assert not [m for m in mail.outbox if "guessing" in m.subject]
