@@ -39,7 +39,18 @@ OTHER_MAGIC = [
 ]
 
 # /EF: a file specification carrying an embedded file (an attachment annotation, say).
-ACTIVE_KEYS = {"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/EF", "/RichMedia", "/XFA"}
+# /3DD: 3D artwork (U3D/PRC), which carries its own JavaScript and may activate itself when
+# its page opens; no legal order needs one.
+ACTIVE_KEYS = {
+    "/JS",
+    "/JavaScript",
+    "/EmbeddedFiles",
+    "/EmbeddedFile",
+    "/EF",
+    "/RichMedia",
+    "/XFA",
+    "/3DD",
+}
 ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/RichMediaExecute"}
 
 
@@ -117,6 +128,14 @@ REACHING_OUT = {
     "/URI": gettext_noop("URI to a web address"),
 }
 UNTYPED_ACTION = gettext_noop("an action without a type")
+# Content a reader fetches from another file as soon as the page is shown, with no action at
+# all: the same leak (a Windows share, a tracking address) as an open action.
+LOADS_ANOTHER_FILE = gettext_noop(
+    "loads content from another file, possibly on a remote server, when a page is shown "
+    "(%(action)s): remove it, or print to PDF, and upload again"
+)
+EXTERNAL_STREAM = gettext_noop("a stream whose data is in another file")
+REFERENCE_XOBJECT = gettext_noop("a reference XObject that shows a page of another file")
 
 
 def _result(
@@ -194,6 +213,8 @@ def _active_content(pdf) -> tuple[str, tuple[str, str] | None]:
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream):
             obj = obj.stream_dict
+            if "/F" in obj:  # /F on a stream: its data is in that file, not in this one
+                automatic = automatic or (LOADS_ANOTHER_FILE, EXTERNAL_STREAM)
         # Dictionaries written inside an object (an /OpenAction, a page's /AA, the catalog's
         # /Names) are not objects of their own: look into them too. Indirect ones are visited
         # by the outer loop; direct objects cannot form a cycle.
@@ -210,6 +231,8 @@ def _active_content(pdf) -> tuple[str, tuple[str, str] | None]:
                 action = _name_text(item.get("/S"))
                 if action in ACTIVE_ACTIONS:
                     return f"{action.lstrip('/')} action", None
+                if "/Ref" in item and item.get("/Subtype") == pikepdf.Name.Form:
+                    automatic = automatic or (LOADS_ANOTHER_FILE, REFERENCE_XOBJECT)
                 automatic = automatic or _automatic_action(item)
                 children = list(item.values())
             else:

@@ -150,6 +150,37 @@ def pdf_whose_form_field_kid_opens_a_windows_share() -> bytes:
     return saved(pdf)
 
 
+def with_form_xobject(pdf: pikepdf.Pdf, **entries) -> pikepdf.Pdf:
+    """A form XObject drawn on the first page (the page's content shows it)."""
+    form = pdf.make_stream(
+        b"", Type=Name.XObject, Subtype=Name.Form, BBox=Array([0, 0, 595, 842]), **entries
+    )
+    pdf.pages[0].Resources = Dictionary(XObject=Dictionary(X1=form))
+    pdf.pages[0].Contents = pdf.make_stream(b"q /X1 Do Q")
+    return pdf
+
+
+def pdf_whose_page_draws_a_stream_kept_on_a_windows_share() -> bytes:
+    # No action at all: the stream's data is in the file /F names, fetched when the page shows.
+    return saved(with_form_xobject(blank_pdf(), F=String(WINDOWS_SHARE)))
+
+
+def pdf_whose_page_shows_a_page_of_a_remote_file() -> bytes:
+    return saved(with_form_xobject(blank_pdf(), Ref=Dictionary(F=String(WINDOWS_SHARE), Page=0)))
+
+
+def pdf_with_3d_artwork_that_activates_when_its_page_opens() -> bytes:
+    pdf = blank_pdf()
+    artwork = pdf.make_stream(b"U3D", Type=Name("/3D"), Subtype=Name.U3D)
+    with_annotation(pdf, Subtype=Name("/3D"))
+    annotation = pdf.pages[0].Annots[0]
+    annotation[Name("/3DD")] = artwork  # keyword arguments cannot spell a name with a digit first
+    annotation[Name("/3DA")] = Dictionary(A=Name.PO)
+    return saved(pdf)
+
+
+LOADS = "loads content from another file, possibly on a remote server, when a page is shown"
+
 AUTOMATIC: list = [
     # (builder, what the refusal must say after "order.pdf ")
     (pdf_opening_a_windows_share_when_opened, f"{OPENED} {GOTOR}: {AGAIN}"),
@@ -179,6 +210,18 @@ AUTOMATIC: list = [
     (
         pdf_whose_form_field_kid_opens_a_windows_share,
         f"runs an action by itself when a form field is filled in or recalculated {GOTOR}: {AGAIN}",
+    ),
+    (
+        pdf_whose_page_draws_a_stream_kept_on_a_windows_share,
+        f"{LOADS} (a stream whose data is in another file): {AGAIN}",
+    ),
+    (
+        pdf_whose_page_shows_a_page_of_a_remote_file,
+        f"{LOADS} (a reference XObject that shows a page of another file): {AGAIN}",
+    ),
+    (
+        pdf_with_3d_artwork_that_activates_when_its_page_opens,
+        "contains active content (3DD).",
     ),
 ]
 
