@@ -253,7 +253,7 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
     ]
     add_fieldsets = [(None, {"fields": ["email", "full_name"]})]
     inlines = [IdentityCheckInline, AccountEventInline]
-    actions = ["approve_officers", "reset_second_factor"]
+    actions = ["approve_officers", "reinstate_platform_accounts", "reset_second_factor"]
 
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj is not None else []
@@ -394,6 +394,15 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
                 self.message_user(request, f"{officer.email} approved.")
             except (ValidationError, PermissionDenied) as problem:
                 self.message_user(request, f"{officer.email}: {problem}", level=messages.ERROR)
+
+    @admin.action(description="Reinstate selected platform accounts after a second-factor reset")
+    def reinstate_platform_accounts(self, request, queryset):
+        for user in queryset:
+            try:
+                services.platform_account_reinstate(user=user, approver=request.user)
+                self.message_user(request, f"{user.email} reinstated.")
+            except (ValidationError, PermissionDenied) as problem:
+                self.message_user(request, f"{user.email}: {problem}", level=messages.ERROR)
 
     @admin.action(description="Reset second factor (lost device): after a call-back")
     def reset_second_factor(self, request, queryset):

@@ -188,6 +188,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_approved(self) -> bool:
         return self.approved_at is not None
 
+    @property
+    def awaits_reinstatement(self) -> bool:
+        """Staff reset the second factor and no other staff member has checked the account
+        since: an officer awaits approval; a platform account has no legal-team role or admin
+        meanwhile (requests_app.roles, portal.admin_site)."""
+        return self.second_factor_reset_by_id is not None
+
 
 class AccountEvent(HashChainedModel):
     """Security-relevant events of an account (sign-up, verification, approval, logins, second

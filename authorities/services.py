@@ -372,19 +372,8 @@ def officer_approve(*, officer: User, approver: User) -> User:
         raise ValidationError(gettext("The officer has not verified their e-mail address yet."))
     if officer.authority.status != AuthorityStatus.ACTIVE:
         raise ValidationError(gettext("The officer's authority is not active in the registry."))
-    if officer.second_factor_reset_by_id is not None:
-        # Staff reset the second factor after a call-back: whoever reads the officer's mail can
-        # now set a password and enrol, so a second staff member, not the one who reset it nor
-        # an authority contact, checks the account again once a new factor is enrolled.
-        if not approver.is_staff or approver.pk == officer.second_factor_reset_by_id:
-            raise PermissionDenied(
-                gettext(
-                    "After a staff reset of the second factor, the account is approved by a "
-                    "staff member other than the one who reset it."
-                )
-            )
-        if not has_second_factor(officer):
-            raise ValidationError(gettext("The officer has not set up a new second factor yet."))
+    if officer.awaits_reinstatement:
+        _check_may_reinstate(user=officer, approver=approver)
     if officer.approved_at is not None:
         return officer
     officer.approved_at = timezone.now()
@@ -394,6 +383,39 @@ def officer_approve(*, officer: User, approver: User) -> User:
     account_event_record(user=officer, kind=AccountEvent.Kind.APPROVED, actor=approver)
     mail_owner(officer, "officer_approved", login_url=absolute_url(reverse("authorities:login")))
     return officer
+
+
+def _check_may_reinstate(*, user: User, approver: User) -> None:
+    # Staff reset the second factor after a call-back: whoever reads the account's mail can now
+    # set a password and enrol, so a second staff member, not the one who reset it nor an
+    # authority contact, checks the account again once a new factor is enrolled.
+    if not approver.is_staff or approver.pk in (user.second_factor_reset_by_id, user.pk):
+        raise PermissionDenied(
+            gettext(
+                "After a staff reset of the second factor, the account is approved by a "
+                "staff member other than the one who reset it."
+            )
+        )
+    if not has_second_factor(user):
+        raise ValidationError(gettext("The officer has not set up a new second factor yet."))
+
+
+@transaction.atomic
+def platform_account_reinstate(*, user: User, approver: User) -> User:
+    """A platform account (legal team, staff) after a staff reset of its second factor: its
+    roles and the admin are back once another staff member has checked it (what officer_approve
+    does for an officer)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_officer:
+        raise ValidationError(gettext("Officers are approved, not reinstated."))
+    if not user.awaits_reinstatement:
+        return user
+    _check_may_reinstate(user=user, approver=approver)
+    user.second_factor_reset_by = None
+    user.save(update_fields=["second_factor_reset_by"])
+    account_event_record(user=user, kind=AccountEvent.Kind.APPROVED, actor=approver)
+    mail_owner(user, "account_reinstated", login_url=absolute_url(reverse("authorities:login")))
+    return user
 
 
 @transaction.atomic

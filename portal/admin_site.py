@@ -17,7 +17,9 @@ class PortalAdminSite(admin.AdminSite):
     site_title = "Portal staff"
 
     def has_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+        # Not while the account awaits reinstatement after a staff reset of its second factor.
+        user = request.user
+        return user.is_active and user.is_staff and not getattr(user, "awaits_reinstatement", False)
 
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)

@@ -14,9 +14,18 @@ def _groups(user) -> set[str]:
     return cached
 
 
+def _platform_account_in_standing(user) -> bool:
+    # An officer never holds a legal-team role; nor does a platform account whose second factor
+    # staff reset until another staff member reinstates it (whoever reads its mail could have
+    # enrolled a new one).
+    return not getattr(user, "is_officer", False) and not getattr(
+        user, "awaits_reinstatement", False
+    )
+
+
 def is_legal_team(user) -> bool:
-    return not getattr(user, "is_officer", False) and bool(_groups(user) & {REVIEWER, LEAD})
+    return _platform_account_in_standing(user) and bool(_groups(user) & {REVIEWER, LEAD})
 
 
 def is_lead(user) -> bool:
-    return not getattr(user, "is_officer", False) and LEAD in _groups(user)
+    return _platform_account_in_standing(user) and LEAD in _groups(user)

@@ -189,6 +189,42 @@ def test_approval_after_a_reset_needs_re_enrolment_and_another_staff_member(
     assert client.get(reverse("requests:detail", args=[request.public_id])).status_code == 200
 
 
+def test_a_lead_reset_by_staff_has_no_legal_team_role_until_another_staff_member_reinstates(
+    client, lead, officer, staff, other_staff
+):
+    """Platform accounts have no approval, so the reset itself withholds their roles: a lead's
+    mailbox alone must not give the review queue or the emergency approval."""
+    request = submitted_request(officer)
+    reset_in_admin(as_staff(staff), lead)
+    take_over_with_the_mailbox(client, lead)
+    detail = reverse("review:detail", args=[request.public_id])
+    assert client.get(reverse("review:queue")).status_code == 404
+    assert client.get(detail).status_code == 404
+
+    reinstate = {"action": "reinstate_platform_accounts", "_selected_action": [lead.pk]}
+    as_staff(staff).post(reverse(CHANGELIST), reinstate)  # not the one who reset it
+    assert client.get(reverse("review:queue")).status_code == 404
+
+    as_staff(other_staff).post(reverse(CHANGELIST), reinstate)
+    lead.refresh_from_db()
+    assert not lead.awaits_reinstatement
+    assert client.get(detail).status_code == 200
+    event = AccountEvent.objects.filter(user=lead, kind=AccountEvent.Kind.APPROVED).get()
+    assert event.actor == other_staff
+    assert "reinstated" in mail.outbox[-1].subject and mail.outbox[-1].to == [lead.email]
+
+
+def test_staff_reset_by_staff_keeps_them_out_of_the_admin_until_reinstated(
+    client, staff, other_staff
+):
+    reset_in_admin(as_staff(other_staff), staff)
+    take_over_with_the_mailbox(client, staff)
+    staff.refresh_from_db()  # the mailbox holder's password: the session hash must match
+    passkey_login(client, staff)  # even with a passkey enrolled after the reset
+    assert client.get(reverse("home")).status_code == 200
+    assert client.get(reverse("admin:index")).status_code == 404
+
+
 def test_unapproved_officer_sees_none_of_their_requests(client, officer, authority):
     request = submitted_request(officer)
     officer.approved_at = None
