@@ -46,10 +46,26 @@ def scheduler_ok() -> bool:
     return last is not None and (timezone.now() - last).total_seconds() <= limit
 
 
+def alerts_failing() -> int | None:
+    """How many requests the deadline sweep keeps failing on (their alerts are not going out);
+    None if the database cannot say."""
+    from requests_app.alerts import requests_with_failing_alerts
+
+    try:
+        return requests_with_failing_alerts().count()
+    except Exception:
+        logger.exception("health: alert failure check failed")
+        return None
+
+
 def checks() -> dict[str, bool]:
     database = database_ok()
+    failing = alerts_failing() if database else None
+    if failing:
+        logger.error("health: alerts failing for %s request(s)", failing)
     return {
         "database": database,
         "broker": broker_ok(),
         "scheduler": database and scheduler_ok(),
+        "alerts": failing == 0,
     }

@@ -174,29 +174,92 @@ def alert_queue(
 class SweepResult:
     requests: int = 0
     queued: int = 0
+    failed: int = 0
+
+
+# A request the sweep fails on is tried again after 1, 2, 4 ... at most 60 minutes.
+ALERT_RETRY_MAX_MINUTES = 60
+
+
+def alert_retry_delay(failures: int) -> timedelta:
+    return timedelta(minutes=min(ALERT_RETRY_MAX_MINUTES, 2 ** min(failures - 1, 6)))
 
 
 def deadline_sweep(*, now: datetime | None = None, batch: int = 1000) -> SweepResult:
     """Queue every alert that has fallen due, request by request, with the row locked (skip
-    the ones another sweep holds), then move each request's next_alert_at on."""
+    the ones another sweep holds), then move each request's next_alert_at on.
+
+    1. Lock the due rows (partial index request_next_alert), oldest first.
+    2. Handle each request in its own savepoint: one that raises (an instrument the rule table
+       no longer knows, a corrupt field) rolls back only its own alerts; it is recorded on the
+       request (alert_failures, alert_error) and tried again after a backoff, and the others
+       are queued. Leads see it on their dashboard and /healthz answers 503.
+    3. Stamp the heartbeat only once the sweep has committed: it means "the last sweep
+       finished", so a sweep that crashes as a whole turns /healthz red.
+    """
     now = now or timezone.now()
-    heartbeat_record(name=SWEEP_HEARTBEAT)
     result = SweepResult()
     with transaction.atomic():
-        rows = (
+        due_ids = list(
             LegalRequest.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(next_alert_at__lte=now)
-            .select_related("assignee", "officer")
-            .order_by("next_alert_at")[:batch]
+            .order_by("next_alert_at")
+            .values_list("pk", flat=True)[:batch]
         )
-        for request in rows:
-            due, upcoming = request_schedule(request, now)
-            for spec in due:
-                if alert_queue(request, kind=spec.kind, threshold=spec.threshold, due_at=spec.at):
-                    result.queued += 1
-            LegalRequest.objects.filter(pk=request.pk).update(next_alert_at=upcoming)
+        for pk in due_ids:
             result.requests += 1
+            try:
+                with transaction.atomic():
+                    result.queued += _sweep_one(pk, now)
+            except Exception as exc:
+                result.failed += 1
+                _record_alert_failure(pk, exc, now)
+    heartbeat_record(name=SWEEP_HEARTBEAT)
     return result
+
+
+def _sweep_one(pk: int, now: datetime) -> int:
+    """Queue one request's due alerts and move its next_alert_at on; clear a failure record."""
+    request = LegalRequest.objects.select_related("assignee", "officer").get(pk=pk)
+    queued = 0
+    due, upcoming = request_schedule(request, now)
+    for spec in due:
+        if alert_queue(request, kind=spec.kind, threshold=spec.threshold, due_at=spec.at):
+            queued += 1
+    LegalRequest.objects.filter(pk=pk).update(
+        next_alert_at=upcoming, alert_failures=0, alert_error=""
+    )
+    if request.alert_failures:
+        logger.warning(
+            "alerts for %s work again after %s failed sweeps",
+            request.reference,
+            request.alert_failures,
+        )
+    return queued
+
+
+def _record_alert_failure(pk: int, exc: Exception, now: datetime) -> None:
+    """The request's alerts are failing: keep the error, retry after the backoff (the retry
+    time is next_alert_at, so the sweep's indexed query skips it until then)."""
+    row = LegalRequest.objects.filter(pk=pk).values("reference", "alert_failures").first()
+    if row is None:
+        return
+    failures = row["alert_failures"] + 1
+    retry_at = now + alert_retry_delay(failures)
+    logger.exception(
+        "alerts failing for %s (failure %s, next try %s)", row["reference"], failures, retry_at
+    )
+    LegalRequest.objects.filter(pk=pk).update(
+        alert_failures=failures,
+        alert_error=f"{type(exc).__name__}: {exc}"[:500],
+        next_alert_at=retry_at,
+    )
+
+
+def requests_with_failing_alerts():
+    """Requests whose alerts the sweep keeps failing on (partial index request_alerts_failing):
+    /healthz, the lead dashboard and the leads' banner."""
+    return LegalRequest.objects.filter(alert_failures__gt=0)
 
 
 def alert_still_applies(notification: Notification) -> bool:
@@ -229,10 +292,9 @@ def daily_digest(*, now: datetime | None = None) -> Notification | None:
         emergency=Count("id", filter=Q(is_emergency=True)),
         unassigned=Count("id", filter=Q(assignee__isnull=True)),
     )
-    failing = Notification.objects.filter(
-        state__in=[Notification.State.PENDING, Notification.State.FAILED],
-        attempts__gte=settings.PORTAL_ALERT_FAILURE_BANNER,
-    ).count()
+    from .notifications import notifications_failing
+
+    failing = notifications_failing().count()
     return _queue_digest(now, {**figures, "failing_emails": failing})
 
 

@@ -118,6 +118,12 @@ class LegalRequest(ChoiceLabels, models.Model):
     deadline_version = models.PositiveIntegerField(default=0)
     deadline_changed_at = models.DateTimeField(null=True, blank=True)
     next_alert_at = models.DateTimeField(null=True, blank=True)
+    # A request the sweep could not handle (an instrument the rule table no longer knows, a
+    # corrupt field): how many sweeps in a row failed on it and the last error, shown to leads
+    # and counted by /healthz. The retry waits in next_alert_at (backoff); cleared on success.
+    # Database defaults keep raw INSERTs (bench/seed.sql) working.
+    alert_failures = models.PositiveIntegerField(default=0, db_default=0)
+    alert_error = models.CharField(max_length=500, blank=True, default="", db_default="")
     # When the platform gave its answer (responded, partially responded, refused, preserved):
     # the response-time figures of the lead dashboard.
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -143,6 +149,13 @@ class LegalRequest(ChoiceLabels, models.Model):
                 condition=models.Q(next_alert_at__isnull=False),
             ),
             models.Index(fields=["case_reference"], name="request_case_reference"),
+            # /healthz, the lead dashboard and the leads' banner: the requests whose alerts are
+            # failing (alert_failures > 0), normally none.
+            models.Index(
+                fields=["reference"],
+                name="request_alerts_failing",
+                condition=models.Q(alert_failures__gt=0),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -384,6 +397,13 @@ class Notification(models.Model):
                 fields=["lease_until"],
                 name="notification_sending_lease",
                 condition=models.Q(state="sending"),
+            ),
+            # The delivery sweep: rows that kept failing (bad address, template, row), still
+            # retried with backoff; and the leads' failing count.
+            models.Index(
+                fields=["send_after"],
+                name="notification_failed_due",
+                condition=models.Q(state="failed"),
             ),
         ]
         constraints = [

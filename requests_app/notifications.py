@@ -98,7 +98,7 @@ def notification_deliver(notification_id: int) -> bool:
     after a crash: only the holder of an unexpired lease sends."""
     now = timezone.now()
     claimable = Notification.objects.filter(
-        Q(state=Notification.State.PENDING, send_after__lte=now)
+        Q(state__in=[Notification.State.PENDING, Notification.State.FAILED], send_after__lte=now)
         | Q(state=Notification.State.SENDING, lease_until__lt=now),
         pk=notification_id,
     )
@@ -110,16 +110,19 @@ def notification_deliver(notification_id: int) -> bool:
     )
     if claimed != 1:
         return False
-    notification = Notification.objects.get(pk=notification_id)
-    from .alerts import alert_still_applies
-
-    if not alert_still_applies(notification):
-        Notification.objects.filter(pk=notification_id).update(
-            state=Notification.State.CANCELLED, lease_until=None
-        )
-        return False
-    message_id = f"<{notification.key.replace(':', '.')}@{_mail_domain()}>"
     try:
+        # Everything that reads the row can raise on a bad one (a corrupt row, an instrument
+        # the rule table no longer knows, a missing template, a malformed address): it is
+        # recorded on this row and retried, and never stops the delivery of the others.
+        notification = Notification.objects.get(pk=notification_id)
+        from .alerts import alert_still_applies
+
+        if not alert_still_applies(notification):
+            Notification.objects.filter(pk=notification_id).update(
+                state=Notification.State.CANCELLED, lease_until=None
+            )
+            return False
+        message_id = f"<{notification.key.replace(':', '.')}@{_mail_domain()}>"
         build_email(
             to=notification.recipients,
             template=notification.template,
@@ -128,21 +131,42 @@ def notification_deliver(notification_id: int) -> bool:
             headers={"Message-ID": message_id},
         ).send()
     except Exception as exc:
-        # Back off (30 s, 1 min, 2 min... at most an hour) and keep trying: an alert is never
-        # dropped. From PORTAL_ALERT_FAILURE_BANNER attempts on, leads see a banner.
-        retry_in = timedelta(seconds=min(3600, 30 * 2 ** min(notification.attempts - 1, 7)))
-        Notification.objects.filter(pk=notification_id).update(
-            state=Notification.State.PENDING,
-            lease_until=None,
-            send_after=timezone.now() + retry_in,
-            last_error=f"{type(exc).__name__}: {exc}"[:500],
-        )
-        logger.warning(
-            "notification %s failed (attempt %s): %s", notification.key, notification.attempts, exc
-        )
+        _record_send_failure(notification_id, exc)
         return False
     _record_sent(notification_id, message_id)
     return True
+
+
+def _record_send_failure(notification_id: int, exc: Exception) -> None:
+    """Back off (30 s, 1 min, 2 min... at most an hour) and keep trying: an e-mail is never
+    dropped. From PORTAL_ALERT_FAILURE_BANNER attempts on the row is marked failed (still
+    retried): leads see it counted in a banner and on their dashboard."""
+    row = Notification.objects.filter(pk=notification_id).values("key", "attempts").first()
+    if row is None:
+        return
+    attempts = row["attempts"]
+    retry_in = timedelta(seconds=min(3600, 30 * 2 ** min(max(attempts - 1, 0), 7)))
+    failing = attempts >= settings.PORTAL_ALERT_FAILURE_BANNER
+    Notification.objects.filter(pk=notification_id).update(
+        state=Notification.State.FAILED if failing else Notification.State.PENDING,
+        lease_until=None,
+        send_after=timezone.now() + retry_in,
+        last_error=f"{type(exc).__name__}: {exc}"[:500],
+    )
+    logger.warning("notification %s failed (attempt %s): %s", row["key"], attempts, exc)
+
+
+def notifications_failing():
+    """Outbox rows that keep failing (PORTAL_ALERT_FAILURE_BANNER attempts or more and not
+    sent): the leads' banner, their dashboard and the daily digest."""
+    return Notification.objects.filter(
+        state__in=[
+            Notification.State.PENDING,
+            Notification.State.SENDING,
+            Notification.State.FAILED,
+        ],
+        attempts__gte=settings.PORTAL_ALERT_FAILURE_BANNER,
+    )
 
 
 def _record_sent(notification_id: int, message_id: str) -> None:
@@ -167,7 +191,8 @@ def _record_sent(notification_id: int, message_id: str) -> None:
 
 
 def notifications_due(limit: int = 500) -> list[int]:
-    """Pending rows whose time has come and sending rows whose lease ran out (a crashed send)."""
+    """Pending rows whose time has come, sending rows whose lease ran out (a crashed send) and
+    failed rows whose retry has come (after the others: a bad row never crowds them out)."""
     now = timezone.now()
     pending = Notification.objects.filter(
         state=Notification.State.PENDING, send_after__lte=now
@@ -175,7 +200,10 @@ def notifications_due(limit: int = 500) -> list[int]:
     stale = Notification.objects.filter(
         state=Notification.State.SENDING, lease_until__lt=now
     ).values_list("pk", flat=True)[:limit]
-    return [*pending, *stale]
+    failed = Notification.objects.filter(
+        state=Notification.State.FAILED, send_after__lte=now
+    ).values_list("pk", flat=True)[:limit]
+    return [*pending, *stale, *failed]
 
 
 def _context_at_send_time(notification: Notification) -> dict:
@@ -198,8 +226,15 @@ def _context_at_send_time(notification: Notification) -> dict:
 
 
 def deliver_all_due() -> int:
-    """Deliver every due notification in this process (the sweep's fallback; tests use it)."""
-    return sum(notification_deliver(pk) for pk in notifications_due())
+    """Deliver every due notification in this process (the sweep's fallback; tests use it).
+    A row that raises even past its own failure handling is logged and the loop goes on."""
+    sent = 0
+    for pk in notifications_due():
+        try:
+            sent += notification_deliver(pk)
+        except Exception:
+            logger.exception("notification %s could not be delivered", pk)
+    return sent
 
 
 def _mail_domain() -> str:

@@ -12,7 +12,9 @@ from django.utils.translation import gettext_noop
 from authorities.constants import EU_MEMBER_STATES, Instrument
 
 from . import roles
+from .alerts import requests_with_failing_alerts
 from .models import OPEN_STATUSES, LegalRequest, Status
+from .notifications import notifications_failing
 
 # English in the CSV; the dashboard translates them.
 OUTCOMES = {
@@ -28,6 +30,16 @@ OUTCOMES = {
 }
 
 
+# The dashboard lists this many failing requests and e-mails (the banner counts them all).
+FAILURES_SHOWN = 50
+
+
+def _instrument_label(code: str) -> str:
+    # A code the table no longer knows (a retired instrument, a bad manual edit) shows as
+    # itself: one such row must not take the lead dashboard down with it.
+    return Instrument(code).label if code in Instrument.values else code
+
+
 def _lead_or_404(user) -> None:
     if not roles.is_lead(user):
         raise Http404
@@ -40,6 +52,9 @@ class Dashboard:
     due_within_day: int
     load: list[dict]
     response_times: list[dict]
+    # Requests the deadline sweep keeps failing on, and e-mails that keep failing to send.
+    failing_alerts: list[dict]
+    failing_emails: list[dict]
 
 
 def dashboard(user, *, now: datetime | None = None) -> Dashboard:
@@ -66,6 +81,20 @@ def dashboard(user, *, now: datetime | None = None) -> Dashboard:
         due_within_day=deadlines["day"],
         load=load,
         response_times=response_times(since=now - timedelta(days=90)),
+        failing_alerts=list(
+            requests_with_failing_alerts()
+            .order_by("reference")
+            .values("reference", "public_id", "alert_failures", "alert_error", "next_alert_at")[
+                :FAILURES_SHOWN
+            ]
+        ),
+        failing_emails=list(
+            notifications_failing()
+            .order_by("created_at")
+            .values(
+                "key", "request__reference", "template", "attempts", "last_error", "send_after"
+            )[:FAILURES_SHOWN]
+        ),
     )
 
 
@@ -88,7 +117,7 @@ def response_times(*, since: datetime) -> list[dict]:
         )
     return [
         {
-            "instrument": Instrument(code).label,
+            "instrument": _instrument_label(code),
             "count": len(hours),
             "median_hours": round(statistics.median(hours), 2),
             "p90_hours": round(_percentile(hours, 0.9), 2),
@@ -113,7 +142,7 @@ def transparency_report(user, *, start: datetime, end: datetime) -> list[dict]:
         {
             "country": country,
             "country_name": EU_MEMBER_STATES.get(country, country),
-            "instrument": Instrument(instrument).label,
+            "instrument": _instrument_label(instrument),
             "outcome": outcome,
             "count": count,
         }
