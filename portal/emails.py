@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.template import Context, Engine
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -26,13 +27,20 @@ def local_time(value: datetime, zone: str = "UTC") -> str:
     return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def render_plain_text(name: str, context: dict) -> str:
+    """A subject or a text body: plain text, so nothing is HTML-escaped ("O'Brien" must not
+    arrive as "O&#x27;Brien"). Only the .html part, which a mail client renders, autoescapes."""
+    template = Engine.get_default().get_template(name)
+    return template.render(Context(context, autoescape=False))
+
+
 def build_email(
     *, to: list[str], template: str, context: dict, language: str = "en", headers=None
 ) -> EmailMultiAlternatives:
     with translation.override(language):
         context = {"portal_url": settings.PORTAL_BASE_URL, **context}
-        subject = render_to_string(f"emails/{template}.subject.txt", context)
-        text = render_to_string(f"emails/{template}.txt", context)
+        subject = render_plain_text(f"emails/{template}.subject.txt", context)
+        text = render_plain_text(f"emails/{template}.txt", context)
         html = render_to_string(f"emails/{template}.html", context)
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),  # one line: a newline in a subject is a header injection

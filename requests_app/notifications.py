@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -18,6 +19,7 @@ from django.utils.translation import gettext
 from portal.emails import absolute_url, build_email, local_time
 
 from . import instruments as I
+from . import roles
 from .models import LegalRequest, Notification, Status
 
 logger = logging.getLogger(__name__)
@@ -57,8 +59,31 @@ def notification_queue(
     return notification
 
 
-def request_url(request: LegalRequest) -> str:
+def request_url_for(user, request: LegalRequest) -> str:
+    """The page of this request that this user can open; every e-mail about a request links
+    there. The legal team works on the review page; the authority's officers follow the request
+    on theirs. Each page is a 404 for the other audience: an URGENT alert must not cost the
+    reviewer the minutes it takes to find the request by hand."""
+    if user is not None and roles.is_legal_team(user):
+        return absolute_url(reverse("review:detail", args=[request.public_id]))
     return absolute_url(reverse("requests:detail", args=[request.public_id]))
+
+
+def recipients_by_link(emails: list[str], request: LegalRequest) -> dict[str, list[str]]:
+    """The recipients grouped by the link each can open (one message per group). An address
+    with no active account gets the authority's page, which asks for a login."""
+    from django.contrib.auth import get_user_model
+
+    users = {
+        user.email.lower(): user
+        for user in get_user_model().objects.filter(
+            email__in=[e.lower() for e in emails], is_active=True
+        )
+    }
+    groups: dict[str, list[str]] = {}
+    for email in emails:
+        groups.setdefault(request_url_for(users.get(email.lower()), request), []).append(email)
+    return groups
 
 
 def notice_context(request: LegalRequest, *, language: str = "en", time_zone: str = "UTC") -> dict:
@@ -73,7 +98,6 @@ def notice_context(request: LegalRequest, *, language: str = "en", time_zone: st
             "emergency": I.is_emergency(request.instrument, request.is_emergency),
             "due_at": local_time(request.due_at, time_zone) if request.due_at else "",
             "time_left": format_duration(left) if left is not None else "",
-            "link": request_url(request),
             "authority": request.authority.name_en,
             "country": request.authority.country,
         }
@@ -123,13 +147,7 @@ def notification_deliver(notification_id: int) -> bool:
             )
             return False
         message_id = f"<{notification.key.replace(':', '.')}@{_mail_domain()}>"
-        build_email(
-            to=notification.recipients,
-            template=notification.template,
-            context=_context_at_send_time(notification),
-            language=notification.language,
-            headers={"Message-ID": message_id},
-        ).send()
+        _send(notification, message_id)
     except Exception as exc:
         _record_send_failure(notification_id, exc)
         return False
@@ -167,6 +185,33 @@ def notifications_failing():
         ],
         attempts__gte=settings.PORTAL_ALERT_FAILURE_BANNER,
     )
+
+
+def _send(notification: Notification, message_id: str) -> None:
+    """Send the row's e-mail; one about a request goes out once per link, so that each recipient
+    gets the page they can open (a preservation notice reaches the legal team and the
+    officer). Every message is built before any is sent: a template error sends nothing."""
+    context = _context_at_send_time(notification)
+    if notification.request_id is None:
+        batches = [(notification.recipients, context)]
+    else:
+        request = LegalRequest.objects.get(pk=notification.request_id)
+        batches = [
+            (to, {**context, "link": link})
+            for link, to in recipients_by_link(notification.recipients, request).items()
+        ]
+    messages = [
+        build_email(
+            to=to,
+            template=notification.template,
+            context=batch_context,
+            language=notification.language,
+            headers={"Message-ID": message_id if n == 0 else message_id.replace("@", f".{n}@")},
+        )
+        for n, (to, batch_context) in enumerate(batches)
+    ]
+    with get_connection() as mail_connection:
+        mail_connection.send_messages(messages)
 
 
 def _record_sent(notification_id: int, message_id: str) -> None:
