@@ -197,6 +197,16 @@ def test_text_part_is_plain_and_html_part_is_escaped(officer):
     assert HOSTILE not in html
 
 
+def test_subject_is_plain_text():
+    message = build_email(
+        to=["x@example.org"],
+        template="request_status_changed",
+        context={"reference": "LR-1", "status": HOSTILE, "instrument": "EPOC", "link": "/"},
+    )
+    assert message.subject == f"[LR-1] {HOSTILE}"
+    assert "O&#x27;Brien &lt;script&gt;" in message.alternatives[0][0]
+
+
 def test_acknowledgment_shows_an_authority_name_as_written(client, officer, authority):
     authority.name_en = f"Garda {HOSTILE} Bureau"
     authority.save()
