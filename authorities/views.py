@@ -121,7 +121,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 @public
 @sensitive_post_parameters("password")
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD as GET, for health checkers
 @login_limit
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.user.is_verified():

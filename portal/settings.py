@@ -118,8 +118,16 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR 
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share the file: wait for a lock rather than fail at once.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Web (threaded), worker and beat share the file. WAL lets readers run while one writer
+    # writes; the busy timeout makes a writer wait for the lock rather than fail at once; and
+    # IMMEDIATE takes the write lock when a transaction begins: a transaction that read first
+    # and wrote later could not wait (SQLite answers "database is locked" at once to avoid a
+    # deadlock), which was a 500 for submissions and review actions under a few users.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "authorities.User"

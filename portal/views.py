@@ -8,7 +8,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from authorities.services import user_preferences_update
 
@@ -19,7 +24,7 @@ from .tasks import ping
 
 
 @public
-@require_GET
+@require_safe  # GET and HEAD: health checkers probe the landing page with HEAD
 def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "landing.html")
 

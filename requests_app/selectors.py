@@ -140,15 +140,19 @@ def _queue_scope(user, filters: QueueFilters) -> QuerySet[LegalRequest]:
     if q:
         # The matching ids first, each from its own index (reference, case reference, target
         # value), then the page: an OR of subqueries here made PostgreSQL scan every open
-        # request (seconds at a million rows, docs/performance.md).
+        # request (seconds at a million rows, docs/performance.md). Each part drops its model's
+        # default ordering: SQLite refuses an ORDER BY inside a UNION (the search was a 500).
         ids = (
             LegalRequest.objects.filter(reference=q.upper())
+            .order_by()
             .values_list("id", flat=True)
             .union(
-                LegalRequest.objects.filter(case_reference=q).values_list("id", flat=True),
-                RequestTarget.objects.filter(value__in={q, q.lower()}).values_list(
-                    "request_id", flat=True
-                ),
+                LegalRequest.objects.filter(case_reference=q)
+                .order_by()
+                .values_list("id", flat=True),
+                RequestTarget.objects.filter(value__in={q, q.lower()})
+                .order_by()
+                .values_list("request_id", flat=True),
             )
         )
         rows = rows.filter(pk__in=list(ids))
