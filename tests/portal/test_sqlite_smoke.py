@@ -23,7 +23,7 @@ import pytest
 from django_otp.oath import totp
 
 from authorities.demo import DEMO_PASSWORD, demo_totp_key_hex
-from tests.processes import ROOT, free_port, wait_for
+from tests.processes import ROOT, celery_process, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -139,9 +139,15 @@ def _embedded_env(var_dir) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    """The portal as `make run` serves it (its web process): SQLite in a temp var/ directory."""
+    """The portal as `make run` serves it: the development server, a worker and beat, on SQLite
+    in a temp var/ directory (beat sweeps every 2 seconds here, so they write while we do)."""
     var_dir = tmp_path_factory.mktemp("embedded-var")
     env = _embedded_env(var_dir)
+    env.update(
+        PORTAL_HEARTBEAT_SECONDS="2",
+        PORTAL_NOTIFICATION_SWEEP_SECONDS="2",
+        PORTAL_DEADLINE_SWEEP_SECONDS="2",
+    )
     for command in (["migrate", "--noinput", "-v0"], ["load_demo"]):
         subprocess.run(
             [sys.executable, "manage.py", *command],
@@ -171,9 +177,14 @@ def embedded(tmp_path_factory):
         except OSError:
             return False
 
+    worker = celery_process(
+        "worker", "--pool=solo", "--loglevel=INFO", env=env, log=var_dir / "worker.log"
+    )
+    beat = celery_process("beat", "--loglevel=INFO", env=env, log=var_dir / "beat.log")
     try:
-        assert wait_for(up, 60), log_path.read_text()[-3000:]
-        yield base, log_path
+        with worker, beat:
+            assert wait_for(up, 60), log_path.read_text()[-3000:]
+            yield base, log_path
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=20)
@@ -200,8 +211,11 @@ def requests_to_work(people):
 
 
 def _server_errors(statuses: list, log_path, since: int) -> tuple[list, str]:
-    """The answers >= 500 since the given index, and the server's error lines for the message."""
+    """The answers >= 500 since the given index (and the worker's lock errors), with the server's
+    error lines for the message."""
     errors = [s for s in statuses[since:] if s[2] >= 500]
+    worker = (log_path.parent / "worker.log").read_text(errors="replace")
+    errors += [("worker", line) for line in worker.splitlines() if "database is locked" in line]
     log = log_path.read_text(errors="replace")
     lines = "\n".join(line for line in log.splitlines() if "Error" in line)
     return errors, f"{len(errors)} server errors: {errors[:5]}\n{lines[-3000:]}"
