@@ -201,7 +201,7 @@ def test_bad_address_or_missing_template_fails_alone_and_is_retried(client, lead
         moment += timedelta(minutes=10)
         with time_machine.travel(moment, tick=False):
             deliver_all_due()
-    for row, error in ((bad_address, "BadHeaderError"), (no_template, "TemplateDoesNotExist")):
+    for row, error in ((bad_address, "no valid recipient"), (no_template, "TemplateDoesNotExist")):
         row.refresh_from_db()
         assert row.attempts == 3
         assert row.state == Notification.State.FAILED
@@ -225,3 +225,14 @@ def test_bad_address_or_missing_template_fails_alone_and_is_retried(client, lead
     bad_address.refresh_from_db()
     assert bad_address.attempts == 4
     assert bad_address.state == Notification.State.FAILED
+
+
+def test_one_malformed_address_does_not_keep_the_alert_from_the_others(lead):
+    with time_machine.travel(START, tick=False):
+        row = queue_email("test:team", ["first@platform.example", "bad\nBcc: x@evil", "last@x.eu"])
+        deliver_all_due()
+
+    assert [m.to for m in mail.outbox] == [["first@platform.example", "last@x.eu"]]
+    row.refresh_from_db()
+    assert row.state == Notification.State.SENT
+    assert "Skipped malformed addresses" in row.last_error
