@@ -9,7 +9,9 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
+from django.core.validators import validate_email
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -147,6 +149,7 @@ def notification_deliver(notification_id: int) -> bool:
             )
             return False
         message_id = f"<{notification.key.replace(':', '.')}@{_mail_domain()}>"
+        notification.recipients = _deliverable_recipients(notification)
         _send(notification, message_id)
     except Exception as exc:
         _record_send_failure(notification_id, exc)
@@ -172,6 +175,30 @@ def _record_send_failure(notification_id: int, exc: Exception) -> None:
         last_error=f"{type(exc).__name__}: {exc}"[:500],
     )
     logger.warning("notification %s failed (attempt %s): %s", row["key"], attempts, exc)
+
+
+def _deliverable_recipients(notification: Notification) -> list[str]:
+    """The row's well-formed addresses. One malformed address (a bad manual edit) must not keep
+    an alert from the rest of the team: it is skipped, logged and noted on the row; a row with
+    no deliverable address at all fails (and is retried, in case it is corrected)."""
+    recipients = notification.recipients
+    if not isinstance(recipients, list):
+        raise ValueError(f"recipients is not a list: {recipients!r}"[:300])
+    good, bad = [], []
+    for address in recipients:
+        try:
+            validate_email(address)
+            good.append(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        if not good:
+            raise ValueError(f"no valid recipient address: {bad!r}"[:300])
+        logger.error("notification %s: skipped malformed addresses %r", notification.key, bad)
+        Notification.objects.filter(pk=notification.pk).update(
+            last_error=f"Skipped malformed addresses: {bad!r}"[:500]
+        )
+    return good
 
 
 def notifications_failing():
