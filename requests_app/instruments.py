@@ -185,6 +185,12 @@ def rule_for(code: str) -> InstrumentRule:
     return RULES[code]
 
 
+def is_known(code: str) -> bool:
+    """False for a code the rule table no longer has (a retired instrument, a bad manual edit):
+    pages show such a request with the problem named instead of failing."""
+    return code in RULES
+
+
 def is_emergency(code: str, emergency_flag: bool) -> bool:
     rule = RULES[code]
     return rule.always_emergency or (rule.emergency_allowed and emergency_flag)

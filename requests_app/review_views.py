@@ -81,6 +81,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _unknown_instrument(code: str) -> str:
+    # The lead dashboard links here from "alerts failing": the page must open and say why.
+    return gettext(
+        "The instrument code %(code)s is not in the rule table (a retired instrument or a bad "
+        "edit): its deadline and the issuer's powers cannot be checked until it is corrected."
+    ) % {"code": code}
+
+
 @legal_team_only
 @never_cache
 @require_safe
@@ -96,9 +104,10 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     officer = legal_request.officer
     match = authority_for_email(officer.email)
     allowed = TRANSITIONS[legal_request.status]
+    known = I.is_known(legal_request.instrument)
     context = {
         "req": legal_request,
-        "rule": I.rule_for(legal_request.instrument),
+        "rule": I.rule_for(legal_request.instrument) if known else None,
         "now": timezone.now(),
         "is_lead": roles.is_lead(request.user),
         "approval_needs_passkey": not second_factor.session_may(
@@ -112,7 +121,9 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             validating_authority=legal_request.validating_authority,
             emergency=legal_request.is_emergency,
             threshold_met=legal_request.threshold_met,
-        ),
+        )
+        if known
+        else {"__all__": [_unknown_instrument(legal_request.instrument)]},
         "risk": review_panel(legal_request),
         "disclosure_problems": review.emergency_disclosure_problems(legal_request, request.user),
         "can": {

@@ -102,6 +102,10 @@ def test_lead_sees_which_requests_alerts_fail_and_why(client, officer, reviewer,
     assert bad.reference in page
     assert "KeyError: &#x27;retired_instrument&#x27;" in page
     assert reverse("review:detail", args=[bad.public_id]) in page
+    # The link opens, and the page names the problem instead of failing.
+    detail = client.get(reverse("review:detail", args=[bad.public_id]))
+    assert detail.status_code == 200
+    assert "is not in the rule table" in detail.content.decode()
     # And on every page, the banner that sends them there.
     queue = client.get(reverse("review:queue")).content.decode()
     assert 'id="alert-failure-banner"' in queue
