@@ -1,10 +1,12 @@
-"""Real processes for tests (Celery worker and beat), pointed at the test database."""
+"""Real processes for tests (web server, Celery worker and beat), pointed at the test database."""
 
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,3 +67,26 @@ def wait_for(predicate, timeout: float, interval: float = 0.1):
             return value
         time.sleep(interval)
     return predicate()
+
+
+@contextmanager
+def web_process(argv: list[str], *, env: dict[str, str], log: Path, ready_url: str) -> Iterator:
+    """Start a web server (`argv`: gunicorn, runserver) and wait until `ready_url` answers 200;
+    stop it on exit. Its output goes to `log`, quoted when it does not come up."""
+
+    def up() -> bool:
+        try:
+            return urllib.request.urlopen(ready_url, timeout=2).status == 200  # noqa: S310
+        except OSError:
+            return False
+
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            assert wait_for(up, 60), log.read_text()[-3000:]
+            yield server
+        finally:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=20)

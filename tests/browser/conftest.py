@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.processes import ROOT, free_port, process_env, wait_for
+from tests.processes import ROOT, free_port, process_env, wait_for, web_process
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between
 # browser steps are ordinary blocking calls, which Django allows once told so.
@@ -127,43 +127,15 @@ def portal(transactional_db, mailbox, tmp_path):
         CACHE_KEY_PREFIX=f"browser-{uuid.uuid4().hex[:8]}",
     )
     _collected_static(var_dir, env)
-    log = (tmp_path / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--timeout",
-            "60",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://localhost:{port}"
-
-    def up() -> bool:
-        import urllib.request
-
-        try:
-            return urllib.request.urlopen(url + "/", timeout=2).status == 200  # noqa: S310
-        except OSError:
-            return False
-
-    try:
-        assert wait_for(up, 30), (tmp_path / "gunicorn.log").read_text()[-3000:]
+    gunicorn = [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}"]
+    with web_process(
+        [*gunicorn, "--workers", "2", "--timeout", "60"],
+        env=env,
+        log=tmp_path / "gunicorn.log",
+        ready_url=url + "/",
+    ):
         yield url
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture

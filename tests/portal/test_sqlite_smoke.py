@@ -23,7 +23,7 @@ import pytest
 from django_otp.oath import totp
 
 from authorities.demo import DEMO_PASSWORD, demo_totp_key_hex
-from tests.processes import ROOT, celery_process, free_port, wait_for
+from tests.processes import ROOT, celery_process, free_port, web_process
 
 pytestmark = pytest.mark.slow
 
@@ -159,36 +159,20 @@ def embedded(tmp_path_factory):
         )
     assert (var_dir / "db.sqlite3").exists()
     port = free_port()
-    log_path = var_dir / "runserver.log"
-    log = log_path.open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return urllib.request.urlopen(base + "/login/", timeout=2).status == 200  # noqa: S310
-        except OSError:
-            return False
-
+    log_path = var_dir / "runserver.log"
+    server = web_process(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        env=env,
+        log=log_path,
+        ready_url=base + "/login/",
+    )
     worker = celery_process(
         "worker", "--pool=solo", "--loglevel=INFO", env=env, log=var_dir / "worker.log"
     )
     beat = celery_process("beat", "--loglevel=INFO", env=env, log=var_dir / "beat.log")
-    try:
-        with worker, beat:
-            assert wait_for(up, 60), log_path.read_text()[-3000:]
-            yield base, log_path
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=20)
-        log.close()
+    with worker, beat, server:
+        yield base, log_path
 
 
 @pytest.fixture(scope="module")
