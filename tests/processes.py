@@ -90,3 +90,11 @@ def web_process(argv: list[str], *, env: dict[str, str], log: Path, ready_url: s
         finally:
             os.killpg(server.pid, 15)
             server.wait(timeout=20)
+
+
+def python_in_portal(code: str, *, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `python -c code` from the project's folder with exactly `env`: how a test shows what
+    a fresh process does with some settings (start-up refusals, embedded defaults)."""
+    return subprocess.run(  # noqa: S603 (our interpreter, our code)
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )

@@ -5,8 +5,6 @@ software passkey (tests/webauthn.py) and py_webauthn's real checks."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from django.core import mail
@@ -21,7 +19,7 @@ from requests_app import review, services
 from requests_app.models import LegalRequest, Status
 from tests.conftest import current_code, verified_login
 from tests.factories import PASSWORD
-from tests.processes import ROOT
+from tests.processes import python_in_portal
 from tests.requests_app.helpers import VALID, submit
 
 pytestmark = pytest.mark.django_db
@@ -380,14 +378,7 @@ def test_unknown_action_names_are_a_configuration_error():
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "PORTAL_PHISHING_RESISTANT_FOR": "emergency_submit,admn",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = python_in_portal("import django; django.setup()", env=env)
     assert result.returncode != 0
     assert "PORTAL_PHISHING_RESISTANT_FOR names unknown actions: admn" in result.stderr
 
@@ -407,14 +398,7 @@ def test_a_relying_party_id_outside_the_portals_address_is_a_configuration_error
         "PORTAL_BASE_URL": "https://portal.example.eu",
         "PORTAL_WEBAUTHN_RP_ID": "evil.example",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = python_in_portal("import django; django.setup()", env=env)
     assert result.returncode != 0
     assert "PORTAL_WEBAUTHN_RP_ID (evil.example) must be the host of PORTAL_BASE_URL" in (
         result.stderr

@@ -6,7 +6,6 @@ portal.http is imported inside the tests of the function, so the tests through t
 run (and fail) on the tree from before it, which trusted the proxy's address for everyone."""
 
 import subprocess
-import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -17,7 +16,7 @@ from authorities.models import AccountEvent
 from requests_app.models import AccessLog, LegalRequest, Status
 from tests.conftest import CommittingClient, current_code, verified_login
 from tests.factories import PASSWORD
-from tests.processes import ROOT
+from tests.processes import python_in_portal
 from tests.requests_app.helpers import submit
 
 PROXY = "127.0.0.1"  # the TLS proxy on the same host, as README "Production" runs it
@@ -102,9 +101,8 @@ def test_portal_refuses_to_start_with_a_mistyped_proxy_network(tmp_path):
     def start(value: str) -> subprocess.CompletedProcess:
         # Reading a setting loads portal/settings.py, as every process does first.
         code = "from django.conf import settings; print(settings.PORTAL_TRUSTED_PROXIES)"
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
+        return python_in_portal(
+            code,
             env={
                 "PATH": "/usr/bin:/bin",
                 "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -112,9 +110,6 @@ def test_portal_refuses_to_start_with_a_mistyped_proxy_network(tmp_path):
                 "PORTAL_VAR_DIR": str(tmp_path),
                 "PORTAL_TRUSTED_PROXIES": value,
             },
-            capture_output=True,
-            text=True,
-            timeout=60,
         )
 
     refused = start("10.0.0.1/8")
