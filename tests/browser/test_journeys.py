@@ -161,17 +161,17 @@ def test_journey_signup_verify_approve_enrol_login(portal, page_factory, mailbox
     screenshot(page, "04-officer-home")
 
 
-def submit_emergency_epoc(page, portal: str, tmp_path) -> str:
-    page.goto(portal + "/requests/new/")
-    screenshot(page, "05-new-request")
-    check_axe(page, "new request")
+def fill_emergency_epoc(
+    page, portal: str, tmp_path, *, reference: str, targets: str, categories=("subscriber",)
+) -> None:
+    """The EPOC form filled in as an officer would for a kidnapping, marked emergency."""
     page.goto(portal + "/requests/new/epoc/")
-    page.fill("input[name=case_reference]", "OFAC-2026-1187")
+    page.fill("input[name=case_reference]", reference)
     page.fill("input[name=legal_basis]", "Regulation (EU) 2023/1543, Art. 5")
     page.fill("input[name=offence]", "Kidnapping (Code pénal art. 224-1)")
-    page.fill("textarea[name=targets]", "@kidnapper.account\n+33 6 12 34 56 78")
-    page.check("input[name=data_categories][value=subscriber]")
-    page.check("input[name=data_categories][value=identification]")
+    page.fill("textarea[name=targets]", targets)
+    for category in categories:
+        page.check(f"input[name=data_categories][value={category}]")
     page.fill("input[name=period_start]", "2026-11-01")
     page.fill("input[name=period_end]", "2026-11-26")
     page.fill("textarea[name=statement_of_reasons]", "A child was taken; the suspect uses it.")
@@ -180,6 +180,20 @@ def submit_emergency_epoc(page, portal: str, tmp_path) -> str:
     pdf = tmp_path / "signed-order.pdf"
     pdf.write_bytes(pdf_bytes())
     page.set_input_files("input[name=documents]", str(pdf))
+
+
+def submit_emergency_epoc(page, portal: str, tmp_path) -> str:
+    page.goto(portal + "/requests/new/")
+    screenshot(page, "05-new-request")
+    check_axe(page, "new request")
+    fill_emergency_epoc(
+        page,
+        portal,
+        tmp_path,
+        reference="OFAC-2026-1187",
+        targets="@kidnapper.account\n+33 6 12 34 56 78",
+        categories=("subscriber", "identification"),
+    )
     screenshot(page, "06-request-form")
     check_axe(page, "request form")
     page.click("button[value=submit]")

@@ -15,30 +15,13 @@ from tests.browser.test_journeys import (
     cast,  # noqa: F401 (the fixture)
     check_axe,
     code_for,
+    fill_emergency_epoc,
     key_of,
     log_in,
 )
 from tests.factories import PASSWORD
-from tests.requests_app.helpers import pdf_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def fill_emergency_epoc(page, portal: str, tmp_path) -> None:
-    page.goto(portal + "/requests/new/epoc/")
-    page.fill("input[name=case_reference]", "OFAC-2026-1190")
-    page.fill("input[name=legal_basis]", "Regulation (EU) 2023/1543, Art. 5")
-    page.fill("input[name=offence]", "Kidnapping (Code pénal art. 224-1)")
-    page.fill("textarea[name=targets]", "@kidnapper.account")
-    page.check("input[name=data_categories][value=subscriber]")
-    page.fill("input[name=period_start]", "2026-11-01")
-    page.fill("input[name=period_end]", "2026-11-26")
-    page.fill("textarea[name=statement_of_reasons]", "A child was taken; the suspect uses it.")
-    page.check("input[name=is_emergency]")
-    page.fill("textarea[name=emergency_justification]", "Imminent threat to the child's life.")
-    pdf = tmp_path / "signed-order.pdf"
-    pdf.write_bytes(pdf_bytes())
-    page.set_input_files("input[name=documents]", str(pdf))
 
 
 def test_journey_passkey_enrol_login_and_emergency_request(
@@ -60,7 +43,9 @@ def test_journey_passkey_enrol_login_and_emergency_request(
     )
     check_axe(page, "emergency form, passkey note")
     # ...and the server refuses the submission, with a page that says what to do.
-    fill_emergency_epoc(page, portal, tmp_path)
+    fill_emergency_epoc(
+        page, portal, tmp_path, reference="OFAC-2026-1190", targets="@kidnapper.account"
+    )
     page.click("button[value=submit]")
     page.wait_for_selector("#passkey-required-message")
     assert "Emergency requests need a passkey" in page.inner_text("#passkey-required-message")
