@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import services
+from . import accounts, registry_import, second_factor, selectors
 from .constants import Instrument
 from .models import (
     AccountEvent,
@@ -24,7 +24,6 @@ from .models import (
     User,
 )
 from .registry import instrument_problems
-from .selectors import authority_for_email
 
 
 class InstrumentsField(forms.JSONField):
@@ -106,12 +105,12 @@ class AuthorityAdmin(CheckedSelection, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Snapshot before the edit, so save_related can record old -> new with who and when.
-        request._registry_before = services.authority_snapshot(obj) if obj else {}
+        request._registry_before = registry_import.authority_snapshot(obj) if obj else {}
         return super().get_form(request, obj, change, **kwargs)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.registry_change_record(
+        registry_import.registry_change_record(
             authority=form.instance, before=request._registry_before, by=request.user
         )
 
@@ -165,7 +164,7 @@ class IdentityCheckInline(ReadOnlyUserInline):
 
 class UserAddForm(forms.ModelForm):
     """A platform account (legal team, staff). No password: the owner chooses it through the
-    link e-mailed to the address (services.staff_account_created). Officers sign up themselves,
+    link e-mailed to the address (accounts.staff_account_created). Officers sign up themselves,
     so an address of a registry authority is refused here."""
 
     class Meta:
@@ -174,7 +173,7 @@ class UserAddForm(forms.ModelForm):
 
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
-        if authority_for_email(email) is not None:
+        if selectors.authority_for_email(email) is not None:
             raise ValidationError("Officers sign up themselves; this is an authority's address.")
         if User.objects.filter(email=email).exists():
             raise ValidationError("An account with this address exists.")
@@ -284,24 +283,24 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            request._account_before = services.staff_snapshot(User.objects.get(pk=obj.pk))
+            request._account_before = accounts.staff_snapshot(User.objects.get(pk=obj.pk))
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if change:
-            services.staff_change_record(
+            accounts.staff_change_record(
                 user=form.instance, staff=request.user, before=request._account_before
             )
         else:
-            services.staff_account_created(user=form.instance, staff=request.user)
+            accounts.staff_account_created(user=form.instance, staff=request.user)
 
     @admin.display(description="What the registry says")
     def registry_evidence(self, obj: User):
         if not obj.is_officer:
             return "Not an officer (platform account)."
         authority = obj.authority
-        match = authority_for_email(obj.email)
+        match = selectors.authority_for_email(obj.email)
         return format_html(
             "{} ({}, {}), status <strong>{}</strong>.<br>Source: {} — {} (checked {}).<br>"
             "Call-back number: {}.<br>E-mail domain {}: {}.",
@@ -323,7 +322,8 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
     def second_factor(self, obj: User):
         if obj.pk is None:
             return "-"
-        state = "enrolled" if services.has_second_factor(obj) else "none (set up at the next login)"
+        enrolled = selectors.has_second_factor(obj)
+        state = "enrolled" if enrolled else "none (set up at the next login)"
         url = reverse("admin:authorities_user_reset_second_factor", args=[obj.pk])
         return format_html(
             '{}. <a href="{}">Reset second factor after a call-back…</a>', state, url
@@ -339,7 +339,7 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
         form = IdentityCheckForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                check = services.identity_check_record(
+                check = accounts.identity_check_record(
                     user=user,
                     staff=request.user,
                     outcome=form.cleaned_data["outcome"],
@@ -353,7 +353,9 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
                         level=messages.ERROR,
                     )
                 else:
-                    services.otp_reset_by_staff(user=user, staff=request.user, identity_check=check)
+                    second_factor.otp_reset_by_staff(
+                        user=user, staff=request.user, identity_check=check
+                    )
                     self.message_user(
                         request,
                         f"Second factor of {user.email} reset. "
@@ -390,7 +392,7 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
     def approve_officers(self, request, queryset):
         for officer in queryset:
             try:
-                services.officer_approve(officer=officer, approver=request.user)
+                accounts.officer_approve(officer=officer, approver=request.user)
                 self.message_user(request, f"{officer.email} approved.")
             except (ValidationError, PermissionDenied) as problem:
                 self.message_user(request, f"{officer.email}: {problem}", level=messages.ERROR)
@@ -399,7 +401,7 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
     def reinstate_platform_accounts(self, request, queryset):
         for user in queryset:
             try:
-                services.platform_account_reinstate(user=user, approver=request.user)
+                accounts.platform_account_reinstate(user=user, approver=request.user)
                 self.message_user(request, f"{user.email} reinstated.")
             except (ValidationError, PermissionDenied) as problem:
                 self.message_user(request, f"{user.email}: {problem}", level=messages.ERROR)

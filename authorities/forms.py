@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .constants import time_zone_choices
 from .domains import MailboxError, plain_mailbox
-from .services import confirmed_devices, otp_check
+from .second_factor import otp_check
+from .selectors import confirmed_devices
 
 # The length of the User.email column (forms.EmailField allows 320): a longer address went as
 # far as the database, a DataError there (a 500; at login, from django-axes' 255-character log).
@@ -107,7 +108,7 @@ class SecondFactorSetPasswordForm(SetPasswordForm):
     def __init__(self, user, *args, ip=None, device_key=None, **kwargs):
         super().__init__(user, *args, **kwargs)
         self.ip = ip
-        self.device_key = device_key  # the browser's throttle bucket (services.otp_check)
+        self.device_key = device_key  # the browser's throttle bucket (second_factor.otp_check)
         if not confirmed_devices(user):
             # Never enrolled: the second factor is set up at the next login instead.
             del self.fields["otp_token"]

@@ -4,9 +4,9 @@ from django.template.response import TemplateResponse
 
 from portal.http import client_ip
 
+from .accounts import account_event_record
 from .models import AccountEvent
 from .selectors import officer_block_reason
-from .services import account_event_record
 
 
 class OfficerStandingMiddleware:

@@ -152,7 +152,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # Set by a staff reset of the second factor (the account then awaits approval again) and
-    # cleared by the approval, which must come from another staff member (services.officer_approve).
+    # cleared by the approval, which must come from another staff member (accounts.officer_approve).
     second_factor_reset_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -297,7 +297,7 @@ def _backup_code_hash(salt: str, code: str) -> str:
 
 class BackupCodeDevice(Device):
     """Single-use backup codes, stored hashed (django-otp's static device keeps them in clear).
-    Not throttled here: wrong codes are counted with wrong TOTP codes by services.otp_check
+    Not throttled here: wrong codes are counted with wrong TOTP codes by second_factor.otp_check
     (a guess is a guess), which is the only caller."""
 
     CODE_COUNT = 10
@@ -363,7 +363,7 @@ class KnownDevice(models.Model):
 
 
 class OTPFailure(models.Model):
-    """A wrong second-factor code, in the throttle bucket it came from (services.otp_check): a
+    """A wrong second-factor code, in the throttle bucket it came from (second_factor.otp_check): a
     browser that completed a login for this account (known_device), or, for all other browsers
     together, none. Only the last hour counts; older rows are deleted as new ones are written."""
 

@@ -6,8 +6,8 @@ from django.db import transaction
 from django.utils.translation import gettext
 from django_otp_webauthn.models import WebAuthnCredential
 
+from .accounts import account_event_record, mail_owner
 from .models import AccountEvent, User
-from .services import account_event_record, mail_owner
 
 NAME_MAX_LENGTH = 64  # django_otp.models.Device.name
 

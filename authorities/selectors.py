@@ -2,10 +2,11 @@
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .constants import AuthorityStatus
 from .domains import DomainError, candidate_registry_domains, email_domain
-from .models import Authority, AuthorityDomain, User
+from .models import Authority, AuthorityDomain, BackupCodeDevice, User
 
 
 def authority_for_email(email: str) -> Authority | None:
@@ -27,6 +28,13 @@ def authority_for_email(email: str) -> Authority | None:
     return None
 
 
+def address_belongs_to(email: str, authority_id: str | None) -> bool:
+    """Whether the address is, today, an official address of this authority in the registry:
+    the one comparison behind sign-in re-checks, e-mail changes and the reviewer's panel."""
+    match = authority_for_email(email)
+    return match is not None and authority_id is not None and match.pk == authority_id
+
+
 def officer_block_reason(user: User) -> str | None:
     """Why an officer may not use the portal right now, or None. Checked on every request, so a
     registry change (suspension, revocation, a removed domain) takes effect at once."""
@@ -39,8 +47,7 @@ def officer_block_reason(user: User) -> str | None:
             "so this account cannot be used. Your requests are kept. Contact the platform's "
             "legal team through official channels."
         ) % {"name": authority.name_en, "status": authority.get_status_display().lower()}
-    current = authority_for_email(user.email)
-    if current is None or current.pk != authority.pk:
+    if not address_belongs_to(user.email, authority.pk):
         return gettext(
             "Your e-mail domain is no longer an official domain of your authority in the registry "
             "of competent authorities, so this account cannot be used. Your requests are kept."
@@ -67,3 +74,20 @@ def officers_of_authority_for_contact(contact: User) -> QuerySet[User]:
         .exclude(pk=contact.pk)
         .order_by("approved_at", "email")
     )
+
+
+# --- Second factor -------------------------------------------------------------------------------
+
+
+def confirmed_devices(user: User) -> list:
+    return [
+        *TOTPDevice.objects.filter(user=user, confirmed=True),
+        *BackupCodeDevice.objects.filter(user=user, confirmed=True),
+    ]
+
+
+def has_second_factor(user: User) -> bool:
+    # The authenticator app everyone enrols at first login. Passkeys are added on top of it from
+    # the account page (authorities.passkeys), so they never replace this first factor; and
+    # confirmed_devices() lists the devices that take a typed code, which passkeys do not.
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()

@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.http import client_ip
 
-from .services import DEVICE_COOKIE, OTPResult, otp_check
+from .devices import DEVICE_COOKIE
+from .second_factor import OTPResult, otp_check
 
 
 class StepUpField(forms.CharField):
@@ -22,7 +23,7 @@ class StepUpField(forms.CharField):
 
 def browser_device_key(request: HttpRequest) -> str | None:
     """The key in this browser's signed known-device cookie (None if absent or tampered with):
-    it picks the browser's bucket in the second-factor throttle (services.otp_check)."""
+    it picks the browser's bucket in the second-factor throttle (second_factor.otp_check)."""
     return request.get_signed_cookie(DEVICE_COOKIE, default=None)
 
 

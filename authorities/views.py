@@ -27,7 +27,7 @@ from portal.http import client_ip
 from portal.ratelimits import login_limit, password_reset_limit, signup_limit
 from portal.views import remember_language
 
-from . import selectors, services
+from . import accounts, devices, second_factor, selectors
 from .forms import (
     EmailChangeForm,
     EnrolForm,
@@ -41,7 +41,6 @@ from .forms import (
     SignUpForm,
 )
 from .models import AccountEvent
-from .second_factor import has_passkey
 from .stepup import browser_device_key, fresh_second_factor, second_factor_check
 
 
@@ -75,13 +74,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.officer_sign_up(
+            accounts.officer_sign_up(
                 email=form.cleaned_data["email"],
                 full_name=form.cleaned_data["full_name"],
                 ip=client_ip(request),
                 language=translation.get_language(),
             )
-        except services.SignUpRefused as refusal:
+        except accounts.SignUpRefused as refusal:
             form.add_error("email", str(refusal))
         else:
             return render(
@@ -100,17 +99,17 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     # GET only shows the form: mail scanners that prefetch links must not use up the link.
     # POST confirms the address and sets the password chosen here, in one service call.
     try:
-        user = services.email_verification_user(token)
+        user = accounts.email_verification_user(token)
         form = SignUpCompleteForm(user, request.POST or None)
         if request.method == "POST" and form.is_valid():
-            user = services.officer_verify_email(
+            user = accounts.officer_verify_email(
                 token=token,
                 password=form.cleaned_data["new_password1"],
                 full_name=form.cleaned_data["full_name"],
                 ip=client_ip(request),
             )
             return render(request, "authorities/verify_done.html", {"user": user})
-    except services.InvalidLink as problem:
+    except accounts.InvalidLink as problem:
         return render(request, "authorities/verify_email.html", {"problem": str(problem)})
     return render(request, "authorities/verify_email.html", {"user": user, "form": form})
 
@@ -142,7 +141,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, reason)
         else:
             auth_login(request, user)  # rotates the session key
-            step = "authorities:otp" if services.has_second_factor(user) else "authorities:enrol"
+            step = "authorities:otp" if selectors.has_second_factor(user) else "authorities:enrol"
             # From here on the pages speak the account's language.
             return remember_language(redirect(_with_next(step, request)), user.preferred_language)
     return render(request, "authorities/login.html", {"form": form, "next": _next_url(request)})
@@ -152,15 +151,15 @@ def _complete_second_factor(request: HttpRequest, device, response: HttpResponse
     otp_login(request, device)
     request.session.cycle_key()  # a new session key once the second factor is verified
     ip = client_ip(request)
-    services.account_event_record(user=request.user, kind=AccountEvent.Kind.LOGIN, ip=ip)
-    key = services.login_device_seen(
+    accounts.account_event_record(user=request.user, kind=AccountEvent.Kind.LOGIN, ip=ip)
+    key = devices.login_device_seen(
         user=request.user,
-        device_key=request.get_signed_cookie(services.DEVICE_COOKIE, default=None),
+        device_key=request.get_signed_cookie(devices.DEVICE_COOKIE, default=None),
         ip=ip,
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     response.set_signed_cookie(
-        services.DEVICE_COOKIE,
+        devices.DEVICE_COOKIE,
         key,
         max_age=400 * 24 * 3600,
         secure=settings.SESSION_COOKIE_SECURE,
@@ -178,7 +177,7 @@ def otp_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_verified():
         return redirect(_next_url(request))
-    if not services.has_second_factor(user):
+    if not selectors.has_second_factor(user):
         return redirect(_with_next("authorities:enrol", request))
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -192,7 +191,7 @@ def otp_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "authorities/otp.html",
-        {"form": form, "next": _next_url(request), "has_passkey": has_passkey(user)},
+        {"form": form, "next": _next_url(request), "has_passkey": second_factor.has_passkey(user)},
     )
 
 
@@ -201,14 +200,14 @@ def otp_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def enrol_view(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if services.has_second_factor(user):
+    if selectors.has_second_factor(user):
         # A second factor is replaced only by staff (recorded), never from a session.
         return redirect(_with_next("authorities:otp", request))
-    device = services.totp_device_for_enrolment(user)
+    device = second_factor.totp_device_for_enrolment(user)
     form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device, codes = services.otp_enrol_confirm(
+            device, codes = second_factor.otp_enrol_confirm(
                 user=user, token=form.cleaned_data["token"], ip=client_ip(request)
             )
         except ValidationError as problem:
@@ -247,7 +246,7 @@ def _qr_data_uri(text: str) -> str:
 @login_step
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    services.account_event_record(
+    accounts.account_event_record(
         user=request.user, kind=AccountEvent.Kind.LOGOUT, ip=client_ip(request)
     )
     logout(request)  # deletes the session row: the old cookie is worthless
@@ -288,7 +287,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        services.account_event_record(
+        accounts.account_event_record(
             user=form.user, kind=AccountEvent.Kind.PASSWORD_RESET, ip=client_ip(self.request)
         )
         return response
@@ -324,10 +323,10 @@ def authority_officers(request: HttpRequest) -> HttpResponse:
         form = ReasonForm(request.POST)
         try:
             if request.POST.get("action") == "approve":
-                services.officer_approve(officer=officer, approver=request.user)
+                accounts.officer_approve(officer=officer, approver=request.user)
                 messages.success(request, _("%(email)s is approved.") % {"email": officer.email})
             elif form.is_valid():
-                services.officer_revoke_approval(
+                accounts.officer_revoke_approval(
                     officer=officer, approver=request.user, reason=form.cleaned_data["reason"]
                 )
                 messages.success(
@@ -360,7 +359,7 @@ def account(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and action == "preferences":
         if preferences_form.is_valid():
-            services.user_preferences_update(user=user, **preferences_form.cleaned_data)
+            accounts.user_preferences_update(user=user, **preferences_form.cleaned_data)
             with translation.override(user.preferred_language):
                 messages.success(request, _("Your preferences are saved."))
             return remember_language(redirect("authorities:account"), user.preferred_language)
@@ -372,7 +371,7 @@ def account(request: HttpRequest) -> HttpResponse:
                 form.add_error("otp_token", step_up.wait_message or _("That code is not right."))
             elif form is email_form:
                 try:
-                    services.email_change_request(
+                    devices.email_change_request(
                         user=user, new_email=form.cleaned_data["new_email"], ip=client_ip(request)
                     )
                 except ValidationError as problem:
@@ -381,7 +380,7 @@ def account(request: HttpRequest) -> HttpResponse:
                     messages.success(request, _("We sent a confirmation link to the new address."))
                     return redirect("authorities:account")
             else:
-                services.otp_replace(user=user, ip=client_ip(request))
+                second_factor.otp_replace(user=user, ip=client_ip(request))
                 return redirect("authorities:enrol")
     return render(
         request,
@@ -404,8 +403,8 @@ def account(request: HttpRequest) -> HttpResponse:
 def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
-            services.email_change_confirm(user=request.user, token=token, ip=client_ip(request))
-        except services.InvalidLink as problem:
+            devices.email_change_confirm(user=request.user, token=token, ip=client_ip(request))
+        except accounts.InvalidLink as problem:
             messages.error(request, str(problem))
         else:
             messages.success(request, _("Your e-mail address is changed."))

@@ -272,7 +272,7 @@ AXES_CLIENT_IP_CALLABLE = "portal.http.client_ip"
 
 # django-otp names the issuer in the QR code. Its own throttle (a back-off per device, which any
 # password holder could trigger to lock the real officer out) is off: wrong codes are counted per
-# browser bucket by authorities.services.otp_check, at most PORTAL_OTP_FAILURES_PER_HOUR per
+# browser bucket by authorities.second_factor.otp_check, at most PORTAL_OTP_FAILURES_PER_HOUR per
 # bucket in a rolling hour (12 at most: the guessing rate the back-off allowed).
 OTP_TOTP_ISSUER = env.str("PORTAL_OTP_ISSUER", default="EU Request Portal")
 OTP_TOTP_THROTTLE_FACTOR = 0

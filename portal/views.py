@@ -15,7 +15,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from authorities.services import user_preferences_update
+from authorities.accounts import user_preferences_update
 
 from . import health
 from .access import public

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from authorities.accounts import email_verification_token
 from authorities.constants import AuthorityStatus
 from authorities.models import AccountEvent, User
-from authorities.services import email_verification_token
 from tests.conftest import current_code, passkey_login, verified_login
 from tests.factories import PASSWORD, AuthorityFactory, OfficerFactory
 
@@ -274,7 +274,7 @@ def test_wrong_codes_are_throttled_even_when_the_right_one_follows(client, offic
     device = officer.totpdevice_set.get()
     client.post(reverse("authorities:otp"), {"token": "000000"})
     client.post(reverse("authorities:otp"), {"token": "000001"})
-    # The throttle (services.otp_check): past the cap, even a correct code is not checked.
+    # The throttle (second_factor.otp_check): past the cap, even a correct code is not checked.
     response = client.post(reverse("authorities:otp"), {"token": current_code(device)})
     assert "Too many wrong codes" in response.content.decode()
     assert "Try again in 60 minutes" in response.content.decode()

@@ -13,8 +13,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from authorities.constants import Instrument
+from authorities.devices import DEVICE_COOKIE
 from authorities.models import AccountEvent
-from authorities.services import DEVICE_COOKIE
 from requests_app import review, services
 from requests_app.models import LegalRequest, Status
 from tests.conftest import current_code, verified_login

@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 from authorities.constants import AuthorityStatus
 from authorities.models import Authority, AuthorityDomain, RegistryChange, RegistryImport, User
 from authorities.registry import RegistryFileError
+from authorities.registry_import import registry_import
 from authorities.selectors import officer_block_reason
-from authorities.services import registry_import
 from tests.conftest import passkey_login
 from tests.factories import AuthorityFactory, OfficerFactory
 from tests.processes import ROOT

@@ -12,8 +12,8 @@ from django.contrib.auth.hashers import get_hashers
 from django.core import mail
 from django.urls import reverse
 
+from authorities.accounts import email_verification_token
 from authorities.models import User
-from authorities.services import email_verification_token
 from tests.conftest import current_code, verified_login
 from tests.factories import PASSWORD, OfficerFactory, totp_device
 

@@ -84,8 +84,8 @@ def test_login_and_sign_up_pages_are_in_french(client):
 def test_issue_13_pages_are_in_french(client, authority, officer):
     """The pages the account-layer work added: the link's choose-a-password page, the passkeys
     page and the passkey refusal of an emergency from a code-verified session."""
+    from authorities.accounts import email_verification_token, officer_sign_up
     from authorities.models import User
-    from authorities.services import email_verification_token, officer_sign_up
 
     officer_sign_up(email="claire@interieur.gouv.fr", full_name="Claire", ip=None, language="fr")
     pending = User.objects.get(email="claire@interieur.gouv.fr")

@@ -7,8 +7,8 @@ from django.core import mail
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from authorities.devices import DEVICE_COOKIE
 from authorities.models import AccountEvent, KnownDevice, User
-from authorities.services import DEVICE_COOKIE
 from tests.conftest import current_code, verified_login
 from tests.factories import PASSWORD
 

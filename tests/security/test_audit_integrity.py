@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
+from authorities.accounts import account_event_record
 from authorities.models import AccountEvent
-from authorities.services import account_event_record
 from requests_app.models import AccessLog
 from requests_app.review import access_log_record
 from tests.figures import record

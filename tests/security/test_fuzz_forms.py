@@ -53,9 +53,10 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from authorities import services as authority_services
+from authorities.accounts import email_verification_token
 from authorities.admin import IdentityCheckForm
 from authorities.constants import Instrument
+from authorities.devices import EMAIL_CHANGE_SALT
 from authorities.forms import (
     EmailChangeForm,
     EnrolForm,
@@ -72,6 +73,7 @@ from authorities.forms import (
 )
 from authorities.models import Authority, User
 from authorities.passkey_views import ENROL_SESSION_KEY
+from authorities.second_factor import totp_device_for_enrolment
 from requests_app import instruments as I
 from requests_app import review, selectors, services
 from requests_app.forms import LegalRequestForm, MessageForm, ProductionForm, WithdrawForm
@@ -736,7 +738,7 @@ def test_email_verification_link_never_fails(examples, authority):
     unverified = OfficerFactory(
         authority=authority, email="new@interieur.gouv.fr", email_verified_at=None
     )
-    token = authority_services.email_verification_token(unverified)
+    token = email_verification_token(unverified)
     pattern = reverse("authorities:verify_email", args=["TOKEN"])
     links = st.one_of(st.just(token), st.just(token + "x"), texts.filter(bool)).map(
         lambda t: pattern.replace("TOKEN", quote(t, safe=""))
@@ -781,7 +783,7 @@ def test_second_factor_step_never_fails(examples, officer):
 
 def test_second_factor_enrolment_never_fails(examples, newcomer):
     def code_of_the_enrolment_device() -> str:
-        return current_code(authority_services.totp_device_for_enrolment(newcomer))
+        return current_code(totp_device_for_enrolment(newcomer))
 
     extra = {
         "token": many(st.one_of(st.just(Live(code_of_the_enrolment_device)), texts)),
@@ -995,7 +997,7 @@ def test_passkey_ceremonies_never_fail(examples, name, officer):
 def test_email_change_link_never_fails(examples, officer, colleague):
     def token(new: str) -> str:
         change = {"u": officer.pk, "old": officer.email, "new": new}
-        return signing.dumps(change, salt=authority_services.EMAIL_CHANGE_SALT)
+        return signing.dumps(change, salt=EMAIL_CHANGE_SALT)
 
     pattern = reverse("authorities:email_confirm", args=["TOKEN"])
     links = st.one_of(

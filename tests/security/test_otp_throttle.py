@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from authorities.constants import Instrument
+from authorities.devices import DEVICE_COOKIE
 from authorities.models import AccountEvent, BackupCodeDevice
-from authorities.services import DEVICE_COOKIE
 from requests_app.models import LegalRequest, Status
 from tests.conftest import CommittingClient, current_code, verified_login
 from tests.factories import PASSWORD
@@ -320,7 +320,7 @@ def test_checks_of_one_account_wait_for_each_other(officer):
     """A check holds the account's row lock from the count to the recorded failure, so guesses
     sent at the same moment cannot all see a bucket below the cap."""
     from authorities.models import User
-    from authorities.services import otp_check
+    from authorities.second_factor import otp_check
 
     finished = threading.Event()
 

@@ -12,9 +12,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from authorities.accounts import email_verification_token
 from authorities.constants import Instrument
 from authorities.models import User
-from authorities.services import email_verification_token
 from portal.services import heartbeat_record
 from requests_app import review
 from requests_app.models import LegalRequest, Status

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from authorities.registry import RegistryFileError
-from authorities.services import registry_import
+from authorities.registry_import import registry_import
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from authorities.demo import DEMO_PASSWORD, DEMO_USERS, demo_totp_key_hex
 from authorities.models import Authority, RegistryImport, User
-from authorities.services import registry_import
+from authorities.registry_import import registry_import
 
 DEMO_REGISTRY = Path(settings.BASE_DIR) / "docs" / "demo-registry.json"
 
