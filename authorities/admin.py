@@ -300,7 +300,6 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
         if not obj.is_officer:
             return "Not an officer (platform account)."
         authority = obj.authority
-        match = selectors.authority_for_email(obj.email)
         return format_html(
             "{} ({}, {}), status <strong>{}</strong>.<br>Source: {} — {} (checked {}).<br>"
             "Call-back number: {}.<br>E-mail domain {}: {}.",
@@ -314,7 +313,7 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
             authority.callback_phone,
             obj.email_domain,
             "matches this authority in the registry"
-            if match and match.pk == authority.pk
+            if selectors.address_belongs_to(obj.email, authority.pk)
             else "DOES NOT match this authority any more",
         )
 

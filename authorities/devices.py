@@ -20,7 +20,7 @@ from .models import (
     KnownDevice,
     User,
 )
-from .selectors import authority_for_email
+from .selectors import address_belongs_to
 
 DEVICE_COOKIE = "portal_device"
 EMAIL_CHANGE_SALT = "authorities.email-change"
@@ -66,14 +66,12 @@ def email_change_request(*, user: User, new_email: str, ip: str | None) -> None:
         raise ValidationError(str(problem)) from None
     if User.objects.filter(email=new_email).exclude(pk=user.pk).exists() or new_email == user.email:
         raise ValidationError(gettext("This address cannot be used."))
-    if user.is_officer:
-        authority = authority_for_email(new_email)
-        if authority is None or authority.pk != user.authority_id:
-            raise ValidationError(
-                gettext(
-                    "The new address must be an official address of your authority in the registry."
-                )
+    if user.is_officer and not address_belongs_to(new_email, user.authority_id):
+        raise ValidationError(
+            gettext(
+                "The new address must be an official address of your authority in the registry."
             )
+        )
     token = signing.dumps(
         {"u": user.pk, "old": user.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
     )
