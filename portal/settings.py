@@ -67,12 +67,17 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_ratelimit",
+    "django_prometheus",
     "portal",
     "authorities",
     "requests_app",
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id, and every response says it.
+    "portal.logs.RequestIdMiddleware",
+    # django-prometheus times the whole stack between its Before and After middlewares.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,6 +96,7 @@ MIDDLEWARE = [
     "portal.middleware.SessionTimeoutMiddleware",
     "portal.middleware.SecondFactorRequiredMiddleware",
     "authorities.middleware.OfficerStandingMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -128,6 +134,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's backends: the same engines, counting queries, errors and connections.
+_PROMETHEUS_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "authorities.User"
@@ -429,12 +443,45 @@ PORTAL_RATE_PASSWORD_RESET = env.str("PORTAL_RATE_PASSWORD_RESET", default="5/h"
 PORTAL_RATE_SUBMISSION = env.str("PORTAL_RATE_SUBMISSION", default="60/h")
 PORTAL_RATE_UPLOAD = env.str("PORTAL_RATE_UPLOAD", default="60/h")
 
+# --- Metrics ----------------------------------------------------------------------------------
+# /metrics (portal/metrics.py): Prometheus sends "Authorization: Bearer <token>". No default:
+# unset, only a logged-in staff member with a verified second factor can open it.
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
+if PORTAL_METRICS_TOKEN and len(PORTAL_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("PORTAL_METRICS_TOKEN must be at least 32 characters long.")
+
 # --- Logging ----------------------------------------------------------------------------------
+# One JSON object per line in production (python-json-logger), with the request id, the legal
+# request's reference and the Celery task id (portal/logs.py); readable text with DJANGO_DEBUG=1.
+# PORTAL_LOG_FORMAT=json|text overrides. Never a target identifier nor a request's content.
+PORTAL_LOG_FORMAT = env.str("PORTAL_LOG_FORMAT", default="text" if DEBUG else "json")
+if PORTAL_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("PORTAL_LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "portal.logs.LogContextFilter"}},
+    "formatters": {
+        "text": {
+            "()": "portal.logs.ContextTextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": PORTAL_LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }

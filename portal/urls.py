@@ -3,11 +3,12 @@ from django.urls import include, path
 
 from authorities.views import home
 
-from . import views
+from . import metrics, views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),  # bearer token or verified staff, else 404
     path("home/", home, name="home"),
     path("ops/", views.ops_status, name="ops_status"),
     # Django's set_language, wrapped so that it is public and remembers a logged-in user's choice.

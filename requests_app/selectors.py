@@ -11,6 +11,8 @@ from django.db.models import Count, DateTimeField, F, Func, Prefetch, QuerySet, 
 from django.db.models.lookups import GreaterThan
 from django.http import Http404
 
+from portal.logs import bind_reference
+
 from . import roles
 from .models import (
     OPEN_STATUSES,
@@ -68,6 +70,7 @@ def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
     )
     if request is None:
         raise Http404("No such request.")
+    bind_reference(request.reference)  # every log line of this HTTP request names it
     return request
 
 
@@ -275,6 +278,7 @@ def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
     )
     if request is None:
         raise Http404("No such request.")
+    bind_reference(request.reference)  # every log line of this HTTP request names it
     return request
 
 

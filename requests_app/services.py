@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 
 from authorities import second_factor
 from authorities.selectors import officer_block_reason
+from portal.logs import bind_reference
 
 from . import alerts, deadlines, risk
 from . import instruments as I
@@ -305,6 +306,7 @@ def legal_request_submit(
         kind=RequestEvent.Kind.SUBMITTED,
         **fields,
     )
+    bind_reference(fields["reference"])  # the rest of this submission's log lines name it
     RequestEvent.objects.filter(request=request, kind=RequestEvent.Kind.SUBMITTED).update(at=now)
     # Stored now, in this transaction: what later requests or an ageing account would hide
     # from a signal computed when the page is viewed stays on the record (finding 9).

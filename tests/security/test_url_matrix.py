@@ -58,6 +58,8 @@ LEAD_GET = everyone_else((404, 404), lead=(200, 405))
 EXPECTED = {
     "landing": {"*": (200, 405)},
     "healthz": {"*": (200, 405)},
+    # Prometheus' scrape (bearer token) or verified staff; to anyone else it does not exist.
+    "metrics": {"*": (404, 404), "staff": (200, 405)},
     # The language picker: public, POST only (Django's set_language, then a redirect).
     "set_language": {"*": (405, 302)},
     "home": everyone_else((200, 200)),
