@@ -12,11 +12,9 @@ from django.utils.translation import gettext
 
 from authorities import second_factor
 from authorities.models import User
-from portal import audit_chain
 
 from . import roles
 from .models import (
-    AccessLog,
     CallbackVerification,
     DisclosureApproval,
     LegalRequest,
@@ -45,26 +43,6 @@ def _locked(request: LegalRequest) -> LegalRequest:
 def _notify_status(request: LegalRequest, event: RequestEvent) -> None:
     # One e-mail per event: the key makes a retried action never mail twice.
     notify_authority(request, key=f"status:{event.pk}", template="request_status_changed")
-
-
-GENESIS_HASH = audit_chain.GENESIS_HASH  # the names callers and tests import from here
-
-
-def access_log_record(*, user, action: str, request=None, object_ref: str = "", ip=None) -> None:
-    """Append one audit row to the hash chain (docs/security.md, "Audit"; portal.audit_chain)."""
-    AccessLog.objects.create(
-        user=user,
-        action=action,
-        request=request,
-        object_ref=object_ref[:200],
-        ip_address=ip,
-        at=timezone.now(),
-    )
-
-
-def audit_chain_verify() -> tuple[int, int | None, str]:
-    """Walk the access log's chain: (rows checked, id of the first bad row or None, why)."""
-    return audit_chain.chain_verify(AccessLog)
 
 
 @transaction.atomic

@@ -23,8 +23,8 @@ from portal.access import only_for
 from portal.http import client_ip
 from portal.ratelimits import upload_limit
 
+from . import audit, reports, review, roles, selectors
 from . import instruments as I
-from . import reports, review, roles, selectors
 from .models import OPEN_STATUSES, TRANSITIONS, AccessLog, Status
 from .review_forms import (
     ApproveDisclosureForm,
@@ -94,7 +94,7 @@ def _unknown_instrument(code: str) -> str:
 @require_safe
 def detail(request: HttpRequest, public_id) -> HttpResponse:
     legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)
-    review.access_log_record(
+    audit.access_log_record(
         user=request.user,
         action=AccessLog.Action.VIEW_REQUEST,
         request=legal_request,
@@ -155,7 +155,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
 @require_safe
 def attachment(request: HttpRequest, public_id, attachment_id) -> HttpResponse:
     document = selectors.attachment_get_for_legal_team(request.user, public_id, attachment_id)
-    review.access_log_record(
+    audit.access_log_record(
         user=request.user,
         action=AccessLog.Action.OPEN_ATTACHMENT,
         request=document.request,
@@ -323,7 +323,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def report_csv(request: HttpRequest) -> HttpResponse:
     _, start, end = _period(request)
     report = reports.transparency_report(request.user, start=start, end=end)
-    review.access_log_record(
+    audit.access_log_record(
         user=request.user,
         action=AccessLog.Action.EXPORT_REPORT,
         object_ref=f"{start:%Y-%m-%d}..{end:%Y-%m-%d}",

@@ -21,6 +21,7 @@ from portal.ratelimits import submission_limit, upload_limit
 
 from . import instruments as I
 from . import selectors, services
+from .audit import access_log_record
 from .forms import (
     LegalRequestForm,
     MessageForm,
@@ -29,7 +30,6 @@ from .forms import (
     initial_from_request,
 )
 from .models import TRANSITIONS, AccessLog, Attachment, RefusalGround, RequestEvent, Status
-from .review import access_log_record
 from .validation import submission_problems
 
 

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from authorities.models import AccountEvent, KnownDevice, User
+from portal.audit_chain import GENESIS_HASH
 from requests_app.models import LegalRequest, Status
-from requests_app.review import GENESIS_HASH
 from tests.authorities.test_onboarding import link_from, password_step
 from tests.conftest import CommittingClient, current_code, passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory, UserFactory, totp_device

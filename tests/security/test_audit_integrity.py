@@ -13,8 +13,8 @@ from django.db.migrations.loader import MigrationLoader
 
 from authorities.accounts import account_event_record
 from authorities.models import AccountEvent
+from requests_app.audit import access_log_record
 from requests_app.models import AccessLog
-from requests_app.review import access_log_record
 from tests.figures import record
 
 pytestmark = pytest.mark.django_db
