@@ -13,6 +13,7 @@ from authorities.constants import Instrument
 from portal.models import Heartbeat
 from requests_app.models import LegalRequest, Notification, Status
 from tests.conftest import verified_login
+from tests.security.test_headers_and_csrf import check_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +234,18 @@ def test_officers_the_legal_team_and_unverified_staff_get_a_not_found_page(
 def test_post_is_refused_even_with_the_token(client):
     assert client.post("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 405
     assert client.post("/metrics").status_code == 404
+
+
+def test_a_scrape_costs_six_queries_whatever_the_number_of_rows(
+    client, rows, officer, django_assert_max_num_queries
+):
+    for n in range(7, 27):
+        make_request(officer, n, Instrument.EPOC, Status.SUBMITTED, timedelta(days=n))
+    with django_assert_max_num_queries(6):
+        client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+
+
+def test_the_page_sends_the_security_headers_over_https(client):
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", secure=True)
+    assert response.status_code == 200
+    assert check_headers(response) == []
