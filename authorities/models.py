@@ -192,7 +192,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     def awaits_reinstatement(self) -> bool:
         """Staff reset the second factor and no other staff member has checked the account
         since: an officer awaits approval; a platform account has no legal-team role or admin
-        meanwhile (requests_app.roles, portal.admin_site)."""
+        meanwhile (requests_app.roles, authorities.admin_site)."""
         return self.second_factor_reset_by_id is not None
 
 

@@ -17,15 +17,15 @@ from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from portal.access import PUBLIC, login_step, public
-from portal.http import client_ip
+from portal.http import client_ip, remember_language
 from portal.ratelimits import login_limit, password_reset_limit, signup_limit
-from portal.views import remember_language
 
 from . import accounts, devices, second_factor, selectors
 from .forms import (
@@ -342,6 +342,17 @@ def authority_officers(request: HttpRequest) -> HttpResponse:
 
 
 # --- The user's own account -------------------------------------------------------------------
+
+
+@public
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The header's language picker: Django's set_language (the language cookie), open to
+    anyone; a logged-in user's choice is also kept on the account, for e-mails and next logins."""
+    response = i18n.set_language(request)
+    if request.user.is_authenticated:
+        accounts.user_preferences_update(user=request.user, language=request.POST.get("language"))
+    return response
 
 
 @never_cache

@@ -1,4 +1,5 @@
-"""Facts about the HTTP peer: the client's address behind the trusted proxies.
+"""Facts about the HTTP peer: the client's address behind the trusted proxies, and the language
+cookie a response remembers.
 
 Every consumer of a client address (django-axes lockouts, django-ratelimit buckets, the account
 events, the access log, the submission IP behind the foreign-IP risk signal) asks `client_ip`, so
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:  # settings.py imports this module: keep its imports light
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -107,3 +108,18 @@ def client_ip(request: HttpRequest) -> str | None:
             chain[0],
         )
     return str(client)
+
+
+def remember_language(response: HttpResponse, language: str) -> HttpResponse:
+    """Set the language cookie (what LocaleMiddleware reads) as set_language does."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response

@@ -1,21 +1,16 @@
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
     require_http_methods,
-    require_POST,
     require_safe,
 )
-
-from authorities.accounts import user_preferences_update
 
 from . import health
 from .access import public
@@ -74,29 +69,3 @@ def ops_status(request: HttpRequest) -> HttpResponse:
 def rate_limited(request: HttpRequest, exception=None) -> HttpResponse:
     """django-ratelimit sends refused requests here: a clear page, status 429."""
     return render(request, "rate_limited.html", status=429)
-
-
-@public
-@require_POST
-def set_language(request: HttpRequest) -> HttpResponse:
-    """The header's language picker: Django's set_language (the language cookie), open to
-    anyone; a logged-in user's choice is also kept on the account, for e-mails and next logins."""
-    response = i18n.set_language(request)
-    if request.user.is_authenticated:
-        user_preferences_update(user=request.user, language=request.POST.get("language"))
-    return response
-
-
-def remember_language(response: HttpResponse, language: str) -> HttpResponse:
-    """Set the language cookie (what LocaleMiddleware reads) as set_language does."""
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        language,
-        max_age=settings.LANGUAGE_COOKIE_AGE,
-        path=settings.LANGUAGE_COOKIE_PATH,
-        domain=settings.LANGUAGE_COOKIE_DOMAIN,
-        secure=settings.LANGUAGE_COOKIE_SECURE,
-        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-    )
-    return response

@@ -1,3 +1,6 @@
+"""The staff admin site (replaces django.contrib.admin's default): it sits with the accounts and
+second factors it guards, so portal imports no app."""
+
 from functools import update_wrapper
 
 from django.contrib import admin
@@ -42,17 +45,18 @@ class PortalAdminSite(admin.AdminSite):
 def _passkey_session_may_administer(request) -> bool:
     # Staff sessions change the registry and accounts: a phished code must not be enough
     # (settings.PORTAL_PHISHING_RESISTANT_FOR, action "admin").
-    from authorities.second_factor import ADMIN, session_may
+    from .second_factor import ADMIN, session_may
 
     return session_may(request, ADMIN)
 
 
 def _passkey_required(request):
-    from authorities.passkey_views import passkey_required_response
-    from authorities.second_factor import ADMIN
+    # Imported when used: INSTALLED_APPS loads this module before the apps' models are ready.
+    from .passkey_views import passkey_required_response
+    from .second_factor import ADMIN
 
     return passkey_required_response(request, ADMIN, request.get_full_path())
 
 
 class PortalAdminConfig(AdminConfig):
-    default_site = "portal.admin_site.PortalAdminSite"
+    default_site = "authorities.admin_site.PortalAdminSite"

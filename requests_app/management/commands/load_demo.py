@@ -11,6 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from authorities.demo import DEMO_PASSWORD, DEMO_USERS, demo_totp_key_hex
 from authorities.models import Authority, RegistryImport, User
 from authorities.registry_import import registry_import
+from requests_app.demo import load_demo_requests
 
 DEMO_REGISTRY = Path(settings.BASE_DIR) / "docs" / "demo-registry.json"
 
@@ -58,6 +59,4 @@ class Command(BaseCommand):
                 )
                 created += 1
         self.stdout.write(f"demo accounts: {created} created, {len(DEMO_USERS) - created} existed")
-        from requests_app.demo import load_demo_requests
-
         self.stdout.write(f"demo requests: {load_demo_requests()} submitted")
