@@ -29,9 +29,6 @@ class DataCategory(models.TextChoices):
     INFORMATION = "information", _("Specific information about named recipients of the service")
 
 
-# e-Evidence Art. 4: who may order what without validation.
-JUDICIAL = frozenset({K.COURT, K.INVESTIGATING_JUDGE})
-JUDICIAL_OR_PROSECUTOR = JUDICIAL | {K.PROSECUTOR}
 SENSITIVE_CATEGORIES = frozenset({DataCategory.TRAFFIC, DataCategory.CONTENT})
 LESS_SENSITIVE_CATEGORIES = frozenset({DataCategory.SUBSCRIBER, DataCategory.IDENTIFICATION})
 EVIDENCE_CATEGORIES = SENSITIVE_CATEGORIES | LESS_SENSITIVE_CATEGORIES

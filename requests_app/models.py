@@ -51,7 +51,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # The legal clock runs in these states; deadlines and alerts apply to them.
 OPEN_STATUSES = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.CLARIFICATION})
-FINAL_STATUSES = frozenset({Status.CLOSED})
 
 
 class LegalRequest(ChoiceLabels, models.Model):
@@ -171,22 +170,10 @@ class LegalRequest(ChoiceLabels, models.Model):
     def __str__(self) -> str:
         return self.reference or f"draft {self.public_id}"
 
-    @property
-    def is_draft(self) -> bool:
-        return self.status == Status.DRAFT
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
     def time_left(self, now=None):
         if self.due_at is None:
             return None
         return self.due_at - (now or timezone.now())
-
-    @property
-    def is_overdue(self) -> bool:
-        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
 
 
 class RequestTarget(ChoiceLabels, models.Model):
