@@ -26,7 +26,8 @@ from authorities.constants import EU_MEMBER_STATES  # noqa: E402
 from authorities.models import User  # noqa: E402
 from requests_app import selectors  # noqa: E402
 from requests_app.alerts import deadline_sweep  # noqa: E402
-from requests_app.models import OPEN_STATUSES, LegalRequest, Notification, Status  # noqa: E402
+from requests_app.models import OPEN_STATUSES, LegalRequest, Status  # noqa: E402
+from requests_app.notifications import notifications_failing  # noqa: E402
 
 REVIEWER = "reviewer1@platform.example"
 OFFICER_PREFIX = "bench-officer@"
@@ -211,12 +212,10 @@ def explain() -> dict:
             .values_list("status", "n")
         )
     queries["status_counts_group_by"] = captured.captured_queries[-1]["sql"]
-    # The leads' failing-e-mail banner (requests_app.context_processors), on every lead page.
+    # The leads' failing-e-mail banner (requests_app.context_processors), on every lead page,
+    # and /healthz: the outbox's one definition of failing.
     with CaptureQueriesContext(connection) as captured:
-        Notification.objects.filter(
-            state__in=[Notification.State.PENDING, Notification.State.SENDING],
-            attempts__gte=3,
-        ).count()
+        notifications_failing().count()
     queries["lead_banner"] = captured.captured_queries[-1]["sql"]
     runs = {name: (sql, None) for name, sql in queries.items()}
     runs.update(_proposals(queries["queue_first"], spots))

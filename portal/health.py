@@ -1,6 +1,7 @@
 """Liveness of the services the portal depends on, for /healthz and the staff status page."""
 
 import logging
+from collections.abc import Callable
 
 from django.db import connection
 
@@ -46,26 +47,44 @@ def scheduler_ok() -> bool:
     return last is not None and (timezone.now() - last).total_seconds() <= limit
 
 
+# What the apps count as not getting out, by name ("alerts": requests the deadline sweep keeps
+# failing on; "emails": outbox rows that keep failing to send), registered by each app's
+# AppConfig.ready() with the one definition it owns: the portal imports no app.
+_failing: dict[str, Callable[[], int]] = {}
+
+
+def failing_register(name: str, count: Callable[[], int]) -> None:
+    _failing[name] = count
+
+
+def failing_counts() -> dict[str, int | None]:
+    """Each registered count; None where the database cannot say."""
+    counts: dict[str, int | None] = {}
+    for name, count in _failing.items():
+        try:
+            counts[name] = count()
+        except Exception:
+            logger.exception("health: %s failure count failed", name)
+            counts[name] = None
+    return counts
+
+
 def alerts_failing() -> int | None:
     """How many requests the deadline sweep keeps failing on (their alerts are not going out);
     None if the database cannot say."""
-    from requests_app.alerts import requests_with_failing_alerts
-
-    try:
-        return requests_with_failing_alerts().count()
-    except Exception:
-        logger.exception("health: alert failure check failed")
-        return None
+    return failing_counts().get("alerts")
 
 
 def checks() -> dict[str, bool]:
+    """Each service, then each registered failure count (ok when nothing is failing)."""
     database = database_ok()
-    failing = alerts_failing() if database else None
-    if failing:
-        logger.error("health: alerts failing for %s request(s)", failing)
+    failing = failing_counts() if database else dict.fromkeys(_failing)
+    for name, count in failing.items():
+        if count:
+            logger.error("health: %s failing: %s", name, count)
     return {
         "database": database,
         "broker": broker_ok(),
         "scheduler": database and scheduler_ok(),
-        "alerts": failing == 0,
+        **{name: count == 0 for name, count in failing.items()},
     }

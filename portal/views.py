@@ -29,16 +29,19 @@ def landing(request: HttpRequest) -> HttpResponse:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     # Only "ok"/"fail" per service: the reason goes to the log, never to an anonymous caller.
-    # The one figure given is how many requests' alerts are failing, so that the monitoring
-    # page says how bad it is (the references and errors are on the lead dashboard).
+    # The figures given are how many requests' alerts and how many e-mails are failing
+    # ("alerts_failing", "emails_failing"), so that the monitoring page says how bad it is (the
+    # references and errors are on the lead dashboard).
     results = health.checks()
     healthy = all(results.values())
     body: dict = {
         "status": "ok" if healthy else "fail",
         "checks": {name: "ok" if ok else "fail" for name, ok in results.items()},
     }
-    if not results["alerts"] and results["database"]:
-        body["alerts_failing"] = health.alerts_failing()
+    if results["database"]:
+        for name, count in health.failing_counts().items():
+            if count:
+                body[f"{name}_failing"] = count
     return JsonResponse(body, status=200 if healthy else 503)
 
 

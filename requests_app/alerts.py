@@ -7,24 +7,28 @@ Design (docs/deadlines.md):
 - An alert is a Notification row, unique per (request, kind, threshold, deadline version). Two
   sweeps, two beat processes or a redelivered task can only try to insert the same row twice;
   the database keeps one.
-- The send task claims the row with a lease, re-checks that the alert still applies (the deadline
-  version is current and the request unresolved), sends, then marks it sent.
+- The outbox (requests_app/notifications.py) claims the row with a lease, asks this module's
+  send-time hook whether the alert still applies (the deadline version is current and the
+  request unresolved) and what time is left, sends, then marks it sent. The hook is registered
+  when the app is ready (apps.py): the outbox never imports the alerts.
 """
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from portal.services import heartbeat_record
 
-from . import instruments as I
-from . import roles
+from . import instruments, roles
 from .models import OPEN_STATUSES, LegalRequest, Notification, Status
+from .notifications import Email, notice_context, notifications_enqueue, notifications_failing
 
 logger = logging.getLogger(__name__)
 SWEEP_HEARTBEAT = "deadline-sweep"
@@ -63,7 +67,7 @@ def schedule(
     """
     specs: list[AlertSpec] = []
     if status in OPEN_STATUSES and due_at is not None:
-        allowed = I.rule_for(instrument).time_allowed(emergency=emergency)
+        allowed = instruments.rule_for(instrument).time_allowed(emergency=emergency)
         for percent in settings.PORTAL_ALERT_FRACTIONS:
             specs.append(
                 AlertSpec(Kind.FRACTION, percent, due_at - allowed * (100 - percent) / 100)
@@ -112,27 +116,46 @@ def deadline_changed(request: LegalRequest, *, now: datetime | None = None) -> N
 # --- Recipients -------------------------------------------------------------------------------
 
 
-def _team(*, leads_only: bool = False) -> list[str]:
-    from django.contrib.auth import get_user_model
+class Team:
+    """The legal team's addresses, read once per sweep (every unassigned alert goes to the same
+    on-duty team) instead of once per alert."""
 
-    groups = [roles.LEAD] if leads_only else [roles.REVIEWER, roles.LEAD]
+    def __init__(self) -> None:
+        self._on_duty: list[str] | None = None
+        self._leads: list[str] | None = None
+
+    @property
+    def on_duty(self) -> list[str]:
+        if self._on_duty is None:
+            self._on_duty = _addresses(groups=[roles.REVIEWER, roles.LEAD], on_duty=True)
+        return self._on_duty
+
+    @property
+    def leads(self) -> list[str]:
+        if self._leads is None:
+            self._leads = _addresses(groups=[roles.LEAD])
+        return self._leads
+
+
+def _addresses(*, groups: list[str], on_duty: bool = False) -> list[str]:
     users = get_user_model().objects.filter(groups__name__in=groups, is_active=True)
-    if not leads_only:
+    if on_duty:
         users = users.filter(on_duty=True)
     return sorted(set(users.values_list("email", flat=True)))
 
 
-def recipients(request: LegalRequest, kind: str) -> list[str]:
+def recipients(request: LegalRequest, kind: str, team: Team | None = None) -> list[str]:
     """The assignee, or the whole on-duty legal team when nobody is assigned; overdue
     escalations also go to every lead; a preservation notice also to the authority."""
-    team = [request.assignee.email] if request.assignee_id else _team()
-    if kind in (Kind.ARRIVAL,):
-        return _team()
+    team = team or Team()
+    if kind == Kind.ARRIVAL:
+        return team.on_duty
+    assigned = [request.assignee.email] if request.assignee_id else team.on_duty
     if kind == Kind.OVERDUE:
-        return sorted(set(team) | set(_team(leads_only=True)))
+        return sorted(set(assigned) | set(team.leads))
     if kind == Kind.PRESERVATION:
-        return sorted(set(team) | {request.officer.email})
-    return team
+        return sorted(set(assigned) | {request.officer.email})
+    return assigned
 
 
 # --- Queueing ---------------------------------------------------------------------------------
@@ -142,32 +165,33 @@ def alert_key(request: LegalRequest, kind: str, threshold: int, version: int) ->
     return f"alert:{request.pk}:{kind}:{threshold}:v{version}"
 
 
+def alert_email(
+    request: LegalRequest, *, kind: str, threshold: int, due_at: datetime, team: Team | None = None
+) -> Email:
+    """The outbox row of one alert. Its context is filled in when it is sent (the send-time
+    hook below): the time left then, not now."""
+    version = request.deadline_version
+    return Email(
+        key=alert_key(request, kind, threshold, version),
+        request=request,
+        alert_kind=kind,
+        threshold=threshold,
+        deadline_version=version,
+        due_at=due_at,
+        recipients=recipients(request, kind, team),
+        template="deadline_alert",
+        language="en",
+    )
+
+
 def alert_queue(
     request: LegalRequest, *, kind: str, threshold: int, due_at: datetime
 ) -> Notification | None:
-    """Insert the alert row once; None if it exists (another sweep or beat got there first)."""
-    version = request.deadline_version
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                key=alert_key(request, kind, threshold, version),
-                request=request,
-                alert_kind=kind,
-                threshold=threshold,
-                deadline_version=version,
-                due_at=due_at,
-                recipients=recipients(request, kind),
-                template="deadline_alert",
-                language="en",
-            )
-    except IntegrityError:
-        return None
-    if not notification.recipients:
-        logger.error("alert %s has no recipient: nobody on duty?", notification.key)
-    from .tasks import deliver_notification
-
-    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
-    return notification
+    """Queue one alert (an urgent arrival); None if it was queued before."""
+    created = notifications_enqueue(
+        [alert_email(request, kind=kind, threshold=threshold, due_at=due_at)]
+    )
+    return created[0] if created else None
 
 
 @dataclass
@@ -175,6 +199,7 @@ class SweepResult:
     requests: int = 0
     queued: int = 0
     failed: int = 0
+    batches: list[float] = field(default_factory=list)
 
 
 # A request the sweep fails on is tried again after 1, 2, 4 ... at most 60 minutes.
@@ -185,16 +210,24 @@ def alert_retry_delay(failures: int) -> timedelta:
     return timedelta(minutes=min(ALERT_RETRY_MAX_MINUTES, 2 ** min(failures - 1, 6)))
 
 
-def deadline_sweep(*, now: datetime | None = None, batch: int = 1000) -> SweepResult:
-    """Queue every alert that has fallen due, request by request, with the row locked (skip
-    the ones another sweep holds), then move each request's next_alert_at on.
+# Requests per sweep call: one lock, one read and one outbox insert for the lot.
+SWEEP_BATCH = 1000
 
-    1. Lock the due rows (partial index request_next_alert), oldest first.
-    2. Handle each request in its own savepoint: one that raises (an instrument the rule table
-       no longer knows, a corrupt field) rolls back only its own alerts; it is recorded on the
-       request (alert_failures, alert_error) and tried again after a backoff, and the others
-       are queued. Leads see it on their dashboard and /healthz answers 503.
-    3. Stamp the heartbeat only once the sweep has committed: it means "the last sweep
+
+def deadline_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> SweepResult:
+    """Queue every alert that has fallen due for up to `batch` requests, with their rows locked
+    (skip the ones another sweep holds), then move each request's next_alert_at on.
+
+    1. Lock the due rows (partial index request_next_alert), oldest first, and read them with
+       their assignee and officer in one query.
+    2. Work out each request's due alerts in Python, each on its own: one that raises (an
+       instrument the rule table no longer knows, a corrupt field) is recorded on the request
+       (alert_failures, alert_error) and tried again after a backoff, and the others go on.
+       Leads see it on their dashboard and /healthz answers 503.
+    3. Queue the batch's alerts in one outbox call and move next_alert_at on in one UPDATE, in
+       a savepoint. If the database refuses that (a row no check above foresaw), the batch is
+       done again request by request, each in its own savepoint.
+    4. Stamp the heartbeat only once the sweep has committed: it means "the last sweep
        finished", so a sweep that crashes as a whole turns /healthz red.
     """
     now = now or timezone.now()
@@ -206,36 +239,102 @@ def deadline_sweep(*, now: datetime | None = None, batch: int = 1000) -> SweepRe
             .order_by("next_alert_at")
             .values_list("pk", flat=True)[:batch]
         )
-        for pk in due_ids:
-            result.requests += 1
+        result.requests = len(due_ids)
+        if due_ids:
             try:
                 with transaction.atomic():
-                    result.queued += _sweep_one(pk, now)
-            except Exception as exc:
-                result.failed += 1
-                _record_alert_failure(pk, exc, now)
+                    _sweep_batch(due_ids, now, result)
+            except Exception:
+                logger.exception("deadline sweep: batch refused, request by request")
+                result.queued = result.failed = 0
+                for pk in due_ids:
+                    _sweep_alone(pk, now, result)
     heartbeat_record(name=SWEEP_HEARTBEAT)
     return result
 
 
-def _sweep_one(pk: int, now: datetime) -> int:
-    """Queue one request's due alerts and move its next_alert_at on; clear a failure record."""
-    request = LegalRequest.objects.select_related("assignee", "officer").get(pk=pk)
-    queued = 0
-    due, upcoming = request_schedule(request, now)
-    for spec in due:
-        if alert_queue(request, kind=spec.kind, threshold=spec.threshold, due_at=spec.at):
-            queued += 1
-    LegalRequest.objects.filter(pk=pk).update(
-        next_alert_at=upcoming, alert_failures=0, alert_error=""
+def deadline_sweep_until_done(*, budget_seconds: float) -> SweepResult:
+    """Sweep batch after batch while batches come back full, within a time budget (the beat
+    task's): a burst of 10,000 alerts due in one minute is queued in that minute, not one
+    batch of 1,000 per beat tick."""
+    started = time.monotonic()
+    total = SweepResult()
+    while True:
+        batch_started = time.monotonic()
+        result = deadline_sweep()
+        total.requests += result.requests
+        total.queued += result.queued
+        total.failed += result.failed
+        total.batches.append(round(time.monotonic() - batch_started, 3))
+        # A batch that is not full, or only failures, means nothing more is due now.
+        if result.requests < SWEEP_BATCH or result.failed == result.requests:
+            return total
+        if time.monotonic() - started > budget_seconds:
+            logger.warning("deadline sweep: budget spent, the next tick goes on")
+            return total
+
+
+def _sweep_batch(due_ids: list[int], now: datetime, result: SweepResult) -> None:
+    requests = LegalRequest.objects.select_related("assignee", "officer").in_bulk(due_ids)
+    team = Team()
+    emails: list[Email] = []
+    swept: list[LegalRequest] = []
+    failures: list[tuple[int, Exception]] = []
+    for pk in due_ids:
+        request = requests.get(pk)
+        if request is None:
+            continue
+        try:
+            due, upcoming = request_schedule(request, now)
+            emails += [
+                alert_email(request, kind=s.kind, threshold=s.threshold, due_at=s.at, team=team)
+                for s in due
+            ]
+        except Exception as exc:
+            failures.append((pk, exc))
+            continue
+        _log_recovery(request)
+        request.next_alert_at = upcoming
+        request.alert_failures = 0
+        request.alert_error = ""
+        swept.append(request)
+    result.queued += len(notifications_enqueue(emails))
+    LegalRequest.objects.bulk_update(
+        swept, ["next_alert_at", "alert_failures", "alert_error"], batch_size=1000
     )
+    for pk, exc in failures:
+        result.failed += 1
+        _record_alert_failure(pk, exc, now)
+
+
+def _sweep_alone(pk: int, now: datetime, result: SweepResult) -> None:
+    """The fallback of a refused batch: one request in its own savepoint."""
+    try:
+        with transaction.atomic():
+            request = LegalRequest.objects.select_related("assignee", "officer").get(pk=pk)
+            due, upcoming = request_schedule(request, now)
+            result.queued += len(
+                notifications_enqueue(
+                    alert_email(request, kind=s.kind, threshold=s.threshold, due_at=s.at)
+                    for s in due
+                )
+            )
+            LegalRequest.objects.filter(pk=pk).update(
+                next_alert_at=upcoming, alert_failures=0, alert_error=""
+            )
+            _log_recovery(request)
+    except Exception as exc:
+        result.failed += 1
+        _record_alert_failure(pk, exc, now)
+
+
+def _log_recovery(request: LegalRequest) -> None:
     if request.alert_failures:
         logger.warning(
             "alerts for %s work again after %s failed sweeps",
             request.reference,
             request.alert_failures,
         )
-    return queued
 
 
 def _record_alert_failure(pk: int, exc: Exception, now: datetime) -> None:
@@ -262,23 +361,46 @@ def requests_with_failing_alerts():
     return LegalRequest.objects.filter(alert_failures__gt=0)
 
 
-def alert_still_applies(notification: Notification) -> bool:
-    """At send time: the deadline it was computed for is still the request's, and the request
-    is not resolved (a request answered a minute before the alert gets no alert)."""
-    if not notification.alert_kind or notification.request_id is None:
-        return True
-    if notification.alert_kind == Kind.DIGEST:
-        return True
-    request = LegalRequest.objects.only("status", "deadline_version").get(
-        pk=notification.request_id
+def alerts_at_send_time(rows: list[Notification]) -> dict[int, dict | None]:
+    """The outbox's send-time hook for deadline alerts (registered in apps.py): for each row,
+    None if the alert no longer applies (the deadline it was computed for is no longer the
+    request's, or the request is resolved: a request answered a minute before its alert gets
+    no alert), else what it says now (the time left when it is sent, not when it was queued).
+    Raises on a row it cannot answer (the outbox then asks row by row)."""
+    requests = LegalRequest.objects.select_related("authority").in_bulk(
+        {row.request_id for row in rows}
     )
-    if notification.alert_kind == Kind.ARRIVAL:
+    answers: dict[int, dict | None] = {}
+    for row in rows:
+        request = requests[row.request_id]
+        if not _still_applies(row, request):
+            answers[row.pk] = None
+            continue
+        answers[row.pk] = {
+            **notice_context(request, language=row.language),
+            "kind": row.alert_kind,
+            "threshold": row.threshold,
+            "preservation_until": (
+                request.preservation_until.strftime("%Y-%m-%d %H:%M UTC")
+                if request.preservation_until
+                else ""
+            ),
+        }
+    return answers
+
+
+def _still_applies(row: Notification, request: LegalRequest) -> bool:
+    if row.alert_kind == Kind.ARRIVAL:
         return request.status in OPEN_STATUSES
-    if request.deadline_version != notification.deadline_version:
+    if request.deadline_version != row.deadline_version:
         return False
-    if notification.alert_kind == Kind.PRESERVATION:
+    if row.alert_kind == Kind.PRESERVATION:
         return request.status in PRESERVATION_ACTIVE
     return request.status in OPEN_STATUSES
+
+
+# The alert kinds about one request, checked when sent; the digest is sent as queued.
+SEND_TIME_KINDS = (Kind.ARRIVAL, Kind.FRACTION, Kind.DEADLINE, Kind.OVERDUE, Kind.PRESERVATION)
 
 
 def daily_digest(*, now: datetime | None = None) -> Notification | None:
@@ -292,27 +414,18 @@ def daily_digest(*, now: datetime | None = None) -> Notification | None:
         emergency=Count("id", filter=Q(is_emergency=True)),
         unassigned=Count("id", filter=Q(assignee__isnull=True)),
     )
-    from .notifications import notifications_failing
-
     failing = notifications_failing().count()
-    return _queue_digest(now, {**figures, "failing_emails": failing})
-
-
-def _queue_digest(now: datetime, figures: dict) -> Notification | None:
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
+    created = notifications_enqueue(
+        [
+            Email(
                 key=f"digest:{now:%Y-%m-%d}",
                 alert_kind=Kind.DIGEST,
                 threshold=0,
                 due_at=now,
-                recipients=_team(leads_only=True),
+                recipients=Team().leads,
                 template="daily_digest",
-                context={**figures, "date": f"{now:%Y-%m-%d}"},
+                context={**figures, "failing_emails": failing, "date": f"{now:%Y-%m-%d}"},
             )
-    except IntegrityError:
-        return None
-    from .tasks import deliver_notification
-
-    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
-    return notification
+        ]
+    )
+    return created[0] if created else None

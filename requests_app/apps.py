@@ -6,9 +6,22 @@ class RequestsAppConfig(AppConfig):
     verbose_name = "Legal requests"
 
     def ready(self) -> None:
+        # Imported here, once the models are loaded (Django's rule for ready()). The wiring
+        # lives here so that the outbox imports no alert and the portal no app:
+        # - the outbox asks the alerts, when it sends one, whether it still applies;
+        # - /healthz counts what is not getting out, by the one definition of each.
+        from portal import health
+
+        from . import alerts, notifications
+
+        for kind in alerts.SEND_TIME_KINDS:
+            notifications.send_time_hook_register(kind, alerts.alerts_at_send_time)
+        health.failing_register("alerts", lambda: alerts.requests_with_failing_alerts().count())
+        health.failing_register("emails", lambda: notifications.notifications_failing().count())
+
+        # The requests' and outbox's figures on /metrics (read at each scrape, never at start).
         from portal.metrics import collector_register
 
         from .metrics import PortalCollector
 
-        # The requests' and outbox's figures on /metrics (read at each scrape, never at start).
         collector_register(PortalCollector())

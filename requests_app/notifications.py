@@ -1,4 +1,9 @@
-"""Queue and deliver e-mails through the Notification outbox (see the model's docstring).
+"""The outbox: e-mails queued as Notification rows in the caller's transaction and delivered by
+Celery after commit (see the model's docstring and docs/deadlines.md).
+
+It knows nothing of deadline alerts. The one thing about an alert that is decided when it is
+sent (is it still relevant, what time is left) is asked of a send-time hook that the alerts
+register per alert kind when the app is ready (`send_time_hook_register`).
 
 Never the sensitive content of a request in an e-mail: the reference, the instrument, the status,
 the time left and a link to the portal, nothing more.
@@ -6,59 +11,160 @@ the time left and a link to the portal, nothing more.
 
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.core.validators import validate_email
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from portal.celery import app as celery_app
 from portal.emails import absolute_url, build_email, local_time
 
-from . import instruments as I
-from . import roles
+from . import instruments, roles
 from .models import LegalRequest, Notification, Status
 
 logger = logging.getLogger(__name__)
+State = Notification.State
 # A send holds its row this long; after that, the sweep takes the worker for dead.
 LEASE = timedelta(seconds=getattr(settings, "PORTAL_NOTIFICATION_LEASE_SECONDS", 300))
+# The Celery task that delivers a batch of rows (requests_app/tasks.py), named rather than
+# imported: the tasks call the outbox, never the other way round.
+DELIVER_TASK = "requests_app.tasks.deliver_notifications"
+# Rows per delivery task: one claim, one SMTP session and a few queries for the batch, while
+# the worker's processes still share a burst between them.
+DELIVERY_BATCH = 50
 
 
-def notification_queue(
-    *,
-    key: str,
-    recipients: list[str],
-    template: str,
-    context: dict,
-    request=None,
-    language: str = "en",
-) -> Notification | None:
-    """Queue an e-mail once per key, inside the caller's transaction; hand it to Celery after
-    commit. Returns None if this key was queued before."""
-    recipients = sorted({r for r in recipients if r})
-    if not recipients:
-        return None
-    notification, created = Notification.objects.get_or_create(
-        key=key,
-        defaults={
-            "request": request,
-            "recipients": recipients,
-            "template": template,
-            "context": context,
-            "language": language,
-        },
+# --- Queueing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Email:
+    """An e-mail to queue. `key` is unique: queueing a key again does nothing (a retried
+    service, a second sweep). The alert fields tell the send-time hook what to check."""
+
+    key: str
+    recipients: list[str]
+    template: str
+    context: dict = field(default_factory=dict)
+    request: LegalRequest | None = None
+    language: str = "en"
+    alert_kind: str = ""
+    threshold: int | None = None
+    deadline_version: int | None = None
+    due_at: datetime | None = None
+
+
+def notifications_enqueue(emails: Iterable[Email]) -> list[Notification]:
+    """Queue e-mails inside the caller's transaction, each key once; hand the new rows to Celery
+    after commit, DELIVERY_BATCH rows a task. Returns the rows this call created.
+
+    The one way anything is queued: the services' notices, the deadline alerts (one request or
+    a sweep's thousand at once) and the leads' digest. A second insert of a key, by another
+    sweep or a retried task, is skipped by the database (ON CONFLICT DO NOTHING)."""
+    rows = {}
+    for email in emails:
+        recipients = sorted({r for r in email.recipients if r})
+        if not recipients:
+            logger.error("e-mail %s has no recipient: nothing queued", email.key)
+            continue
+        rows[email.key] = Notification(
+            key=email.key,
+            request=email.request,
+            recipients=recipients,
+            template=email.template,
+            context=email.context,
+            language=email.language,
+            alert_kind=email.alert_kind,
+            threshold=email.threshold,
+            deadline_version=email.deadline_version,
+            due_at=email.due_at,
+        )
+    if not rows:
+        return []
+    queued_before = set(
+        Notification.objects.filter(key__in=list(rows)).values_list("key", flat=True)
     )
-    if not created:
-        return None
-    from .tasks import deliver_notification
+    new = [row for key, row in rows.items() if key not in queued_before]
+    Notification.objects.bulk_create(new, ignore_conflicts=True)
+    ids = dict(
+        Notification.objects.filter(key__in=[row.key for row in new]).values_list("key", "pk")
+    )
+    created = []
+    for row in new:
+        row.pk = ids.get(row.key)
+        if row.pk is not None:
+            created.append(row)
+    pks = [row.pk for row in created]
+    if pks:
+        # robust: a broker that is down must not undo what committed; the outbox sweep hands
+        # the rows out again.
+        transaction.on_commit(lambda: notifications_hand_off(pks), robust=True)
+    return created
 
-    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
-    return notification
+
+def notifications_hand_off(pks: Sequence[int]) -> None:
+    """Publish the delivery of these rows, DELIVERY_BATCH a task (after commit, and from the
+    outbox sweep). Redis holds nothing the database does not: a lost task loses no e-mail."""
+    for start in range(0, len(pks), DELIVERY_BATCH):
+        celery_app.send_task(DELIVER_TASK, args=[list(pks[start : start + DELIVERY_BATCH])])
+
+
+# --- The send-time hook -----------------------------------------------------------------------
+
+# Given rows of one alert kind, the context each is to be sent with now, or None for a row that
+# no longer applies (cancelled, not sent). May raise: the rows are then asked one by one, so a
+# bad row fails alone.
+SendTimeHook = Callable[[list[Notification]], dict[int, dict | None]]
+_send_time_hooks: dict[str, SendTimeHook] = {}
+
+
+def send_time_hook_register(kind: str, hook: SendTimeHook) -> None:
+    """Called at app start (RequestsAppConfig.ready) for each alert kind checked at send time.
+    A row of a kind without a hook is sent as queued, with its stored context."""
+    _send_time_hooks[kind] = hook
+
+
+# --- Reads ------------------------------------------------------------------------------------
+
+
+def notifications_failing() -> QuerySet[Notification]:
+    """The one definition of an e-mail that keeps failing: PORTAL_ALERT_FAILURE_BANNER attempts
+    or more and not sent yet. The outbox marks such a row failed when the attempt fails, and
+    it is still retried; while a retry is under way the row is "sending" with that many
+    attempts. The leads' banner, their dashboard, the daily digest and /healthz all count
+    this; each branch is served by a partial index (notification_failed_due,
+    notification_sending_lease), so the count never reads the sent e-mails."""
+    return Notification.objects.filter(
+        Q(state=State.FAILED)
+        | Q(state=State.SENDING, attempts__gte=settings.PORTAL_ALERT_FAILURE_BANNER)
+    )
+
+
+def notifications_due(limit: int = 500) -> list[int]:
+    """Pending rows whose time has come, sending rows whose lease ran out (a crashed send) and
+    failed rows whose retry has come (after the others: a bad row never crowds them out)."""
+    now = timezone.now()
+    pending = Notification.objects.filter(state=State.PENDING, send_after__lte=now)
+    stale = Notification.objects.filter(state=State.SENDING, lease_until__lt=now)
+    failed = Notification.objects.filter(state=State.FAILED, send_after__lte=now)
+    return [
+        *pending.values_list("pk", flat=True)[:limit],
+        *stale.values_list("pk", flat=True)[:limit],
+        *failed.values_list("pk", flat=True)[:limit],
+    ]
+
+
+# --- What an e-mail about a request says ------------------------------------------------------
 
 
 def request_url_for(user, request: LegalRequest) -> str:
@@ -71,23 +177,6 @@ def request_url_for(user, request: LegalRequest) -> str:
     return absolute_url(reverse("requests:detail", args=[request.public_id]))
 
 
-def recipients_by_link(emails: list[str], request: LegalRequest) -> dict[str, list[str]]:
-    """The recipients grouped by the link each can open (one message per group). An address
-    with no active account gets the authority's page, which asks for a login."""
-    from django.contrib.auth import get_user_model
-
-    users = {
-        user.email.lower(): user
-        for user in get_user_model().objects.filter(
-            email__in=[e.lower() for e in emails], is_active=True
-        )
-    }
-    groups: dict[str, list[str]] = {}
-    for email in emails:
-        groups.setdefault(request_url_for(users.get(email.lower()), request), []).append(email)
-    return groups
-
-
 def notice_context(request: LegalRequest, *, language: str = "en", time_zone: str = "UTC") -> dict:
     """What an e-mail about a request may say: never its content. Labels in the recipient's
     language and the deadline in their time zone (the outbox row keeps them as text)."""
@@ -95,9 +184,9 @@ def notice_context(request: LegalRequest, *, language: str = "en", time_zone: st
     with translation.override(language):
         return {
             "reference": request.reference,
-            "instrument": str(I.rule_for(request.instrument).label),
+            "instrument": str(instruments.rule_for(request.instrument).label),
             "status": str(Status(request.status).label),
-            "emergency": I.is_emergency(request.instrument, request.is_emergency),
+            "emergency": instruments.is_emergency(request.instrument, request.is_emergency),
             "due_at": local_time(request.due_at, time_zone) if request.due_at else "",
             "time_left": format_duration(left) if left is not None else "",
             "authority": request.authority.name_en,
@@ -119,62 +208,191 @@ def format_duration(delta: timedelta) -> str:
     return gettext("overdue by %(duration)s") % {"duration": text} if overdue else text
 
 
-def notification_deliver(notification_id: int) -> bool:
-    """Claim, send, mark sent. Returns True if this call sent it. Safe to call twice at once or
-    after a crash: only the holder of an unexpired lease sends."""
-    now = timezone.now()
-    claimable = Notification.objects.filter(
-        Q(state__in=[Notification.State.PENDING, Notification.State.FAILED], send_after__lte=now)
-        | Q(state=Notification.State.SENDING, lease_until__lt=now),
-        pk=notification_id,
-    )
-    # A row still "sending" with an expired lease: its worker died, perhaps after the SMTP
-    # server took the message. Flag it before claiming: a send now may be the one duplicate.
-    claimable.filter(state=Notification.State.SENDING).update(recovered_after_crash=True)
-    claimed = claimable.update(
-        state=Notification.State.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
-    )
-    if claimed != 1:
-        return False
+# --- Delivery ---------------------------------------------------------------------------------
+
+
+def notifications_deliver(notification_ids: Sequence[int]) -> int:
+    """Deliver a batch of rows; returns how many this call sent. Safe to call twice at once,
+    or after a crash: only the holder of an unexpired lease sends a row.
+
+    1. Claim the rows that are due and not held (FOR UPDATE SKIP LOCKED, then one UPDATE):
+       each gets a lease and one more attempt. A row whose lease had run out is flagged first:
+       its worker died, perhaps after the SMTP server took the message, so this send may be
+       the one allowed duplicate.
+    2. Ask the send-time hook of each alert kind, once for the batch, which rows still apply
+       and what they say now; the others are cancelled.
+    3. Look up the recipients' accounts and the requests' pages once for the batch.
+    4. Over one SMTP connection, build and send each row's messages and mark it sent at once.
+       A row that raises (a corrupt row, a missing template, no valid address, a refusal by
+       the server) is recorded and retried with backoff, and the next row is sent.
+    5. Rows not reached within half the lease go back to pending and are handed out again, so
+       a lease never runs out under a live worker.
+    """
+    started = time.monotonic()
+    claimed = _claim(notification_ids)
+    if not claimed:
+        return 0
+    rows = _load(claimed)
+    contexts = _send_time_contexts(rows)
+    cancelled = [pk for pk, context in contexts.items() if context is None]
+    if cancelled:
+        Notification.objects.filter(pk__in=cancelled, state=State.SENDING).update(
+            state=State.CANCELLED, lease_until=None
+        )
+    to_send = [row for row in rows if contexts.get(row.pk) is not None]
+    links = _Links(to_send)
+    sent = 0
+    mail = get_connection()
+    budget = min(60.0, LEASE.total_seconds() / 2)
     try:
-        # Everything that reads the row can raise on a bad one (a corrupt row, an instrument
-        # the rule table no longer knows, a missing template, a malformed address): it is
-        # recorded on this row and retried, and never stops the delivery of the others.
-        notification = Notification.objects.get(pk=notification_id)
-        from .alerts import alert_still_applies
-
-        if not alert_still_applies(notification):
-            Notification.objects.filter(pk=notification_id).update(
-                state=Notification.State.CANCELLED, lease_until=None
-            )
-            return False
-        message_id = f"<{notification.key.replace(':', '.')}@{_mail_domain()}>"
-        notification.recipients = _deliverable_recipients(notification)
-        _send(notification, message_id)
-    except Exception as exc:
-        _record_send_failure(notification_id, exc)
-        return False
-    _record_sent(notification_id, message_id)
-    return True
+        for n, row in enumerate(to_send):
+            if time.monotonic() - started > budget:
+                _release([r.pk for r in to_send[n:]])
+                break
+            sent += _deliver_one(row, contexts[row.pk], links, mail)
+    finally:
+        _close_quietly(mail)
+    return sent
 
 
-def _record_send_failure(notification_id: int, exc: Exception) -> None:
-    """Back off (30 s, 1 min, 2 min... at most an hour) and keep trying: an e-mail is never
-    dropped. From PORTAL_ALERT_FAILURE_BANNER attempts on the row is marked failed (still
-    retried): leads see it counted in a banner and on their dashboard."""
-    row = Notification.objects.filter(pk=notification_id).values("key", "attempts").first()
-    if row is None:
-        return
-    attempts = row["attempts"]
-    retry_in = timedelta(seconds=min(3600, 30 * 2 ** min(max(attempts - 1, 0), 7)))
-    failing = attempts >= settings.PORTAL_ALERT_FAILURE_BANNER
-    Notification.objects.filter(pk=notification_id).update(
-        state=Notification.State.FAILED if failing else Notification.State.PENDING,
-        lease_until=None,
-        send_after=timezone.now() + retry_in,
-        last_error=f"{type(exc).__name__}: {exc}"[:500],
+def _claim(notification_ids: Sequence[int]) -> list[int]:
+    now = timezone.now()
+    claimable = Q(state__in=[State.PENDING, State.FAILED], send_after__lte=now) | Q(
+        state=State.SENDING, lease_until__lt=now
     )
-    logger.warning("notification %s failed (attempt %s): %s", row["key"], attempts, exc)
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(claimable, pk__in=list(notification_ids))
+            .order_by("pk")
+            .values_list("pk", "state")
+        )
+        if not rows:
+            return []
+        crashed = [pk for pk, state in rows if state == State.SENDING]
+        if crashed:
+            Notification.objects.filter(pk__in=crashed).update(recovered_after_crash=True)
+        claimed = [pk for pk, _ in rows]
+        Notification.objects.filter(pk__in=claimed).update(
+            state=State.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
+        )
+    return claimed
+
+
+def _load(claimed: list[int]) -> list[Notification]:
+    """The claimed rows, in one query; one by one if that fails (a row that cannot be read is
+    recorded alone)."""
+    try:
+        by_pk = Notification.objects.in_bulk(claimed)
+        return [by_pk[pk] for pk in claimed if pk in by_pk]
+    except Exception:
+        logger.exception("outbox: the batch could not be read in one query, row by row")
+    rows = []
+    for pk in claimed:
+        try:
+            rows.append(Notification.objects.get(pk=pk))
+        except Exception as exc:
+            _record_send_failure(pk, exc)
+    return rows
+
+
+def _send_time_contexts(rows: list[Notification]) -> dict[int, dict | None]:
+    """Each row's context at send time: the hook's answer for its alert kind, else the stored
+    context. A row the hook raises on is recorded and left out (neither sent nor cancelled)."""
+    contexts: dict[int, dict | None] = {}
+    by_kind: dict[str, list[Notification]] = {}
+    for row in rows:
+        hook = _send_time_hooks.get(row.alert_kind) if row.alert_kind else None
+        if hook is None:
+            contexts[row.pk] = row.context if isinstance(row.context, dict) else {}
+        else:
+            by_kind.setdefault(row.alert_kind, []).append(row)
+    for kind, kind_rows in by_kind.items():
+        hook = _send_time_hooks[kind]
+        try:
+            answers = hook(kind_rows)
+            contexts.update({row.pk: answers[row.pk] for row in kind_rows})
+            continue
+        except Exception:
+            logger.warning("send-time hook for %s failed on a batch, row by row", kind)
+        for row in kind_rows:
+            try:
+                contexts[row.pk] = hook([row])[row.pk]
+            except Exception as exc:
+                _record_send_failure(row.pk, exc)
+    return contexts
+
+
+class _Links:
+    """The page each recipient can open, for a batch: the accounts of every address and the
+    requests' public ids, looked up once."""
+
+    def __init__(self, rows: list[Notification]) -> None:
+        emails = {
+            address.lower()
+            for row in rows
+            if isinstance(row.recipients, list)
+            for address in row.recipients
+            if isinstance(address, str)
+        }
+        # The role check reads a user's groups once and keeps them on the user object: one
+        # query per member of the team per batch, not per row.
+        users = get_user_model().objects.filter(email__in=emails, is_active=True)
+        self.users = {user.email.lower(): user for user in users}
+        request_ids = {row.request_id for row in rows if row.request_id}
+        self.requests = LegalRequest.objects.only("pk", "public_id").in_bulk(request_ids)
+
+    def groups(self, recipients: list[str], request_id: int) -> dict[str, list[str]]:
+        """The recipients grouped by the link each can open (one message per group). An
+        address with no active account gets the authority's page, which asks for a login."""
+        request = self.requests[request_id]
+        groups: dict[str, list[str]] = {}
+        for email in recipients:
+            link = request_url_for(self.users.get(email.lower()), request)
+            groups.setdefault(link, []).append(email)
+        return groups
+
+
+def _deliver_one(row: Notification, context: dict, links: _Links, mail) -> int:
+    message_id = f"<{row.key.replace(':', '.')}@{_mail_domain()}>"
+    try:
+        # Everything that reads the row can raise on a bad one (a corrupt row, a missing
+        # template, a malformed address): recorded on this row, retried, and the next is sent.
+        row.recipients = _deliverable_recipients(row)
+        messages = _messages(row, context, links, message_id)
+        mail.open()  # no-op while the batch's connection is open
+        mail.send_messages(messages)
+    except Exception as exc:
+        _record_send_failure(row.pk, exc)
+        # The session may be unusable (a dropped connection, a server that gave up): the next
+        # row opens a new one.
+        _close_quietly(mail)
+        return 0
+    _record_sent(row.pk, message_id)
+    return 1
+
+
+def _messages(row: Notification, context: dict, links: _Links, message_id: str) -> list:
+    """The row's messages; one about a request goes out once per link, so that each recipient
+    gets the page they can open (a preservation notice reaches the legal team and the
+    officer). Every message is built before any is sent: a template error sends nothing."""
+    if row.request_id is None:
+        batches = [(row.recipients, context)]
+    else:
+        batches = [
+            (to, {**context, "link": link})
+            for link, to in links.groups(row.recipients, row.request_id).items()
+        ]
+    return [
+        build_email(
+            to=to,
+            template=row.template,
+            context=batch_context,
+            language=row.language,
+            headers={"Message-ID": message_id if n == 0 else message_id.replace("@", f".{n}@")},
+        )
+        for n, (to, batch_context) in enumerate(batches)
+    ]
 
 
 def _deliverable_recipients(notification: Notification) -> list[str]:
@@ -201,44 +419,23 @@ def _deliverable_recipients(notification: Notification) -> list[str]:
     return good
 
 
-def notifications_failing():
-    """Outbox rows that keep failing (PORTAL_ALERT_FAILURE_BANNER attempts or more and not
-    sent): the leads' banner, their dashboard and the daily digest."""
-    return Notification.objects.filter(
-        state__in=[
-            Notification.State.PENDING,
-            Notification.State.SENDING,
-            Notification.State.FAILED,
-        ],
-        attempts__gte=settings.PORTAL_ALERT_FAILURE_BANNER,
+def _record_send_failure(notification_id: int, exc: Exception) -> None:
+    """Back off (30 s, 1 min, 2 min... at most an hour) and keep trying: an e-mail is never
+    dropped. From PORTAL_ALERT_FAILURE_BANNER attempts on the row is marked failed (still
+    retried): see notifications_failing()."""
+    row = Notification.objects.filter(pk=notification_id).values("key", "attempts").first()
+    if row is None:
+        return
+    attempts = row["attempts"]
+    retry_in = timedelta(seconds=min(3600, 30 * 2 ** min(max(attempts - 1, 0), 7)))
+    failing = attempts >= settings.PORTAL_ALERT_FAILURE_BANNER
+    Notification.objects.filter(pk=notification_id).update(
+        state=State.FAILED if failing else State.PENDING,
+        lease_until=None,
+        send_after=timezone.now() + retry_in,
+        last_error=f"{type(exc).__name__}: {exc}"[:500],
     )
-
-
-def _send(notification: Notification, message_id: str) -> None:
-    """Send the row's e-mail; one about a request goes out once per link, so that each recipient
-    gets the page they can open (a preservation notice reaches the legal team and the
-    officer). Every message is built before any is sent: a template error sends nothing."""
-    context = _context_at_send_time(notification)
-    if notification.request_id is None:
-        batches = [(notification.recipients, context)]
-    else:
-        request = LegalRequest.objects.get(pk=notification.request_id)
-        batches = [
-            (to, {**context, "link": link})
-            for link, to in recipients_by_link(notification.recipients, request).items()
-        ]
-    messages = [
-        build_email(
-            to=to,
-            template=notification.template,
-            context=batch_context,
-            language=notification.language,
-            headers={"Message-ID": message_id if n == 0 else message_id.replace("@", f".{n}@")},
-        )
-        for n, (to, batch_context) in enumerate(batches)
-    ]
-    with get_connection() as mail_connection:
-        mail_connection.send_messages(messages)
+    logger.warning("notification %s failed (attempt %s): %s", row["key"], attempts, exc)
 
 
 def _record_sent(notification_id: int, message_id: str) -> None:
@@ -248,7 +445,7 @@ def _record_sent(notification_id: int, message_id: str) -> None:
     for retry in range(3):
         try:
             Notification.objects.filter(pk=notification_id).update(
-                state=Notification.State.SENT,
+                state=State.SENT,
                 sent_at=timezone.now(),
                 lease_until=None,
                 message_id=message_id,
@@ -262,50 +459,39 @@ def _record_sent(notification_id: int, message_id: str) -> None:
             time.sleep(retry)
 
 
-def notifications_due(limit: int = 500) -> list[int]:
-    """Pending rows whose time has come, sending rows whose lease ran out (a crashed send) and
-    failed rows whose retry has come (after the others: a bad row never crowds them out)."""
-    now = timezone.now()
-    pending = Notification.objects.filter(
-        state=Notification.State.PENDING, send_after__lte=now
-    ).values_list("pk", flat=True)[:limit]
-    stale = Notification.objects.filter(
-        state=Notification.State.SENDING, lease_until__lt=now
-    ).values_list("pk", flat=True)[:limit]
-    failed = Notification.objects.filter(
-        state=Notification.State.FAILED, send_after__lte=now
-    ).values_list("pk", flat=True)[:limit]
-    return [*pending, *stale, *failed]
+def _release(pks: list[int]) -> None:
+    """Give back rows this worker claimed but did not reach in time: pending again, the attempt
+    not counted, handed out again."""
+    released = Notification.objects.filter(pk__in=pks, state=State.SENDING).update(
+        # Back to the state it was claimed from: failed if it had been failing already.
+        state=Case(
+            When(attempts__gt=settings.PORTAL_ALERT_FAILURE_BANNER, then=Value(State.FAILED)),
+            default=Value(State.PENDING),
+        ),
+        lease_until=None,
+        attempts=F("attempts") - 1,
+    )
+    logger.info("outbox: %s row(s) released to another delivery", released)
+    notifications_hand_off(pks)
 
 
-def _context_at_send_time(notification: Notification) -> dict:
-    """Alerts say the time left when they are sent, not when they were queued."""
-    if notification.alert_kind and notification.request_id:
-        from .models import LegalRequest
-
-        request = LegalRequest.objects.select_related("authority").get(pk=notification.request_id)
-        return {
-            **notice_context(request, language=notification.language),
-            "kind": notification.alert_kind,
-            "threshold": notification.threshold,
-            "preservation_until": (
-                request.preservation_until.strftime("%Y-%m-%d %H:%M UTC")
-                if request.preservation_until
-                else ""
-            ),
-        }
-    return notification.context
+def _close_quietly(mail) -> None:
+    try:
+        mail.close()
+    except Exception:
+        logger.warning("outbox: closing the SMTP connection failed", exc_info=True)
 
 
 def deliver_all_due() -> int:
-    """Deliver every due notification in this process (the sweep's fallback; tests use it).
-    A row that raises even past its own failure handling is logged and the loop goes on."""
+    """Deliver every due notification in this process (tests use it). A batch that raises even
+    past its rows' own failure handling is logged and the loop goes on."""
     sent = 0
-    for pk in notifications_due():
+    due = notifications_due()
+    for start in range(0, len(due), DELIVERY_BATCH):
         try:
-            sent += notification_deliver(pk)
+            sent += notifications_deliver(due[start : start + DELIVERY_BATCH])
         except Exception:
-            logger.exception("notification %s could not be delivered", pk)
+            logger.exception("notifications %s could not be delivered", due[start:][:3])
     return sent
 
 

@@ -25,7 +25,7 @@ from .models import (
     RequestTarget,
     Status,
 )
-from .notifications import notice_context, notification_queue
+from .notifications import Email, notice_context, notifications_enqueue
 from .uploads import CheckedFile
 from .validation import submission_problems
 
@@ -112,17 +112,21 @@ def transition(
 
 
 def notify_authority(request: LegalRequest, *, key: str, template: str) -> None:
-    notification_queue(
-        key=f"{key}:{request.pk}",
-        recipients=[request.officer.email],
-        template=template,
-        context=notice_context(
-            request,
-            language=request.officer.preferred_language,
-            time_zone=request.officer.time_zone,
-        ),
-        request=request,
-        language=request.officer.preferred_language,
+    notifications_enqueue(
+        [
+            Email(
+                key=f"{key}:{request.pk}",
+                recipients=[request.officer.email],
+                template=template,
+                context=notice_context(
+                    request,
+                    language=request.officer.preferred_language,
+                    time_zone=request.officer.time_zone,
+                ),
+                request=request,
+                language=request.officer.preferred_language,
+            )
+        ]
     )
 
 
@@ -398,12 +402,16 @@ def message_post_by_officer(
             clock_stopped_at=None,
         )
         recompute_due_at(request)
-        notification_queue(
-            key=f"clarification-answered:{request.pk}:{message.pk}",
-            recipients=alerts.recipients(request, alerts.Kind.DEADLINE),
-            template="clarification_answered",
-            context=notice_context(request),
-            request=request,
+        notifications_enqueue(
+            [
+                Email(
+                    key=f"clarification-answered:{request.pk}:{message.pk}",
+                    recipients=alerts.recipients(request, alerts.Kind.DEADLINE),
+                    template="clarification_answered",
+                    context=notice_context(request),
+                    request=request,
+                )
+            ]
         )
     return message
 

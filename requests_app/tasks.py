@@ -2,28 +2,43 @@
 
 from celery import shared_task
 from celery.signals import beat_init
+from django.conf import settings
 
-from .alerts import daily_digest, deadline_sweep
-from .notifications import notification_deliver, notifications_due
+from .alerts import daily_digest, deadline_sweep_until_done
+from .notifications import (
+    DELIVER_TASK,
+    notifications_deliver,
+    notifications_due,
+    notifications_hand_off,
+)
+
+
+@shared_task(name=DELIVER_TASK)
+def deliver_notifications(notification_ids: list[int]) -> int:
+    return notifications_deliver(notification_ids)
 
 
 @shared_task(name="requests_app.tasks.deliver_notification")
 def deliver_notification(notification_id: int) -> None:
-    notification_deliver(notification_id)
+    # One row: the tasks queued before the outbox delivered in batches, and anyone who hands
+    # out a single row by name.
+    notifications_deliver([notification_id])
 
 
 @shared_task(name="requests_app.tasks.sweep_notifications")
 def sweep_notifications() -> int:
     """Hand out every due notification again: nothing depends on a task surviving in Redis."""
     due = notifications_due()
-    for pk in due:
-        deliver_notification.delay(pk)
+    notifications_hand_off(due)
     return len(due)
 
 
 @shared_task(name="requests_app.tasks.sweep_deadlines")
 def sweep_deadlines() -> int:
-    return deadline_sweep().queued
+    # Batch after batch while there is more due, for at most half a beat interval.
+    return deadline_sweep_until_done(
+        budget_seconds=settings.PORTAL_DEADLINE_SWEEP_SECONDS / 2
+    ).queued
 
 
 @shared_task(name="requests_app.tasks.send_daily_digest")

@@ -17,7 +17,7 @@ from authorities.constants import Instrument
 from portal.models import Heartbeat
 from requests_app import tasks
 from requests_app.models import LegalRequest, Notification, Status
-from requests_app.notifications import deliver_all_due, notification_queue
+from requests_app.notifications import Email, deliver_all_due, notifications_enqueue
 from tests.conftest import verified_login
 from tests.requests_app.helpers import VALID, submit
 
@@ -168,19 +168,24 @@ def test_heartbeat_means_the_last_sweep_finished(client, officer, reviewer):
 
 
 def queue_email(key: str, recipients: list[str], template: str = "daily_digest") -> Notification:
-    return notification_queue(
-        key=key,
-        recipients=recipients,
-        template=template,
-        context={
-            "open": 1,
-            "overdue": 0,
-            "today": 0,
-            "emergency": 0,
-            "unassigned": 0,
-            "date": "2026-11-27",
-        },
+    [row] = notifications_enqueue(
+        [
+            Email(
+                key=key,
+                recipients=recipients,
+                template=template,
+                context={
+                    "open": 1,
+                    "overdue": 0,
+                    "today": 0,
+                    "emergency": 0,
+                    "unassigned": 0,
+                    "date": "2026-11-27",
+                },
+            )
+        ]
     )
+    return row
 
 
 def test_bad_address_or_missing_template_fails_alone_and_is_retried(client, lead):
