@@ -4,6 +4,7 @@ of another authority (the outsider), a reviewer and a lead; and a helper to log 
 import uuid
 
 import pytest
+from celery.signals import before_task_publish
 from django.contrib.auth.models import Group
 from django.test import Client, TestCase
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -16,10 +17,21 @@ from tests.factories import AuthorityFactory, OfficerFactory, UserFactory, totp_
 @pytest.fixture(autouse=True, scope="session")
 def _private_celery_queue():
     """Tasks the suite enqueues (e-mail hand-offs after commit) go to a queue of this run, which
-    is deleted at the end, so the shared Redis keeps no leftovers and no other worker runs them."""
+    is deleted at the end, so the shared Redis keeps no leftovers and no other worker runs them.
+    A run that published nothing (the pure tests: the clock, the power check) has nothing to
+    delete and does not connect to Redis at all."""
     queue = f"pytest-{uuid.uuid4().hex[:8]}"
     celery_app.conf.task_default_queue = queue
+    published = []
+
+    def note_publish(**kwargs):
+        published.append(kwargs.get("routing_key"))
+
+    before_task_publish.connect(note_publish, weak=False)
     yield queue
+    before_task_publish.disconnect(note_publish)
+    if not published:
+        return
     with celery_app.connection_for_write() as conn:
         client = conn.default_channel.client  # the redis-py client kombu uses
         client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")

@@ -129,6 +129,9 @@ def _pdf() -> bytes:
 def _embedded_env(var_dir) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update(
+        # make run's settings, not the suite's (tests/settings.py would put back the test
+        # environment removed above).
+        DJANGO_SETTINGS_MODULE="portal.settings",
         DJANGO_DEBUG="1",
         PORTAL_VAR_DIR=str(var_dir),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",

@@ -1,0 +1,38 @@
+"""Settings for the test suite (pyproject.toml: DJANGO_SETTINGS_MODULE): the production module,
+portal/settings.py, with two differences that exist only here.
+
+1. The test environment as defaults. `make test` sets these variables (the Makefile's TEST_ENV,
+   which wins: setdefault); with nothing set, a bare `.venv/bin/pytest tests/...` gets the same
+   ones, so the pure tests (the clock, the power check, identifiers, registry parsing) run with
+   no environment at all, and the database tests still use the real PostgreSQL and Redis on
+   127.0.0.1, never an embedded stand-in. The secret key is a test value; portal/settings.py
+   keeps refusing to start without DJANGO_SECRET_KEY (tests/portal/test_skeleton.py). They go
+   into os.environ so that the processes the slow tests start (web server, worker, beat) see
+   what this process sees; those inherit DJANGO_SETTINGS_MODULE=tests.settings too, so they
+   check the passwords this process hashed. A test that needs the production module in a child
+   process names it (DJANGO_SETTINGS_MODULE=portal.settings).
+2. A fast password hasher: PBKDF2 costs about 0.5 s per user created or logged in, and nearly
+   every test creates users. tests/portal/test_password_hashing.py proves the production module
+   still hashes with PBKDF2.
+"""
+
+import os
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+TEST_ENVIRONMENT = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "DJANGO_SECRET_KEY": "test-only-not-secret-0123456789abcdefghijklmnopqrstuvwxyz",
+    "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+    "DJANGO_SECURE_SSL_REDIRECT": "0",
+    "EMAIL_URL": "smtp://127.0.0.1:2525",
+    "PORTAL_VAR_DIR": str(_ROOT / "var" / "test"),
+}
+for _name, _value in TEST_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
+from portal.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
