@@ -370,6 +370,7 @@ def test_each_action_can_be_left_out_of_the_setting(client, officer, settings):
     assert submit(client, Instrument.EMERGENCY_DISCLOSURE).status_code == 302
 
 
+@pytest.mark.slow
 def test_unknown_action_names_are_a_configuration_error():
     with pytest.raises(ImproperlyConfigured):
         second_factor().requires_phishing_resistant("emergency_submitt")
@@ -391,6 +392,7 @@ def test_the_default_covers_the_three_actions(settings):
     } == settings.PORTAL_PHISHING_RESISTANT_FOR
 
 
+@pytest.mark.slow
 def test_a_relying_party_id_outside_the_portals_address_is_a_configuration_error():
     env = {
         **os.environ,

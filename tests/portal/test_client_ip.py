@@ -97,6 +97,7 @@ def test_trusted_proxies_setting_refuses_anything_else(raw):
         trusted_proxies_parse(raw)
 
 
+@pytest.mark.slow
 def test_portal_refuses_to_start_with_a_mistyped_proxy_network(tmp_path):
     def start(value: str) -> subprocess.CompletedProcess:
         # Reading a setting loads portal/settings.py, as every process does first.

@@ -83,6 +83,7 @@ def _settings_import(env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "missing"),
     [
@@ -117,6 +118,7 @@ def _manage(*args: str, tmp_path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_manage_py_without_an_environment_names_the_missing_secret(tmp_path):
     result = _manage("check", tmp_path=tmp_path)
 
@@ -125,6 +127,7 @@ def test_manage_py_without_an_environment_names_the_missing_secret(tmp_path):
     assert "Models aren't loaded yet" not in result.stderr
 
 
+@pytest.mark.slow
 def test_makemigrations_check_needs_no_environment(tmp_path):
     result = _manage("makemigrations", "--check", "--dry-run", tmp_path=tmp_path)
 
@@ -132,6 +135,7 @@ def test_makemigrations_check_needs_no_environment(tmp_path):
     assert "No changes detected" in result.stdout
 
 
+@pytest.mark.slow
 def test_debug_is_off_unless_asked_for(tmp_path):
     env = {
         "DJANGO_SECRET_KEY": "k" * 50,
@@ -152,6 +156,7 @@ def test_debug_is_off_unless_asked_for(tmp_path):
     assert result.stdout.strip() == "False", result.stderr
 
 
+@pytest.mark.slow
 def test_embedded_defaults_need_no_database_or_broker_server(tmp_path):
     code = (
         "import django; django.setup(); from django.conf import settings;"
