@@ -17,6 +17,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.broker import broker_kind
 from portal.http import trusted_proxies_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -344,9 +345,16 @@ else:
 EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=20)
 
 # --- Celery -----------------------------------------------------------------------------------
-# Broker: Redis in production; with none set, kombu's filesystem transport in var/broker.
+# Broker: RabbitMQ (amqp://) or Redis (redis://) in production, README "Brokers"; with none set,
+# kombu's filesystem transport in var/broker. Whichever it is, the outbox in PostgreSQL is what
+# guarantees delivery: a broker that loses its queues delays alerts, loses none.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
+BROKER_KIND = broker_kind(CELERY_BROKER_URL)
+if BROKER_KIND not in ("redis", "amqp", "filesystem"):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL must be an amqp://, redis:// or filesystem:// URL."
+    )
+if BROKER_KIND == "filesystem":
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
@@ -358,12 +366,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # The exchange table: kombu's default is "control" in the working directory (the repo).
         "control_folder": str(_broker_dir / "control"),
     }
-else:
+elif BROKER_KIND == "redis":
+    # kombu's Redis transport with its crash after a lost connection fixed (portal/broker.py).
+    CELERY_BROKER_TRANSPORT = "portal.broker:RedisTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A task not acknowledged within this time is redelivered (acks_late). Longer than the hard
         # time limit, so a slow task is never run twice while still running.
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
     }
+else:
+    # RabbitMQ redelivers an unacknowledged task when the worker's connection closes, and
+    # closes a channel whose delivery stays unacknowledged past its consumer_timeout (30 minutes
+    # by default): tasks end within CELERY_TASK_TIME_LIMIT and nothing is scheduled with an ETA,
+    # so that never happens. Publisher confirms: a task handed over after commit is on the
+    # broker (or the publish raises) before the request goes on; the outbox sweep covers the rest.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
 # Results are written to PostgreSQL by the tasks themselves; Celery keeps none.
@@ -412,7 +429,7 @@ CELERY_BEAT_SCHEDULE = {
 # A shared cache with atomic increments: Redis in production (CACHE_URL, or the broker's Redis on
 # its next database). The embedded mode (one development server) keeps counters in memory.
 _cache_url = env.str("CACHE_URL", default="")
-if not _cache_url and CELERY_BROKER_URL.startswith("redis"):
+if not _cache_url and BROKER_KIND == "redis":
     _base, _, _db = CELERY_BROKER_URL.rpartition("/")
     _cache_url = f"{_base}/{int(_db) + 1 if _db.isdigit() else 1}"
 if _cache_url:

@@ -1,9 +1,23 @@
-"""Stop `make test` at once, with a clear message, when PostgreSQL or Redis is not reachable."""
+"""Stop `make test` at once, with a clear message, when PostgreSQL or the broker (Redis, or
+RabbitMQ when CELERY_BROKER_URL is amqp://) is not reachable."""
 
 import os
 import socket
 import sys
 from urllib.parse import urlparse
+
+REDIS_START = (
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
+)
+RABBITMQ_START = "rabbitmq-server -detached (or: service rabbitmq-server start)"
+
+
+def broker_service(url: str) -> tuple[str, str, int, str]:
+    if urlparse(url).scheme.startswith("amqp"):
+        return ("RabbitMQ", url, 5672, RABBITMQ_START)
+    return ("Redis", url, 6379, REDIS_START)
+
 
 SERVICES = [
     (
@@ -12,13 +26,7 @@ SERVICES = [
         5432,
         "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
     ),
-    (
-        "Redis",
-        os.environ.get("CELERY_BROKER_URL", ""),
-        6379,
-        'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
-        "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log",
-    ),
+    broker_service(os.environ.get("CELERY_BROKER_URL", "")),
 ]
 
 
