@@ -147,11 +147,23 @@ def passkey_login(client, user):
     return client
 
 
+def pytest_runtest_setup(item):
+    """Note each test that is one case of a printed figure (tests/figures.py)."""
+    from tests.figures import FIGURE_TESTS
+
+    for marker in item.iter_markers("figure"):
+        FIGURE_TESTS[marker.args[0]].add(item.nodeid)
+
+
 def pytest_terminal_summary(terminalreporter):
     """The security suite's figures (docs/security.md), from the tests that ran."""
     from tests.figures import summary_lines
 
-    failed = {report.nodeid for report in terminalreporter.stats.get("failed", [])}
+    failed = {
+        report.nodeid
+        for outcome in ("failed", "error")
+        for report in terminalreporter.stats.get(outcome, [])
+    }
     lines = summary_lines(failed)
     for line in lines:
         terminalreporter.write_line(line)

@@ -230,6 +230,7 @@ AUTOMATIC: list = [
     ("build", "reason"),
     [pytest.param(build, reason, id=build.__name__) for build, reason in AUTOMATIC],
 )
+@pytest.mark.figure("hostile upload")
 def test_pdf_that_acts_by_itself_is_refused_with_what_the_action_does(
     build: Callable[[], bytes], reason: str
 ):

@@ -435,6 +435,7 @@ def test_hand_written_pdf_is_accepted_so_its_broken_variants_fail_for_their_defe
     ("name", "build", "reason"),
     [pytest.param(name, build, reason, id=build.__name__) for name, build, reason in HOSTILE],
 )
+@pytest.mark.figure("hostile upload")
 def test_hostile_file_is_refused_quickly_with_its_name_and_reason(
     name: str, build: Callable[[], bytes], reason: str
 ):
@@ -446,6 +447,7 @@ def test_hostile_file_is_refused_quickly_with_its_name_and_reason(
     record("hostile upload", (seconds, build.__name__))
 
 
+@pytest.mark.figure("hostile upload")
 def test_file_over_the_size_limit_is_refused(settings):
     settings.PORTAL_MAX_UPLOAD_BYTES = MIB
     padded = blank_pdf()
