@@ -18,6 +18,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
@@ -46,6 +48,17 @@ def bind_reference(reference: str | None) -> None:
     line logged from here until the request or task ends. A draft has no reference: nothing."""
     if reference:
         _reference.set(reference)
+
+
+@contextmanager
+def reference_bound(reference: str | None) -> Iterator[None]:
+    """The legal request one step of a batch is about (a task that sweeps or sends for many
+    requests): its lines name it, and the next step's do not."""
+    token = _reference.set(reference or None)
+    try:
+        yield
+    finally:
+        _reference.reset(token)
 
 
 def current_context() -> dict[str, str]:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 
 from portal.celery import app as celery_app
 from portal.emails import absolute_url, build_email, local_time
+from portal.logs import reference_bound
 
 from . import instruments, roles
 from .models import LegalRequest, Notification, Status
@@ -340,7 +341,9 @@ class _Links:
         users = get_user_model().objects.filter(email__in=emails, is_active=True)
         self.users = {user.email.lower(): user for user in users}
         request_ids = {row.request_id for row in rows if row.request_id}
-        self.requests = LegalRequest.objects.only("pk", "public_id").in_bulk(request_ids)
+        self.requests = LegalRequest.objects.only("pk", "public_id", "reference").in_bulk(
+            request_ids
+        )
 
     def groups(self, recipients: list[str], request_id: int) -> dict[str, list[str]]:
         """The recipients grouped by the link each can open (one message per group). An
@@ -354,6 +357,13 @@ class _Links:
 
 
 def _deliver_one(row: Notification, context: dict, links: _Links, mail) -> int:
+    request = links.requests.get(row.request_id) if row.request_id else None
+    # The lines about this row (a failure, a skipped address) name its request's reference.
+    with reference_bound(request.reference if request else None):
+        return _deliver_row(row, context, links, mail)
+
+
+def _deliver_row(row: Notification, context: dict, links: _Links, mail) -> int:
     message_id = f"<{row.key.replace(':', '.')}@{_mail_domain()}>"
     try:
         # Everything that reads the row can raise on a bad one (a corrupt row, a missing

@@ -7,14 +7,17 @@ import json
 import logging
 import re
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from authorities.constants import Instrument
 from portal.celery import app as celery_app
 from portal.logs import bind_reference
-from requests_app.models import LegalRequest
+from requests_app import tasks
+from requests_app.models import LegalRequest, Notification
 from tests.conftest import verified_login
 from tests.requests_app.helpers import VALID, submit
 
@@ -150,3 +153,40 @@ def test_a_task_logs_with_its_task_id_and_the_reference():
     assert line["reference"] == "LR-2026-000042"
     (after,) = [line for line in lines if line["message"] == "after the task"]
     assert "task_id" not in after and "reference" not in after
+
+
+def test_the_sweep_task_logs_a_failing_request_with_its_task_id_and_reference(client, officer):
+    start = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        verified_login(client, officer)
+        submit(client, Instrument.EPOC)
+    request = LegalRequest.objects.get()
+    # An instrument the rule table no longer knows: the sweep fails on this request.
+    LegalRequest.objects.filter(pk=request.pk).update(instrument="retired_instrument")
+    with console_output() as buffer, time_machine.travel(start + timedelta(days=5), tick=False):
+        tasks.sweep_deadlines.apply(task_id="sweep-task-0123456789")
+    (line,) = [
+        line for line in json_lines(buffer) if line["message"].startswith("alerts failing for")
+    ]
+    assert line["task_id"] == "sweep-task-0123456789"
+    assert line["task"] == "requests_app.tasks.sweep_deadlines"
+    assert line["reference"] == request.reference
+    for value in target_values(request):
+        assert value not in buffer.getvalue()
+
+
+def test_the_send_task_logs_a_row_with_its_task_id_and_the_request_reference(client, officer):
+    verified_login(client, officer)
+    submit(client, Instrument.EPOC)
+    request = LegalRequest.objects.get()
+    ack = Notification.objects.get(request=request, alert_kind="")
+    # A bad manual edit: one malformed address beside the officer's (skipped, and logged).
+    Notification.objects.filter(pk=ack.pk).update(recipients=[officer.email, "bad\nBcc: x@evil"])
+    with console_output() as buffer:
+        tasks.deliver_notification.apply(args=[ack.pk], task_id="send-task-0123456789")
+    (line,) = [line for line in json_lines(buffer) if "malformed" in line["message"]]
+    assert line["task_id"] == "send-task-0123456789"
+    assert line["reference"] == request.reference
+    assert Notification.objects.get(pk=ack.pk).state == Notification.State.SENT
+    for value in target_values(request):
+        assert value not in buffer.getvalue()
