@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
 
 request_logger = logging.getLogger("portal.request")
 
@@ -87,6 +89,15 @@ class ContextTextFormatter(logging.Formatter):
             return line
         first, newline, rest = line.partition("\n")
         return f"{first} [{context}]{newline}{rest}"
+
+
+class PortalJsonFormatter(JsonFormatter):
+    """python-json-logger's formatter, less the `request` Django attaches to its own records
+    (django.request, django.security): its repr is the full path with the query string."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
+        super().__init__(*args, **kwargs)
 
 
 class RequestIdMiddleware:

@@ -110,6 +110,18 @@ def test_a_reviewer_search_for_a_target_is_not_logged(client, officer, reviewer)
         assert value not in buffer.getvalue()
 
 
+def test_a_refused_search_logs_neither_its_query_nor_the_target(client, officer):
+    # Django logs a refused page itself (django.request "Not Found"), with the request attached:
+    # its repr has the query string, and is left out of the JSON line.
+    verified_login(client, officer)
+    with console_output() as buffer:
+        response = client.get(reverse("review:queue"), {"q": "@jane.doe"})
+    assert response.status_code == 404
+    lines = json_lines(buffer)
+    assert any(line["logger"] == "django.request" for line in lines)
+    assert "jane.doe" not in buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     "incoming", ["short", "has space 0123456789", "x" * 65, "bad\ninjected", '"}{"level":"ERR']
 )

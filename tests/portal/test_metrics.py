@@ -127,6 +127,11 @@ def rows(officer):
 def test_scrape_with_the_token_shows_the_figures_of_the_rows(client, rows):
     with time_machine.travel(NOW, tick=False):
         families = scrape_with_token(client)
+    print("\nportal figures of one scrape (-s shows them):")
+    for family in families.values():
+        for sample in family.samples:
+            if sample.name.startswith("portal_") and (sample.value or not sample.labels):
+                print(f"  {sample.name}{sample.labels or ''} {sample.value}")
 
     open_requests = {
         (s.labels["status"], s.labels["instrument"]): s.value
