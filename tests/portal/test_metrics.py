@@ -2,6 +2,7 @@
 with prometheus_client's parser; the portal's figures match the rows each test made; anyone else
 gets the 404 of a page that does not exist."""
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from authorities.constants import Instrument
 from portal.models import Heartbeat
 from requests_app.models import LegalRequest, Notification, Status
 from tests.conftest import verified_login
+from tests.processes import python_in_portal
 from tests.security.test_headers_and_csrf import check_headers
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +256,15 @@ def test_the_page_sends_the_security_headers_over_https(client):
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", secure=True)
     assert response.status_code == 200
     assert check_headers(response) == []
+
+
+@pytest.mark.slow
+def test_a_short_token_and_an_unknown_log_format_stop_start_up():
+    for name, value, message in (
+        ("PORTAL_METRICS_TOKEN", "too-short", "PORTAL_METRICS_TOKEN must be at least 32"),
+        ("PORTAL_LOG_FORMAT", "xml", "PORTAL_LOG_FORMAT must be json or text"),
+    ):
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", name: value}
+        result = python_in_portal("import django; django.setup()", env=env)
+        assert result.returncode != 0
+        assert message in result.stderr
