@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import instruments as I
+from . import instruments
 from .identifiers import parse_targets
 from .uploads import check_upload
 
@@ -48,11 +48,11 @@ class MultipleFileField(forms.FileField):
 
 # Which form fields each instrument shows (beyond the ones every request has).
 FIELDS_BY_REQUIREMENT = {
-    I.OFFENCE: ["offence"],
-    I.DATA_CATEGORIES: ["data_categories"],
-    I.PERIOD: ["period_start", "period_end"],
-    I.REDRESS: ["redress_information"],
-    I.TERRITORIAL_SCOPE: ["territorial_scope"],
+    instruments.OFFENCE: ["offence"],
+    instruments.DATA_CATEGORIES: ["data_categories"],
+    instruments.PERIOD: ["period_start", "period_end"],
+    instruments.REDRESS: ["redress_information"],
+    instruments.TERRITORIAL_SCOPE: ["territorial_scope"],
 }
 
 
@@ -151,7 +151,7 @@ class LegalRequestForm(forms.Form):
 
     def __init__(self, *args, instrument: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.rule = I.rule_for(instrument)
+        self.rule = instruments.rule_for(instrument)
         shown = {
             "case_reference",
             "legal_basis",
@@ -180,11 +180,13 @@ class LegalRequestForm(forms.Form):
                 del self.fields[name]
         if "data_categories" in self.fields:
             self.fields["data_categories"].choices = [
-                (c.value, c.label) for c in I.DataCategory if c.value in self.rule.categories
+                (c.value, c.label)
+                for c in instruments.DataCategory
+                if c.value in self.rule.categories
             ]
         for name in self.fields:
             if name in self.rule.required or (
-                name in ("period_start", "period_end") and I.PERIOD in self.rule.required
+                name in ("period_start", "period_end") and instruments.PERIOD in self.rule.required
             ):
                 self.fields[name].label = gettext("%(label)s (required)") % {
                     "label": self.fields[name].label

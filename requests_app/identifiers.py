@@ -11,7 +11,6 @@ from django.utils.translation import gettext
 
 from .models import RequestTarget
 
-K = RequestTarget.Kind
 # ASCII: \d alone also matches other scripts' digits, which are not a canonical E.164 form.
 E164 = re.compile(r"^\+[1-9]\d{6,14}$", re.ASCII)
 USERNAME = re.compile(r"^[a-z0-9_.]{3,32}$")
@@ -22,9 +21,9 @@ def parse_identifier(raw: str, allowed: frozenset[str]) -> tuple[str, str]:
     text = raw.strip()
     lowered = text.lower()
     if lowered.startswith(("http://", "https://")) or lowered.split("/")[0] in _platform_hosts():
-        kind, value = K.URL, _normalise_url(text)
+        kind, value = RequestTarget.Kind.URL, _normalise_url(text)
     elif text.lstrip("(").startswith("+") or re.fullmatch(r"[\d\s().-]{7,}", text):
-        kind, value = K.PHONE, _normalise_phone(text)
+        kind, value = RequestTarget.Kind.PHONE, _normalise_phone(text)
     elif lowered.startswith("id:"):
         digits = text[3:].strip()
         # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit accepts.
@@ -32,7 +31,7 @@ def parse_identifier(raw: str, allowed: frozenset[str]) -> tuple[str, str]:
             raise ValidationError(
                 gettext("“%(raw)s”: an account id is id: followed by digits.") % {"raw": raw}
             )
-        kind, value = K.ACCOUNT_ID, f"id:{int(digits)}"
+        kind, value = RequestTarget.Kind.ACCOUNT_ID, f"id:{int(digits)}"
     else:
         name = lowered.removeprefix("@")
         if not USERNAME.match(name):
@@ -44,9 +43,9 @@ def parse_identifier(raw: str, allowed: frozenset[str]) -> tuple[str, str]:
                 )
                 % {"raw": raw}
             )
-        kind, value = K.USERNAME, f"@{name}"
+        kind, value = RequestTarget.Kind.USERNAME, f"@{name}"
     if kind not in allowed:
-        labels = ", ".join(sorted(K(k).label.lower() for k in allowed))
+        labels = ", ".join(sorted(RequestTarget.Kind(k).label.lower() for k in allowed))
         raise ValidationError(
             gettext("“%(raw)s”: this instrument takes only: %(kinds)s.")
             % {"raw": raw, "kinds": labels}

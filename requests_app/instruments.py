@@ -14,8 +14,6 @@ from django.utils.translation import gettext_lazy as _
 
 from authorities.constants import AuthorityKind, Instrument
 
-K = AuthorityKind
-
 
 class DataCategory(models.TextChoices):
     SUBSCRIBER = "subscriber", _("Subscriber data")
@@ -88,14 +86,14 @@ RULES: dict[str, InstrumentRule] = {
         legal_source=gettext_noop("e-Evidence Regulation (EU) 2023/1543, Art. 4, 5, 10"),
         required=COMMON | {OFFENCE, TARGETS, DATA_CATEGORIES, PERIOD, DOCUMENTS},
         categories=EVIDENCE_CATEGORIES,
-        issuer_kinds=frozenset(K.values) - {K.REGULATOR},
+        issuer_kinds=frozenset(AuthorityKind.values) - {AuthorityKind.REGULATOR},
         deadline=timedelta(days=10),
         emergency_deadline=timedelta(hours=8),
         emergency_allowed=True,
         direct_categories_by_kind={
-            K.COURT: EVIDENCE_CATEGORIES,
-            K.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
-            K.PROSECUTOR: LESS_SENSITIVE_CATEGORIES,
+            AuthorityKind.COURT: EVIDENCE_CATEGORIES,
+            AuthorityKind.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
+            AuthorityKind.PROSECUTOR: LESS_SENSITIVE_CATEGORIES,
         },
         emergency_unvalidated_categories=LESS_SENSITIVE_CATEGORIES,
         threshold_categories=SENSITIVE_CATEGORIES,
@@ -107,12 +105,12 @@ RULES: dict[str, InstrumentRule] = {
         legal_source=gettext_noop("e-Evidence Regulation (EU) 2023/1543, Art. 4(3), 11"),
         required=COMMON | {OFFENCE, TARGETS, DATA_CATEGORIES, PERIOD, DOCUMENTS},
         categories=EVIDENCE_CATEGORIES,
-        issuer_kinds=frozenset(K.values) - {K.REGULATOR},
+        issuer_kinds=frozenset(AuthorityKind.values) - {AuthorityKind.REGULATOR},
         deadline_setting="epoc_pr_confirm",
         direct_categories_by_kind={
-            K.COURT: EVIDENCE_CATEGORIES,
-            K.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
-            K.PROSECUTOR: EVIDENCE_CATEGORIES,
+            AuthorityKind.COURT: EVIDENCE_CATEGORIES,
+            AuthorityKind.INVESTIGATING_JUDGE: EVIDENCE_CATEGORIES,
+            AuthorityKind.PROSECUTOR: EVIDENCE_CATEGORIES,
         },
         emergency_unvalidated_categories=EVIDENCE_CATEGORIES,
         evidence_rules=True,
@@ -123,7 +121,7 @@ RULES: dict[str, InstrumentRule] = {
         legal_source=gettext_noop("TCO Regulation (EU) 2021/784, Art. 3"),
         required=COMMON | {TARGETS, DOCUMENTS},
         categories=frozenset({DataCategory.CONTENT_REMOVAL}),
-        issuer_kinds=frozenset(K.values),
+        issuer_kinds=frozenset(AuthorityKind.values),
         deadline=timedelta(hours=1),
         target_kinds=frozenset({"url"}),  # the content to remove, by its link
     ),
@@ -133,7 +131,7 @@ RULES: dict[str, InstrumentRule] = {
         legal_source=gettext_noop("Digital Services Act (EU) 2022/2065, Art. 9"),
         required=COMMON | {TARGETS, REDRESS, TERRITORIAL_SCOPE, DOCUMENTS},
         categories=frozenset({DataCategory.CONTENT_REMOVAL}),
-        issuer_kinds=frozenset(K.values),
+        issuer_kinds=frozenset(AuthorityKind.values),
         deadline_setting="dsa_art9",
         target_kinds=frozenset({"url", "username", "account_id"}),
     ),
@@ -143,7 +141,7 @@ RULES: dict[str, InstrumentRule] = {
         legal_source=gettext_noop("Digital Services Act (EU) 2022/2065, Art. 10"),
         required=COMMON | {TARGETS, REDRESS, DOCUMENTS},
         categories=frozenset({DataCategory.INFORMATION}),
-        issuer_kinds=frozenset(K.values),
+        issuer_kinds=frozenset(AuthorityKind.values),
         deadline_setting="dsa_art10",
     ),
     Instrument.EMERGENCY_DISCLOSURE: InstrumentRule(
@@ -156,7 +154,13 @@ RULES: dict[str, InstrumentRule] = {
         | {EMERGENCY_JUSTIFICATION},
         categories=EVIDENCE_CATEGORIES,
         issuer_kinds=frozenset(
-            {K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR, K.POLICE, K.TCO_AUTHORITY}
+            {
+                AuthorityKind.COURT,
+                AuthorityKind.INVESTIGATING_JUDGE,
+                AuthorityKind.PROSECUTOR,
+                AuthorityKind.POLICE,
+                AuthorityKind.TCO_AUTHORITY,
+            }
         ),
         deadline_setting="emergency_disclosure",
         always_emergency=True,
@@ -169,7 +173,7 @@ RULES: dict[str, InstrumentRule] = {
         ),
         required=frozenset({REASONS}),
         categories=frozenset(),
-        issuer_kinds=frozenset(K.values),
+        issuer_kinds=frozenset(AuthorityKind.values),
         deadline_setting="inquiry",
     ),
 }
@@ -257,7 +261,9 @@ def power_problems(
         if needs_validation and not validating_authority.strip():
             names = ", ".join(DataCategory(c).label.lower() for c in needs_validation)
             # The validators are those who may issue these categories themselves (Art. 4(1)-(3)).
-            prosecutor_may = rule.direct_categories_by_kind.get(K.PROSECUTOR, frozenset())
+            prosecutor_may = rule.direct_categories_by_kind.get(
+                AuthorityKind.PROSECUTOR, frozenset()
+            )
             who = (
                 gettext("a judge, court, investigating judge or public prosecutor")
                 if set(needs_validation) <= prosecutor_may

@@ -23,8 +23,7 @@ from portal.access import only_for
 from portal.http import client_ip
 from portal.ratelimits import upload_limit
 
-from . import audit, reports, review, roles, selectors
-from . import instruments as I
+from . import audit, instruments, reports, review, roles, selectors
 from .models import OPEN_STATUSES, TRANSITIONS, AccessLog, Status
 from .review_forms import (
     ApproveDisclosureForm,
@@ -104,17 +103,17 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     officer = legal_request.officer
     match = authority_for_email(officer.email)
     allowed = TRANSITIONS[legal_request.status]
-    known = I.is_known(legal_request.instrument)
+    known = instruments.is_known(legal_request.instrument)
     context = {
         "req": legal_request,
-        "rule": I.rule_for(legal_request.instrument) if known else None,
+        "rule": instruments.rule_for(legal_request.instrument) if known else None,
         "now": timezone.now(),
         "is_lead": roles.is_lead(request.user),
         "approval_needs_passkey": not second_factor.session_may(
             request, second_factor.EMERGENCY_APPROVAL
         ),
         "domain_matches": match is not None and match.pk == legal_request.authority_id,
-        "power_problems": I.power_problems(
+        "power_problems": instruments.power_problems(
             authority=legal_request.authority,
             instrument=legal_request.instrument,
             categories=list(legal_request.data_categories),

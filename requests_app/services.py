@@ -13,8 +13,7 @@ from authorities import second_factor
 from authorities.selectors import officer_block_reason
 from portal.logs import bind_reference
 
-from . import alerts, deadlines, risk
-from . import instruments as I
+from . import alerts, deadlines, instruments, risk
 from .models import (
     TRANSITIONS,
     Attachment,
@@ -145,7 +144,7 @@ def legal_request_save_draft(
     """Create or update a draft with the officer's fields (only OFFICER_FIELDS are read, so an
     extra posted field such as status or authority changes nothing)."""
     _check_officer_may_submit(officer)
-    if instrument not in I.RULES:
+    if instrument not in instruments.RULES:
         raise ValidationError(gettext("Unknown instrument."))
     values = {name: data[name] for name in OFFICER_FIELDS if name in data}
     if request is None:
@@ -285,7 +284,7 @@ def legal_request_submit(
     if problems:
         raise ValidationError(problems)
 
-    emergency = I.is_emergency(request.instrument, request.is_emergency)
+    emergency = instruments.is_emergency(request.instrument, request.is_emergency)
     # Fake emergency requests come from phished police accounts: an emergency needs a session
     # verified with a passkey (device_id is the session's second factor), not a phishable code.
     if (
@@ -301,7 +300,7 @@ def legal_request_submit(
         "submitted_ip": ip,
         "submitted_device": device_id[:100],
     }
-    if request.instrument == I.Instrument.EPOC_PR:
+    if request.instrument == instruments.Instrument.EPOC_PR:
         fields["preservation_until"] = now + timedelta(days=settings.PORTAL_PRESERVATION_DAYS)
     transition(
         request=request,
@@ -322,7 +321,7 @@ def legal_request_submit(
     )
     recompute_due_at(request)
     notify_authority(request, key="ack", template="request_received")
-    if emergency or request.instrument in I.URGENT_INSTRUMENTS:
+    if emergency or request.instrument in instruments.URGENT_INSTRUMENTS:
         alerts.alert_queue(
             request, kind=alerts.Kind.ARRIVAL, threshold=0, due_at=request.received_at
         )
@@ -420,7 +419,7 @@ def message_post_by_officer(
 def preservation_extend(*, officer, request: LegalRequest) -> LegalRequest:
     """EPOC-PR Annex VI: the issuing authority extends the preservation once, by 30 days."""
     request = _own_submitted(request, officer)
-    if request.instrument != I.Instrument.EPOC_PR:
+    if request.instrument != instruments.Instrument.EPOC_PR:
         raise TransitionError(gettext("Only a preservation order can be extended."))
     if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
         raise TransitionError(gettext("This preservation order is no longer active."))
@@ -449,7 +448,7 @@ def preservation_confirm_production(
     """EPOC-PR Annex V: a production request was issued, so the data stay preserved until it
     is answered (no end date here)."""
     request = _own_submitted(request, officer)
-    if request.instrument != I.Instrument.EPOC_PR:
+    if request.instrument != instruments.Instrument.EPOC_PR:
         raise TransitionError(gettext("Only a preservation order has a production follow-up."))
     if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
         raise TransitionError(gettext("This preservation order is no longer active."))

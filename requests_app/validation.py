@@ -7,22 +7,22 @@ from datetime import date
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import instruments as I
+from . import instruments
 from .models import Attachment, LegalRequest
 
 FIELD_LABELS = {
-    I.CASE_REFERENCE: _("a case or file reference"),
-    I.LEGAL_BASIS: _("the legal basis"),
-    I.OFFENCE: _("the offence"),
-    I.REASONS: _("a statement of reasons"),
-    I.REDRESS: _("information about redress"),
-    I.TERRITORIAL_SCOPE: _("the territorial scope"),
-    I.EMERGENCY_JUSTIFICATION: _("the emergency justification (the imminent threat)"),
+    instruments.CASE_REFERENCE: _("a case or file reference"),
+    instruments.LEGAL_BASIS: _("the legal basis"),
+    instruments.OFFENCE: _("the offence"),
+    instruments.REASONS: _("a statement of reasons"),
+    instruments.REDRESS: _("information about redress"),
+    instruments.TERRITORIAL_SCOPE: _("the territorial scope"),
+    instruments.EMERGENCY_JUSTIFICATION: _("the emergency justification (the imminent threat)"),
 }
 
 
 def submission_problems(request: LegalRequest, *, today: date) -> dict[str, list[str]]:
-    rule = I.rule_for(request.instrument)
+    rule = instruments.rule_for(request.instrument)
     problems: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -35,24 +35,24 @@ def submission_problems(request: LegalRequest, *, today: date) -> dict[str, list
                 gettext("%(instrument)s needs %(what)s.")
                 % {"instrument": rule.label, "what": label},
             )
-    emergency = I.is_emergency(request.instrument, request.is_emergency)
+    emergency = instruments.is_emergency(request.instrument, request.is_emergency)
     if emergency and not request.emergency_justification.strip():
         add(
-            I.EMERGENCY_JUSTIFICATION,
+            instruments.EMERGENCY_JUSTIFICATION,
             gettext(
                 "An emergency request must describe the imminent threat to life, physical "
                 "integrity or safety, or to critical infrastructure."
             ),
         )
-    if I.TARGETS in rule.required and not request.targets.exists():
+    if instruments.TARGETS in rule.required and not request.targets.exists():
         add(
             "targets",
             gettext("%(instrument)s needs at least one target identifier.")
             % {"instrument": rule.label},
         )
-    if I.DATA_CATEGORIES in rule.required and not request.data_categories:
+    if instruments.DATA_CATEGORIES in rule.required and not request.data_categories:
         add("data_categories", gettext("Choose the categories of data requested."))
-    if I.PERIOD in rule.required:
+    if instruments.PERIOD in rule.required:
         if not (request.period_start and request.period_end):
             add("period_start", gettext("Give the time period the data concerns (from and to)."))
         elif request.period_start > request.period_end:
@@ -62,7 +62,7 @@ def submission_problems(request: LegalRequest, *, today: date) -> dict[str, list
     if request.confidential and request.confidential_until and request.confidential_until < today:
         add("confidential_until", gettext("The confidentiality end date is in the past."))
     if (
-        I.DOCUMENTS in rule.required
+        instruments.DOCUMENTS in rule.required
         and not request.attachments.filter(purpose=Attachment.Purpose.ORDER).exists()
     ):
         add(
@@ -70,7 +70,7 @@ def submission_problems(request: LegalRequest, *, today: date) -> dict[str, list
             gettext("Attach the signed %(instrument)s document (PDF).")
             % {"instrument": rule.label},
         )
-    power = I.power_problems(
+    power = instruments.power_problems(
         authority=request.authority,
         instrument=request.instrument,
         categories=list(request.data_categories),

@@ -19,8 +19,7 @@ from portal.access import only_for
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
-from . import instruments as I
-from . import selectors, services
+from . import instruments, selectors, services
 from .audit import access_log_record
 from .forms import (
     LegalRequestForm,
@@ -72,7 +71,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     authority = officer.authority
     choices = [
         {"rule": rule, "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds}
-        for code, rule in I.RULES.items()
+        for code, rule in instruments.RULES.items()
     ]
     return render(
         request,
@@ -93,7 +92,7 @@ def _submit_block(officer) -> str | None:
 def _emergency_passkey_note(request: HttpRequest, instrument: str) -> str | None:
     """Said before the officer types an emergency request that this session could not submit
     (services.legal_request_submit refuses it): how to get a passkey-verified session."""
-    rule = I.rule_for(instrument)
+    rule = instruments.rule_for(instrument)
     if not (rule.emergency_allowed or rule.always_emergency):
         return None
     if second_factor.session_may(request, second_factor.EMERGENCY_SUBMIT):
@@ -166,7 +165,7 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
 @submission_limit
 def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
     officer = _officer_or_404(request)
-    if instrument not in I.RULES:
+    if instrument not in instruments.RULES:
         raise Http404
     if (block := _submit_block(officer)) is not None:
         messages.error(request, block)
@@ -184,7 +183,7 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
         "requests_app/form.html",
         {
             "form": form,
-            "rule": I.rule_for(instrument),
+            "rule": instruments.rule_for(instrument),
             "draft": None,
             "passkey_note": _emergency_passkey_note(request, instrument),
         },
@@ -235,7 +234,7 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
         "requests_app/form.html",
         {
             "form": form,
-            "rule": I.rule_for(draft.instrument),
+            "rule": instruments.rule_for(draft.instrument),
             "draft": draft,
             "passkey_note": _emergency_passkey_note(request, draft.instrument),
         },
@@ -263,7 +262,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         "requests_app/detail.html",
         {
             "req": legal_request,
-            "rule": I.rule_for(legal_request.instrument),
+            "rule": instruments.rule_for(legal_request.instrument),
             "message_form": MessageForm(),
             "withdraw_form": WithdrawForm(),
             "production_form": ProductionForm(),
@@ -346,7 +345,7 @@ def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
             "refusal": refusal,
             "ground": RefusalGround(ground).label if ground in RefusalGround.values else ground,
             "explanation": explanation,
-            "rule": I.rule_for(legal_request.instrument),
+            "rule": instruments.rule_for(legal_request.instrument),
         },
     )
 

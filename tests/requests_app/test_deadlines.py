@@ -21,7 +21,6 @@ from requests_app.deadlines import (
 )
 from requests_app.instruments import RULES, is_emergency, rule_for
 
-I = Instrument  # noqa: E741
 PARIS = ZoneInfo("Europe/Paris")
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
@@ -70,22 +69,22 @@ T0 = utc(2026, 11, 2, 10, 0)  # a Monday, far from any DST change
     ("instrument", "emergency_flag", "time_allowed"),
     [
         # e-Evidence Art. 10(3): 10 days; Art. 10(4): emergency, 8 hours.
-        (I.EPOC, False, timedelta(days=10)),
-        (I.EPOC, True, timedelta(hours=8)),
+        (Instrument.EPOC, False, timedelta(days=10)),
+        (Instrument.EPOC, True, timedelta(hours=8)),
         # TCO Art. 3(3): one hour, emergency or not.
-        (I.TCO_REMOVAL, False, timedelta(hours=1)),
-        (I.TCO_REMOVAL, True, timedelta(hours=1)),
+        (Instrument.TCO_REMOVAL, False, timedelta(hours=1)),
+        (Instrument.TCO_REMOVAL, True, timedelta(hours=1)),
         # Platform policy (settings.PORTAL_DEADLINE_MINUTES); no emergency variant.
-        (I.EPOC_PR, False, timedelta(hours=24)),
-        (I.EPOC_PR, True, timedelta(hours=24)),
-        (I.DSA_ART9, False, timedelta(hours=24)),
-        (I.DSA_ART9, True, timedelta(hours=24)),
-        (I.DSA_ART10, False, timedelta(days=10)),
-        (I.DSA_ART10, True, timedelta(days=10)),
-        (I.EMERGENCY_DISCLOSURE, False, timedelta(hours=1)),
-        (I.EMERGENCY_DISCLOSURE, True, timedelta(hours=1)),
-        (I.INQUIRY, False, timedelta(days=14)),
-        (I.INQUIRY, True, timedelta(days=14)),
+        (Instrument.EPOC_PR, False, timedelta(hours=24)),
+        (Instrument.EPOC_PR, True, timedelta(hours=24)),
+        (Instrument.DSA_ART9, False, timedelta(hours=24)),
+        (Instrument.DSA_ART9, True, timedelta(hours=24)),
+        (Instrument.DSA_ART10, False, timedelta(days=10)),
+        (Instrument.DSA_ART10, True, timedelta(days=10)),
+        (Instrument.EMERGENCY_DISCLOSURE, False, timedelta(hours=1)),
+        (Instrument.EMERGENCY_DISCLOSURE, True, timedelta(hours=1)),
+        (Instrument.INQUIRY, False, timedelta(days=14)),
+        (Instrument.INQUIRY, True, timedelta(days=14)),
     ],
 )
 def test_each_instrument_is_due_its_time_allowed_after_receipt(
@@ -105,11 +104,11 @@ def test_the_table_above_covers_every_instrument():
 @pytest.mark.parametrize(
     ("instrument", "setting_key"),
     [
-        (I.EPOC_PR, "epoc_pr_confirm"),
-        (I.DSA_ART9, "dsa_art9"),
-        (I.DSA_ART10, "dsa_art10"),
-        (I.EMERGENCY_DISCLOSURE, "emergency_disclosure"),
-        (I.INQUIRY, "inquiry"),
+        (Instrument.EPOC_PR, "epoc_pr_confirm"),
+        (Instrument.DSA_ART9, "dsa_art9"),
+        (Instrument.DSA_ART10, "dsa_art10"),
+        (Instrument.EMERGENCY_DISCLOSURE, "emergency_disclosure"),
+        (Instrument.INQUIRY, "inquiry"),
     ],
 )
 def test_policy_deadline_follows_its_setting(policy, instrument, setting_key):
@@ -120,7 +119,7 @@ def test_policy_deadline_follows_its_setting(policy, instrument, setting_key):
     )
 
 
-@pytest.mark.parametrize("instrument", [I.EPOC, I.TCO_REMOVAL])
+@pytest.mark.parametrize("instrument", [Instrument.EPOC, Instrument.TCO_REMOVAL])
 def test_legal_deadlines_ignore_the_policy_settings(policy, instrument):
     policy.PORTAL_DEADLINE_MINUTES = dict.fromkeys(POLICY_MINUTES, 1)
     due = due_at(instrument=instrument, emergency=False, events=[received(T0)])
@@ -133,10 +132,10 @@ def test_legal_deadlines_ignore_the_policy_settings(policy, instrument):
 @pytest.mark.parametrize(
     ("received_at", "instrument", "emergency", "expected"),
     [
-        (utc(2026, 11, 2, 10, 0, 45), I.EPOC, False, utc(2026, 11, 12, 10, 0)),
-        (utc(2026, 11, 2, 10, 0, 59, 999999), I.EPOC, True, utc(2026, 11, 2, 18, 0)),
-        (utc(2026, 11, 2, 10, 0, 0, 1), I.TCO_REMOVAL, False, utc(2026, 11, 2, 11, 0)),
-        (utc(2026, 11, 2, 23, 59, 30), I.TCO_REMOVAL, False, utc(2026, 11, 3, 0, 59)),
+        (utc(2026, 11, 2, 10, 0, 45), Instrument.EPOC, False, utc(2026, 11, 12, 10, 0)),
+        (utc(2026, 11, 2, 10, 0, 59, 999999), Instrument.EPOC, True, utc(2026, 11, 2, 18, 0)),
+        (utc(2026, 11, 2, 10, 0, 0, 1), Instrument.TCO_REMOVAL, False, utc(2026, 11, 2, 11, 0)),
+        (utc(2026, 11, 2, 23, 59, 30), Instrument.TCO_REMOVAL, False, utc(2026, 11, 3, 0, 59)),
     ],
 )
 def test_deadline_is_rounded_down_to_the_minute(received_at, instrument, emergency, expected):
@@ -230,12 +229,12 @@ EPOC_DUE = T0 + 10 * DAY  # 2026-11-12 10:00 UTC
     ],
 )
 def test_clarification_pauses_extend_the_epoc_deadline(events, expected):
-    assert due_at(instrument=I.EPOC, emergency=False, events=events) == expected
+    assert due_at(instrument=Instrument.EPOC, emergency=False, events=events) == expected
 
 
 def test_pause_extends_a_one_hour_tco_clock_by_its_length():
     events = [received(T0), stopped(T0 + 10 * MINUTE), restarted(T0 + 55 * MINUTE)]
-    assert due_at(instrument=I.TCO_REMOVAL, emergency=False, events=events) == (
+    assert due_at(instrument=Instrument.TCO_REMOVAL, emergency=False, events=events) == (
         T0 + HOUR + 45 * MINUTE
     )
 
@@ -279,7 +278,7 @@ def test_paused_time(events, expected):
     [
         pytest.param(
             utc(2026, 10, 24, 12, 0),
-            I.EPOC,
+            Instrument.EPOC,
             False,
             utc(2026, 11, 3, 12, 0),
             "2026-10-24 14:00 CEST",
@@ -288,7 +287,7 @@ def test_paused_time(events, expected):
         ),
         pytest.param(
             utc(2026, 3, 20, 12, 0),
-            I.EPOC,
+            Instrument.EPOC,
             False,
             utc(2026, 3, 30, 12, 0),
             "2026-03-20 13:00 CET",
@@ -297,7 +296,7 @@ def test_paused_time(events, expected):
         ),
         pytest.param(
             utc(2026, 10, 24, 22, 0),
-            I.EPOC,
+            Instrument.EPOC,
             True,
             utc(2026, 10, 25, 6, 0),
             "2026-10-25 00:00 CEST",
@@ -339,13 +338,13 @@ def test_deadline_is_exact_in_utc_across_a_dst_change(
 )
 def test_events_in_local_time_give_the_same_deadline_as_in_utc(events, expected_utc):
     in_utc = [ClockEvent(e.kind, e.at.astimezone(UTC)) for e in events]
-    assert due_at(instrument=I.EPOC, emergency=False, events=in_utc) == expected_utc
-    assert due_at(instrument=I.EPOC, emergency=False, events=events) == expected_utc
+    assert due_at(instrument=Instrument.EPOC, emergency=False, events=in_utc) == expected_utc
+    assert due_at(instrument=Instrument.EPOC, emergency=False, events=events) == expected_utc
 
 
 def test_emergency_epoc_in_local_time_is_not_given_a_ninth_hour():
     local = datetime(2026, 10, 25, 0, 0, tzinfo=PARIS)  # 22:00 UTC the day before
-    due = due_at(instrument=I.EPOC, emergency=True, events=[received(local)])
+    due = due_at(instrument=Instrument.EPOC, emergency=True, events=[received(local)])
     assert due == utc(2026, 10, 25, 6, 0)
     # Subtracting in UTC: two datetimes of one zone subtract by wall clock, hiding the bug.
     assert due.astimezone(UTC) - local.astimezone(UTC) == timedelta(hours=8)
@@ -357,18 +356,18 @@ def test_emergency_epoc_in_local_time_is_not_given_a_ninth_hour():
 @pytest.mark.parametrize(
     ("instrument", "flag", "expected"),
     [
-        (I.EMERGENCY_DISCLOSURE, False, True),  # always an emergency
-        (I.EMERGENCY_DISCLOSURE, True, True),
-        (I.EPOC, False, False),  # only when flagged
-        (I.EPOC, True, True),
-        (I.EPOC_PR, True, False),  # flag ignored: no emergency procedure here
-        (I.EPOC_PR, False, False),
-        (I.TCO_REMOVAL, True, False),  # one hour anyway; no emergency variant
-        (I.TCO_REMOVAL, False, False),
-        (I.DSA_ART9, True, False),
-        (I.DSA_ART10, True, False),
-        (I.INQUIRY, True, False),
-        (I.INQUIRY, False, False),
+        (Instrument.EMERGENCY_DISCLOSURE, False, True),  # always an emergency
+        (Instrument.EMERGENCY_DISCLOSURE, True, True),
+        (Instrument.EPOC, False, False),  # only when flagged
+        (Instrument.EPOC, True, True),
+        (Instrument.EPOC_PR, True, False),  # flag ignored: no emergency procedure here
+        (Instrument.EPOC_PR, False, False),
+        (Instrument.TCO_REMOVAL, True, False),  # one hour anyway; no emergency variant
+        (Instrument.TCO_REMOVAL, False, False),
+        (Instrument.DSA_ART9, True, False),
+        (Instrument.DSA_ART10, True, False),
+        (Instrument.INQUIRY, True, False),
+        (Instrument.INQUIRY, False, False),
     ],
 )
 def test_is_emergency(instrument, flag, expected):
@@ -376,7 +375,7 @@ def test_is_emergency(instrument, flag, expected):
 
 
 def test_an_ignored_emergency_flag_does_not_shorten_the_clock():
-    emergency = is_emergency(I.DSA_ART10, True)
-    assert due_at(instrument=I.DSA_ART10, emergency=emergency, events=[received(T0)]) == (
+    emergency = is_emergency(Instrument.DSA_ART10, True)
+    assert due_at(instrument=Instrument.DSA_ART10, emergency=emergency, events=[received(T0)]) == (
         T0 + 10 * DAY
     )

@@ -9,8 +9,7 @@ from requests_app.identifiers import MAX_TARGETS, parse_identifier, parse_target
 from requests_app.instruments import rule_for
 from requests_app.models import RequestTarget
 
-K = RequestTarget.Kind
-ANY_KIND = frozenset(K.values)
+ANY_KIND = frozenset(RequestTarget.Kind.values)
 TCO_KINDS = rule_for(Instrument.TCO_REMOVAL).target_kinds
 DSA_ART9_KINDS = rule_for(Instrument.DSA_ART9).target_kinds
 
@@ -25,35 +24,44 @@ def platform_domains(settings):
     ("raw", "expected"),
     [
         # Phone numbers: E.164, "+" and digits only.
-        ("+33 6 12 34 56 78", (K.PHONE, "+33612345678")),
-        ("+33612345678", (K.PHONE, "+33612345678")),
-        ("  +33 6 12 34 56 78  ", (K.PHONE, "+33612345678")),
-        ("0033612345678", (K.PHONE, "+33612345678")),
-        ("0033 6 12 34 56 78", (K.PHONE, "+33612345678")),
-        ("+33.6.12.34.56.78", (K.PHONE, "+33612345678")),
-        ("(+33) 6-12-34-56-78", (K.PHONE, "+33612345678")),
-        ("+33 (0)6 12 34 56 78", (K.PHONE, "+33612345678")),
-        ("+44 (0)20 7946 0000", (K.PHONE, "+442079460000")),
-        ("+1 (212) 555-0100", (K.PHONE, "+12125550100")),
-        ("+49\u00a030\u00a0123456", (K.PHONE, "+4930123456")),  # no-break spaces, pasted
+        ("+33 6 12 34 56 78", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("+33612345678", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("  +33 6 12 34 56 78  ", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("0033612345678", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("0033 6 12 34 56 78", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("+33.6.12.34.56.78", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("(+33) 6-12-34-56-78", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("+33 (0)6 12 34 56 78", (RequestTarget.Kind.PHONE, "+33612345678")),
+        ("+44 (0)20 7946 0000", (RequestTarget.Kind.PHONE, "+442079460000")),
+        ("+1 (212) 555-0100", (RequestTarget.Kind.PHONE, "+12125550100")),
+        (
+            "+49\u00a030\u00a0123456",
+            (RequestTarget.Kind.PHONE, "+4930123456"),
+        ),  # no-break spaces, pasted
         # Usernames: lower case, one leading @.
-        ("@Jane.Doe", (K.USERNAME, "@jane.doe")),
-        ("jane_doe", (K.USERNAME, "@jane_doe")),
-        ("JANE.DOE", (K.USERNAME, "@jane.doe")),
-        ("@abc", (K.USERNAME, "@abc")),
-        ("@" + "x" * 32, (K.USERNAME, "@" + "x" * 32)),
+        ("@Jane.Doe", (RequestTarget.Kind.USERNAME, "@jane.doe")),
+        ("jane_doe", (RequestTarget.Kind.USERNAME, "@jane_doe")),
+        ("JANE.DOE", (RequestTarget.Kind.USERNAME, "@jane.doe")),
+        ("@abc", (RequestTarget.Kind.USERNAME, "@abc")),
+        ("@" + "x" * 32, (RequestTarget.Kind.USERNAME, "@" + "x" * 32)),
         # Account ids: no leading zeros.
-        ("id:00123", (K.ACCOUNT_ID, "id:123")),
-        ("ID:42", (K.ACCOUNT_ID, "id:42")),
-        ("id: 42", (K.ACCOUNT_ID, "id:42")),
+        ("id:00123", (RequestTarget.Kind.ACCOUNT_ID, "id:123")),
+        ("ID:42", (RequestTarget.Kind.ACCOUNT_ID, "id:42")),
+        ("id: 42", (RequestTarget.Kind.ACCOUNT_ID, "id:42")),
         # Links: https, lower-case host, no trailing slash, no fragment; the query is kept.
-        ("https://platform.example/p/1/", (K.URL, "https://platform.example/p/1")),
-        ("http://WWW.platform.example/p/1#frag", (K.URL, "https://www.platform.example/p/1")),
-        ("platform.example/p/1", (K.URL, "https://platform.example/p/1")),
-        ("www.platform.example/p/1", (K.URL, "https://www.platform.example/p/1")),
-        ("HTTPS://PLATFORM.EXAMPLE/p/1", (K.URL, "https://platform.example/p/1")),
-        ("https://platform.example", (K.URL, "https://platform.example/")),
-        ("https://platform.example/p/1?img=2", (K.URL, "https://platform.example/p/1?img=2")),
+        ("https://platform.example/p/1/", (RequestTarget.Kind.URL, "https://platform.example/p/1")),
+        (
+            "http://WWW.platform.example/p/1#frag",
+            (RequestTarget.Kind.URL, "https://www.platform.example/p/1"),
+        ),
+        ("platform.example/p/1", (RequestTarget.Kind.URL, "https://platform.example/p/1")),
+        ("www.platform.example/p/1", (RequestTarget.Kind.URL, "https://www.platform.example/p/1")),
+        ("HTTPS://PLATFORM.EXAMPLE/p/1", (RequestTarget.Kind.URL, "https://platform.example/p/1")),
+        ("https://platform.example", (RequestTarget.Kind.URL, "https://platform.example/")),
+        (
+            "https://platform.example/p/1?img=2",
+            (RequestTarget.Kind.URL, "https://platform.example/p/1?img=2"),
+        ),
     ],
 )
 def test_identifier_is_normalised(raw, expected):
@@ -146,9 +154,13 @@ def test_identifier_of_a_kind_the_instrument_does_not_take_is_refused(raw, allow
 @pytest.mark.parametrize(
     ("raw", "allowed", "expected"),
     [
-        ("https://platform.example/p/1", TCO_KINDS, (K.URL, "https://platform.example/p/1")),
-        ("@jane", DSA_ART9_KINDS, (K.USERNAME, "@jane")),
-        ("id:7", DSA_ART9_KINDS, (K.ACCOUNT_ID, "id:7")),
+        (
+            "https://platform.example/p/1",
+            TCO_KINDS,
+            (RequestTarget.Kind.URL, "https://platform.example/p/1"),
+        ),
+        ("@jane", DSA_ART9_KINDS, (RequestTarget.Kind.USERNAME, "@jane")),
+        ("id:7", DSA_ART9_KINDS, (RequestTarget.Kind.ACCOUNT_ID, "id:7")),
     ],
 )
 def test_identifier_of_an_allowed_kind_is_accepted(raw, allowed, expected):
@@ -158,7 +170,7 @@ def test_identifier_of_an_allowed_kind_is_accepted(raw, allowed, expected):
 def test_platform_hosts_come_from_settings(platform_domains):
     platform_domains.PORTAL_PLATFORM_DOMAINS = ["platform.example", "M.Platform.Example"]
     assert parse_identifier("https://m.platform.example/p/1", ANY_KIND) == (
-        K.URL,
+        RequestTarget.Kind.URL,
         "https://m.platform.example/p/1",
     )
     with pytest.raises(ValidationError):
@@ -177,27 +189,27 @@ def test_platform_hosts_come_from_settings(platform_domains):
         pytest.param(
             "\n@jane\n\n   \n+33612345678\n",
             [
-                (K.USERNAME, "@jane"),
-                (K.PHONE, "+33612345678"),
+                (RequestTarget.Kind.USERNAME, "@jane"),
+                (RequestTarget.Kind.PHONE, "+33612345678"),
             ],
             id="blank lines skipped",
         ),
         pytest.param(
             "@jane\r\n@john\r\n",
             [
-                (K.USERNAME, "@jane"),
-                (K.USERNAME, "@john"),
+                (RequestTarget.Kind.USERNAME, "@jane"),
+                (RequestTarget.Kind.USERNAME, "@john"),
             ],
             id="Windows line ends",
         ),
         pytest.param(
             "@Jane\njane\n+33 6 12 34 56 78\n0033612345678\n@jane",
-            [(K.USERNAME, "@jane"), (K.PHONE, "+33612345678")],
+            [(RequestTarget.Kind.USERNAME, "@jane"), (RequestTarget.Kind.PHONE, "+33612345678")],
             id="duplicates collapsed after normalisation, first order kept",
         ),
         pytest.param(
             "https://platform.example/p/1/\nhttp://platform.example/p/1#top",
-            [(K.URL, "https://platform.example/p/1")],
+            [(RequestTarget.Kind.URL, "https://platform.example/p/1")],
             id="the same link written twice",
         ),
     ],

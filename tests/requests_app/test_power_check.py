@@ -16,8 +16,6 @@ from authorities.constants import AuthorityKind, Instrument
 from authorities.models import Authority
 from requests_app.instruments import power_problems, rule_for
 
-I = Instrument  # noqa: E741
-K = AuthorityKind
 SUBSCRIBER, IDENTIFICATION, TRAFFIC, CONTENT = "subscriber", "identification", "traffic", "content"
 EVIDENCE = (SUBSCRIBER, IDENTIFICATION, TRAFFIC, CONTENT)
 VALIDATOR = "Juge d'instruction, Tribunal judiciaire de Paris"
@@ -26,46 +24,63 @@ VALIDATOR = "Juge d'instruction, Tribunal judiciaire de Paris"
 
 # What each instrument may ask for.
 COVERS = {
-    I.EPOC: EVIDENCE,
-    I.EPOC_PR: EVIDENCE,
-    I.TCO_REMOVAL: ("content_removal",),
-    I.DSA_ART9: ("content_removal",),
-    I.DSA_ART10: ("information",),
-    I.EMERGENCY_DISCLOSURE: EVIDENCE,
-    I.INQUIRY: (),
+    Instrument.EPOC: EVIDENCE,
+    Instrument.EPOC_PR: EVIDENCE,
+    Instrument.TCO_REMOVAL: ("content_removal",),
+    Instrument.DSA_ART9: ("content_removal",),
+    Instrument.DSA_ART10: ("information",),
+    Instrument.EMERGENCY_DISCLOSURE: EVIDENCE,
+    Instrument.INQUIRY: (),
 }
 
 # Which kinds of authority may issue each instrument at all (the registry must also list it).
-EVERY_KIND = frozenset(K.values)
+EVERY_KIND = frozenset(AuthorityKind.values)
 MAY_ISSUE = {
     # e-Evidence orders are for criminal proceedings: not for regulators.
-    I.EPOC: EVERY_KIND - {K.REGULATOR},
-    I.EPOC_PR: EVERY_KIND - {K.REGULATOR},
-    I.TCO_REMOVAL: EVERY_KIND,
-    I.DSA_ART9: EVERY_KIND,
-    I.DSA_ART10: EVERY_KIND,
+    Instrument.EPOC: EVERY_KIND - {AuthorityKind.REGULATOR},
+    Instrument.EPOC_PR: EVERY_KIND - {AuthorityKind.REGULATOR},
+    Instrument.TCO_REMOVAL: EVERY_KIND,
+    Instrument.DSA_ART9: EVERY_KIND,
+    Instrument.DSA_ART10: EVERY_KIND,
     # Platform policy: judicial authorities, police and TCO authorities only.
-    I.EMERGENCY_DISCLOSURE: frozenset(
-        {K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR, K.POLICE, K.TCO_AUTHORITY}
+    Instrument.EMERGENCY_DISCLOSURE: frozenset(
+        {
+            AuthorityKind.COURT,
+            AuthorityKind.INVESTIGATING_JUDGE,
+            AuthorityKind.PROSECUTOR,
+            AuthorityKind.POLICE,
+            AuthorityKind.TCO_AUTHORITY,
+        }
     ),
-    I.INQUIRY: EVERY_KIND,
+    Instrument.INQUIRY: EVERY_KIND,
 }
 
 
 def may_order_unvalidated(kind: str, instrument: str, category: str) -> bool:
     """e-Evidence Art. 4(1)-(3), point (a) of each: who may issue without validation."""
-    if instrument == I.EPOC_PR:  # Art. 4(3): any category
-        return kind in (K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR)
+    if instrument == Instrument.EPOC_PR:  # Art. 4(3): any category
+        return kind in (
+            AuthorityKind.COURT,
+            AuthorityKind.INVESTIGATING_JUDGE,
+            AuthorityKind.PROSECUTOR,
+        )
     if category in (SUBSCRIBER, IDENTIFICATION):  # Art. 4(1)
-        return kind in (K.COURT, K.INVESTIGATING_JUDGE, K.PROSECUTOR)
-    return kind in (K.COURT, K.INVESTIGATING_JUDGE)  # Art. 4(2): traffic and content
+        return kind in (
+            AuthorityKind.COURT,
+            AuthorityKind.INVESTIGATING_JUDGE,
+            AuthorityKind.PROSECUTOR,
+        )
+    return kind in (
+        AuthorityKind.COURT,
+        AuthorityKind.INVESTIGATING_JUDGE,
+    )  # Art. 4(2): traffic and content
 
 
 def emergency_may_skip_validation(instrument: str, category: str) -> bool:
     """e-Evidence Art. 4(5): a production order for subscriber or identification data, or a
     preservation order, may be issued before validation in an emergency (validated within
     48 hours). Never a production order for traffic or content data."""
-    return instrument == I.EPOC_PR or category in (SUBSCRIBER, IDENTIFICATION)
+    return instrument == Instrument.EPOC_PR or category in (SUBSCRIBER, IDENTIFICATION)
 
 
 def law(*, kind, instrument, categories, listed, validated, emergency, threshold_met):
@@ -75,7 +90,7 @@ def law(*, kind, instrument, categories, listed, validated, emergency, threshold
         problems["__all__"].append("registry")
     if kind not in MAY_ISSUE[instrument]:
         problems["__all__"].append("kind")
-    if instrument in (I.EPOC, I.EPOC_PR):
+    if instrument in (Instrument.EPOC, Instrument.EPOC_PR):
         unvalidated = [
             c
             for c in categories
@@ -85,7 +100,11 @@ def law(*, kind, instrument, categories, listed, validated, emergency, threshold
         if unvalidated and not validated:
             problems["validating_authority"].append("Art. 4")
         # Art. 5(4) is a condition of production orders; preservation: all offences (Art. 6(3)).
-        if instrument == I.EPOC and {TRAFFIC, CONTENT} & set(categories) and not threshold_met:
+        if (
+            instrument == Instrument.EPOC
+            and {TRAFFIC, CONTENT} & set(categories)
+            and not threshold_met
+        ):
             problems["threshold_met"].append("Art. 5(4)")
     return dict(problems)
 
@@ -117,7 +136,7 @@ def category_sets(instrument: str) -> list[tuple[str, ...]]:
 
 CELLS = [
     (kind, instrument, categories, listed, validated, emergency, threshold_met)
-    for kind, instrument in product(K.values, I.values)
+    for kind, instrument in product(AuthorityKind.values, Instrument.values)
     for categories in category_sets(instrument)
     for listed, validated, emergency, threshold_met in product((True, False), repeat=4)
 ]
@@ -140,12 +159,12 @@ def cell_id(cell) -> str:
 
 def test_matrix_size():
     # 7 kinds x 25 (instrument, categories) x 16 combinations of the four facts.
-    assert len(K.values) == 7 and len(I.values) == 7
+    assert len(AuthorityKind.values) == 7 and len(Instrument.values) == 7
     assert len(CELLS) == 7 * 25 * 16 == 2800
 
 
 def test_instruments_cover_the_categories_the_law_says():
-    assert {i: frozenset(rule_for(i).categories) for i in I.values} == {
+    assert {i: frozenset(rule_for(i).categories) for i in Instrument.values} == {
         i: frozenset(c) for i, c in COVERS.items()
     }
 
@@ -194,7 +213,7 @@ def check(kind, instrument, categories, *, listed=True, validating="", emergency
 
 
 def test_registry_message_names_the_instrument_and_the_authority():
-    problems = check(K.PROSECUTOR, I.EPOC, [SUBSCRIBER], listed=False)
+    problems = check(AuthorityKind.PROSECUTOR, Instrument.EPOC, [SUBSCRIBER], listed=False)
     assert problems == {
         "__all__": [
             "The registry does not list European Production Order (EPOC) among the "
@@ -207,14 +226,26 @@ def test_registry_message_names_the_instrument_and_the_authority():
     ("kind", "instrument", "expected"),
     [
         (
-            K.REGULATOR,
-            I.EPOC,
+            AuthorityKind.REGULATOR,
+            Instrument.EPOC,
             "A regulator (e.g. digital services coordinator) may not issue European "
             "Production Order (EPOC) (e-Evidence Regulation (EU) 2023/1543, Art. 4, 5, 10).",
         ),
-        (K.REGULATOR, I.EPOC_PR, "(e-Evidence Regulation (EU) 2023/1543, Art. 4(3), 11)"),
-        (K.OTHER, I.EMERGENCY_DISCLOSURE, "A other competent authority may not issue"),
-        (K.REGULATOR, I.EMERGENCY_DISCLOSURE, "may not issue Emergency disclosure request"),
+        (
+            AuthorityKind.REGULATOR,
+            Instrument.EPOC_PR,
+            "(e-Evidence Regulation (EU) 2023/1543, Art. 4(3), 11)",
+        ),
+        (
+            AuthorityKind.OTHER,
+            Instrument.EMERGENCY_DISCLOSURE,
+            "A other competent authority may not issue",
+        ),
+        (
+            AuthorityKind.REGULATOR,
+            Instrument.EMERGENCY_DISCLOSURE,
+            "may not issue Emergency disclosure request",
+        ),
     ],
 )
 def test_kind_message_names_the_legal_source(kind, instrument, expected):
@@ -226,8 +257,8 @@ def test_kind_message_names_the_legal_source(kind, instrument, expected):
     ("kind", "instrument", "categories", "emergency", "expected"),
     [
         (
-            K.POLICE,
-            I.EPOC,
+            AuthorityKind.POLICE,
+            Instrument.EPOC,
             [SUBSCRIBER],
             False,
             "Subscriber data ordered by a police must be validated by a judge, court, "
@@ -235,24 +266,25 @@ def test_kind_message_names_the_legal_source(kind, instrument, expected):
             "Name the validating authority.",
         ),
         (
-            K.POLICE,
-            I.EPOC,
+            AuthorityKind.POLICE,
+            Instrument.EPOC,
             [TRAFFIC],
             False,
             "Traffic data ordered by a police must be validated by a judge, court or "
             "investigating judge (e-Evidence Regulation Art. 4). Name the validating authority.",
         ),
         (
-            K.PROSECUTOR,  # may order subscriber data itself: only content is named
-            I.EPOC,
+            AuthorityKind.PROSECUTOR,  # may order subscriber data itself: only content is named
+            Instrument.EPOC,
             [SUBSCRIBER, CONTENT],
             False,
             "Content data ordered by a public prosecutor must be validated by a judge, court or "
             "investigating judge",
         ),
         (
-            K.POLICE,  # Art. 4(5) lets subscriber data through in an emergency, not content
-            I.EPOC,
+            # Art. 4(5) lets subscriber data through in an emergency, not content
+            AuthorityKind.POLICE,
+            Instrument.EPOC,
             [SUBSCRIBER, CONTENT],
             True,
             "Content data ordered by a police must be validated by a judge, court or "
@@ -260,8 +292,8 @@ def test_kind_message_names_the_legal_source(kind, instrument, expected):
             "An emergency does not waive prior validation for these data (Art. 4(5)).",
         ),
         (
-            K.POLICE,  # Art. 4(3): a prosecutor validates any preservation order
-            I.EPOC_PR,
+            AuthorityKind.POLICE,  # Art. 4(3): a prosecutor validates any preservation order
+            Instrument.EPOC_PR,
             [CONTENT],
             False,
             "Content data ordered by a police must be validated by a judge, court, "
@@ -279,16 +311,24 @@ def test_validation_message_names_the_data_the_validator_and_art_4(
 
 
 def test_a_blank_validating_authority_is_no_validating_authority():
-    assert "validating_authority" in check(K.POLICE, I.EPOC, [SUBSCRIBER], validating="  \t")
-    assert check(K.POLICE, I.EPOC, [SUBSCRIBER], validating="Procureur de Paris") == {}
+    assert "validating_authority" in check(
+        AuthorityKind.POLICE, Instrument.EPOC, [SUBSCRIBER], validating="  \t"
+    )
+    assert (
+        check(AuthorityKind.POLICE, Instrument.EPOC, [SUBSCRIBER], validating="Procureur de Paris")
+        == {}
+    )
 
 
 def test_emergency_lets_subscriber_data_wait_for_validation():
-    assert check(K.POLICE, I.EPOC, [SUBSCRIBER, IDENTIFICATION], emergency=True) == {}
+    assert (
+        check(AuthorityKind.POLICE, Instrument.EPOC, [SUBSCRIBER, IDENTIFICATION], emergency=True)
+        == {}
+    )
 
 
 def test_threshold_message_cites_art_5_4():
-    problems = check(K.COURT, I.EPOC, [SUBSCRIBER, TRAFFIC], t=False)
+    problems = check(AuthorityKind.COURT, Instrument.EPOC, [SUBSCRIBER, TRAFFIC], t=False)
     assert problems == {
         "threshold_met": [
             "Traffic and content data may only be ordered for offences punishable by a maximum "
@@ -299,35 +339,35 @@ def test_threshold_message_cites_art_5_4():
 
 
 def test_preservation_needs_no_threshold():
-    assert check(K.COURT, I.EPOC_PR, [TRAFFIC, CONTENT], t=False) == {}
+    assert check(AuthorityKind.COURT, Instrument.EPOC_PR, [TRAFFIC, CONTENT], t=False) == {}
 
 
 @pytest.mark.parametrize(
     ("instrument", "category", "expected"),
     [
         (
-            I.EPOC,
+            Instrument.EPOC,
             "content_removal",
             "Removal or disabling of content is not covered by European Production Order (EPOC).",
         ),
         (
-            I.TCO_REMOVAL,
+            Instrument.TCO_REMOVAL,
             SUBSCRIBER,
             "Subscriber data is not covered by Removal order for terrorist content (TCO).",
         ),
         (
-            I.INQUIRY,
+            Instrument.INQUIRY,
             "information",
             "Specific information about named recipients of the service is not covered by "
             "General inquiry.",
         ),
         (
-            I.DSA_ART10,
+            Instrument.DSA_ART10,
             CONTENT,
             "Content data is not covered by Order to provide information (DSA Art. 10).",
         ),
     ],
 )
 def test_category_the_instrument_does_not_cover_is_refused(instrument, category, expected):
-    problems = check(K.COURT, instrument, [category])
+    problems = check(AuthorityKind.COURT, instrument, [category])
     assert problems["data_categories"] == [expected]

@@ -74,8 +74,7 @@ from authorities.forms import (
 from authorities.models import Authority, User
 from authorities.passkey_views import ENROL_SESSION_KEY
 from authorities.second_factor import totp_device_for_enrolment
-from requests_app import instruments as I
-from requests_app import review, selectors, services
+from requests_app import instruments, review, selectors, services
 from requests_app.forms import LegalRequestForm, MessageForm, ProductionForm, WithdrawForm
 from requests_app.models import LegalRequest
 from requests_app.review_forms import (
@@ -666,7 +665,7 @@ FORMS: dict[str, Callable[[Mapping[str, User]], Callable[..., forms.Form]]] = {
     "SecondFactorSetPasswordForm-not-enrolled": lambda users: functools.partial(
         SecondFactorSetPasswordForm, users["newcomer"]
     ),
-    **{f"LegalRequestForm-{code}": _instrument_form(code) for code in I.RULES},
+    **{f"LegalRequestForm-{code}": _instrument_form(code) for code in instruments.RULES},
     "MessageForm": lambda users: MessageForm,
     "WithdrawForm": lambda users: WithdrawForm,
     "ProductionForm": lambda users: ProductionForm,
@@ -1041,7 +1040,7 @@ def test_ops_ping_never_fails(examples, staff):
 actions = many(st.one_of(st.sampled_from(["submit", "save"]), texts))
 
 
-@pytest.mark.parametrize("instrument", I.RULES)
+@pytest.mark.parametrize("instrument", instruments.RULES)
 def test_new_request_page_never_fails(examples, instrument, officer):
     fuzz_posts(
         examples,
@@ -1055,7 +1054,7 @@ def test_new_request_page_never_fails(examples, instrument, officer):
     )
 
 
-@pytest.mark.parametrize("instrument", I.RULES)
+@pytest.mark.parametrize("instrument", instruments.RULES)
 def test_draft_edit_page_never_fails(examples, instrument, officer, colleague):
     draft = draft_of(officer, instrument)
     document = str(draft.attachments.get().public_id)
