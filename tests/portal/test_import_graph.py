@@ -12,13 +12,6 @@ spec = importlib.util.spec_from_file_location("import_graph", ROOT / "scripts" /
 import_graph = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(import_graph)
 
-# The outbox change of issue 15 (another helper's, not committed when this test was written)
-# breaks the loop alerts -> notifications -> tasks -> alerts and has requests_app register its
-# health count instead of portal.health importing it. Until it lands, exactly these are expected;
-# anything else fails.
-KNOWN_OUTBOX_CYCLE = ["requests_app.alerts", "requests_app.notifications", "requests_app.tasks"]
-KNOWN_HEALTH_IMPORT = "portal.health:52 -> requests_app.alerts"
-
 
 @pytest.fixture(scope="module")
 def graph():
@@ -26,18 +19,12 @@ def graph():
 
 
 def test_portal_imports_no_app_and_authorities_does_not_import_requests_app(graph):
-    found = import_graph.upward_imports(graph)
-    if found == [KNOWN_HEALTH_IMPORT]:
-        pytest.xfail("portal.health imports requests_app.alerts until the outbox change lands")
-    assert found == []
+    assert import_graph.upward_imports(graph) == []
 
 
 @pytest.mark.parametrize("package", import_graph.LAYERS)
 def test_no_import_cycle_between_the_modules_of_a_package(graph, package):
-    found = import_graph.cycles(graph, package)
-    if package == "requests_app" and found == [KNOWN_OUTBOX_CYCLE]:
-        pytest.xfail("the loop alerts -> notifications -> tasks until the outbox change lands")
-    assert found == []
+    assert import_graph.cycles(graph, package) == []
 
 
 def test_the_checks_report_an_upward_import_and_a_cycle():
