@@ -11,7 +11,7 @@ from django.utils.translation import gettext_noop
 
 from authorities.constants import EU_MEMBER_STATES, Instrument
 
-from . import roles
+from . import policies
 from .alerts import requests_with_failing_alerts
 from .models import OPEN_STATUSES, LegalRequest, Status
 from .notifications import notifications_failing
@@ -41,7 +41,7 @@ def _instrument_label(code: str) -> str:
 
 
 def _lead_or_404(user) -> None:
-    if not roles.is_lead(user):
+    if not policies.has(user, policies.Capability.VIEW_DASHBOARD):
         raise Http404
 
 

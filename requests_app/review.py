@@ -1,11 +1,12 @@
-"""Services of the platform legal team: each action checks the role and the state, writes its
-event in the same transaction, and e-mails the authority through the outbox."""
+"""Services of the platform legal team: each action asks requests_app.policies whether the user
+may do it to the request now (and refuses otherwise), writes its event in the same transaction,
+and e-mails the authority through the outbox."""
 
 import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -13,7 +14,7 @@ from django.utils.translation import gettext
 from authorities import second_factor
 from authorities.models import User
 
-from . import roles
+from . import policies
 from .models import (
     CallbackVerification,
     DisclosureApproval,
@@ -24,20 +25,18 @@ from .models import (
     RequestEvent,
     Status,
 )
-from .services import TransitionError, in_english, notify_authority, recompute_due_at, transition
+from .services import in_english, notify_authority, recompute_due_at, transition
 
 
-def _check_legal_team(user) -> None:
-    if not roles.is_legal_team(user):
-        raise PermissionDenied(gettext("Only the platform's legal team may do this."))
-
-
-def _locked(request: LegalRequest) -> LegalRequest:
-    return (
+def _locked(request: LegalRequest, user, action: str) -> LegalRequest:
+    """The request, locked, once the policy allows this user the action on it now."""
+    request = (
         LegalRequest.objects.select_for_update()
         .select_related("authority", "officer")
         .get(pk=request.pk)
     )
+    policies.check(user, action, request)
+    return request
 
 
 def _notify_status(request: LegalRequest, event: RequestEvent) -> None:
@@ -47,14 +46,12 @@ def _notify_status(request: LegalRequest, event: RequestEvent) -> None:
 
 @transaction.atomic
 def legal_request_assign(*, actor, request: LegalRequest, assignee: User | None) -> LegalRequest:
-    _check_legal_team(actor)
-    if assignee is not None and not roles.is_legal_team(assignee):
+    policies.require(actor, "assign")
+    if assignee is not None and not policies.has(assignee, policies.Capability.REVIEW):
         raise ValidationError(gettext("Requests are assigned to members of the legal team only."))
-    if assignee != actor and assignee is not None and not roles.is_lead(actor):
-        raise PermissionDenied(gettext("Only a lead assigns requests to someone else."))
-    request = _locked(request)
-    if request.status in (Status.CLOSED, Status.DRAFT):
-        raise TransitionError(gettext("A closed request is not assigned."))
+    if assignee != actor and assignee is not None:
+        policies.require_capability(actor, policies.Capability.ASSIGN_OTHERS)
+    request = _locked(request, actor, "assign")
     request.assignee = assignee
     request.save(update_fields=["assignee"])
     RequestEvent.objects.create(
@@ -69,8 +66,8 @@ def legal_request_assign(*, actor, request: LegalRequest, assignee: User | None)
 
 @transaction.atomic
 def legal_request_accept(*, reviewer, request: LegalRequest) -> LegalRequest:
-    _check_legal_team(reviewer)
-    request = _locked(request)
+    policies.require(reviewer, "accept")
+    request = _locked(request, reviewer, "accept")
     event = transition(
         request=request, to=Status.IN_REVIEW, actor=reviewer, kind=RequestEvent.Kind.ACCEPTED
     )
@@ -81,8 +78,8 @@ def legal_request_accept(*, reviewer, request: LegalRequest) -> LegalRequest:
 @transaction.atomic
 def legal_request_ask_clarification(*, reviewer, request: LegalRequest, question: str) -> Message:
     """Ask the authority a question; the legal clock stops until it answers."""
-    _check_legal_team(reviewer)
-    request = _locked(request)
+    policies.require(reviewer, "clarify")
+    request = _locked(request, reviewer, "clarify")
     now = timezone.now()
     event = transition(
         request=request,
@@ -106,14 +103,14 @@ def legal_request_refuse(
 ) -> RequestEvent:
     """Refuse with a ground from the list and an explanation: the Annex III-style notice the
     authority sees is built from this event."""
-    _check_legal_team(reviewer)
+    policies.require(reviewer, "refuse")
     if ground not in RefusalGround.values:
         raise ValidationError(gettext("Choose a ground for the refusal."))
     if not explanation.strip():
         raise ValidationError(
             gettext("Explain the refusal: the authority needs to know what to fix.")
         )
-    request = _locked(request)
+    request = _locked(request, reviewer, "refuse")
     event = transition(
         request=request,
         to=Status.REFUSED,
@@ -126,46 +123,18 @@ def legal_request_refuse(
     return event
 
 
-def emergency_disclosure_problems(request: LegalRequest, responder) -> list[str]:
-    """Why produced data may not go out yet for an emergency request: a confirmed call-back to
-    the registry's number, and a lead's approval by someone other than the responder."""
-    if not request.is_emergency:
-        return []
-    problems = []
-    latest = request.callbacks.order_by("-at").first()
-    if latest is None or latest.outcome != CallbackVerification.Outcome.CONFIRMED:
-        problems.append(
-            gettext(
-                "Call the authority back on the registry's number and record a confirmed "
-                "call-back before any emergency disclosure."
-            )
-        )
-    approvers = request.approvals.exclude(approved_by=responder)
-    if not approvers.exists():
-        problems.append(
-            gettext(
-                "An emergency disclosure needs the approval of a lead other than the person who "
-                "sends it (second pair of eyes)."
-            )
-        )
-    return problems
-
-
 @transaction.atomic
 def legal_request_respond(
     *, reviewer, request: LegalRequest, files: list, partial: bool = False, note: str = ""
 ) -> RequestEvent:
     """Deliver produced data through the portal: stored outside the web root, downloadable by the
     authority until the link expires, every download audited."""
-    _check_legal_team(reviewer)
+    policies.require(reviewer, "respond")
     if not files:
         raise ValidationError(gettext("Attach the produced data."))
     if partial and not note.strip():
         raise ValidationError(gettext("Say what is missing from a partial response."))
-    request = _locked(request)
-    problems = emergency_disclosure_problems(request, reviewer)
-    if problems:
-        raise PermissionDenied(" ".join(problems))
+    request = _locked(request, reviewer, "respond")  # an emergency: call-back and approval
     now = timezone.now()
     expires = now + timedelta(days=settings.PORTAL_PRODUCED_DATA_DAYS)
     for uploaded in files:
@@ -210,10 +179,8 @@ def _check_produced_file(uploaded) -> None:
 
 @transaction.atomic
 def legal_request_confirm_preservation(*, reviewer, request: LegalRequest) -> LegalRequest:
-    _check_legal_team(reviewer)
-    request = _locked(request)
-    if request.instrument != "epoc_pr":
-        raise TransitionError(gettext("Only a preservation order is preserved."))
+    policies.require(reviewer, "preserve")
+    request = _locked(request, reviewer, "preserve")
     event = transition(
         request=request,
         to=Status.PRESERVED,
@@ -232,12 +199,8 @@ def legal_request_confirm_preservation(*, reviewer, request: LegalRequest) -> Le
 
 @transaction.atomic
 def legal_request_confirm_extension(*, reviewer, request: LegalRequest) -> RequestEvent:
-    _check_legal_team(reviewer)
-    request = _locked(request)
-    asked = request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists()
-    done = request.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).exists()
-    if not asked or done:
-        raise TransitionError(gettext("There is no extension waiting for confirmation."))
+    policies.require(reviewer, "confirm_extension")
+    request = _locked(request, reviewer, "confirm_extension")
     event = RequestEvent.objects.create(
         request=request,
         kind=RequestEvent.Kind.EXTENSION_CONFIRMED,
@@ -250,8 +213,8 @@ def legal_request_confirm_extension(*, reviewer, request: LegalRequest) -> Reque
 
 @transaction.atomic
 def legal_request_close(*, reviewer, request: LegalRequest, note: str = "") -> LegalRequest:
-    _check_legal_team(reviewer)
-    request = _locked(request)
+    policies.require(reviewer, "close")
+    request = _locked(request, reviewer, "close")
     event = transition(
         request=request,
         to=Status.CLOSED,
@@ -268,10 +231,10 @@ def callback_record(
     *, reviewer, request: LegalRequest, outcome: str, notes: str = ""
 ) -> CallbackVerification:
     """Record a call-back to the number in the registry (never one from the request)."""
-    _check_legal_team(reviewer)
+    policies.require(reviewer, "callback")
     if outcome not in CallbackVerification.Outcome.values:
         raise ValidationError(gettext("Choose the outcome of the call."))
-    request = _locked(request)
+    request = _locked(request, reviewer, "callback")
     callback = CallbackVerification.objects.create(
         request=request,
         verified_by=reviewer,
@@ -296,20 +259,12 @@ def disclosure_approve(*, lead, request: LegalRequest, device_id: str = "") -> D
     of the second factor that verified the lead's session: with the default
     PORTAL_PHISHING_RESISTANT_FOR it must be a passkey (PasskeyRequired otherwise), so a phished
     code cannot approve a fake emergency, whatever page or API calls this."""
-    if not roles.is_lead(lead):
-        raise PermissionDenied(gettext("Only a lead approves an emergency disclosure."))
+    policies.require(lead, "approve")
     if second_factor.requires_phishing_resistant(
         second_factor.EMERGENCY_APPROVAL
     ) and not second_factor.device_id_is_phishing_resistant(device_id, lead):
         raise second_factor.PasskeyRequired(second_factor.EMERGENCY_APPROVAL)
-    request = _locked(request)
-    if not request.is_emergency:
-        raise ValidationError(gettext("Only emergency requests need a disclosure approval."))
-    latest = request.callbacks.order_by("-at").first()
-    if latest is None or latest.outcome != CallbackVerification.Outcome.CONFIRMED:
-        raise ValidationError(
-            gettext("Approve only after a confirmed call-back to the registry number.")
-        )
+    request = _locked(request, lead, "approve")  # an emergency, after a confirmed call-back
     approval, created = DisclosureApproval.objects.get_or_create(request=request, approved_by=lead)
     if created:
         RequestEvent.objects.create(

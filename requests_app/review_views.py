@@ -2,6 +2,8 @@
 dashboard. Every page is 404 to anyone outside the legal team (selectors decide)."""
 
 import csv
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.contrib import messages
@@ -11,20 +13,21 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from authorities import second_factor
 from authorities.constants import COUNTRY_CHOICES, Instrument
 from authorities.passkey_views import passkey_required_response
-from authorities.selectors import authority_for_email
+from authorities.selectors import address_belongs_to
 from authorities.stepup import fresh_second_factor
-from portal.access import only_for
 from portal.http import client_ip
 from portal.ratelimits import upload_limit
 
-from . import audit, instruments, reports, review, roles, selectors
-from .models import OPEN_STATUSES, TRANSITIONS, AccessLog, Status
+from . import audit, instruments, policies, reports, review, selectors
+from .models import OPEN_STATUSES, AccessLog, LegalRequest, Status
+from .policies import Capability, capability_required
 from .review_forms import (
     ApproveDisclosureForm,
     AssignForm,
@@ -38,11 +41,8 @@ from .review_forms import (
 from .risk import review_panel
 from .views import _problem_text, attachment_response
 
-legal_team_only = only_for(roles.is_legal_team)
-lead_only = only_for(roles.is_lead)
 
-
-@legal_team_only
+@capability_required(Capability.VIEW_QUEUE)
 @never_cache
 @require_safe
 def queue(request: HttpRequest) -> HttpResponse:
@@ -88,7 +88,13 @@ def _unknown_instrument(code: str) -> str:
     ) % {"code": code}
 
 
-@legal_team_only
+def _assignable(user):
+    # Only those the service would accept: a reviewer takes a request, a lead gives it to anyone.
+    members = selectors.legal_team_members()
+    return members if policies.has(user, Capability.ASSIGN_OTHERS) else members.filter(pk=user.pk)
+
+
+@capability_required(Capability.VIEW_REQUEST)
 @never_cache
 @require_safe
 def detail(request: HttpRequest, public_id) -> HttpResponse:
@@ -101,18 +107,15 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         ip=client_ip(request),
     )
     officer = legal_request.officer
-    match = authority_for_email(officer.email)
-    allowed = TRANSITIONS[legal_request.status]
     known = instruments.is_known(legal_request.instrument)
     context = {
         "req": legal_request,
         "rule": instruments.rule_for(legal_request.instrument) if known else None,
         "now": timezone.now(),
-        "is_lead": roles.is_lead(request.user),
         "approval_needs_passkey": not second_factor.session_may(
             request, second_factor.EMERGENCY_APPROVAL
         ),
-        "domain_matches": match is not None and match.pk == legal_request.authority_id,
+        "domain_matches": address_belongs_to(officer.email, legal_request.authority_id),
         "power_problems": instruments.power_problems(
             authority=legal_request.authority,
             instrument=legal_request.instrument,
@@ -124,19 +127,11 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         if known
         else {"__all__": [_unknown_instrument(legal_request.instrument)]},
         "risk": review_panel(legal_request),
-        "disclosure_problems": review.emergency_disclosure_problems(legal_request, request.user),
-        "can": {
-            "accept": Status.IN_REVIEW in allowed and legal_request.status == Status.SUBMITTED,
-            "clarify": Status.CLARIFICATION in allowed,
-            "refuse": Status.REFUSED in allowed,
-            "respond": Status.RESPONDED in allowed or Status.PARTIALLY_RESPONDED in allowed,
-            "preserve": Status.PRESERVED in allowed and legal_request.instrument == "epoc_pr",
-            "close": Status.CLOSED in allowed,
-            "assign": legal_request.status != Status.CLOSED,
-        },
+        "disclosure_problems": policies.emergency_disclosure_problems(legal_request, request.user),
+        # What this user may do to this request now ({% if actions.close %}), and why not.
+        "actions": policies.offered(request.user, legal_request, ACTIONS),
         "assign_form": AssignForm(
-            members=selectors.legal_team_members(),
-            initial={"assignee": legal_request.assignee_id},
+            members=_assignable(request.user), initial={"assignee": legal_request.assignee_id}
         ),
         "clarification_form": ClarificationForm(),
         "refuse_form": RefuseForm(),
@@ -149,7 +144,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, "requests_app/review/detail.html", context)
 
 
-@legal_team_only
+@capability_required(Capability.VIEW_REQUEST)
 @never_cache
 @require_safe
 def attachment(request: HttpRequest, public_id, attachment_id) -> HttpResponse:
@@ -164,114 +159,143 @@ def attachment(request: HttpRequest, public_id, attachment_id) -> HttpResponse:
     return attachment_response(document)
 
 
-ACTIONS = {
-    "assign",
-    "accept",
-    "clarify",
-    "refuse",
-    "respond",
-    "preserve",
-    "confirm_extension",
-    "close",
-    "callback",
-    "approve",
+def _approve_needs_passkey(request: HttpRequest, legal_request: LegalRequest):
+    if second_factor.session_may(request, second_factor.EMERGENCY_APPROVAL):
+        return None
+    return passkey_required_response(
+        request,
+        second_factor.EMERGENCY_APPROVAL,
+        reverse("review:detail", args=[legal_request.public_id]),
+    )
+
+
+def _approve(request: HttpRequest, legal_request: LegalRequest, data: dict) -> None:
+    # A fresh second-factor code in the same form (step-up).
+    step_up = fresh_second_factor(request, data["otp_token"])
+    if not step_up:
+        raise PermissionDenied(
+            step_up.wait_message
+            or gettext("That code is not right: the approval needs a fresh code.")
+        )
+    review.disclosure_approve(
+        lead=request.user,
+        request=legal_request,
+        device_id=second_factor.session_device_id(request),
+    )
+
+
+@dataclass(frozen=True)
+class ReviewAction:
+    """One action of the review page: the form it posts (None: a bare button), the service it
+    calls with the form's data, and what the page says once done. Who may do it, and when, is
+    policies.RULES[name]: the service asks it too."""
+
+    form: Callable[[HttpRequest], object] | None
+    perform: Callable[[HttpRequest, LegalRequest, dict], object]
+    done: str
+    # A check of the session before the form is read; a response to send instead, or None.
+    before: Callable[[HttpRequest, LegalRequest], HttpResponse | None] | None = None
+
+
+ACTIONS: dict[str, ReviewAction] = {
+    "assign": ReviewAction(
+        lambda http: AssignForm(http.POST, members=_assignable(http.user)),
+        lambda http, req, data: review.legal_request_assign(
+            actor=http.user, request=req, assignee=data["assignee"]
+        ),
+        _("Assignment saved."),
+    ),
+    "accept": ReviewAction(
+        None,
+        lambda http, req, data: review.legal_request_accept(reviewer=http.user, request=req),
+        _("Accepted for review."),
+    ),
+    "clarify": ReviewAction(
+        lambda http: ClarificationForm(http.POST),
+        lambda http, req, data: review.legal_request_ask_clarification(
+            reviewer=http.user, request=req, question=data["question"]
+        ),
+        _("Clarification requested; the clock is stopped."),
+    ),
+    "respond": ReviewAction(
+        lambda http: RespondForm(http.POST, http.FILES),
+        lambda http, req, data: review.legal_request_respond(
+            reviewer=http.user,
+            request=req,
+            files=data["files"],
+            partial=data["partial"],
+            note=data["note"],
+        ),
+        _("Response delivered through the portal."),
+    ),
+    "preserve": ReviewAction(
+        None,
+        lambda http, req, data: review.legal_request_confirm_preservation(
+            reviewer=http.user, request=req
+        ),
+        _("Preservation confirmed."),
+    ),
+    "confirm_extension": ReviewAction(
+        None,
+        lambda http, req, data: review.legal_request_confirm_extension(
+            reviewer=http.user, request=req
+        ),
+        _("Extension confirmed."),
+    ),
+    "refuse": ReviewAction(
+        lambda http: RefuseForm(http.POST),
+        lambda http, req, data: review.legal_request_refuse(
+            reviewer=http.user,
+            request=req,
+            ground=data["ground"],
+            explanation=data["explanation"],
+        ),
+        _("Refused; the authority has the notice."),
+    ),
+    "close": ReviewAction(
+        lambda http: CloseForm(http.POST),
+        lambda http, req, data: review.legal_request_close(
+            reviewer=http.user, request=req, note=data["note"]
+        ),
+        _("Closed."),
+    ),
+    "callback": ReviewAction(
+        lambda http: CallbackForm(http.POST),
+        lambda http, req, data: review.callback_record(
+            reviewer=http.user, request=req, outcome=data["outcome"], notes=data["notes"]
+        ),
+        _("Call-back recorded."),
+    ),
+    "approve": ReviewAction(
+        lambda http: ApproveDisclosureForm(http.POST),
+        _approve,
+        _("Emergency disclosure approved."),
+        before=_approve_needs_passkey,
+    ),
 }
 
 
-@legal_team_only
+@capability_required(Capability.VIEW_REQUEST)
 @require_POST
 @upload_limit
 def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
-    """One URL per action; each calls its service, which checks role and state again."""
+    """One URL per action (ACTIONS); each calls its service, which asks the policy again."""
     legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)
-    if name not in ACTIONS:
+    entry = ACTIONS.get(name)
+    if entry is None:
         raise Http404
-    user = request.user
-    post, files = request.POST, request.FILES
+    # Someone who may never do this (an auditor, a reviewer approving) was offered no button:
+    # a 403. A refusal of the moment (the request's state, the input) is a message on the page.
+    policies.may(request.user, name).raise_if_refused()
+    if entry.before is not None and (response := entry.before(request, legal_request)):
+        return response
     try:
-        if name == "assign":
-            form = AssignForm(post, members=selectors.legal_team_members())
-            _valid(form)
-            review.legal_request_assign(
-                actor=user, request=legal_request, assignee=form.cleaned_data["assignee"]
-            )
-            done = gettext("Assignment saved.")
-        elif name == "accept":
-            review.legal_request_accept(reviewer=user, request=legal_request)
-            done = gettext("Accepted for review.")
-        elif name == "clarify":
-            form = _valid(ClarificationForm(post))
-            review.legal_request_ask_clarification(
-                reviewer=user, request=legal_request, question=form.cleaned_data["question"]
-            )
-            done = gettext("Clarification requested; the clock is stopped.")
-        elif name == "refuse":
-            form = _valid(RefuseForm(post))
-            review.legal_request_refuse(
-                reviewer=user,
-                request=legal_request,
-                ground=form.cleaned_data["ground"],
-                explanation=form.cleaned_data["explanation"],
-            )
-            done = gettext("Refused; the authority has the notice.")
-        elif name == "respond":
-            form = _valid(RespondForm(post, files))
-            review.legal_request_respond(
-                reviewer=user,
-                request=legal_request,
-                files=form.cleaned_data["files"],
-                partial=form.cleaned_data["partial"],
-                note=form.cleaned_data["note"],
-            )
-            done = gettext("Response delivered through the portal.")
-        elif name == "preserve":
-            review.legal_request_confirm_preservation(reviewer=user, request=legal_request)
-            done = gettext("Preservation confirmed.")
-        elif name == "confirm_extension":
-            review.legal_request_confirm_extension(reviewer=user, request=legal_request)
-            done = gettext("Extension confirmed.")
-        elif name == "close":
-            form = _valid(CloseForm(post))
-            review.legal_request_close(
-                reviewer=user, request=legal_request, note=form.cleaned_data["note"]
-            )
-            done = gettext("Closed.")
-        elif name == "callback":
-            form = _valid(CallbackForm(post))
-            review.callback_record(
-                reviewer=user,
-                request=legal_request,
-                outcome=form.cleaned_data["outcome"],
-                notes=form.cleaned_data["notes"],
-            )
-            done = gettext("Call-back recorded.")
-        else:  # approve: a fresh second-factor code in the same form (step-up)
-            if not second_factor.session_may(request, second_factor.EMERGENCY_APPROVAL):
-                return passkey_required_response(
-                    request,
-                    second_factor.EMERGENCY_APPROVAL,
-                    reverse("review:detail", args=[legal_request.public_id]),
-                )
-            form = _valid(ApproveDisclosureForm(post))
-            step_up = fresh_second_factor(request, form.cleaned_data["otp_token"])
-            if not step_up:
-                raise PermissionDenied(
-                    step_up.wait_message
-                    or gettext("That code is not right: the approval needs a fresh code.")
-                )
-            review.disclosure_approve(
-                lead=user,
-                request=legal_request,
-                device_id=second_factor.session_device_id(request),
-            )
-            done = gettext("Emergency disclosure approved.")
-    except PermissionDenied as problem:
+        data = _valid(entry.form(request)).cleaned_data if entry.form else {}
+        entry.perform(request, legal_request, data)
+    except (PermissionDenied, ValidationError) as problem:
         messages.error(request, _problem_text(problem))
         return redirect("review:detail", legal_request.public_id)
-    except ValidationError as problem:
-        messages.error(request, _problem_text(problem))
-        return redirect("review:detail", legal_request.public_id)
-    messages.success(request, done)
+    messages.success(request, entry.done)
     return redirect("review:detail", legal_request.public_id)
 
 
@@ -302,7 +326,29 @@ def _period(request: HttpRequest) -> tuple[ReportPeriodForm, datetime, datetime]
     )
 
 
-@lead_only
+@capability_required(Capability.VIEW_AUDIT)
+@never_cache
+@require_safe
+def access_log(request: HttpRequest) -> HttpResponse:
+    """The access log (who saw which request, opened which document, downloaded, exported),
+    newest first, 100 rows a page; ?reference= narrows it to one request."""
+    reference = request.GET.get("reference", "").replace("\x00", "").strip()[:20]
+    before = request.GET.get("before", "")
+    rows = selectors.access_log_page(
+        request.user, reference=reference, before=int(before) if before.isdigit() else None
+    )
+    return render(
+        request,
+        "requests_app/review/audit.html",
+        {
+            "rows": rows,
+            "reference": reference,
+            "next_before": rows[-1].pk if len(rows) == 100 else None,
+        },
+    )
+
+
+@capability_required(Capability.VIEW_DASHBOARD)
 @never_cache
 @require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -316,7 +362,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@lead_only
+@capability_required(Capability.VIEW_DASHBOARD)
 @never_cache
 @require_safe
 def report_csv(request: HttpRequest) -> HttpResponse:

@@ -1,12 +1,21 @@
-"""The platform legal team's roles, in one place: Django groups `reviewer` and `lead`."""
+"""Who a user is: the roles, in one place. What each role may do is not here but in
+requests_app.policies (ROLE_CAPABILITIES); a page or a service never tests a role.
 
+An officer of a competent authority has the role `officer` (an account tied to an authority).
+Platform accounts get their roles from Django groups of the same name, which staff give in the
+admin (the user's "Platform roles"); migrations create the groups."""
+
+OFFICER = "officer"
 REVIEWER = "reviewer"
 LEAD = "lead"
 
+# The groups a platform account may hold, each a role of the same name.
+PLATFORM_ROLES = (REVIEWER, LEAD)
+# The people who work requests: deadline alerts and the review links in e-mails go to them.
+LEGAL_TEAM = (REVIEWER, LEAD)
+
 
 def _groups(user) -> set[str]:
-    if not user.is_authenticated:
-        return set()
     cached = getattr(user, "_portal_groups", None)
     if cached is None:
         cached = set(user.groups.values_list("name", flat=True))
@@ -15,7 +24,7 @@ def _groups(user) -> set[str]:
 
 
 def _platform_account_in_standing(user) -> bool:
-    # An officer never holds a legal-team role; nor does a platform account whose second factor
+    # An officer never holds a platform role; nor does a platform account whose second factor
     # staff reset until another staff member reinstates it (whoever reads its mail could have
     # enrolled a new one).
     return not getattr(user, "is_officer", False) and not getattr(
@@ -23,9 +32,15 @@ def _platform_account_in_standing(user) -> bool:
     )
 
 
+def roles_of(user) -> frozenset[str]:
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    if getattr(user, "is_officer", False):
+        return frozenset({OFFICER})
+    if not _platform_account_in_standing(user):
+        return frozenset()
+    return frozenset(_groups(user) & set(PLATFORM_ROLES))
+
+
 def is_legal_team(user) -> bool:
-    return _platform_account_in_standing(user) and bool(_groups(user) & {REVIEWER, LEAD})
-
-
-def is_lead(user) -> bool:
-    return _platform_account_in_standing(user) and LEAD in _groups(user)
+    return bool(roles_of(user) & set(LEGAL_TEAM))

@@ -13,9 +13,10 @@ from django.http import Http404
 
 from portal.logs import bind_reference
 
-from . import roles
+from . import policies
 from .models import (
     OPEN_STATUSES,
+    AccessLog,
     Attachment,
     CallbackVerification,
     DisclosureApproval,
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 def _officer_scope(officer) -> QuerySet[LegalRequest]:
+    # The same rule as policies.officer_sees, in SQL (tests/requests_app/test_policies.py).
     # An officer awaiting approval sees nothing: a new account, or one whose second factor
     # staff reset (then only a mailbox may stand behind the login until staff approve again).
     if not (officer.is_authenticated and officer.is_officer and officer.is_approved):
@@ -93,7 +95,8 @@ def attachment_get_for_officer(officer, request_public_id, attachment_public_id)
 
 
 def _legal_team_or_404(user) -> None:
-    if not roles.is_legal_team(user):
+    # The queue and each request: the same readers (policies.ROLE_CAPABILITIES).
+    if not policies.has(user, policies.Capability.VIEW_REQUEST):
         raise Http404
 
 
@@ -310,12 +313,29 @@ def produced_get_for_officer(officer, request_public_id, produced_public_id) -> 
     return produced
 
 
+def access_log_page(
+    user, *, reference: str = "", before: int | None = None, size: int = 100
+) -> list[AccessLog]:
+    """The access log, newest first, for those who audit (policies: VIEW_AUDIT); `reference`
+    narrows it to one request (index access_log_request_at), `before` is the keyset cursor."""
+    if not policies.has(user, policies.Capability.VIEW_AUDIT):
+        raise Http404
+    rows = AccessLog.objects.select_related("user", "request").order_by("-id")
+    if reference:
+        rows = rows.filter(request__reference=reference)
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    return list(rows[:size])
+
+
 def legal_team_members() -> QuerySet:
     from django.contrib.auth import get_user_model
 
     return (
         get_user_model()
-        .objects.filter(groups__name__in=[roles.REVIEWER, roles.LEAD], is_active=True)
+        .objects.filter(
+            groups__name__in=policies.roles_with(policies.Capability.REVIEW), is_active=True
+        )
         .distinct()
         .order_by("full_name")
     )

@@ -10,10 +10,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from authorities import second_factor
-from authorities.selectors import officer_block_reason
 from portal.logs import bind_reference
 
-from . import alerts, deadlines, instruments, risk
+from . import alerts, deadlines, instruments, policies, risk
 from .models import (
     TRANSITIONS,
     Attachment,
@@ -49,29 +48,13 @@ OFFICER_FIELDS = (
 )
 
 
-class TransitionError(ValidationError):
-    pass
+TransitionError = policies.TransitionError  # the name callers and tests import from here
 
 
 def in_english(text) -> str:
     """Text stored in an event row stays English, whoever acted; pages translate it."""
     with translation.override("en"):
         return str(text)
-
-
-def _check_officer_may_submit(officer) -> None:
-    if not officer.is_officer:
-        raise PermissionDenied(gettext("Only officers of competent authorities submit requests."))
-    reason = officer_block_reason(officer)
-    if reason:
-        raise PermissionDenied(reason)
-    if not officer.is_approved:
-        raise PermissionDenied(
-            gettext(
-                "Your account is awaiting approval: you can submit requests once platform staff "
-                "have checked it against the registry."
-            )
-        )
 
 
 def transition(
@@ -143,7 +126,8 @@ def legal_request_save_draft(
 ) -> LegalRequest:
     """Create or update a draft with the officer's fields (only OFFICER_FIELDS are read, so an
     extra posted field such as status or authority changes nothing)."""
-    _check_officer_may_submit(officer)
+    if block := policies.submit_block(officer):
+        raise PermissionDenied(block)
     if instrument not in instruments.RULES:
         raise ValidationError(gettext("Unknown instrument."))
     values = {name: data[name] for name in OFFICER_FIELDS if name in data}
@@ -154,10 +138,7 @@ def legal_request_save_draft(
         RequestEvent.objects.create(request=request, kind=RequestEvent.Kind.CREATED, actor=officer)
     else:
         request = LegalRequest.objects.select_for_update().get(pk=request.pk)
-        if request.officer_id != officer.pk or request.status != Status.DRAFT:
-            raise PermissionDenied(
-                gettext("Only your own drafts can be edited; submitted requests cannot.")
-            )
+        policies.check(officer, "edit_draft", request)
         for name, value in values.items():
             setattr(request, name, value)
         request.save()
@@ -210,8 +191,7 @@ def attachment_add(
 
 @transaction.atomic
 def attachment_remove_from_draft(*, request: LegalRequest, user, attachment: Attachment) -> None:
-    if request.status != Status.DRAFT or request.officer_id != user.pk:
-        raise PermissionDenied(gettext("Documents can be removed from your own drafts only."))
+    policies.check(user, "edit_draft", request)
     attachment.file.delete(save=False)
     attachment.delete()
 
@@ -273,12 +253,8 @@ def legal_request_submit(
     5. Queue the acknowledgment to the officer (DSA: confirm receipt) and, for emergency and
        TCO requests, the immediate alert to the legal team.
     """
-    _check_officer_may_submit(officer)
     request = LegalRequest.objects.select_for_update().get(pk=request.pk)
-    if request.officer_id != officer.pk:
-        raise PermissionDenied(gettext("Only the officer who drafted a request submits it."))
-    if request.status != Status.DRAFT:
-        raise TransitionError(gettext("This request was already submitted."))
+    policies.check(officer, "submit", request)
     now = timezone.now()
     problems = submission_problems(request, today=now.date())
     if problems:
@@ -331,18 +307,16 @@ def legal_request_submit(
 # --- After submission: the authority's actions ------------------------------------------------
 
 
-def _own_submitted(request: LegalRequest, officer) -> LegalRequest:
+def _locked_for(officer, action: str, request: LegalRequest) -> LegalRequest:
+    """The request, locked, once the policy allows this officer the action on it now."""
     request = LegalRequest.objects.select_for_update().get(pk=request.pk)
-    if request.authority_id != officer.authority_id:
-        raise PermissionDenied(gettext("Not a request of your authority."))
-    if request.status == Status.DRAFT:
-        raise TransitionError(gettext("This request is still a draft."))
+    policies.check(officer, action, request)
     return request
 
 
 @transaction.atomic
 def legal_request_withdraw(*, officer, request: LegalRequest, reason: str) -> LegalRequest:
-    request = _own_submitted(request, officer)
+    request = _locked_for(officer, "withdraw", request)
     transition(
         request=request,
         to=Status.WITHDRAWN,
@@ -365,9 +339,7 @@ def message_post_by_officer(
 ) -> Message:
     """A message from the authority. While a clarification is pending, the message is the
     answer: the clock restarts and the request goes back to review."""
-    request = _own_submitted(request, officer)
-    if request.status == Status.CLOSED:
-        raise TransitionError(gettext("This request is closed; start a new request."))
+    request = _locked_for(officer, "message", request)
     answering = request.status == Status.CLARIFICATION
     kind = (
         Message.Kind.CLARIFICATION_ANSWER
@@ -418,17 +390,7 @@ def message_post_by_officer(
 @transaction.atomic
 def preservation_extend(*, officer, request: LegalRequest) -> LegalRequest:
     """EPOC-PR Annex VI: the issuing authority extends the preservation once, by 30 days."""
-    request = _own_submitted(request, officer)
-    if request.instrument != instruments.Instrument.EPOC_PR:
-        raise TransitionError(gettext("Only a preservation order can be extended."))
-    if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
-        raise TransitionError(gettext("This preservation order is no longer active."))
-    if request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists():
-        raise TransitionError(gettext("The preservation was already extended once (30 days)."))
-    if request.preservation_until is None:
-        raise TransitionError(
-            gettext("A production request was confirmed: preservation has no end date.")
-        )
+    request = _locked_for(officer, "extend_preservation", request)
     request.preservation_until += timedelta(days=settings.PORTAL_PRESERVATION_EXTENSION_DAYS)
     request.save(update_fields=["preservation_until"])
     alerts.deadline_changed(request)
@@ -447,11 +409,7 @@ def preservation_confirm_production(
 ) -> LegalRequest:
     """EPOC-PR Annex V: a production request was issued, so the data stay preserved until it
     is answered (no end date here)."""
-    request = _own_submitted(request, officer)
-    if request.instrument != instruments.Instrument.EPOC_PR:
-        raise TransitionError(gettext("Only a preservation order has a production follow-up."))
-    if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
-        raise TransitionError(gettext("This preservation order is no longer active."))
+    request = _locked_for(officer, "confirm_production", request)
     request.preservation_until = None
     request.save(update_fields=["preservation_until"])
     alerts.deadline_changed(request)

@@ -14,12 +14,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from authorities import second_factor
 from authorities.passkey_views import passkey_required_response
-from authorities.selectors import officer_block_reason
-from portal.access import only_for
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
-from . import instruments, selectors, services
+from . import instruments, policies, selectors, services
 from .audit import access_log_record
 from .forms import (
     LegalRequestForm,
@@ -28,17 +26,12 @@ from .forms import (
     WithdrawForm,
     initial_from_request,
 )
-from .models import TRANSITIONS, AccessLog, Attachment, RefusalGround, RequestEvent, Status
+from .models import AccessLog, Attachment, RefusalGround, RequestEvent, Status
+from .policies import Capability, capability_required
 from .validation import submission_problems
 
-
-def _officer_or_404(request: HttpRequest):
-    if not request.user.is_officer:
-        raise Http404
-    return request.user
-
-
-officer_only = only_for(lambda user: user.is_authenticated and user.is_officer)
+officer_only = capability_required(Capability.FOLLOW)
+submitter_only = capability_required(Capability.SUBMIT)
 
 
 def _problem_text(problem: Exception) -> str:
@@ -49,7 +42,7 @@ def _problem_text(problem: Exception) -> str:
 @never_cache
 @require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     status = request.GET.get("status") or None
     if status not in Status.values:
         status = None
@@ -63,11 +56,11 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@officer_only
+@submitter_only
 @never_cache
 @require_safe
 def request_new(request: HttpRequest) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     authority = officer.authority
     choices = [
         {"rule": rule, "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds}
@@ -76,17 +69,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "requests_app/new.html",
-        {"choices": choices, "blocked": _submit_block(officer)},
+        {"choices": choices, "blocked": policies.submit_block(officer)},
     )
-
-
-def _submit_block(officer) -> str | None:
-    if not officer.is_approved:
-        return gettext(
-            "Your account is awaiting approval: you can submit requests once platform staff "
-            "have checked it against the registry."
-        )
-    return officer_block_reason(officer)
 
 
 def _emergency_passkey_note(request: HttpRequest, instrument: str) -> str | None:
@@ -159,15 +143,15 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
     return redirect("requests:detail", submitted.public_id)
 
 
-@officer_only
+@submitter_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 @submission_limit
 def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     if instrument not in instruments.RULES:
         raise Http404
-    if (block := _submit_block(officer)) is not None:
+    if (block := policies.submit_block(officer)) is not None:
         messages.error(request, block)
         return redirect("requests:new")
     form = LegalRequestForm(
@@ -190,14 +174,14 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
     )
 
 
-@officer_only
+@submitter_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 @submission_limit
 def request_edit(request: HttpRequest, public_id) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     draft = selectors.legal_request_get_for_officer(officer, public_id)
-    if draft.status != Status.DRAFT or draft.officer_id != officer.pk:
+    if not policies.decide(officer, "edit_draft", draft):
         raise Http404
     if request.method == "POST" and request.POST.get("remove_attachment"):
         try:
@@ -241,11 +225,20 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
+OFFICER_ACTIONS = (
+    "edit_draft",
+    "message",
+    "withdraw",
+    "extend_preservation",
+    "confirm_production",
+)
+
+
 @officer_only
 @never_cache
 @require_safe
 def request_detail(request: HttpRequest, public_id) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     access_log_record(
         user=officer,
@@ -266,7 +259,8 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
             "message_form": MessageForm(),
             "withdraw_form": WithdrawForm(),
             "production_form": ProductionForm(),
-            "can_withdraw": Status.WITHDRAWN in TRANSITIONS[legal_request.status],
+            # What this officer may do to this request now ({% if actions.withdraw %}).
+            "actions": policies.offered(officer, legal_request, OFFICER_ACTIONS),
             "refusal": refusal,
             "now": timezone.now(),
         },
@@ -277,7 +271,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
 @never_cache
 @require_safe
 def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     attachment = selectors.attachment_get_for_officer(officer, public_id, attachment_id)
     access_log_record(
         user=officer,
@@ -294,7 +288,7 @@ def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileR
 @require_safe
 def produced_download(request: HttpRequest, public_id, produced_id) -> HttpResponse:
     """Produced data: only here, only until the link expires, and every attempt is logged."""
-    officer = _officer_or_404(request)
+    officer = request.user
     produced = selectors.produced_get_for_officer(officer, public_id, produced_id)
     ref = f"{produced.original_name} ({produced.public_id})"
     if produced.is_expired:
@@ -329,7 +323,7 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
 @require_safe
 def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
     """The Annex III-style notice of a refusal, printable by the authority."""
-    officer = _officer_or_404(request)
+    officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     refusal = next(
         (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
@@ -368,7 +362,7 @@ def attachment_response(attachment: Attachment) -> FileResponse:
 @require_POST
 @upload_limit
 def message_post(request: HttpRequest, public_id) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     form = MessageForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -393,7 +387,7 @@ def message_post(request: HttpRequest, public_id) -> HttpResponse:
 @officer_only
 @require_POST
 def withdraw(request: HttpRequest, public_id) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     form = WithdrawForm(request.POST)
     if not form.is_valid():
@@ -414,7 +408,7 @@ def withdraw(request: HttpRequest, public_id) -> HttpResponse:
 @officer_only
 @require_POST
 def preservation(request: HttpRequest, public_id) -> HttpResponse:
-    officer = _officer_or_404(request)
+    officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     try:
         if request.POST.get("action") == "extend":

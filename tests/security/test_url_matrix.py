@@ -112,6 +112,7 @@ EXPECTED = {
     "requests:attachment": OFFICER_OWN_GET,
     "review:queue": LEGAL_GET,
     "review:dashboard": LEAD_GET,
+    "review:access_log": LEAD_GET,
     "review:report_csv": LEAD_GET,
     "review:detail": LEGAL_GET,
     "review:attachment": LEGAL_GET,

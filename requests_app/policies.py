@@ -1,0 +1,384 @@
+"""Who may do what to a legal request, now, and if not, why: each rule written once.
+
+1. Roles (requests_app.roles) map to capabilities in ROLE_CAPABILITIES, the one table to edit
+   when a role is added or changes.
+2. Each action on a request is a capability plus a rule about the request as it is now (RULES).
+   `decide(user, action, request)` answers with a Decision: allowed, or refused with the reason
+   to show.
+3. Everyone asks here: view decorators (`capability_required`), the pages (what to offer, from
+   `offered`), the services' guards (`check`, which raises what the pages would have said), and
+   the API. So a page cannot offer what its service refuses (tests/requests_app/test_policies.py
+   holds the pages against the services for every status, instrument and role).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext
+
+from authorities.constants import Instrument
+from authorities.selectors import officer_block_reason
+from portal.access import only_for
+
+from . import roles
+from .models import TRANSITIONS, CallbackVerification, LegalRequest, RequestEvent, Status
+
+
+class Capability(StrEnum):
+    # The authority's side.
+    SUBMIT = "submit"  # draft and submit requests for one's authority
+    FOLLOW = "follow"  # see one's authority's requests and act on them (message, withdraw...)
+    # The platform: reading.
+    VIEW_QUEUE = "view_queue"
+    VIEW_REQUEST = "view_request"  # any submitted request, its documents and internal history
+    VIEW_DASHBOARD = "view_dashboard"  # the figures, the failing alerts, the transparency report
+    VIEW_AUDIT = "view_audit"  # the access log: who saw which request, opened, downloaded
+    # The platform: acting.
+    REVIEW = "review"  # accept, clarify, refuse, respond, preserve, close, record a call-back
+    ASSIGN = "assign"  # take a request, or leave it unassigned
+    ASSIGN_OTHERS = "assign_others"
+    APPROVE_DISCLOSURE = "approve_disclosure"  # the second pair of eyes on an emergency
+
+
+C = Capability
+_REVIEWER = frozenset({C.VIEW_QUEUE, C.VIEW_REQUEST, C.REVIEW, C.ASSIGN})
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    roles.OFFICER: frozenset({C.SUBMIT, C.FOLLOW}),
+    roles.REVIEWER: _REVIEWER,
+    roles.LEAD: _REVIEWER | {C.VIEW_DASHBOARD, C.VIEW_AUDIT, C.ASSIGN_OTHERS, C.APPROVE_DISCLOSURE},
+}
+
+
+def capabilities_of(user) -> frozenset[Capability]:
+    return frozenset().union(*(ROLE_CAPABILITIES[role] for role in roles.roles_of(user)))
+
+
+def has(user, capability: Capability) -> bool:
+    return capability in capabilities_of(user)
+
+
+def roles_with(capability: Capability) -> list[str]:
+    """The roles (and so the groups) that grant a capability: whom to list as assignees."""
+    return sorted(role for role, caps in ROLE_CAPABILITIES.items() if capability in caps)
+
+
+def capability_required(capability: Capability):
+    """A view for the users with this capability; to anyone else it does not exist (404)."""
+    return only_for(lambda user: has(user, capability))
+
+
+# Why a user without the capability may not act: what the page or the API says.
+def _missing(capability: Capability) -> str:
+    if capability == C.APPROVE_DISCLOSURE:
+        return gettext("Only a lead approves an emergency disclosure.")
+    if capability == C.ASSIGN_OTHERS:
+        return gettext("Only a lead assigns requests to someone else.")
+    if capability in (C.SUBMIT, C.FOLLOW):
+        return gettext("Only officers of competent authorities submit requests.")
+    return gettext("Only the platform's legal team may do this.")
+
+
+# --- Decisions --------------------------------------------------------------------------------
+
+
+class TransitionError(ValidationError):
+    """Refused because of the request's state (not the user's rights): the page says why."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    # Refused because of who asks (their role, their authority), whatever the request's state:
+    # services raise PermissionDenied for these and TransitionError for the others.
+    forbidden: bool = False
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def raise_if_refused(self) -> None:
+        if self.allowed:
+            return
+        raise PermissionDenied(self.reason) if self.forbidden else TransitionError(self.reason)
+
+
+ALLOWED = Decision(True)
+
+
+def _not_now(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+def _forbidden(reason: str) -> Decision:
+    return Decision(False, reason, forbidden=True)
+
+
+def _may_become(request: LegalRequest, to: str) -> Decision:
+    if to in TRANSITIONS[request.status]:
+        return ALLOWED
+    return _not_now(
+        gettext("A request that is “%(current)s” cannot become “%(to)s”.")
+        % {"current": Status(request.status).label, "to": Status(to).label}
+    )
+
+
+def _first_refusal(*checks: Callable[[], Decision]) -> Decision:
+    # Lazily, in order: a later check may query the database, an earlier one never does.
+    for check in checks:
+        decision = check()
+        if not decision:
+            return decision
+    return ALLOWED
+
+
+# --- The legal team's actions -----------------------------------------------------------------
+
+
+def emergency_disclosure_problems(request: LegalRequest, responder) -> list[str]:
+    """Why produced data may not go out yet for an emergency request: a confirmed call-back to
+    the registry's number, and a lead's approval by someone other than the responder."""
+    if not request.is_emergency:
+        return []
+    problems = []
+    if not _callback_confirmed(request):
+        problems.append(
+            gettext(
+                "Call the authority back on the registry's number and record a confirmed "
+                "call-back before any emergency disclosure."
+            )
+        )
+    if not request.approvals.exclude(approved_by=responder).exists():
+        problems.append(
+            gettext(
+                "An emergency disclosure needs the approval of a lead other than the person who "
+                "sends it (second pair of eyes)."
+            )
+        )
+    return problems
+
+
+def _callback_confirmed(request: LegalRequest) -> bool:
+    latest = request.callbacks.order_by("-at").first()
+    return latest is not None and latest.outcome == CallbackVerification.Outcome.CONFIRMED
+
+
+def _assign(user, request: LegalRequest) -> Decision:
+    if request.status in (Status.CLOSED, Status.DRAFT):
+        return _not_now(gettext("A closed request is not assigned."))
+    return ALLOWED
+
+
+def _accept(user, request: LegalRequest) -> Decision:
+    # IN_REVIEW also follows a clarification, but only the authority's answer gets it there
+    # (it restarts the clock); a reviewer accepts what has just arrived.
+    if request.status != Status.SUBMITTED:
+        return _not_now(gettext("Only a request just received is accepted for review."))
+    return _may_become(request, Status.IN_REVIEW)
+
+
+def _respond(user, request: LegalRequest) -> Decision:
+    def disclosure() -> Decision:
+        problems = emergency_disclosure_problems(request, user)
+        return _forbidden(" ".join(problems)) if problems else ALLOWED
+
+    return _first_refusal(lambda: _may_become(request, Status.RESPONDED), disclosure)
+
+
+def _preserve(user, request: LegalRequest) -> Decision:
+    if request.instrument != Instrument.EPOC_PR:
+        return _not_now(gettext("Only a preservation order is preserved."))
+    return _may_become(request, Status.PRESERVED)
+
+
+def _confirm_extension(user, request: LegalRequest) -> Decision:
+    if request.instrument == Instrument.EPOC_PR:
+        kinds = set(
+            request.events.filter(
+                kind__in=[
+                    RequestEvent.Kind.PRESERVATION_EXTENSION,
+                    RequestEvent.Kind.EXTENSION_CONFIRMED,
+                ]
+            ).values_list("kind", flat=True)
+        )
+        if kinds == {RequestEvent.Kind.PRESERVATION_EXTENSION}:
+            return ALLOWED
+    return _not_now(gettext("There is no extension waiting for confirmation."))
+
+
+def _callback(user, request: LegalRequest) -> Decision:
+    if not request.is_emergency:
+        return _not_now(gettext("Call-backs verify emergency requests only."))
+    return ALLOWED
+
+
+def _approve(user, request: LegalRequest) -> Decision:
+    if not request.is_emergency:
+        return _not_now(gettext("Only emergency requests need a disclosure approval."))
+    if not _callback_confirmed(request):
+        return _not_now(gettext("Approve only after a confirmed call-back to the registry number."))
+    return ALLOWED
+
+
+# --- The authority's actions ------------------------------------------------------------------
+
+
+def officer_sees(officer, request: LegalRequest) -> bool:
+    """The officer's access rule, as selectors._officer_scope writes it in SQL: an approved
+    officer sees their authority's requests, and colleagues' only if the authority shares them."""
+    if not (officer.is_officer and officer.is_approved):
+        return False
+    if request.authority_id != officer.authority_id:
+        return False
+    return request.officer_id == officer.pk or officer.authority.colleagues_see_requests
+
+
+def submit_block(officer) -> str | None:
+    """Why this officer may not draft or submit requests now, or None."""
+    if not has(officer, C.SUBMIT):
+        return _missing(C.SUBMIT)
+    reason = officer_block_reason(officer)
+    if reason:
+        return reason
+    if not officer.is_approved:
+        return gettext(
+            "Your account is awaiting approval: you can submit requests once platform staff "
+            "have checked it against the registry."
+        )
+    return None
+
+
+def _own_draft(user, request: LegalRequest) -> Decision:
+    block = submit_block(user)
+    if block:
+        return _forbidden(block)
+    if request.officer_id != user.pk or request.status != Status.DRAFT:
+        return _forbidden(gettext("Only your own drafts can be edited; submitted requests cannot."))
+    return ALLOWED
+
+
+def _submit(user, request: LegalRequest) -> Decision:
+    block = submit_block(user)
+    if block:
+        return _forbidden(block)
+    if request.officer_id != user.pk:
+        return _forbidden(gettext("Only the officer who drafted a request submits it."))
+    if request.status != Status.DRAFT:
+        return _not_now(gettext("This request was already submitted."))
+    return ALLOWED
+
+
+def _followed(user, request: LegalRequest) -> Decision:
+    if not officer_sees(user, request):
+        return _forbidden(gettext("Not a request of your authority."))
+    if request.status == Status.DRAFT:
+        return _not_now(gettext("This request is still a draft."))
+    return ALLOWED
+
+
+def _message(user, request: LegalRequest) -> Decision:
+    if request.status == Status.CLOSED:
+        return _not_now(gettext("This request is closed; start a new request."))
+    return ALLOWED
+
+
+def _withdraw(user, request: LegalRequest) -> Decision:
+    return _may_become(request, Status.WITHDRAWN)
+
+
+def _preservation_active(request: LegalRequest, not_preservation: str) -> Decision:
+    if request.instrument != Instrument.EPOC_PR:
+        return _not_now(not_preservation)
+    if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
+        return _not_now(gettext("This preservation order is no longer active."))
+    return ALLOWED
+
+
+def _extend(user, request: LegalRequest) -> Decision:
+    active = _preservation_active(request, gettext("Only a preservation order can be extended."))
+    if not active:
+        return active
+    if request.preservation_until is None:
+        return _not_now(
+            gettext("A production request was confirmed: preservation has no end date.")
+        )
+    if request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists():
+        return _not_now(gettext("The preservation was already extended once (30 days)."))
+    return ALLOWED
+
+
+def _confirm_production(user, request: LegalRequest) -> Decision:
+    return _preservation_active(
+        request, gettext("Only a preservation order has a production follow-up.")
+    )
+
+
+# --- The table --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    capability: Capability
+    now: Callable[[object, LegalRequest], Decision]  # (user, request): the rule of the moment
+    # The officer's actions apply to their authority's submitted requests only.
+    followed: bool = False
+
+
+RULES: dict[str, Rule] = {
+    # The legal team (requests_app.review).
+    "assign": Rule(C.ASSIGN, _assign),
+    "accept": Rule(C.REVIEW, _accept),
+    "clarify": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.CLARIFICATION)),
+    "refuse": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.REFUSED)),
+    "respond": Rule(C.REVIEW, _respond),
+    "preserve": Rule(C.REVIEW, _preserve),
+    "confirm_extension": Rule(C.REVIEW, _confirm_extension),
+    "close": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.CLOSED)),
+    "callback": Rule(C.REVIEW, _callback),
+    "approve": Rule(C.APPROVE_DISCLOSURE, _approve),
+    # The authority (requests_app.services).
+    "edit_draft": Rule(C.SUBMIT, _own_draft),
+    "submit": Rule(C.SUBMIT, _submit),
+    "message": Rule(C.FOLLOW, _message, followed=True),
+    "withdraw": Rule(C.FOLLOW, _withdraw, followed=True),
+    "extend_preservation": Rule(C.FOLLOW, _extend, followed=True),
+    "confirm_production": Rule(C.FOLLOW, _confirm_production, followed=True),
+}
+
+
+def may(user, action: str) -> Decision:
+    """The capability part of an action's rule alone: whether this user could ever do it."""
+    capability = RULES[action].capability
+    return ALLOWED if has(user, capability) else _forbidden(_missing(capability))
+
+
+def decide(user, action: str, request: LegalRequest) -> Decision:
+    """May this user do this to this request now? If not, the Decision says why."""
+    rule = RULES[action]
+    return _first_refusal(
+        lambda: may(user, action),
+        lambda: _followed(user, request) if rule.followed else ALLOWED,
+        lambda: rule.now(user, request),
+    )
+
+
+def check(user, action: str, request: LegalRequest) -> None:
+    """The services' guard: raise PermissionDenied or TransitionError with the reason."""
+    decide(user, action, request).raise_if_refused()
+
+
+def require_capability(user, capability: Capability) -> None:
+    if not has(user, capability):
+        raise PermissionDenied(_missing(capability))
+
+
+def require(user, action: str) -> None:
+    """The capability part of the guard, for a service to call before it reads its input."""
+    may(user, action).raise_if_refused()
+
+
+def offered(user, request: LegalRequest, actions) -> dict[str, Decision]:
+    """The decisions a page shows: {% if actions.close %}…{% endif %}."""
+    return {action: decide(user, action, request) for action in actions}

@@ -1,0 +1,399 @@
+"""Who may do what to a request: the pages offer exactly what the services accept.
+
+The grid: requests in every status, of each instrument whose actions differ (an EPOC, a
+preservation order before, during and after its extension, an emergency before and after its
+call-back and approval), seen by each role. For every cell, the action forms the page shows must
+be the actions the services accept (each tried in a savepoint that is rolled back). A page that
+offers what its service refuses, or hides what the service would do, is a mismatch."""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from authorities.constants import Instrument
+from requests_app import review, services
+from requests_app.models import (
+    CallbackVerification,
+    DisclosureApproval,
+    LegalRequest,
+    RequestEvent,
+    Status,
+)
+from tests.conftest import passkey_login, verified_login
+
+pytestmark = pytest.mark.django_db
+
+SUBMITTED_STATUSES = [s for s in Status.values if s != Status.DRAFT]
+
+
+class _Undo(Exception):
+    """Raised inside a savepoint to roll back an action the service accepted."""
+
+
+def _mismatch(cell: tuple, shown: set[str], calls: dict) -> tuple | None:
+    """None if the page shows exactly the actions whose service accepts them; else what differs."""
+    accepted = {name for name, act in calls.items() if _accepted(act)}
+    if shown == accepted:
+        return None
+    return (
+        *cell,
+        f"shown, refused: {sorted(shown - accepted)}",
+        f"accepted, not shown: {sorted(accepted - shown)}",
+    )
+
+
+def _accepted(act) -> bool:
+    try:
+        with transaction.atomic():
+            act()
+            raise _Undo
+    except _Undo:
+        return True
+    except (PermissionDenied, ValidationError):
+        return False
+
+
+# --- Building requests in each state --------------------------------------------------------
+
+# name: (instrument, emergency, extension asked, extension confirmed, call-back, lead approval)
+SCENARIOS = {
+    "epoc": (Instrument.EPOC, False, False, False, False, False),
+    "preservation": (Instrument.EPOC_PR, False, False, False, False, False),
+    "preservation, extension asked": (Instrument.EPOC_PR, False, True, False, False, False),
+    "preservation, extension confirmed": (Instrument.EPOC_PR, False, True, True, False, False),
+    "emergency": (Instrument.EMERGENCY_DISCLOSURE, True, False, False, False, False),
+    "emergency, call-back confirmed": (
+        Instrument.EMERGENCY_DISCLOSURE,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ),
+    "emergency, call-back and approval": (
+        Instrument.EMERGENCY_DISCLOSURE,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ),
+}
+
+
+def build(scenario: str, status: str, *, officer, reviewer, lead) -> LegalRequest:
+    instrument, emergency, asked, confirmed, callback, approved = SCENARIOS[scenario]
+    now = timezone.now()
+    submitted = status != Status.DRAFT
+    req = LegalRequest.objects.create(
+        instrument=instrument,
+        authority=officer.authority,
+        officer=officer,
+        status=status,
+        reference=f"LR-2026-{uuid.uuid4().int % 10**6:06d}" if submitted else None,
+        received_at=now if submitted else None,
+        due_at=now + timedelta(days=1) if submitted else None,
+        is_emergency=emergency,
+        case_reference="CASE-1",
+        legal_basis="Art. 5",
+        statement_of_reasons="Reasons.",
+        preservation_until=(now + timedelta(days=60))
+        if instrument == Instrument.EPOC_PR and submitted
+        else None,
+    )
+    if asked:
+        RequestEvent.objects.create(
+            request=req, kind=RequestEvent.Kind.PRESERVATION_EXTENSION, actor=officer
+        )
+    if confirmed:
+        RequestEvent.objects.create(
+            request=req, kind=RequestEvent.Kind.EXTENSION_CONFIRMED, actor=reviewer
+        )
+    if callback:
+        CallbackVerification.objects.create(
+            request=req,
+            verified_by=reviewer,
+            phone=officer.authority.callback_phone,
+            outcome=CallbackVerification.Outcome.CONFIRMED,
+        )
+    if approved:
+        DisclosureApproval.objects.create(request=req, approved_by=lead)
+    return req
+
+
+def fresh(req: LegalRequest) -> LegalRequest:
+    return LegalRequest.objects.select_related("authority", "officer").get(pk=req.pk)
+
+
+# --- The legal team's page and services -----------------------------------------------------
+
+ACTION_URL = re.compile(r"/review/[0-9a-f-]{36}/actions/([a-z_]+)/")
+
+
+def review_services(user, req: LegalRequest, device_id: str) -> dict:
+    """Each review action called with valid input, as its form would send it."""
+    return {
+        "assign": lambda: review.legal_request_assign(actor=user, request=req, assignee=user),
+        "accept": lambda: review.legal_request_accept(reviewer=user, request=req),
+        "clarify": lambda: review.legal_request_ask_clarification(
+            reviewer=user, request=req, question="Which account exactly?"
+        ),
+        "refuse": lambda: review.legal_request_refuse(
+            reviewer=user, request=req, ground="other", explanation="Outside our service."
+        ),
+        "respond": lambda: review.legal_request_respond(
+            reviewer=user,
+            request=req,
+            files=[SimpleUploadedFile("export.csv", b"account,ip\n", "text/csv")],
+        ),
+        "preserve": lambda: review.legal_request_confirm_preservation(reviewer=user, request=req),
+        "confirm_extension": lambda: review.legal_request_confirm_extension(
+            reviewer=user, request=req
+        ),
+        "close": lambda: review.legal_request_close(reviewer=user, request=req),
+        "callback": lambda: review.callback_record(
+            reviewer=user, request=req, outcome=CallbackVerification.Outcome.CONFIRMED
+        ),
+        "approve": lambda: review.disclosure_approve(lead=user, request=req, device_id=device_id),
+    }
+
+
+def review_grid(client, roles: dict) -> tuple[int, list]:
+    """Every scenario x status x legal-team role: (cells, mismatches)."""
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    officer = roles.pop("_officer")
+    reviewer, lead = roles["reviewer"], roles["lead"]
+    cells, mismatches = 0, []
+    for role, user in roles.items():
+        passkey_login(client, user)  # the session may approve, so only the request's state counts
+        device_id = WebAuthnCredential.objects.get(user=user).persistent_id
+        for scenario in SCENARIOS:
+            for status in SUBMITTED_STATUSES:
+                req = build(scenario, status, officer=officer, reviewer=reviewer, lead=lead)
+                response = client.get(reverse("review:detail", args=[req.public_id]))
+                assert response.status_code == 200, (role, scenario, status)
+                shown = set(ACTION_URL.findall(response.content.decode()))
+                calls = review_services(user, fresh(req), device_id)
+                cells += 1
+                if mismatch := _mismatch((role, scenario, status), shown, calls):
+                    mismatches.append(mismatch)
+    return cells, mismatches
+
+
+def test_review_page_offers_exactly_the_actions_the_services_accept(
+    client, officer, reviewer, lead, capsys
+):
+    cells, mismatches = review_grid(
+        client, {"_officer": officer, "reviewer": reviewer, "lead": lead}
+    )
+    with capsys.disabled():
+        print(f"\nreview page x services: {cells} cells, {len(mismatches)} mismatches")
+    assert mismatches == [], "\n".join(map(str, mismatches))
+
+
+# --- The authority's page and services ------------------------------------------------------
+
+PRESERVATION_ACTION = re.compile(r'name="action" value="(extend|production)"')
+
+
+def officer_page_actions(page: str, req: LegalRequest) -> set[str]:
+    shown = set(PRESERVATION_ACTION.findall(page))
+    for name in ("message", "withdraw"):
+        if reverse(f"requests:{name}", args=[req.public_id]) in page:
+            shown.add(name)
+    if reverse("requests:edit", args=[req.public_id]) in page:
+        shown.add("edit")
+    return shown
+
+
+def officer_services(user, req: LegalRequest) -> dict:
+    return {
+        "edit": lambda: services.legal_request_save_draft(
+            officer=user, instrument=req.instrument, data={}, targets=[], request=req
+        ),
+        "message": lambda: services.message_post_by_officer(
+            officer=user, request=req, body="More detail."
+        ),
+        "withdraw": lambda: services.legal_request_withdraw(
+            officer=user, request=req, reason="Case closed."
+        ),
+        "extend": lambda: services.preservation_extend(officer=user, request=req),
+        "production": lambda: services.preservation_confirm_production(
+            officer=user, request=req, production_reference="EPOC-2026-1"
+        ),
+    }
+
+
+def test_officer_page_offers_exactly_the_actions_the_services_accept(
+    client, officer, colleague, reviewer, lead, capsys
+):
+    """The officer who drafted each request, and a colleague at the same authority, first while
+    the authority keeps each officer's requests to that officer, then while colleagues share
+    them. A request the page does not show (404) must accept no action either."""
+    authority = officer.authority
+    cells, mismatches = 0, []
+    for role, user, shared in (
+        ("officer", officer, False),
+        ("colleague", colleague, False),
+        ("colleague, shared", colleague, True),
+    ):
+        authority.colleagues_see_requests = shared
+        authority.save(update_fields=["colleagues_see_requests"])
+        verified_login(client, user)
+        for scenario in ("epoc", "preservation", "preservation, extension asked"):
+            for status in Status.values:
+                req = build(scenario, status, officer=officer, reviewer=reviewer, lead=lead)
+                response = client.get(reverse("requests:detail", args=[req.public_id]))
+                assert response.status_code in (200, 404)
+                shown = (
+                    officer_page_actions(response.content.decode(), req)
+                    if response.status_code == 200
+                    else set()
+                )
+                user.refresh_from_db()
+                calls = officer_services(user, fresh(req))
+                cells += 1
+                if mismatch := _mismatch((role, scenario, status), shown, calls):
+                    mismatches.append(mismatch)
+    with capsys.disabled():
+        print(f"\nofficer page x services: {cells} cells, {len(mismatches)} mismatches")
+    assert mismatches == [], "\n".join(map(str, mismatches))
+
+
+# --- The policy module itself ---------------------------------------------------------------
+
+# The table in words: what each role may do. A change of ROLE_CAPABILITIES must change this.
+EXPECTED_CAPABILITIES = {
+    "officer": {"submit", "follow"},
+    "reviewer": {"view_queue", "view_request", "review", "assign"},
+    "lead": {
+        "view_queue",
+        "view_request",
+        "view_audit",
+        "view_dashboard",
+        "review",
+        "assign",
+        "assign_others",
+        "approve_disclosure",
+    },
+}
+
+
+def test_each_role_has_the_capabilities_of_the_table(officer, reviewer, lead, staff, outsider):
+    from requests_app import policies, roles
+
+    assert {
+        role: {c.value for c in caps} for role, caps in policies.ROLE_CAPABILITIES.items()
+    } == EXPECTED_CAPABILITIES
+    assert set(policies.ROLE_CAPABILITIES) == {roles.OFFICER, *roles.PLATFORM_ROLES}
+    users = {"officer": officer, "reviewer": reviewer, "lead": lead}
+    for role, user in users.items():
+        assert {c.value for c in policies.capabilities_of(user)} == EXPECTED_CAPABILITIES[role]
+    # Staff administer the registry in the admin; they hold no role over requests.
+    assert policies.capabilities_of(staff) == frozenset()
+
+
+def test_a_platform_account_awaiting_reinstatement_has_no_capability(reviewer, staff):
+    from requests_app import policies
+
+    reviewer.second_factor_reset_by = staff
+    reviewer.save(update_fields=["second_factor_reset_by"])
+    assert policies.capabilities_of(reviewer) == frozenset()
+
+
+def test_views_follow_the_capability_table_not_the_role(client, reviewer, monkeypatch):
+    """Give reviewers the dashboard in the table alone: the page opens for them, no view edited."""
+    from requests_app import policies
+
+    verified_login(client, reviewer)
+    assert client.get(reverse("review:dashboard")).status_code == 404
+    table = dict(policies.ROLE_CAPABILITIES)
+    table["reviewer"] = table["reviewer"] | {policies.Capability.VIEW_DASHBOARD}
+    monkeypatch.setattr(policies, "ROLE_CAPABILITIES", table)
+    page = client.get(reverse("review:dashboard"))
+    assert page.status_code == 200
+    assert reverse("review:dashboard") in client.get(reverse("home")).content.decode()
+
+
+def test_every_review_action_has_a_rule_and_every_rule_a_capability():
+    from requests_app import policies, review_views
+
+    assert set(review_views.ACTIONS) <= set(policies.RULES)
+    assert all(isinstance(r.capability, policies.Capability) for r in policies.RULES.values())
+
+
+def test_a_refusal_says_why_and_the_service_raises_the_same(officer, reviewer, lead):
+    from requests_app import policies
+
+    req = build("preservation", Status.PRESERVED, officer=officer, reviewer=reviewer, lead=lead)
+    decision = policies.decide(reviewer, "confirm_extension", req)
+    assert not decision and not decision.forbidden
+    assert decision.reason == "There is no extension waiting for confirmation."
+    with pytest.raises(services.TransitionError, match="no extension waiting"):
+        review.legal_request_confirm_extension(reviewer=reviewer, request=req)
+
+    emergency = build("emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead)
+    decision = policies.decide(reviewer, "approve", emergency)
+    assert decision.forbidden and "Only a lead" in decision.reason
+    with pytest.raises(PermissionDenied, match="Only a lead"):
+        review.disclosure_approve(lead=reviewer, request=emergency)
+    decision = policies.decide(lead, "approve", emergency)
+    assert not decision.forbidden and "confirmed call-back" in decision.reason
+
+
+def test_reviewer_is_offered_only_themselves_as_assignee(client, officer, reviewer, lead):
+    req = build("epoc", Status.SUBMITTED, officer=officer, reviewer=reviewer, lead=lead)
+    pattern = re.compile(r'<option value="(\d+)"')
+    verified_login(client, reviewer)
+    page = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    assert set(pattern.findall(page)) == {str(reviewer.pk)}
+    verified_login(client, lead)
+    page = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    assert set(pattern.findall(page)) == {str(reviewer.pk), str(lead.pk)}
+
+
+def test_a_post_for_an_action_the_role_never_has_is_403(client, officer, reviewer, lead):
+    emergency = build("emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead)
+    passkey_login(client, reviewer)
+    url = reverse("review:action", args=[emergency.public_id, "approve"])
+    assert client.post(url, {"otp_token": "123456"}).status_code == 403
+    assert not emergency.approvals.exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "belongs"),
+    [
+        ("marie@interieur.gouv.fr", True),
+        ("marie@police.interieur.gouv.fr", True),  # a subdomain of the registry's domain
+        ("MARIE@INTERIEUR.GOUV.FR", True),
+        ("marie@xinterieur.gouv.fr", False),
+        ("jonas@bka.bund.de", False),  # another authority's domain
+        ("marie@gmail.com", False),
+        ("not an address", False),
+    ],
+)
+def test_an_address_belongs_to_an_authority_only_through_its_registry_domains(
+    authority, other_authority, email, belongs
+):
+    from authorities.selectors import address_belongs_to
+
+    assert address_belongs_to(email, authority.pk) is belongs
+
+
+def test_an_address_of_a_suspended_authority_belongs_to_it_no_more(authority):
+    from authorities.constants import AuthorityStatus
+    from authorities.selectors import address_belongs_to
+
+    assert address_belongs_to("marie@interieur.gouv.fr", authority.pk)
+    authority.status = AuthorityStatus.SUSPENDED
+    authority.save(update_fields=["status"])
+    assert not address_belongs_to("marie@interieur.gouv.fr", authority.pk)
+    assert not address_belongs_to("marie@interieur.gouv.fr", None)
