@@ -243,8 +243,9 @@ def sweep(due: int) -> dict:
     to the Celery queue the bench worker takes from (CELERY_TASK_DEFAULT_QUEUE).
 
     0. Sweep what is already due (untimed).
-    1. Pick `due` open requests with a running clock, not picked before (deadline_version 1),
-       not the bench officer's.
+    1. Pick `due` open requests with a running clock, the least picked before first (lowest
+       deadline_version: a database kept with --reuse-databases serves many runs), not the
+       bench officer's.
     2. due_at = next_alert_at = now, deadline_changed_at one second earlier, a new deadline
        version: the fraction alerts fell before this version began, the first escalation is an
        hour away, so exactly the 'deadline' alert is due.
@@ -259,8 +260,8 @@ def sweep(due: int) -> dict:
             WITH picked AS (
                 SELECT id FROM requests_app_legalrequest
                 WHERE status IN ('submitted', 'in_review') AND due_at IS NOT NULL
-                  AND deadline_version = 1 AND officer_id <> 101
-                ORDER BY id LIMIT %s
+                  AND officer_id <> 101
+                ORDER BY deadline_version, id LIMIT %s
             )
             UPDATE requests_app_legalrequest AS r
             SET due_at = date_trunc('second', now()), next_alert_at = date_trunc('second', now()),
