@@ -1,5 +1,6 @@
-"""Stop `make test` at once, with a clear message, when PostgreSQL or the broker (Redis, or
-RabbitMQ when CELERY_BROKER_URL is amqp://) is not reachable."""
+"""Stop `make test` at once, with a clear message, when PostgreSQL, the broker (Redis, or
+RabbitMQ when CELERY_BROKER_URL is amqp://) or the RabbitMQ the fault suite creates its vhosts
+on (FAULTS_RABBITMQ_URL) is not reachable."""
 
 import os
 import socket
@@ -13,20 +14,29 @@ REDIS_START = (
 RABBITMQ_START = "rabbitmq-server -detached (or: service rabbitmq-server start)"
 
 
-def broker_service(url: str) -> tuple[str, str, int, str]:
+def broker_service(url: str) -> tuple[str, str, int, str, str]:
     if urlparse(url).scheme.startswith("amqp"):
-        return ("RabbitMQ", url, 5672, RABBITMQ_START)
-    return ("Redis", url, 6379, REDIS_START)
+        return ("RabbitMQ", url, 5672, RABBITMQ_START, "CELERY_BROKER_URL")
+    return ("Redis", url, 6379, REDIS_START, "CELERY_BROKER_URL")
 
 
+# (name, URL, default port, how to start it here, the variable that points the tests elsewhere)
 SERVICES = [
     (
         "PostgreSQL",
         os.environ.get("DATABASE_URL", ""),
         5432,
         "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+        "DATABASE_URL",
     ),
     broker_service(os.environ.get("CELERY_BROKER_URL", "")),
+    (
+        "RabbitMQ (fault suite)",
+        os.environ.get("FAULTS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672"),
+        5672,
+        RABBITMQ_START,
+        "FAULTS_RABBITMQ_URL",
+    ),
 ]
 
 
@@ -40,7 +50,7 @@ def reachable(host: str, port: int) -> bool:
 
 def main() -> int:
     failed = False
-    for name, url, default_port, start in SERVICES:
+    for name, url, default_port, start, variable in SERVICES:
         parsed = urlparse(url)
         host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
         if not reachable(host, port):
@@ -48,8 +58,7 @@ def main() -> int:
             print(
                 f"make test: {name} is not reachable at {host}:{port}.\n"
                 f"  Start it (on this machine: {start})\n"
-                f"  or point the tests elsewhere with "
-                f"{'DATABASE_URL' if name == 'PostgreSQL' else 'CELERY_BROKER_URL'}.",
+                f"  or point the tests elsewhere with {variable}.",
                 file=sys.stderr,
             )
     if failed:

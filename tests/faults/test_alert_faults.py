@@ -43,7 +43,8 @@ REQUESTS = 50
 ALERTS = [("fraction", 50), ("fraction", 80), ("deadline", 100)]
 LEASE_SECONDS = 4  # a dead worker's send is taken over after this (production: 5 minutes)
 TABLE_FILE = ROOT / "var" / "test" / "fault-table.txt"
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672"
+# Each scenario's vhost is created on this RabbitMQ (rabbitmqctl must manage it: same machine).
+RABBITMQ = os.environ.get("FAULTS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 BROKERS = ["redis", "rabbitmq"]
 
 
