@@ -49,6 +49,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     roles.OFFICER: frozenset({C.SUBMIT, C.FOLLOW}),
     roles.REVIEWER: _REVIEWER,
     roles.LEAD: _REVIEWER | {C.VIEW_DASHBOARD, C.VIEW_AUDIT, C.ASSIGN_OTHERS, C.APPROVE_DISCLOSURE},
+    roles.AUDITOR: frozenset({C.VIEW_QUEUE, C.VIEW_REQUEST, C.VIEW_DASHBOARD, C.VIEW_AUDIT}),
 }
 
 

@@ -8,9 +8,10 @@ admin (the user's "Platform roles"); migrations create the groups."""
 OFFICER = "officer"
 REVIEWER = "reviewer"
 LEAD = "lead"
+AUDITOR = "auditor"  # the platform's compliance staff: reads everything, changes nothing
 
 # The groups a platform account may hold, each a role of the same name.
-PLATFORM_ROLES = (REVIEWER, LEAD)
+PLATFORM_ROLES = (REVIEWER, LEAD, AUDITOR)
 # The people who work requests: deadline alerts and the review links in e-mails go to them.
 LEGAL_TEAM = (REVIEWER, LEAD)
 

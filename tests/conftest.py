@@ -110,6 +110,11 @@ def lead(db):
 
 
 @pytest.fixture
+def auditor(db):
+    return _staff_user("auditor@platform.example", "auditor")
+
+
+@pytest.fixture
 def staff(db):
     return _staff_user("admin@platform.example", is_staff=True, is_superuser=True)
 

@@ -189,10 +189,10 @@ def review_grid(client, roles: dict) -> tuple[int, list]:
 
 
 def test_review_page_offers_exactly_the_actions_the_services_accept(
-    client, officer, reviewer, lead, capsys
+    client, officer, reviewer, lead, auditor, capsys
 ):
     cells, mismatches = review_grid(
-        client, {"_officer": officer, "reviewer": reviewer, "lead": lead}
+        client, {"_officer": officer, "reviewer": reviewer, "lead": lead, "auditor": auditor}
     )
     with capsys.disabled():
         print(f"\nreview page x services: {cells} cells, {len(mismatches)} mismatches")
@@ -284,17 +284,18 @@ EXPECTED_CAPABILITIES = {
         "assign_others",
         "approve_disclosure",
     },
+    "auditor": {"view_queue", "view_request", "view_dashboard", "view_audit"},
 }
 
 
-def test_each_role_has_the_capabilities_of_the_table(officer, reviewer, lead, staff, outsider):
+def test_each_role_has_the_capabilities_of_the_table(officer, reviewer, lead, auditor, staff):
     from requests_app import policies, roles
 
     assert {
         role: {c.value for c in caps} for role, caps in policies.ROLE_CAPABILITIES.items()
     } == EXPECTED_CAPABILITIES
     assert set(policies.ROLE_CAPABILITIES) == {roles.OFFICER, *roles.PLATFORM_ROLES}
-    users = {"officer": officer, "reviewer": reviewer, "lead": lead}
+    users = {"officer": officer, "reviewer": reviewer, "lead": lead, "auditor": auditor}
     for role, user in users.items():
         assert {c.value for c in policies.capabilities_of(user)} == EXPECTED_CAPABILITIES[role]
     # Staff administer the registry in the admin; they hold no role over requests.
@@ -397,3 +398,54 @@ def test_an_address_of_a_suspended_authority_belongs_to_it_no_more(authority):
     authority.save(update_fields=["status"])
     assert not address_belongs_to("marie@interieur.gouv.fr", authority.pk)
     assert not address_belongs_to("marie@interieur.gouv.fr", None)
+
+
+# --- The auditor: reads everything, changes nothing -----------------------------------------
+
+
+def test_auditor_reads_every_legal_team_page_and_changes_nothing(
+    client, officer, reviewer, lead, auditor
+):
+    req = build("emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead)
+    verified_login(client, officer)
+    client.post(reverse("requests:message", args=[req.public_id]), {"body": "Annex", "files": []})
+    passkey_login(client, auditor)
+    reads = [
+        reverse("review:queue"),
+        reverse("review:detail", args=[req.public_id]),
+        reverse("review:dashboard"),
+        reverse("review:report_csv"),
+        reverse("review:access_log"),
+    ]
+    assert [client.get(url).status_code for url in reads] == [200] * len(reads)
+    home = client.get(reverse("home")).content.decode()
+    assert all(url in home for url in reads[:1] + reads[2:3])  # the navigation links them
+    before = (req.status, req.events.count(), req.callbacks.count(), req.approvals.count())
+    refused = {
+        name: client.post(reverse("review:action", args=[req.public_id, name])).status_code
+        for name in review_services(auditor, req, "")
+    }
+    assert refused == dict.fromkeys(refused, 403)
+    req.refresh_from_db()
+    after = (req.status, req.events.count(), req.callbacks.count(), req.approvals.count())
+    assert after == before
+    for act in review_services(auditor, fresh(req), "").values():
+        with pytest.raises(PermissionDenied):
+            act()
+    # Not an assignee either: assignment is for those who review.
+    with pytest.raises(ValidationError):
+        review.legal_request_assign(actor=lead, request=fresh(req), assignee=auditor)
+
+
+def test_staff_give_the_auditor_role_in_the_admin(client, staff):
+    """The role is a group the migration creates; staff pick it in the user's Platform roles."""
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    member = UserFactory(email="compliance@platform.example")
+    group = Group.objects.get(name="auditor")
+    passkey_login(client, staff)
+    url = reverse("admin:authorities_user_change", args=[member.pk])
+    page = client.get(url).content.decode()
+    assert f'<option value="{group.pk}">auditor</option>' in page

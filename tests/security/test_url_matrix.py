@@ -32,6 +32,7 @@ ROLES = [
     "officer_b",
     "reviewer",
     "lead",
+    "auditor",
     "staff",
 ]
 
@@ -52,8 +53,8 @@ OFFICER_OWN_GET = everyone_else(
 OFFICER_OWN_POST = everyone_else((404, 404), officer_a=(405, 302))
 OFFICER_OWN_POST["officer_b"] = (405, 404)
 OFFICER_OWN_POST["unapproved"] = (405, 404)
-LEGAL_GET = everyone_else((404, 404), reviewer=(200, 405), lead=(200, 405))
-LEAD_GET = everyone_else((404, 404), lead=(200, 405))
+LEGAL_GET = everyone_else((404, 404), reviewer=(200, 405), lead=(200, 405), auditor=(200, 405))
+LEAD_GET = everyone_else((404, 404), lead=(200, 405), auditor=(200, 405))
 
 EXPECTED = {
     "landing": {"*": (200, 405)},
@@ -116,7 +117,10 @@ EXPECTED = {
     "review:report_csv": LEAD_GET,
     "review:detail": LEGAL_GET,
     "review:attachment": LEGAL_GET,
-    "review:action": everyone_else((404, 404), reviewer=(405, 302), lead=(405, 302)),
+    # The auditor reads every request but may do nothing to it: 403 to any action.
+    "review:action": everyone_else(
+        (404, 404), reviewer=(405, 302), lead=(405, 302), auditor=(405, 403)
+    ),
 }
 ADMIN = {**LOGIN_FIRST, "*": (404, 404), "staff": ({200, 302, 405}, {200, 302, 403})}
 # Admin pages that differ from ADMIN. No staff path sets a password: Django's password page of
@@ -134,7 +138,7 @@ def walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
 
 
 @pytest.fixture
-def world(client, officer, outsider, reviewer, lead, staff, authority):
+def world(client, officer, outsider, reviewer, lead, auditor, staff, authority):
     """Officer A's objects (a refused, partly answered EPOC with documents; a draft), and one
     user per role."""
     heartbeat_record(name="deadline-sweep")
@@ -167,6 +171,7 @@ def world(client, officer, outsider, reviewer, lead, staff, authority):
             "officer_b": outsider,
             "reviewer": reviewer,
             "lead": lead,
+            "auditor": auditor,
             "staff": staff,
         },
         "request": req,
