@@ -41,7 +41,8 @@ run: venv
 	@echo
 	@echo "  Portal:  http://localhost:$${PORT:-8000}/   (health: /healthz, e-mails: var/mail/)"
 	@echo "  Log in as marie.durand@interieur.gouv.fr (officer), reviewer@platform.example,"
-	@echo "  lead@platform.example or admin@platform.example; password: demo-portal-2026!"
+	@echo "  lead@platform.example, auditor@platform.example or admin@platform.example;"
+	@echo "  password: demo-portal-2026!"
 	@echo "  Second-factor codes for the demo accounts: make otp"
 	@echo "  Ctrl-C stops the web server, the worker and beat."
 	@echo

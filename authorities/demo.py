@@ -10,6 +10,7 @@ DEMO_USERS = [
     ("admin@platform.example", "Ada Admin", None, "staff", True),
     ("lead@platform.example", "Lena Lead", None, "lead", True),
     ("reviewer@platform.example", "Rui Reviewer", None, "reviewer", True),
+    ("auditor@platform.example", "Aude Auditor", None, "auditor", True),
     ("marie.durand@interieur.gouv.fr", "Marie Durand", "FR-OFAC", "officer", True),
     ("jonas.weber@bka.bund.de", "Jonas Weber", "DE-BKA", "officer", True),
     ("sanne.devries@om.nl", "Sanne de Vries", "NL-OM", "officer", True),

@@ -11,6 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from authorities.demo import DEMO_PASSWORD, DEMO_USERS, demo_totp_key_hex
 from authorities.models import Authority, RegistryImport, User
 from authorities.registry_import import registry_import
+from requests_app import roles
 from requests_app.demo import load_demo_requests
 
 DEMO_REGISTRY = Path(settings.BASE_DIR) / "docs" / "demo-registry.json"
@@ -35,7 +36,7 @@ class Command(BaseCommand):
             )
         created = 0
         with transaction.atomic():
-            for group in ("reviewer", "lead"):
+            for group in roles.PLATFORM_ROLES:
                 Group.objects.get_or_create(name=group)
             for email, name, authority_id, role, approved in DEMO_USERS:
                 user = User.objects.filter(email=email).first()
@@ -52,7 +53,7 @@ class Command(BaseCommand):
                     is_staff=role == "staff",
                     is_superuser=role == "staff",
                 )
-                if role in ("reviewer", "lead"):
+                if role in roles.PLATFORM_ROLES:
                     user.groups.add(Group.objects.get(name=role))
                 TOTPDevice.objects.create(
                     user=user, name="Demo key", key=demo_totp_key_hex(email), confirmed=True
