@@ -24,31 +24,6 @@ class Status(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
-# The one table of allowed transitions. A transition is a conditional update whose row count
-# must be 1 (services.transition), so two people acting at once cannot both win.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.DRAFT: frozenset({Status.SUBMITTED}),
-    Status.SUBMITTED: frozenset(
-        {Status.IN_REVIEW, Status.CLARIFICATION, Status.REFUSED, Status.WITHDRAWN}
-    ),
-    Status.IN_REVIEW: frozenset(
-        {
-            Status.CLARIFICATION,
-            Status.PRESERVED,
-            Status.RESPONDED,
-            Status.PARTIALLY_RESPONDED,
-            Status.REFUSED,
-            Status.WITHDRAWN,
-        }
-    ),
-    Status.CLARIFICATION: frozenset({Status.IN_REVIEW, Status.REFUSED, Status.WITHDRAWN}),
-    Status.PRESERVED: frozenset({Status.RESPONDED, Status.CLOSED, Status.WITHDRAWN}),
-    Status.PARTIALLY_RESPONDED: frozenset({Status.RESPONDED, Status.CLOSED, Status.REFUSED}),
-    Status.RESPONDED: frozenset({Status.CLOSED}),
-    Status.REFUSED: frozenset({Status.CLOSED}),
-    Status.WITHDRAWN: frozenset({Status.CLOSED}),
-    Status.CLOSED: frozenset(),
-}
 # The legal clock runs in these states; deadlines and alerts apply to them.
 OPEN_STATUSES = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.CLARIFICATION})
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext
 
 from authorities.constants import Instrument
@@ -23,7 +23,8 @@ from authorities.selectors import officer_block_reason
 from portal.access import only_for
 
 from . import roles
-from .models import TRANSITIONS, CallbackVerification, LegalRequest, RequestEvent, Status
+from .lifecycle import TRANSITIONS, TransitionError
+from .models import CallbackVerification, LegalRequest, RequestEvent, Status
 
 
 class Capability(StrEnum):
@@ -83,10 +84,6 @@ def _missing(capability: Capability) -> str:
 
 
 # --- Decisions --------------------------------------------------------------------------------
-
-
-class TransitionError(ValidationError):
-    """Refused because of the request's state (not the user's rights): the page says why."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from authorities import second_factor
 from authorities.models import User
 
 from . import policies
+from .lifecycle import in_english, notify_authority, recompute_due_at, transition
 from .models import (
     CallbackVerification,
     DisclosureApproval,
@@ -25,7 +26,6 @@ from .models import (
     RequestEvent,
     Status,
 )
-from .services import in_english, notify_authority, recompute_due_at, transition
 
 
 def _locked(request: LegalRequest, user, action: str) -> LegalRequest:

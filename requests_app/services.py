@@ -6,15 +6,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from authorities import second_factor
 from portal.logs import bind_reference
 
-from . import alerts, deadlines, instruments, policies, risk
+from . import alerts, instruments, policies, risk
+from .lifecycle import in_english, notify_authority, recompute_due_at, transition
 from .models import (
-    TRANSITIONS,
     Attachment,
     LegalRequest,
     Message,
@@ -46,70 +46,6 @@ OFFICER_FIELDS = (
     "validating_authority",
     "language",
 )
-
-
-TransitionError = policies.TransitionError  # the name callers and tests import from here
-
-
-def in_english(text) -> str:
-    """Text stored in an event row stays English, whoever acted; pages translate it."""
-    with translation.override("en"):
-        return str(text)
-
-
-def transition(
-    *,
-    request: LegalRequest,
-    to: str,
-    actor,
-    kind: str = RequestEvent.Kind.STATUS_CHANGED,
-    detail: str = "",
-    visible: bool = True,
-    **fields,
-) -> RequestEvent:
-    """Move a request to another status if the table allows it and nobody moved it meanwhile."""
-    current = request.status
-    if to not in TRANSITIONS[current]:
-        raise TransitionError(
-            gettext("A request that is “%(current)s” cannot become “%(to)s”.")
-            % {"current": Status(current).label, "to": Status(to).label}
-        )
-    updated = LegalRequest.objects.filter(pk=request.pk, status=current).update(status=to, **fields)
-    if updated != 1:
-        raise TransitionError(
-            gettext("Someone else changed this request meanwhile; reload the page.")
-        )
-    request.status = to
-    for name, value in fields.items():
-        setattr(request, name, value)
-    return RequestEvent.objects.create(
-        request=request,
-        kind=kind,
-        actor=actor,
-        from_status=current,
-        to_status=to,
-        detail=detail,
-        visible_to_authority=visible,
-    )
-
-
-def notify_authority(request: LegalRequest, *, key: str, template: str) -> None:
-    notifications_enqueue(
-        [
-            Email(
-                key=f"{key}:{request.pk}",
-                recipients=[request.officer.email],
-                template=template,
-                context=notice_context(
-                    request,
-                    language=request.officer.preferred_language,
-                    time_zone=request.officer.time_zone,
-                ),
-                request=request,
-                language=request.officer.preferred_language,
-            )
-        ]
-    )
 
 
 # --- Drafts -----------------------------------------------------------------------------------
@@ -209,33 +145,6 @@ def _next_reference(year: int) -> str:
     counter.last += 1
     counter.save(update_fields=["last"])
     return f"LR-{year}-{counter.last:06d}"
-
-
-def clock_events(request: LegalRequest) -> list[deadlines.ClockEvent]:
-    kinds = {
-        RequestEvent.Kind.SUBMITTED: deadlines.RECEIVED,
-        RequestEvent.Kind.CLOCK_STOPPED: deadlines.CLOCK_STOPPED,
-        RequestEvent.Kind.CLOCK_RESTARTED: deadlines.CLOCK_RESTARTED,
-    }
-    return [
-        deadlines.ClockEvent(kinds[kind], at)
-        for kind, at in request.events.filter(kind__in=kinds).values_list("kind", "at")
-    ]
-
-
-def recompute_due_at(request: LegalRequest) -> None:
-    """Store the deadline the clock events give; a changed deadline is a new deadline version
-    (its alerts replace the old ones, which are cancelled if still unsent)."""
-    due_at = deadlines.due_at(
-        instrument=request.instrument,
-        emergency=request.is_emergency,
-        events=clock_events(request),
-    )
-    changed = due_at != request.due_at or request.deadline_version == 0
-    request.due_at = due_at
-    LegalRequest.objects.filter(pk=request.pk).update(due_at=due_at)
-    if changed:
-        alerts.deadline_changed(request)
 
 
 @transaction.atomic

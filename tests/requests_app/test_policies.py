@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from authorities.constants import Instrument
-from requests_app import review, services
+from requests_app import lifecycle, review, services
 from requests_app.models import (
     CallbackVerification,
     DisclosureApproval,
@@ -338,7 +338,7 @@ def test_a_refusal_says_why_and_the_service_raises_the_same(officer, reviewer, l
     decision = policies.decide(reviewer, "confirm_extension", req)
     assert not decision and not decision.forbidden
     assert decision.reason == "There is no extension waiting for confirmation."
-    with pytest.raises(services.TransitionError, match="no extension waiting"):
+    with pytest.raises(lifecycle.TransitionError, match="no extension waiting"):
         review.legal_request_confirm_extension(reviewer=reviewer, request=req)
 
     emergency = build("emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead)

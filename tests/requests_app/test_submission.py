@@ -311,20 +311,20 @@ def test_message_with_attachment_is_recorded_as_amendment(client, officer):
 
 
 def test_answering_a_clarification_restarts_the_clock(client, officer, reviewer):
-    from requests_app import services
+    from requests_app import lifecycle
 
     with time_machine.travel("2026-11-27 10:00Z", tick=False):
         req = submitted(client, officer)
     assert req.due_at.isoformat() == "2026-12-07T10:00:00+00:00"
     with time_machine.travel("2026-11-28 10:00Z", tick=False):
-        services.transition(
+        lifecycle.transition(
             request=req,
             to=Status.CLARIFICATION,
             actor=reviewer,
             kind=RequestEvent.Kind.CLOCK_STOPPED,
             clock_stopped_at=timezone.now(),
         )
-        services.recompute_due_at(req)
+        lifecycle.recompute_due_at(req)
         verified_login(client, officer)  # a new working day, a new session
         page = client.get(reverse("requests:detail", args=[req.public_id])).content.decode()
     req.refresh_from_db()

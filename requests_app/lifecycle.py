@@ -1,0 +1,131 @@
+"""A request's life: the statuses it may move between (TRANSITIONS), the move itself
+(`transition`), its legal clock (`clock_events`, `recompute_due_at`) and the e-mail telling the
+authority of a change (`notify_authority`). The officer's services (requests_app.services) and
+the legal team's (requests_app.review.services) both call here; who may act is asked of
+requests_app.policies before."""
+
+from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext
+
+from . import alerts, deadlines
+from .models import LegalRequest, RequestEvent, Status
+from .notifications import Email, notice_context, notifications_enqueue
+
+# The one table of allowed transitions. A transition is a conditional update whose row count
+# must be 1 (transition, below), so two people acting at once cannot both win.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.DRAFT: frozenset({Status.SUBMITTED}),
+    Status.SUBMITTED: frozenset(
+        {Status.IN_REVIEW, Status.CLARIFICATION, Status.REFUSED, Status.WITHDRAWN}
+    ),
+    Status.IN_REVIEW: frozenset(
+        {
+            Status.CLARIFICATION,
+            Status.PRESERVED,
+            Status.RESPONDED,
+            Status.PARTIALLY_RESPONDED,
+            Status.REFUSED,
+            Status.WITHDRAWN,
+        }
+    ),
+    Status.CLARIFICATION: frozenset({Status.IN_REVIEW, Status.REFUSED, Status.WITHDRAWN}),
+    Status.PRESERVED: frozenset({Status.RESPONDED, Status.CLOSED, Status.WITHDRAWN}),
+    Status.PARTIALLY_RESPONDED: frozenset({Status.RESPONDED, Status.CLOSED, Status.REFUSED}),
+    Status.RESPONDED: frozenset({Status.CLOSED}),
+    Status.REFUSED: frozenset({Status.CLOSED}),
+    Status.WITHDRAWN: frozenset({Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+
+
+class TransitionError(ValidationError):
+    """Refused because of the request's state (not the user's rights): the page says why."""
+
+
+def in_english(text) -> str:
+    """Text stored in an event row stays English, whoever acted; pages translate it."""
+    with translation.override("en"):
+        return str(text)
+
+
+def transition(
+    *,
+    request: LegalRequest,
+    to: str,
+    actor,
+    kind: str = RequestEvent.Kind.STATUS_CHANGED,
+    detail: str = "",
+    visible: bool = True,
+    **fields,
+) -> RequestEvent:
+    """Move a request to another status if the table allows it and nobody moved it meanwhile."""
+    current = request.status
+    if to not in TRANSITIONS[current]:
+        raise TransitionError(
+            gettext("A request that is “%(current)s” cannot become “%(to)s”.")
+            % {"current": Status(current).label, "to": Status(to).label}
+        )
+    updated = LegalRequest.objects.filter(pk=request.pk, status=current).update(status=to, **fields)
+    if updated != 1:
+        raise TransitionError(
+            gettext("Someone else changed this request meanwhile; reload the page.")
+        )
+    request.status = to
+    for name, value in fields.items():
+        setattr(request, name, value)
+    return RequestEvent.objects.create(
+        request=request,
+        kind=kind,
+        actor=actor,
+        from_status=current,
+        to_status=to,
+        detail=detail,
+        visible_to_authority=visible,
+    )
+
+
+def notify_authority(request: LegalRequest, *, key: str, template: str) -> None:
+    notifications_enqueue(
+        [
+            Email(
+                key=f"{key}:{request.pk}",
+                recipients=[request.officer.email],
+                template=template,
+                context=notice_context(
+                    request,
+                    language=request.officer.preferred_language,
+                    time_zone=request.officer.time_zone,
+                ),
+                request=request,
+                language=request.officer.preferred_language,
+            )
+        ]
+    )
+
+
+def clock_events(request: LegalRequest) -> list[deadlines.ClockEvent]:
+    kinds = {
+        RequestEvent.Kind.SUBMITTED: deadlines.RECEIVED,
+        RequestEvent.Kind.CLOCK_STOPPED: deadlines.CLOCK_STOPPED,
+        RequestEvent.Kind.CLOCK_RESTARTED: deadlines.CLOCK_RESTARTED,
+    }
+    return [
+        deadlines.ClockEvent(kinds[kind], at)
+        for kind, at in request.events.filter(kind__in=kinds).values_list("kind", "at")
+    ]
+
+
+def recompute_due_at(request: LegalRequest) -> None:
+    """Store the deadline the clock events give; a changed deadline is a new deadline version
+    (its alerts replace the old ones, which are cancelled if still unsent)."""
+    due_at = deadlines.due_at(
+        instrument=request.instrument,
+        emergency=request.is_emergency,
+        events=clock_events(request),
+    )
+    changed = due_at != request.due_at or request.deadline_version == 0
+    request.due_at = due_at
+    LegalRequest.objects.filter(pk=request.pk).update(due_at=due_at)
+    if changed:
+        alerts.deadline_changed(request)
