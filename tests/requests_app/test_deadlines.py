@@ -1,8 +1,9 @@
 """The legal clock as a pure function: tables of clock events and the deadline they give.
 
-No database: due_at() and paused_time() take events and return datetimes. The platform-policy
-deadlines come from settings.PORTAL_DEADLINE_MINUTES, pinned here by the `policy` fixture so
-the tables do not depend on the environment.
+No database: due_at() and paused_time() take events and return datetimes. The time each
+instrument allows comes from tests/clock_table.py, written from the legal texts; the
+platform-policy deadlines come from settings.PORTAL_DEADLINE_MINUTES, pinned here to their
+documented defaults by the `policy` fixture so the tables do not depend on the environment.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -19,22 +20,14 @@ from requests_app.deadlines import (
     due_at,
     paused_time,
 )
-from requests_app.instruments import RULES, is_emergency, rule_for
+from requests_app.instruments import is_emergency, rule_for
+from tests.clock_table import CLOCKS, POLICY_MINUTES, time_allowed
 
 PARIS = ZoneInfo("Europe/Paris")
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-
-# The documented defaults of PORTAL_DEADLINE_MINUTES (docs: BRIEF "Legal instruments").
-POLICY_MINUTES = {
-    "epoc_pr_confirm": 24 * 60,
-    "dsa_art9": 24 * 60,
-    "dsa_art10": 10 * 24 * 60,
-    "emergency_disclosure": 60,
-    "inquiry": 14 * 24 * 60,
-}
 
 
 @pytest.fixture(autouse=True)
@@ -65,51 +58,26 @@ T0 = utc(2026, 11, 2, 10, 0)  # a Monday, far from any DST change
 # --- Every instrument's clock from receipt -----------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("instrument", "emergency_flag", "time_allowed"),
-    [
-        # e-Evidence Art. 10(3): 10 days; Art. 10(4): emergency, 8 hours.
-        (Instrument.EPOC, False, timedelta(days=10)),
-        (Instrument.EPOC, True, timedelta(hours=8)),
-        # TCO Art. 3(3): one hour, emergency or not.
-        (Instrument.TCO_REMOVAL, False, timedelta(hours=1)),
-        (Instrument.TCO_REMOVAL, True, timedelta(hours=1)),
-        # Platform policy (settings.PORTAL_DEADLINE_MINUTES); no emergency variant.
-        (Instrument.EPOC_PR, False, timedelta(hours=24)),
-        (Instrument.EPOC_PR, True, timedelta(hours=24)),
-        (Instrument.DSA_ART9, False, timedelta(hours=24)),
-        (Instrument.DSA_ART9, True, timedelta(hours=24)),
-        (Instrument.DSA_ART10, False, timedelta(days=10)),
-        (Instrument.DSA_ART10, True, timedelta(days=10)),
-        (Instrument.EMERGENCY_DISCLOSURE, False, timedelta(hours=1)),
-        (Instrument.EMERGENCY_DISCLOSURE, True, timedelta(hours=1)),
-        (Instrument.INQUIRY, False, timedelta(days=14)),
-        (Instrument.INQUIRY, True, timedelta(days=14)),
-    ],
-)
-def test_each_instrument_is_due_its_time_allowed_after_receipt(
-    instrument, emergency_flag, time_allowed
-):
+@pytest.mark.parametrize("emergency_flag", [False, True], ids=["normal", "emergency flag"])
+@pytest.mark.parametrize("instrument", list(CLOCKS))
+def test_each_instrument_is_due_its_time_allowed_after_receipt(instrument, emergency_flag):
+    expected = time_allowed(instrument, emergency=emergency_flag)
     emergency = is_emergency(instrument, emergency_flag)
-    assert rule_for(instrument).time_allowed(emergency=emergency) == time_allowed
+    assert rule_for(instrument).time_allowed(emergency=emergency) == expected
     assert due_at(instrument=instrument, emergency=emergency, events=[received(T0)]) == (
-        T0 + time_allowed
+        T0 + expected
     )
 
 
-def test_the_table_above_covers_every_instrument():
-    assert set(RULES) == set(Instrument.values)
+def test_the_clock_table_covers_every_instrument():
+    # The test above runs for each instrument of the clock table: with one missing from the
+    # table, that instrument's clock would go untested.
+    assert set(CLOCKS) == set(Instrument.values)
 
 
 @pytest.mark.parametrize(
     ("instrument", "setting_key"),
-    [
-        (Instrument.EPOC_PR, "epoc_pr_confirm"),
-        (Instrument.DSA_ART9, "dsa_art9"),
-        (Instrument.DSA_ART10, "dsa_art10"),
-        (Instrument.EMERGENCY_DISCLOSURE, "emergency_disclosure"),
-        (Instrument.INQUIRY, "inquiry"),
-    ],
+    [(code, clock.setting) for code, clock in CLOCKS.items() if clock.setting],
 )
 def test_policy_deadline_follows_its_setting(policy, instrument, setting_key):
     emergency = is_emergency(instrument, False)
@@ -119,11 +87,13 @@ def test_policy_deadline_follows_its_setting(policy, instrument, setting_key):
     )
 
 
-@pytest.mark.parametrize("instrument", [Instrument.EPOC, Instrument.TCO_REMOVAL])
+@pytest.mark.parametrize(
+    "instrument", [code for code, clock in CLOCKS.items() if clock.setting is None]
+)
 def test_legal_deadlines_ignore_the_policy_settings(policy, instrument):
     policy.PORTAL_DEADLINE_MINUTES = dict.fromkeys(POLICY_MINUTES, 1)
     due = due_at(instrument=instrument, emergency=False, events=[received(T0)])
-    assert due == T0 + rule_for(instrument).deadline
+    assert due == T0 + time_allowed(instrument)
 
 
 # --- Rounding -----------------------------------------------------------------------------------
@@ -310,7 +280,7 @@ def test_deadline_is_exact_in_utc_across_a_dst_change(
 ):
     due = due_at(instrument=instrument, emergency=emergency, events=[received(received_at)])
     assert due == due_utc
-    assert due - received_at == rule_for(instrument).time_allowed(emergency=emergency)
+    assert due - received_at == time_allowed(instrument, emergency=emergency)
     # What a Paris reviewer sees: the wall clock moved by the DST shift, the duration did not.
     assert received_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") == local_received
     assert due.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") == local_due

@@ -7,7 +7,7 @@ come from `law()` below, written from the Regulations, not from requests_app/ins
 The authority is an unsaved model: no database.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import product
 
 import pytest
@@ -142,6 +142,17 @@ CELLS = [
 ]
 
 
+LAW_ARGUMENTS = (
+    "kind",
+    "instrument",
+    "categories",
+    "listed",
+    "validated",
+    "emergency",
+    "threshold_met",
+)
+
+
 def cell_id(cell) -> str:
     kind, instrument, categories, listed, validated, emergency, threshold_met = cell
     return "-".join(
@@ -157,10 +168,37 @@ def cell_id(cell) -> str:
     )
 
 
-def test_matrix_size():
-    # 7 kinds x 25 (instrument, categories) x 16 combinations of the four facts.
-    assert len(AuthorityKind.values) == 7 and len(Instrument.values) == 7
-    assert len(CELLS) == 7 * 25 * 16 == 2800
+def test_the_matrix_crosses_every_kind_instrument_category_and_fact_once():
+    """What the module docstring promises: every authority kind x every instrument x none, each
+    and all of the instrument's categories x the 16 combinations of the four facts, no cell
+    twice (pytest would run a duplicate id again under another name)."""
+    assert len({cell_id(cell) for cell in CELLS}) == len(CELLS)
+    by_pair = defaultdict(list)
+    for cell in CELLS:
+        by_pair[cell[:2]].append(cell)
+    assert set(by_pair) == set(product(AuthorityKind.values, Instrument.values))
+    every_combination_of_facts = set(product((True, False), repeat=4))
+    for (_, instrument), cells in by_pair.items():
+        category_sets = {cell[2] for cell in cells}
+        covered = set(COVERS[instrument])
+        assert () in category_sets
+        assert {(category,) for category in covered} <= category_sets
+        assert set().union(*category_sets) == covered
+        if len(covered) > 1:
+            assert tuple(COVERS[instrument]) in category_sets
+        for categories in category_sets:
+            facts = [cell[3:] for cell in cells if cell[2] == categories]
+            assert sorted(facts) == sorted(every_combination_of_facts)
+
+
+def test_every_rule_of_the_law_refuses_some_cells_and_not_others():
+    """The expected answers differ from cell to cell: each rule refuses some cells and lets
+    others through, and some cells pass every rule, so the matrix can fail both ways."""
+    expected = [law(**dict(zip(LAW_ARGUMENTS, cell, strict=True))) for cell in CELLS]
+    cited = Counter(rule for problems in expected for rules in problems.values() for rule in rules)
+    assert set(cited) == {"registry", "kind", "Art. 4", "Art. 5(4)"}
+    assert all(0 < count < len(CELLS) for count in cited.values())
+    assert {} in expected
 
 
 def test_instruments_cover_the_categories_the_law_says():
