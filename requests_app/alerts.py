@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from portal.logs import reference_bound
 from portal.services import heartbeat_record
 
 from . import instruments, roles
@@ -369,11 +370,12 @@ def _sweep_alone(pk: int, now: datetime, result: SweepResult) -> None:
 
 def _log_recovery(request: LegalRequest) -> None:
     if request.alert_failures:
-        logger.warning(
-            "alerts for %s work again after %s failed sweeps",
-            request.reference,
-            request.alert_failures,
-        )
+        with reference_bound(request.reference):
+            logger.warning(
+                "alerts for %s work again after %s failed sweeps",
+                request.reference,
+                request.alert_failures,
+            )
 
 
 def _record_alert_failure(pk: int, exc: Exception, now: datetime) -> None:
@@ -384,9 +386,10 @@ def _record_alert_failure(pk: int, exc: Exception, now: datetime) -> None:
         return
     failures = row["alert_failures"] + 1
     retry_at = now + alert_retry_delay(failures)
-    logger.exception(
-        "alerts failing for %s (failure %s, next try %s)", row["reference"], failures, retry_at
-    )
+    with reference_bound(row["reference"]):
+        logger.exception(
+            "alerts failing for %s (failure %s, next try %s)", row["reference"], failures, retry_at
+        )
     LegalRequest.objects.filter(pk=pk).update(
         alert_failures=failures,
         alert_error=f"{type(exc).__name__}: {exc}"[:500],
