@@ -11,6 +11,6 @@ urlpatterns = [
     path("", include("authorities.site_urls")),  # home/, i18n/setlang/ (no namespace)
     path("", include("authorities.urls")),
     path("requests/", include("requests_app.urls")),
-    path("review/", include("requests_app.review_urls")),
+    path("review/", include("requests_app.review.urls")),
     path("admin/", admin.site.urls),
 ]

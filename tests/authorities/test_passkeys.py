@@ -15,8 +15,9 @@ from django.urls import reverse
 from authorities.constants import Instrument
 from authorities.devices import DEVICE_COOKIE
 from authorities.models import AccountEvent
-from requests_app import review, services
+from requests_app import services
 from requests_app.models import LegalRequest, Status
+from requests_app.review import services as review_services
 from tests.conftest import current_code, verified_login
 from tests.factories import PASSWORD
 from tests.processes import python_in_portal
@@ -283,7 +284,9 @@ def emergency_called_back(client, officer, reviewer):
     with override_settings(PORTAL_PHISHING_RESISTANT_FOR=frozenset()):
         assert submit(client, Instrument.EMERGENCY_DISCLOSURE).status_code == 302
     req = LegalRequest.objects.get()
-    review.callback_record(reviewer=reviewer, request=req, outcome="confirmed", notes="Duty desk")
+    review_services.callback_record(
+        reviewer=reviewer, request=req, outcome="confirmed", notes="Duty desk"
+    )
     client.logout()
     return req
 
@@ -320,12 +323,12 @@ def test_service_refuses_an_approval_verified_by_a_code(emergency_called_back, l
     req = emergency_called_back
     totp_id = lead.totpdevice_set.get().persistent_id
     with pytest.raises(second_factor().PasskeyRequired):
-        review.disclosure_approve(lead=lead, request=req, device_id=totp_id)
+        review_services.disclosure_approve(lead=lead, request=req, device_id=totp_id)
     with pytest.raises(second_factor().PasskeyRequired):
-        review.disclosure_approve(lead=lead, request=req)
+        review_services.disclosure_approve(lead=lead, request=req)
     assert not req.approvals.exists()
     credential = SoftPasskey().stored_for(lead)
-    review.disclosure_approve(lead=lead, request=req, device_id=credential.persistent_id)
+    review_services.disclosure_approve(lead=lead, request=req, device_id=credential.persistent_id)
     assert req.approvals.filter(approved_by=lead).exists()
 
 

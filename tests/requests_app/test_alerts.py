@@ -11,9 +11,10 @@ from django.core import mail
 from django.urls import reverse
 
 from authorities.constants import Instrument
-from requests_app import alerts, review
+from requests_app import alerts
 from requests_app.models import LegalRequest, Notification, Status
 from requests_app.notifications import deliver_all_due
+from requests_app.review import services as review_services
 from tests.clock_table import CLOCKS, POLICY_MINUTES, time_allowed
 from tests.conftest import passkey_login, verified_login
 from tests.requests_app.helpers import VALID, submit
@@ -102,7 +103,7 @@ def test_alert_goes_to_the_assignee_or_the_on_duty_team(client, officer, reviewe
     run_at(START + timedelta(days=5))
     unassigned = mail.outbox[-1]
     assert set(unassigned.to) == {reviewer.email, lead.email}
-    review.legal_request_assign(actor=reviewer, request=req, assignee=reviewer)
+    review_services.legal_request_assign(actor=reviewer, request=req, assignee=reviewer)
     run_at(START + timedelta(days=8))
     assert mail.outbox[-1].to == [reviewer.email]
 
@@ -119,7 +120,9 @@ def test_clarification_pause_moves_every_alert(client, officer, reviewer):
     req = submitted_at(client, officer, Instrument.EPOC)
     run_at(START + timedelta(days=5))  # the 50% alert
     with time_machine.travel(START + timedelta(days=6), tick=False):
-        review.legal_request_ask_clarification(reviewer=reviewer, request=req, question="?")
+        review_services.legal_request_ask_clarification(
+            reviewer=reviewer, request=req, question="?"
+        )
         deliver_all_due()
     mail.outbox.clear()
     # Paused: the old 80% moment (day 8) and the old deadline (day 10) pass in silence.
@@ -143,7 +146,9 @@ def test_queued_alert_of_an_old_deadline_is_cancelled_not_sent(client, officer, 
     req = submitted_at(client, officer, Instrument.EPOC)
     with time_machine.travel(START + timedelta(days=5), tick=False):
         alerts.deadline_sweep()  # the 50% alert is queued...
-        review.legal_request_ask_clarification(reviewer=reviewer, request=req, question="?")
+        review_services.legal_request_ask_clarification(
+            reviewer=reviewer, request=req, question="?"
+        )
         deliver_all_due()  # ...but the deadline changed before it went out
     alert = Notification.objects.get(alert_kind="fraction")
     assert alert.state == Notification.State.CANCELLED
@@ -153,8 +158,8 @@ def test_queued_alert_of_an_old_deadline_is_cancelled_not_sent(client, officer, 
 def test_request_resolved_just_before_its_alert_gets_none(client, officer, reviewer):
     req = submitted_at(client, officer, Instrument.TCO_REMOVAL)
     with time_machine.travel(START + timedelta(minutes=29, seconds=59), tick=False):
-        review.legal_request_accept(reviewer=reviewer, request=req)
-        review.legal_request_refuse(
+        review_services.legal_request_accept(reviewer=reviewer, request=req)
+        review_services.legal_request_refuse(
             reviewer=reviewer, request=req, ground="outside_scope", explanation="Not ours"
         )
         deliver_all_due()  # the authority's "In review" and "Refused" notices
@@ -170,8 +175,8 @@ def test_alert_queued_before_the_request_was_resolved_is_cancelled(client, offic
     req = submitted_at(client, officer, Instrument.TCO_REMOVAL)
     with time_machine.travel(START + timedelta(minutes=30), tick=False):
         alerts.deadline_sweep()  # queued, its task not yet run
-        review.legal_request_accept(reviewer=reviewer, request=req)
-        review.legal_request_refuse(
+        review_services.legal_request_accept(reviewer=reviewer, request=req)
+        review_services.legal_request_refuse(
             reviewer=reviewer, request=req, ground="outside_scope", explanation="Not ours"
         )
         deliver_all_due()
@@ -195,8 +200,8 @@ def test_deadline_across_a_daylight_saving_change_is_exact(client, officer, revi
 def test_preservation_lapse_notice_reaches_the_authority(client, officer, reviewer):
     req = submitted_at(client, officer, Instrument.EPOC_PR)
     with time_machine.travel(START + timedelta(hours=2), tick=False):
-        review.legal_request_accept(reviewer=reviewer, request=req)
-        review.legal_request_confirm_preservation(reviewer=reviewer, request=req)
+        review_services.legal_request_accept(reviewer=reviewer, request=req)
+        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=req)
         deliver_all_due()
     lapse = START + timedelta(days=60)
     mail.outbox.clear()

@@ -16,9 +16,10 @@ from django.urls import reverse
 
 from authorities.constants import Instrument
 from portal.emails import build_email
-from requests_app import alerts, review, services
+from requests_app import alerts, services
 from requests_app.models import LegalRequest, Status
 from requests_app.notifications import deliver_all_due
+from requests_app.review import services as review_services
 from tests.conftest import CommittingClient, passkey_login, verified_login
 from tests.requests_app.helpers import VALID, submit
 
@@ -84,15 +85,17 @@ def test_authority_notices_and_clarification_answer_link_to_pages_their_readers_
 ):
     req = submitted(client, officer, Instrument.EPOC)
     with time_machine.travel(START + timedelta(hours=1), tick=False):
-        review.legal_request_accept(reviewer=reviewer, request=req)  # status changed
-        review.legal_request_ask_clarification(reviewer=reviewer, request=req, question="?")
+        review_services.legal_request_accept(reviewer=reviewer, request=req)  # status changed
+        review_services.legal_request_ask_clarification(
+            reviewer=reviewer, request=req, question="?"
+        )
         deliver_all_due()
     with time_machine.travel(START + timedelta(hours=2), tick=False):
         verified_login(client, officer)
         client.post(reverse("requests:message", args=[req.public_id]), {"body": "Answer"})
         deliver_all_due()
     with time_machine.travel(START + timedelta(hours=3), tick=False):
-        review.legal_request_respond(
+        review_services.legal_request_respond(
             reviewer=reviewer, request=req, files=[SimpleUploadedFile("export.csv", b"a,b\n")]
         )
         deliver_all_due()
@@ -145,7 +148,7 @@ def test_deadline_alerts_link_to_the_review_page_for_reviewer_and_lead(client, c
 
 def test_alert_to_the_assignee_links_to_the_review_page(client, cast, officer, reviewer):
     req = submitted(client, officer, Instrument.TCO_REMOVAL)
-    review.legal_request_assign(actor=reviewer, request=req, assignee=reviewer)
+    review_services.legal_request_assign(actor=reviewer, request=req, assignee=reviewer)
     mail.outbox.clear()
     sent = sent_at(START + timedelta(minutes=30))
     assert [m.to for m in sent] == [[reviewer.email]]
@@ -157,8 +160,8 @@ def test_preservation_notice_gives_officer_and_legal_team_each_their_page(
 ):
     req = submitted(client, officer, Instrument.EPOC_PR)
     with time_machine.travel(START + timedelta(hours=2), tick=False):
-        review.legal_request_accept(reviewer=reviewer, request=req)
-        review.legal_request_confirm_preservation(reviewer=reviewer, request=req)
+        review_services.legal_request_accept(reviewer=reviewer, request=req)
+        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=req)
         deliver_all_due()
     mail.outbox.clear()
     sent = sent_at(START + timedelta(days=60 - 7))

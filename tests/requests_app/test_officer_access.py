@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 
 from authorities.constants import Instrument
-from requests_app import review
 from requests_app.models import Attachment, LegalRequest
+from requests_app.review import services as review_services
 from tests.conftest import verified_login
 from tests.requests_app.helpers import pdf_upload, submit
 
@@ -47,15 +47,15 @@ def a_request(client, officer, reviewer):
         reverse("requests:message", args=[req.public_id]),
         {"body": "More", "files": [pdf_upload("more.pdf")]},
     )
-    review.legal_request_accept(reviewer=reviewer, request=req)
-    review.legal_request_respond(
+    review_services.legal_request_accept(reviewer=reviewer, request=req)
+    review_services.legal_request_respond(
         reviewer=reviewer,
         request=req,
         partial=True,
         note="Content not stored",
         files=[SimpleUploadedFile("export.csv", b"a,b\n")],
     )
-    review.legal_request_refuse(
+    review_services.legal_request_refuse(
         reviewer=reviewer, request=req, ground="data_not_stored", explanation="Not stored"
     )
     req.refresh_from_db()

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from authorities.constants import Instrument
-from requests_app import lifecycle, review, services
+from requests_app import lifecycle, services
 from requests_app.models import (
     CallbackVerification,
     DisclosureApproval,
@@ -26,6 +26,7 @@ from requests_app.models import (
     RequestEvent,
     Status,
 )
+from requests_app.review import services as review_services
 from tests.conftest import passkey_login, verified_login
 
 pytestmark = pytest.mark.django_db
@@ -137,31 +138,37 @@ def fresh(req: LegalRequest) -> LegalRequest:
 ACTION_URL = re.compile(r"/review/[0-9a-f-]{36}/actions/([a-z_]+)/")
 
 
-def review_services(user, req: LegalRequest, device_id: str) -> dict:
+def review_actions(user, req: LegalRequest, device_id: str) -> dict:
     """Each review action called with valid input, as its form would send it."""
     return {
-        "assign": lambda: review.legal_request_assign(actor=user, request=req, assignee=user),
-        "accept": lambda: review.legal_request_accept(reviewer=user, request=req),
-        "clarify": lambda: review.legal_request_ask_clarification(
+        "assign": lambda: review_services.legal_request_assign(
+            actor=user, request=req, assignee=user
+        ),
+        "accept": lambda: review_services.legal_request_accept(reviewer=user, request=req),
+        "clarify": lambda: review_services.legal_request_ask_clarification(
             reviewer=user, request=req, question="Which account exactly?"
         ),
-        "refuse": lambda: review.legal_request_refuse(
+        "refuse": lambda: review_services.legal_request_refuse(
             reviewer=user, request=req, ground="other", explanation="Outside our service."
         ),
-        "respond": lambda: review.legal_request_respond(
+        "respond": lambda: review_services.legal_request_respond(
             reviewer=user,
             request=req,
             files=[SimpleUploadedFile("export.csv", b"account,ip\n", "text/csv")],
         ),
-        "preserve": lambda: review.legal_request_confirm_preservation(reviewer=user, request=req),
-        "confirm_extension": lambda: review.legal_request_confirm_extension(
+        "preserve": lambda: review_services.legal_request_confirm_preservation(
             reviewer=user, request=req
         ),
-        "close": lambda: review.legal_request_close(reviewer=user, request=req),
-        "callback": lambda: review.callback_record(
+        "confirm_extension": lambda: review_services.legal_request_confirm_extension(
+            reviewer=user, request=req
+        ),
+        "close": lambda: review_services.legal_request_close(reviewer=user, request=req),
+        "callback": lambda: review_services.callback_record(
             reviewer=user, request=req, outcome=CallbackVerification.Outcome.CONFIRMED
         ),
-        "approve": lambda: review.disclosure_approve(lead=user, request=req, device_id=device_id),
+        "approve": lambda: review_services.disclosure_approve(
+            lead=user, request=req, device_id=device_id
+        ),
     }
 
 
@@ -181,7 +188,7 @@ def review_grid(client, roles: dict) -> tuple[int, list]:
                 response = client.get(reverse("review:detail", args=[req.public_id]))
                 assert response.status_code == 200, (role, scenario, status)
                 shown = set(ACTION_URL.findall(response.content.decode()))
-                calls = review_services(user, fresh(req), device_id)
+                calls = review_actions(user, fresh(req), device_id)
                 cells += 1
                 if mismatch := _mismatch((role, scenario, status), shown, calls):
                     mismatches.append(mismatch)
@@ -325,9 +332,10 @@ def test_views_follow_the_capability_table_not_the_role(client, reviewer, monkey
 
 
 def test_every_review_action_has_a_rule_and_every_rule_a_capability():
-    from requests_app import policies, review_views
+    from requests_app import policies
+    from requests_app.review.views import ACTIONS
 
-    assert set(review_views.ACTIONS) <= set(policies.RULES)
+    assert set(ACTIONS) <= set(policies.RULES)
     assert all(isinstance(r.capability, policies.Capability) for r in policies.RULES.values())
 
 
@@ -339,13 +347,13 @@ def test_a_refusal_says_why_and_the_service_raises_the_same(officer, reviewer, l
     assert not decision and not decision.forbidden
     assert decision.reason == "There is no extension waiting for confirmation."
     with pytest.raises(lifecycle.TransitionError, match="no extension waiting"):
-        review.legal_request_confirm_extension(reviewer=reviewer, request=req)
+        review_services.legal_request_confirm_extension(reviewer=reviewer, request=req)
 
     emergency = build("emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead)
     decision = policies.decide(reviewer, "approve", emergency)
     assert decision.forbidden and "Only a lead" in decision.reason
     with pytest.raises(PermissionDenied, match="Only a lead"):
-        review.disclosure_approve(lead=reviewer, request=emergency)
+        review_services.disclosure_approve(lead=reviewer, request=emergency)
     decision = policies.decide(lead, "approve", emergency)
     assert not decision.forbidden and "confirmed call-back" in decision.reason
 
@@ -423,18 +431,18 @@ def test_auditor_reads_every_legal_team_page_and_changes_nothing(
     before = (req.status, req.events.count(), req.callbacks.count(), req.approvals.count())
     refused = {
         name: client.post(reverse("review:action", args=[req.public_id, name])).status_code
-        for name in review_services(auditor, req, "")
+        for name in review_actions(auditor, req, "")
     }
     assert refused == dict.fromkeys(refused, 403)
     req.refresh_from_db()
     after = (req.status, req.events.count(), req.callbacks.count(), req.approvals.count())
     assert after == before
-    for act in review_services(auditor, fresh(req), "").values():
+    for act in review_actions(auditor, fresh(req), "").values():
         with pytest.raises(PermissionDenied):
             act()
     # Not an assignee either: assignment is for those who review.
     with pytest.raises(ValidationError):
-        review.legal_request_assign(actor=lead, request=fresh(req), assignee=auditor)
+        review_services.legal_request_assign(actor=lead, request=fresh(req), assignee=auditor)
 
 
 def test_staff_give_the_auditor_role_in_the_admin(client, staff):

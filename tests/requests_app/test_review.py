@@ -14,7 +14,6 @@ from django.db import connection
 from django.urls import reverse
 
 from authorities.constants import Instrument
-from requests_app import review
 from requests_app.models import (
     AccessLog,
     CallbackVerification,
@@ -24,6 +23,7 @@ from requests_app.models import (
     Status,
 )
 from requests_app.notifications import deliver_all_due
+from requests_app.review import services as review_services
 from tests.conftest import current_code, passkey_login, verified_login
 from tests.requests_app.helpers import VALID, submit
 
@@ -320,7 +320,9 @@ def test_emergency_disclosure_without_callback_is_refused_by_service_and_view(
     verified_login(client, reviewer)
     act(client, emergency, "accept")
     with pytest.raises(PermissionDenied, match="call-back"):
-        review.legal_request_respond(reviewer=reviewer, request=emergency, files=[produced_file()])
+        review_services.legal_request_respond(
+            reviewer=reviewer, request=emergency, files=[produced_file()]
+        )
     response = act(client, emergency, "respond", {"files": [produced_file()]})
     assert "Call the authority back" in client.get(response.url).content.decode()
     emergency.refresh_from_db()
@@ -333,7 +335,9 @@ def test_emergency_disclosure_with_one_reviewer_only_is_refused(client, emergenc
     act(client, emergency, "accept")
     act(client, emergency, "callback", {"outcome": "confirmed", "notes": "Duty officer"})
     with pytest.raises(PermissionDenied, match="second pair of eyes"):
-        review.legal_request_respond(reviewer=reviewer, request=emergency, files=[produced_file()])
+        review_services.legal_request_respond(
+            reviewer=reviewer, request=emergency, files=[produced_file()]
+        )
     # A reviewer cannot approve (leads only), so they cannot be their own second pair of eyes.
     act(client, emergency, "approve")
     assert not emergency.approvals.exists()
@@ -508,7 +512,9 @@ def test_keyset_pages_cross_from_dated_to_stopped_clocks_without_loss(client, of
     for _ in range(5):
         new_request(client, officer, Instrument.INQUIRY)
     for req in LegalRequest.objects.order_by("pk")[:3]:  # three clocks stopped: no due_at
-        review.legal_request_ask_clarification(reviewer=reviewer, request=req, question="?")
+        review_services.legal_request_ask_clarification(
+            reviewer=reviewer, request=req, question="?"
+        )
     seen, cursor = [], None
     while True:
         page = review_queue(reviewer, QueueFilters(), cursor=cursor, size=2)

@@ -74,10 +74,11 @@ from authorities.forms import (
 from authorities.models import Authority, User
 from authorities.passkey_views import ENROL_SESSION_KEY
 from authorities.second_factor import totp_device_for_enrolment
-from requests_app import instruments, review, selectors, services
+from requests_app import instruments, selectors, services
 from requests_app.forms import LegalRequestForm, MessageForm, ProductionForm, WithdrawForm
 from requests_app.models import LegalRequest
-from requests_app.review_forms import (
+from requests_app.review import services as review_services
+from requests_app.review.forms import (
     ApproveDisclosureForm,
     AssignForm,
     CallbackForm,
@@ -87,7 +88,7 @@ from requests_app.review_forms import (
     ReportPeriodForm,
     RespondForm,
 )
-from requests_app.review_views import ACTIONS
+from requests_app.review.views import ACTIONS
 from requests_app.uploads import check_upload
 from tests.conftest import CommittingClient, current_code, passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory
@@ -1092,8 +1093,8 @@ def test_officer_actions_on_a_submitted_request_never_fail(
     form, extra, valid = OFFICER_PAGES[page]
     if page == "preservation":
         request = submitted(officer, Instrument.EPOC_PR)
-        review.legal_request_accept(reviewer=reviewer, request=request)
-        review.legal_request_confirm_preservation(reviewer=reviewer, request=request)
+        review_services.legal_request_accept(reviewer=reviewer, request=request)
+        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=request)
     else:
         request = submitted(officer, Instrument.EPOC)
     fuzz_posts(
@@ -1133,14 +1134,14 @@ def request_ready_for(name: str, *, officer: User, reviewer: User) -> LegalReque
     else:
         request = submitted(officer, Instrument.EPOC)
     if name not in ("accept", "assign", "refuse", "no-such-action"):
-        review.legal_request_accept(reviewer=reviewer, request=request)
+        review_services.legal_request_accept(reviewer=reviewer, request=request)
     if name == "approve":
-        review.callback_record(reviewer=reviewer, request=request, outcome="confirmed")
+        review_services.callback_record(reviewer=reviewer, request=request, outcome="confirmed")
     if name == "confirm_extension":
-        review.legal_request_confirm_preservation(reviewer=reviewer, request=request)
+        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=request)
         services.preservation_extend(officer=officer, request=request)
     if name == "close":
-        review.legal_request_refuse(
+        review_services.legal_request_refuse(
             reviewer=reviewer, request=request, ground="other", explanation="Out of scope."
         )
     return request

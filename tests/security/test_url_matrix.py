@@ -16,8 +16,8 @@ from authorities.accounts import email_verification_token
 from authorities.constants import Instrument
 from authorities.models import User
 from portal.services import heartbeat_record
-from requests_app import review
 from requests_app.models import LegalRequest, Status
+from requests_app.review import services as review_services
 from tests.conftest import passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory, totp_device
 from tests.requests_app.helpers import submit
@@ -153,15 +153,17 @@ def world(client, officer, outsider, reviewer, lead, auditor, staff, authority):
     req = LegalRequest.objects.exclude(status=Status.DRAFT).get()
     submit(client, Instrument.INQUIRY, action="draft")
     draft = LegalRequest.objects.get(status=Status.DRAFT)
-    review.legal_request_accept(reviewer=reviewer, request=req)
-    review.legal_request_respond(
+    review_services.legal_request_accept(reviewer=reviewer, request=req)
+    review_services.legal_request_respond(
         reviewer=reviewer,
         request=req,
         partial=True,
         note="partial",
         files=[SimpleUploadedFile("export.csv", b"a,b\n")],
     )
-    review.legal_request_refuse(reviewer=reviewer, request=req, ground="other", explanation="x")
+    review_services.legal_request_refuse(
+        reviewer=reviewer, request=req, ground="other", explanation="x"
+    )
     client.logout()
     return {
         "users": {

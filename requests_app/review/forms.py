@@ -3,8 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 from authorities.stepup import StepUpField
 
-from .forms import MultipleFileInput
-from .models import CallbackVerification, RefusalGround
+from ..forms import MultipleFileInput
+from ..models import CallbackVerification, RefusalGround
 
 
 class AssignForm(forms.Form):

@@ -25,10 +25,13 @@ from authorities.stepup import fresh_second_factor
 from portal.http import client_ip
 from portal.ratelimits import upload_limit
 
-from . import audit, instruments, policies, reports, review, selectors
-from .models import OPEN_STATUSES, AccessLog, LegalRequest, Status
-from .policies import Capability, capability_required
-from .review_forms import (
+from .. import audit, instruments, policies, reports, selectors
+from ..models import OPEN_STATUSES, AccessLog, LegalRequest, Status
+from ..policies import Capability, capability_required
+from ..risk import review_panel
+from ..views import _problem_text, attachment_response
+from . import services
+from .forms import (
     ApproveDisclosureForm,
     AssignForm,
     CallbackForm,
@@ -38,8 +41,6 @@ from .review_forms import (
     ReportPeriodForm,
     RespondForm,
 )
-from .risk import review_panel
-from .views import _problem_text, attachment_response
 
 
 @capability_required(Capability.VIEW_QUEUE)
@@ -177,7 +178,7 @@ def _approve(request: HttpRequest, legal_request: LegalRequest, data: dict) -> N
             step_up.wait_message
             or gettext("That code is not right: the approval needs a fresh code.")
         )
-    review.disclosure_approve(
+    services.disclosure_approve(
         lead=request.user,
         request=legal_request,
         device_id=second_factor.session_device_id(request),
@@ -200,26 +201,26 @@ class ReviewAction:
 ACTIONS: dict[str, ReviewAction] = {
     "assign": ReviewAction(
         lambda http: AssignForm(http.POST, members=_assignable(http.user)),
-        lambda http, req, data: review.legal_request_assign(
+        lambda http, req, data: services.legal_request_assign(
             actor=http.user, request=req, assignee=data["assignee"]
         ),
         _("Assignment saved."),
     ),
     "accept": ReviewAction(
         None,
-        lambda http, req, data: review.legal_request_accept(reviewer=http.user, request=req),
+        lambda http, req, data: services.legal_request_accept(reviewer=http.user, request=req),
         _("Accepted for review."),
     ),
     "clarify": ReviewAction(
         lambda http: ClarificationForm(http.POST),
-        lambda http, req, data: review.legal_request_ask_clarification(
+        lambda http, req, data: services.legal_request_ask_clarification(
             reviewer=http.user, request=req, question=data["question"]
         ),
         _("Clarification requested; the clock is stopped."),
     ),
     "respond": ReviewAction(
         lambda http: RespondForm(http.POST, http.FILES),
-        lambda http, req, data: review.legal_request_respond(
+        lambda http, req, data: services.legal_request_respond(
             reviewer=http.user,
             request=req,
             files=data["files"],
@@ -230,21 +231,21 @@ ACTIONS: dict[str, ReviewAction] = {
     ),
     "preserve": ReviewAction(
         None,
-        lambda http, req, data: review.legal_request_confirm_preservation(
+        lambda http, req, data: services.legal_request_confirm_preservation(
             reviewer=http.user, request=req
         ),
         _("Preservation confirmed."),
     ),
     "confirm_extension": ReviewAction(
         None,
-        lambda http, req, data: review.legal_request_confirm_extension(
+        lambda http, req, data: services.legal_request_confirm_extension(
             reviewer=http.user, request=req
         ),
         _("Extension confirmed."),
     ),
     "refuse": ReviewAction(
         lambda http: RefuseForm(http.POST),
-        lambda http, req, data: review.legal_request_refuse(
+        lambda http, req, data: services.legal_request_refuse(
             reviewer=http.user,
             request=req,
             ground=data["ground"],
@@ -254,14 +255,14 @@ ACTIONS: dict[str, ReviewAction] = {
     ),
     "close": ReviewAction(
         lambda http: CloseForm(http.POST),
-        lambda http, req, data: review.legal_request_close(
+        lambda http, req, data: services.legal_request_close(
             reviewer=http.user, request=req, note=data["note"]
         ),
         _("Closed."),
     ),
     "callback": ReviewAction(
         lambda http: CallbackForm(http.POST),
-        lambda http, req, data: review.callback_record(
+        lambda http, req, data: services.callback_record(
             reviewer=http.user, request=req, outcome=data["outcome"], notes=data["notes"]
         ),
         _("Call-back recorded."),

@@ -14,9 +14,9 @@ from django.utils.translation import gettext
 from authorities import second_factor
 from authorities.models import User
 
-from . import policies
-from .lifecycle import in_english, notify_authority, recompute_due_at, transition
-from .models import (
+from .. import policies
+from ..lifecycle import in_english, notify_authority, recompute_due_at, transition
+from ..models import (
     CallbackVerification,
     DisclosureApproval,
     LegalRequest,
