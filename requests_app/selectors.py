@@ -225,7 +225,7 @@ def status_counts(user) -> dict[str, int]:
     """Requests per status, for the queue's header.
 
     Counting reads every submitted request (300 ms at a million, docs/performance.md), so the
-    counts are cached under the newest event: a status changes only in services.transition,
+    counts are cached under the newest event: a status changes only in lifecycle.transition,
     which writes an event in the same transaction, so a changed status means a new key. The
     timeout bounds the one case the key misses (an event committed after a later-numbered one).
     Without the cache (Redis down) the counts are computed, as before."""
