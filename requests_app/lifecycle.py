@@ -49,6 +49,17 @@ def in_english(text) -> str:
         return str(text)
 
 
+def transition_refusal(current: str, to: str) -> str:
+    """Why a request in status `current` cannot become `to` ("" when the table allows it): the
+    one wording of the rule, for the services (transition) and the pages (policies)."""
+    if to in TRANSITIONS[current]:
+        return ""
+    return gettext("A request that is “%(current)s” cannot become “%(to)s”.") % {
+        "current": Status(current).label,
+        "to": Status(to).label,
+    }
+
+
 def transition(
     *,
     request: LegalRequest,
@@ -61,11 +72,9 @@ def transition(
 ) -> RequestEvent:
     """Move a request to another status if the table allows it and nobody moved it meanwhile."""
     current = request.status
-    if to not in TRANSITIONS[current]:
-        raise TransitionError(
-            gettext("A request that is “%(current)s” cannot become “%(to)s”.")
-            % {"current": Status(current).label, "to": Status(to).label}
-        )
+    refusal = transition_refusal(current, to)
+    if refusal:
+        raise TransitionError(refusal)
     updated = LegalRequest.objects.filter(pk=request.pk, status=current).update(status=to, **fields)
     if updated != 1:
         raise TransitionError(

@@ -22,8 +22,7 @@ from authorities.constants import Instrument
 from authorities.selectors import officer_block_reason
 from portal.access import only_for
 
-from . import roles
-from .lifecycle import TRANSITIONS, TransitionError
+from . import lifecycle, roles
 from .models import CallbackVerification, LegalRequest, RequestEvent, Status
 
 
@@ -100,7 +99,9 @@ class Decision:
     def raise_if_refused(self) -> None:
         if self.allowed:
             return
-        raise PermissionDenied(self.reason) if self.forbidden else TransitionError(self.reason)
+        if self.forbidden:
+            raise PermissionDenied(self.reason)
+        raise lifecycle.TransitionError(self.reason)
 
 
 ALLOWED = Decision(True)
@@ -115,12 +116,8 @@ def _forbidden(reason: str) -> Decision:
 
 
 def _may_become(request: LegalRequest, to: str) -> Decision:
-    if to in TRANSITIONS[request.status]:
-        return ALLOWED
-    return _not_now(
-        gettext("A request that is “%(current)s” cannot become “%(to)s”.")
-        % {"current": Status(request.status).label, "to": Status(to).label}
-    )
+    refusal = lifecycle.transition_refusal(request.status, to)
+    return _not_now(refusal) if refusal else ALLOWED
 
 
 def _first_refusal(*checks: Callable[[], Decision]) -> Decision:
