@@ -6,7 +6,10 @@ import uuid
 import pytest
 from celery.signals import before_task_publish
 from django.contrib.auth.models import Group
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.test import Client, TestCase
+from django.test.client import ClientHandler
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 
@@ -46,11 +49,32 @@ def _fresh_rate_limit_counters(settings):
     settings.CACHES = caches
 
 
+# The request handlers (Django's middleware chain) the test clients share, by whether they
+# enforce CSRF checks: building a chain costs about 40 ms, most of it WhiteNoise indexing the
+# collected static files, and nearly every test makes a client. One process serves all its
+# requests with one chain in production too.
+_handlers: dict[bool, ClientHandler] = {}
+
+
+@receiver(setting_changed)
+def _new_handlers_after_a_settings_change(*, setting, **kwargs):
+    """A middleware may read a setting when it starts (SecurityMiddleware, WhiteNoise): after any
+    settings change the next request builds a new chain. Not for CACHES, which every test
+    changes (_fresh_rate_limit_counters) and which no middleware reads when it starts."""
+    if setting != "CACHES":
+        _handlers.clear()
+
+
 class CommittingClient(Client):
     """The test client, with on_commit callbacks (e-mails, task hand-offs) run when a request
-    ends, as they would after the request's transaction commits in production."""
+    ends, as they would after the request's transaction commits in production; its requests go
+    through the shared handler of the current settings."""
 
     def request(self, **request):
+        csrf = self.handler.enforce_csrf_checks
+        if csrf not in _handlers:
+            _handlers[csrf] = ClientHandler(csrf)
+        self.handler = _handlers[csrf]
         with TestCase.captureOnCommitCallbacks(execute=True):
             return super().request(**request)
 
