@@ -85,8 +85,8 @@ test: venv chromium
 
 # make check: the quick loop while developing, not a replacement for make test: lint, then every
 # test except the slow ones (browser journeys, fault injection, worker, beat and server
-# processes) and the nightly fuzzing. Same PostgreSQL and Redis as make test; under 2 minutes
-# on a 2-core machine (README.md, "Tests").
+# processes) and the nightly fuzzing. Same PostgreSQL and Redis as make test; about 7 minutes
+# on a shared 2-core machine (README.md, "The two commands").
 check: venv
 	@$(TEST_ENV) $(PY) scripts/check_services.py
 	$(MAKE) --no-print-directory lint
