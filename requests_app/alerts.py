@@ -292,7 +292,7 @@ SWEEP_FIELDS = (
 
 
 def _sweep_batch(due_ids: list[int], now: datetime, result: SweepResult) -> None:
-    requests = (
+    by_pk = (
         LegalRequest.objects.select_related("assignee", "officer")
         .only(*SWEEP_FIELDS)
         .in_bulk(due_ids)
@@ -302,7 +302,7 @@ def _sweep_batch(due_ids: list[int], now: datetime, result: SweepResult) -> None
     swept: list[LegalRequest] = []
     failures: list[tuple[int, Exception]] = []
     for pk in due_ids:
-        request = requests.get(pk)
+        request = by_pk.get(pk)
         if request is None:
             continue
         try:
@@ -337,14 +337,16 @@ def _move_next_alert_at(swept: list[LegalRequest]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            UPDATE {LegalRequest._meta.db_table} AS r
-            SET next_alert_at = v.next_alert_at, alert_failures = 0, alert_error = ''
-            FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, next_alert_at)
-            WHERE r.id = v.id
-            """,  # noqa: S608 (the table name is the model's, the values are parameters)
-            [[r.pk for r in swept], [r.next_alert_at for r in swept]],
+            _MOVE_NEXT_ALERT_AT, [[r.pk for r in swept], [r.next_alert_at for r in swept]]
         )
+
+
+# The table name is the model's and every value a parameter.
+_MOVE_NEXT_ALERT_AT = (
+    f"UPDATE {LegalRequest._meta.db_table} AS r SET next_alert_at = v.next_alert_at,"  # noqa: S608  # nosec B608
+    " alert_failures = 0, alert_error = ''"
+    " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, next_alert_at) WHERE r.id = v.id"
+)
 
 
 def _sweep_alone(pk: int, now: datetime, result: SweepResult) -> None:
@@ -387,8 +389,13 @@ def _record_alert_failure(pk: int, exc: Exception, now: datetime) -> None:
     failures = row["alert_failures"] + 1
     retry_at = now + alert_retry_delay(failures)
     with reference_bound(row["reference"]):
-        logger.exception(
-            "alerts failing for %s (failure %s, next try %s)", row["reference"], failures, retry_at
+        # exc_info names the exception: this runs after the except block that caught it.
+        logger.error(
+            "alerts failing for %s (failure %s, next try %s)",
+            row["reference"],
+            failures,
+            retry_at,
+            exc_info=exc,
         )
     LegalRequest.objects.filter(pk=pk).update(
         alert_failures=failures,

@@ -487,7 +487,7 @@ def _record_sent(notification_id: int, message_id: str) -> None:
 
 
 _MARK_SENT = (
-    f"UPDATE {Notification._meta.db_table} SET state = %s, sent_at = %s, lease_until = NULL,"  # noqa: S608
+    f"UPDATE {Notification._meta.db_table} SET state = %s, sent_at = %s, lease_until = NULL,"  # noqa: S608  # nosec B608
     " message_id = %s WHERE id = %s"
 )
 
