@@ -672,6 +672,14 @@ def alert_run(bench: Bench, size: str, due: int, label: str) -> dict:
         log_file=bench.workdir / f"worker-{label}.log",
     ) as worker:
         bench.manage(size, "worker_ping", "--timeout", "60", queue=ALERTS_QUEUE)
+        settled = bench.portal_step(size, "settle", queue=ALERTS_QUEUE)
+        if settled["swept"]:
+            log(f"{label}: {settled['swept']} request(s) already due, delivered before the run")
+        unsent = (
+            "SELECT count(*) FROM requests_app_notification WHERE state = 'sending' "
+            "OR (state = 'pending' AND send_after <= now())"
+        )
+        wait_until(lambda: _count(size, unsent) == 0, 900, f"{label}: earlier alerts", 1.0)
         received_before = len(bench.smtp.snapshot())
         load_start = os.getloadavg()[0]
         sweep = bench.portal_step(size, "sweep", str(due), queue=ALERTS_QUEUE)
