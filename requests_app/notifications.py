@@ -217,9 +217,9 @@ def notifications_deliver(notification_ids: Sequence[int]) -> int:
     or after a crash: only the holder of an unexpired lease sends a row.
 
     1. Claim the rows that are due and not held (FOR UPDATE SKIP LOCKED, then one UPDATE):
-       each gets a lease and one more attempt. A row whose lease had run out is flagged first:
-       its worker died, perhaps after the SMTP server took the message, so this send may be
-       the one allowed duplicate.
+       each gets a lease and one more attempt. Of the rows whose lease had run out (their
+       worker died), the one that may have been in flight is flagged first: perhaps the SMTP
+       server took it already, so this send may be the one allowed duplicate.
     2. Ask the send-time hook of each alert kind, once for the batch, which rows still apply
        and what they say now; the others are cancelled.
     3. Look up the recipients' accounts and the requests' pages once for the batch.
@@ -266,18 +266,33 @@ def _claim(notification_ids: Sequence[int]) -> list[int]:
             Notification.objects.select_for_update(skip_locked=True)
             .filter(claimable, pk__in=list(notification_ids))
             .order_by("pk")
-            .values_list("pk", "state")
+            .values_list("pk", "state", "lease_until")
         )
         if not rows:
             return []
-        crashed = [pk for pk, state in rows if state == State.SENDING]
-        if crashed:
-            Notification.objects.filter(pk__in=crashed).update(recovered_after_crash=True)
-        claimed = [pk for pk, _ in rows]
+        in_flight = _maybe_sent_before_crash(rows)
+        if in_flight:
+            Notification.objects.filter(pk__in=in_flight).update(recovered_after_crash=True)
+        claimed = [pk for pk, _, _ in rows]
         Notification.objects.filter(pk__in=claimed).update(
             state=State.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
         )
     return claimed
+
+
+def _maybe_sent_before_crash(rows: list[tuple[int, str, datetime | None]]) -> list[int]:
+    """Of the rows whose lease ran out (their worker died), the ones the SMTP server may have
+    taken already: the first still "sending" of each dead claim, and only it. A claim sends
+    its rows one at a time in pk order and marks each sent (or failed) before it starts the
+    next, so the rows before that one are recorded and the rows after it were never started.
+    A claim is known by its lease's end, one timestamp per claim. When the sweep hands a dead
+    claim out again in several tasks, each part's first row is flagged: a count that errs on
+    the safe side, and still one row per part, not the whole batch the claim held."""
+    first_of_claim: dict[datetime | None, int] = {}
+    for pk, state, lease_until in rows:  # in pk order
+        if state == State.SENDING:
+            first_of_claim.setdefault(lease_until, pk)
+    return list(first_of_claim.values())
 
 
 def _load(claimed: list[int]) -> list[Notification]:

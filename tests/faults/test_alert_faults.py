@@ -430,8 +430,11 @@ def test_worker_killed_mid_send_loses_nothing_and_duplicates_only_flagged_sends(
     row = rig.finish("worker kill -9 mid-send")
 
     rig.assert_no_loss_and_only_flagged_duplicates(row)
-    # The kill landed mid-send: that send was taken over after its lease ran out.
-    assert row.recovered_after_crash >= 1
+    # The kill landed mid-send: that send was taken over after its lease ran out. The rows
+    # flagged are the first unsent row of each dead claim (or of each part of it, when the
+    # takers get it in several tasks), not every row the dead claims held (65 to 70 of 150
+    # before).
+    assert 1 <= row.recovered_after_crash <= 10
 
 
 @broker_only("redis")

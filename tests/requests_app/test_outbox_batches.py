@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from authorities.constants import Instrument
-from requests_app import alerts
+from requests_app import alerts, notifications
 from requests_app.models import LegalRequest, Notification, Status
 from requests_app.notifications import (
     Email,
@@ -117,3 +117,43 @@ def test_a_batch_goes_over_one_smtp_connection_and_a_refusal_stops_only_its_row(
     refused = Notification.objects.get(pk=rows[0].pk)
     assert refused.state == Notification.State.PENDING
     assert "451" in refused.last_error
+
+
+@pytest.mark.django_db
+def test_after_a_crash_only_the_row_in_flight_of_each_dead_claim_is_flagged():
+    """Two workers each claimed a batch and died: one after sending 2 of its 4 rows, one before
+    sending any. The taker-over sends the 4 unsent rows; only the first unsent row of each dead
+    claim can have reached the SMTP server, so only those two are flagged as a possible
+    duplicate (the fault suite's kill -9 scenario counts duplicates against these flags)."""
+    sent_at = START
+
+    def digest(n):
+        return Email(
+            key=f"crash:{n}",
+            recipients=[f"lead{n}@platform.example"],
+            template="daily_digest",
+            context={"open": n, "overdue": 0, "today": 0, "emergency": 0, "unassigned": 0},
+        )
+
+    with time_machine.travel(START, tick=False):
+        first = [row.pk for row in notifications_enqueue(digest(n) for n in range(4))]
+        second = [row.pk for row in notifications_enqueue(digest(n) for n in range(4, 6))]
+        assert notifications._claim(first) == first
+    with time_machine.travel(START + timedelta(seconds=1), tick=False):
+        assert notifications._claim(second) == second
+    # The first worker got its first two rows out and recorded them, then died.
+    Notification.objects.filter(pk__in=first[:2]).update(
+        state=Notification.State.SENT, sent_at=sent_at, lease_until=None
+    )
+    mail.outbox.clear()
+
+    with time_machine.travel(START + notifications.LEASE + timedelta(seconds=2), tick=False):
+        sent = notifications_deliver(first + second)
+
+    assert sent == 4
+    assert len(mail.outbox) == 4
+    flagged = set(
+        Notification.objects.filter(recovered_after_crash=True).values_list("pk", flat=True)
+    )
+    assert flagged == {first[2], second[0]}
+    assert set(Notification.objects.values_list("state", flat=True)) == {"sent"}
