@@ -2,13 +2,19 @@
 through the pages."""
 
 import io
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pikepdf
+import time_machine
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from authorities.constants import Instrument
+from requests_app.models import LegalRequest, Status
 from requests_app.notifications import deliver_all_due
+from tests.conftest import verified_login
 
 
 def pdf_bytes(pages: int = 1) -> bytes:
@@ -94,3 +100,19 @@ def submit(client, instrument: str, data: dict | None = None, documents=None, ac
 def delivered_emails(mailbox) -> list:
     deliver_all_due()
     return list(mailbox)
+
+
+# Alert tests: requests submitted at START; HALF_TIME is the 50 % alert of a 10-day EPOC.
+START = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("UTC"))
+HALF_TIME = START + timedelta(days=5)
+
+
+def submitted(client, officer, count: int) -> list[LegalRequest]:
+    """`count` EPOCs submitted through the pages at START, their acknowledgments sent."""
+    with time_machine.travel(START, tick=False):
+        verified_login(client, officer)
+        for _ in range(count):
+            assert submit(client, Instrument.EPOC, VALID[Instrument.EPOC]).status_code == 302
+        deliver_all_due()  # the acknowledgments
+    mail.outbox.clear()
+    return list(LegalRequest.objects.exclude(status=Status.DRAFT).order_by("pk"))

@@ -2,8 +2,7 @@
 requests as for 8 (no query per row but the one that marks an e-mail sent), and a batch of
 e-mails goes over one SMTP connection, where a refused message stops only its own row."""
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -11,34 +10,17 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from authorities.constants import Instrument
 from requests_app import alerts, notifications
-from requests_app.models import LegalRequest, Notification, Status
+from requests_app.models import LegalRequest, Notification
 from requests_app.notifications import (
     Email,
-    deliver_all_due,
     notifications_deliver,
     notifications_enqueue,
 )
-from tests.conftest import verified_login
 from tests.faults.smtp_sink import SmtpSink
-from tests.requests_app.helpers import VALID, submit
-
-START = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("UTC"))
-HALF_TIME = START + timedelta(days=5)  # the 50% alert of a 10-day EPOC
-
+from tests.requests_app.helpers import HALF_TIME, START, submitted
 
 # --- Batches: the sweep and the delivery ------------------------------------------------------
-
-
-def submitted(client, officer, count: int) -> list[LegalRequest]:
-    with time_machine.travel(START, tick=False):
-        verified_login(client, officer)
-        for _ in range(count):
-            assert submit(client, Instrument.EPOC, VALID[Instrument.EPOC]).status_code == 302
-        deliver_all_due()  # the acknowledgments
-    mail.outbox.clear()
-    return list(LegalRequest.objects.exclude(status=Status.DRAFT).order_by("pk"))
 
 
 def sweep_queries(requests: list[LegalRequest]) -> int:

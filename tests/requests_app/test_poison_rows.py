@@ -3,8 +3,7 @@ is recorded, retried with backoff, shown to leads and reported by /healthz, whil
 alert goes out; the heartbeat means "the last sweep finished"; in the outbox, a message that
 cannot be built or sent is marked failed and retried, and the others are sent."""
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -16,25 +15,12 @@ from django.urls import reverse
 from authorities.constants import Instrument
 from portal.models import Heartbeat
 from requests_app import tasks
-from requests_app.models import LegalRequest, Notification, Status
+from requests_app.models import LegalRequest, Notification
 from requests_app.notifications import Email, deliver_all_due, notifications_enqueue
 from tests.conftest import verified_login
-from tests.requests_app.helpers import VALID, submit
+from tests.requests_app.helpers import HALF_TIME, START, submitted
 
 pytestmark = pytest.mark.django_db
-
-START = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("UTC"))
-HALF_TIME = START + timedelta(days=5)  # the 50% alert of a 10-day EPOC
-
-
-def submitted(client, officer, count: int) -> list[LegalRequest]:
-    with time_machine.travel(START, tick=False):
-        verified_login(client, officer)
-        for _ in range(count):
-            assert submit(client, Instrument.EPOC, VALID[Instrument.EPOC]).status_code == 302
-        deliver_all_due()  # the acknowledgments
-    mail.outbox.clear()
-    return list(LegalRequest.objects.exclude(status=Status.DRAFT).order_by("pk"))
 
 
 def retire_instrument(request: LegalRequest) -> None:
