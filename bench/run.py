@@ -673,8 +673,11 @@ def alert_run(bench: Bench, size: str, due: int, label: str) -> dict:
     ) as worker:
         bench.manage(size, "worker_ping", "--timeout", "60", queue=ALERTS_QUEUE)
         settled = bench.portal_step(size, "settle", queue=ALERTS_QUEUE)
-        if settled["swept"]:
-            log(f"{label}: {settled['swept']} request(s) already due, delivered before the run")
+        if settled["swept"] or settled["handed_out"]:
+            log(
+                f"{label}: {settled['swept']} request(s) already due and "
+                f"{settled['handed_out']} e-mail(s) waiting, delivered before the run"
+            )
         unsent = (
             "SELECT count(*) FROM requests_app_notification WHERE state = 'sending' "
             "OR (state = 'pending' AND send_after <= now())"
