@@ -25,3 +25,10 @@ class RequestsAppConfig(AppConfig):
         from .metrics import PortalCollector
 
         collector_register(PortalCollector())
+
+        # The instrument table against the law: no internal deadline later than the legal one.
+        from django.core import checks as django_checks
+
+        from .checks import check_legal_time_limits
+
+        django_checks.register(check_legal_time_limits)

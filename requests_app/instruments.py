@@ -46,6 +46,29 @@ DOCUMENTS = "documents"
 
 
 @dataclass(frozen=True)
+class LegalPeriod:
+    """A time limit the law itself sets, in days or in hours (never both), counted from receipt
+    under Regulation (EEC, Euratom) No 1182/71 by deadlines.legal_deadline. `source` names the
+    article (English; docs/instruments.md, "Legal time limits", quotes it)."""
+
+    source: str
+    days: int = 0
+    hours: int = 0
+
+    def __post_init__(self) -> None:
+        if self.days < 0 or self.hours < 0 or (self.days > 0) == (self.hours > 0):
+            raise ValueError("A legal period is a positive number of days or of hours.")
+
+    @property
+    def nominal(self) -> timedelta:
+        """N days or N hours: what the internal deadline may allow at most (checks.py)."""
+        return timedelta(days=self.days, hours=self.hours)
+
+    def __str__(self) -> str:
+        return f"{self.days} days" if self.days else f"{self.hours} hours"
+
+
+@dataclass(frozen=True)
 class InstrumentRule:
     code: str
     label: str
@@ -68,6 +91,15 @@ class InstrumentRule:
     threshold_categories: frozenset[str] = frozenset()
     evidence_rules: bool = False  # e-Evidence power and threshold rules apply
     target_kinds: frozenset[str] = frozenset({"username", "phone", "url", "account_id"})
+    # The legal time limit (deadlines.legal_deadline), beside the internal deadline above; None
+    # where the law sets no fixed period ("without undue delay", or no legal duty at all).
+    legal_period: LegalPeriod | None = None
+    emergency_legal_period: LegalPeriod | None = None
+
+    def legal_period_for(self, *, emergency: bool) -> LegalPeriod | None:
+        if emergency and self.emergency_legal_period is not None:
+            return self.emergency_legal_period
+        return self.legal_period
 
     def time_allowed(self, *, emergency: bool) -> timedelta:
         if emergency and self.emergency_deadline is not None:
@@ -89,6 +121,12 @@ RULES: dict[str, InstrumentRule] = {
         issuer_kinds=frozenset(AuthorityKind.values) - {AuthorityKind.REGULATOR},
         deadline=timedelta(days=10),
         emergency_deadline=timedelta(hours=8),
+        legal_period=LegalPeriod(
+            days=10, source="e-Evidence Regulation (EU) 2023/1543, Art. 10(2), 10(3)"
+        ),
+        emergency_legal_period=LegalPeriod(
+            hours=8, source="e-Evidence Regulation (EU) 2023/1543, Art. 10(4)"
+        ),
         emergency_allowed=True,
         direct_categories_by_kind={
             AuthorityKind.COURT: EVIDENCE_CATEGORIES,
@@ -123,6 +161,7 @@ RULES: dict[str, InstrumentRule] = {
         categories=frozenset({DataCategory.CONTENT_REMOVAL}),
         issuer_kinds=frozenset(AuthorityKind.values),
         deadline=timedelta(hours=1),
+        legal_period=LegalPeriod(hours=1, source="TCO Regulation (EU) 2021/784, Art. 3(3)"),
         target_kinds=frozenset({"url"}),  # the content to remove, by its link
     ),
     Instrument.DSA_ART9: InstrumentRule(

@@ -1,0 +1,80 @@
+"""System checks of the instrument table against the law (registered in apps.py).
+
+The internal deadline (platform policy: the rule's fixed deadline or its PORTAL_DEADLINE_MINUTES
+setting) must never be later than the legal time limit (deadlines.legal_deadline). A period of N
+days under Regulation 1182/71 ends at the end of the N-th day after the day of receipt, so it
+always leaves more than N x 24 hours from receipt but for the hour lost at a spring clock change
+(docs/instruments.md, "Legal time limits"); a period of N hours always leaves more than N hours.
+So an internal time allowed of at most N days, or N hours, is refused nothing; a longer one is
+an error and the portal does not start.
+"""
+
+from collections.abc import Mapping
+
+from django.core import checks
+
+from .instruments import RULES, InstrumentRule
+
+LATER_THAN_THE_LAW = "requests_app.E001"
+SETTING_MISSING = "requests_app.E002"
+
+
+def check_legal_time_limits(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    return legal_time_limit_problems(RULES)
+
+
+def legal_time_limit_problems(rules: Mapping[str, InstrumentRule]) -> list[checks.CheckMessage]:
+    problems: list[checks.CheckMessage] = []
+    seen: set[tuple] = set()
+    for code, rule in rules.items():
+        if rule.always_emergency:
+            cases = (True,)
+        elif rule.emergency_allowed:
+            cases = (False, True)
+        else:
+            cases = (False,)
+        for emergency in cases:
+            period = rule.legal_period_for(emergency=emergency)
+            if period is None:
+                continue
+            setting = _setting_used(rule, emergency=emergency)
+            try:
+                allowed = rule.time_allowed(emergency=emergency)
+            except KeyError:
+                problems.append(
+                    checks.Error(
+                        f"{rule.label}: PORTAL_DEADLINE_MINUTES has no {setting!r}, and the law "
+                        f"sets {period} ({period.source}).",
+                        id=SETTING_MISSING,
+                    )
+                )
+                continue
+            if allowed <= period.nominal or (code, allowed, period) in seen:
+                continue
+            seen.add((code, allowed, period))
+            where = (
+                f"Set PORTAL_DEADLINE_MINUTES[{setting!r}] to at most "
+                f"{int(period.nominal.total_seconds()) // 60} minutes."
+                if setting
+                else f"Shorten the deadline of {code!r} in requests_app/instruments.py (RULES)."
+            )
+            problems.append(
+                checks.Error(
+                    f"{rule.label}{' (emergency)' if emergency else ''}: the internal deadline "
+                    f"allows {allowed}, later than the legal time limit of {period} "
+                    f"({period.source}).",
+                    hint=where,
+                    obj=code,
+                    id=LATER_THAN_THE_LAW,
+                )
+            )
+    return problems
+
+
+def _setting_used(rule: InstrumentRule, *, emergency: bool) -> str | None:
+    """The PORTAL_DEADLINE_MINUTES key rule.time_allowed reads in this case (None: a fixed one)."""
+    if emergency and rule.emergency_deadline is not None:
+        return None
+    if rule.deadline is not None:
+        return None
+    return rule.deadline_setting
