@@ -88,27 +88,27 @@ def schedule(
     return due, min(upcoming) if upcoming else None
 
 
-def request_schedule(request: LegalRequest, now: datetime):
+def request_schedule(legal_request: LegalRequest, now: datetime):
     return schedule(
-        instrument=request.instrument,
-        emergency=request.is_emergency,
-        status=request.status,
-        due_at=request.due_at,
-        changed_at=request.deadline_changed_at,
-        preservation_until=request.preservation_until,
+        instrument=legal_request.instrument,
+        emergency=legal_request.is_emergency,
+        status=legal_request.status,
+        due_at=legal_request.due_at,
+        changed_at=legal_request.deadline_changed_at,
+        preservation_until=legal_request.preservation_until,
         now=now,
     )
 
 
-def deadline_changed(request: LegalRequest, *, now: datetime | None = None) -> None:
+def deadline_changed(legal_request: LegalRequest, *, now: datetime | None = None) -> None:
     """Call (inside the transaction) whenever due_at, the status or the preservation end of a
     request changes: a new deadline version, and the sweep looks at it at once."""
     now = now or timezone.now()
-    request.deadline_version += 1
-    request.deadline_changed_at = now
-    request.next_alert_at = now
-    LegalRequest.objects.filter(pk=request.pk).update(
-        deadline_version=request.deadline_version,
+    legal_request.deadline_version += 1
+    legal_request.deadline_changed_at = now
+    legal_request.next_alert_at = now
+    LegalRequest.objects.filter(pk=legal_request.pk).update(
+        deadline_version=legal_request.deadline_version,
         deadline_changed_at=now,
         next_alert_at=now,
     )
@@ -145,52 +145,57 @@ def _addresses(*, groups: list[str], on_duty: bool = False) -> list[str]:
     return sorted(set(users.values_list("email", flat=True)))
 
 
-def recipients(request: LegalRequest, kind: str, team: Team | None = None) -> list[str]:
+def recipients(legal_request: LegalRequest, kind: str, team: Team | None = None) -> list[str]:
     """The assignee, or the whole on-duty legal team when nobody is assigned; overdue
     escalations also go to every lead; a preservation notice also to the authority."""
     team = team or Team()
     if kind == Kind.ARRIVAL:
         return team.on_duty
-    assigned = [request.assignee.email] if request.assignee_id else team.on_duty
+    assigned = [legal_request.assignee.email] if legal_request.assignee_id else team.on_duty
     if kind == Kind.OVERDUE:
         return sorted(set(assigned) | set(team.leads))
     if kind == Kind.PRESERVATION:
-        return sorted(set(assigned) | {request.officer.email})
+        return sorted(set(assigned) | {legal_request.officer.email})
     return assigned
 
 
 # --- Queueing ---------------------------------------------------------------------------------
 
 
-def alert_key(request: LegalRequest, kind: str, threshold: int, version: int) -> str:
-    return f"alert:{request.pk}:{kind}:{threshold}:v{version}"
+def alert_key(legal_request: LegalRequest, kind: str, threshold: int, version: int) -> str:
+    return f"alert:{legal_request.pk}:{kind}:{threshold}:v{version}"
 
 
 def alert_email(
-    request: LegalRequest, *, kind: str, threshold: int, due_at: datetime, team: Team | None = None
+    legal_request: LegalRequest,
+    *,
+    kind: str,
+    threshold: int,
+    due_at: datetime,
+    team: Team | None = None,
 ) -> Email:
     """The outbox row of one alert. Its context is filled in when it is sent (the send-time
     hook below): the time left then, not now."""
-    version = request.deadline_version
+    version = legal_request.deadline_version
     return Email(
-        key=alert_key(request, kind, threshold, version),
-        request=request,
+        key=alert_key(legal_request, kind, threshold, version),
+        legal_request=legal_request,
         alert_kind=kind,
         threshold=threshold,
         deadline_version=version,
         due_at=due_at,
-        recipients=recipients(request, kind, team),
+        recipients=recipients(legal_request, kind, team),
         template="deadline_alert",
         language="en",
     )
 
 
 def alert_queue(
-    request: LegalRequest, *, kind: str, threshold: int, due_at: datetime
+    legal_request: LegalRequest, *, kind: str, threshold: int, due_at: datetime
 ) -> Notification | None:
     """Queue one alert (an urgent arrival); None if it was queued before."""
     created = notifications_enqueue(
-        [alert_email(request, kind=kind, threshold=threshold, due_at=due_at)]
+        [alert_email(legal_request, kind=kind, threshold=threshold, due_at=due_at)]
     )
     return created[0] if created else None
 
@@ -302,23 +307,25 @@ def _sweep_batch(due_ids: list[int], now: datetime, result: SweepResult) -> None
     swept: list[LegalRequest] = []
     failures: list[tuple[int, Exception]] = []
     for pk in due_ids:
-        request = by_pk.get(pk)
-        if request is None:
+        legal_request = by_pk.get(pk)
+        if legal_request is None:
             continue
         try:
-            due, upcoming = request_schedule(request, now)
+            due, upcoming = request_schedule(legal_request, now)
             emails += [
-                alert_email(request, kind=s.kind, threshold=s.threshold, due_at=s.at, team=team)
+                alert_email(
+                    legal_request, kind=s.kind, threshold=s.threshold, due_at=s.at, team=team
+                )
                 for s in due
             ]
         except Exception as exc:
             failures.append((pk, exc))
             continue
-        _log_recovery(request)
-        request.next_alert_at = upcoming
-        request.alert_failures = 0
-        request.alert_error = ""
-        swept.append(request)
+        _log_recovery(legal_request)
+        legal_request.next_alert_at = upcoming
+        legal_request.alert_failures = 0
+        legal_request.alert_error = ""
+        swept.append(legal_request)
     result.queued += len(notifications_enqueue(emails))
     _move_next_alert_at(swept)
     for pk, exc in failures:
@@ -353,30 +360,30 @@ def _sweep_alone(pk: int, now: datetime, result: SweepResult) -> None:
     """The fallback of a refused batch: one request in its own savepoint."""
     try:
         with transaction.atomic():
-            request = LegalRequest.objects.select_related("assignee", "officer").get(pk=pk)
-            due, upcoming = request_schedule(request, now)
+            legal_request = LegalRequest.objects.select_related("assignee", "officer").get(pk=pk)
+            due, upcoming = request_schedule(legal_request, now)
             result.queued += len(
                 notifications_enqueue(
-                    alert_email(request, kind=s.kind, threshold=s.threshold, due_at=s.at)
+                    alert_email(legal_request, kind=s.kind, threshold=s.threshold, due_at=s.at)
                     for s in due
                 )
             )
             LegalRequest.objects.filter(pk=pk).update(
                 next_alert_at=upcoming, alert_failures=0, alert_error=""
             )
-            _log_recovery(request)
+            _log_recovery(legal_request)
     except Exception as exc:
         result.failed += 1
         _record_alert_failure(pk, exc, now)
 
 
-def _log_recovery(request: LegalRequest) -> None:
-    if request.alert_failures:
-        with reference_bound(request.reference):
+def _log_recovery(legal_request: LegalRequest) -> None:
+    if legal_request.alert_failures:
+        with reference_bound(legal_request.reference):
             logger.warning(
                 "alerts for %s work again after %s failed sweeps",
-                request.reference,
-                request.alert_failures,
+                legal_request.reference,
+                legal_request.alert_failures,
             )
 
 
@@ -421,31 +428,31 @@ def alerts_at_send_time(rows: list[Notification]) -> dict[int, dict | None]:
     )
     answers: dict[int, dict | None] = {}
     for row in rows:
-        request = requests[row.request_id]
-        if not _still_applies(row, request):
+        legal_request = requests[row.request_id]
+        if not _still_applies(row, legal_request):
             answers[row.pk] = None
             continue
         answers[row.pk] = {
-            **notice_context(request, language=row.language),
+            **notice_context(legal_request, language=row.language),
             "kind": row.alert_kind,
             "threshold": row.threshold,
             "preservation_until": (
-                request.preservation_until.strftime("%Y-%m-%d %H:%M UTC")
-                if request.preservation_until
+                legal_request.preservation_until.strftime("%Y-%m-%d %H:%M UTC")
+                if legal_request.preservation_until
                 else ""
             ),
         }
     return answers
 
 
-def _still_applies(row: Notification, request: LegalRequest) -> bool:
+def _still_applies(row: Notification, legal_request: LegalRequest) -> bool:
     if row.alert_kind == Kind.ARRIVAL:
-        return request.status in OPEN_STATUSES
-    if request.deadline_version != row.deadline_version:
+        return legal_request.status in OPEN_STATUSES
+    if legal_request.deadline_version != row.deadline_version:
         return False
     if row.alert_kind == Kind.PRESERVATION:
-        return request.status in PRESERVATION_ACTIVE
-    return request.status in OPEN_STATUSES
+        return legal_request.status in PRESERVATION_ACTIVE
+    return legal_request.status in OPEN_STATUSES
 
 
 # The alert kinds about one request, checked when sent; the digest is sent as queued.

@@ -6,12 +6,14 @@ from django.utils import timezone
 from .models import AccessLog
 
 
-def access_log_record(*, user, action: str, request=None, object_ref: str = "", ip=None) -> None:
+def access_log_record(
+    *, user, action: str, legal_request=None, object_ref: str = "", ip=None
+) -> None:
     """Append one audit row to the hash chain (docs/security.md, "Audit"; portal.audit_chain)."""
     AccessLog.objects.create(
         user=user,
         action=action,
-        request=request,
+        request=legal_request,
         object_ref=object_ref[:200],
         ip_address=ip,
         at=timezone.now(),

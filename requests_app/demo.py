@@ -96,11 +96,11 @@ def load_demo_requests() -> int:
         )
         upload = _demo_pdf(f"signed-order-{data['case_reference']}")
         services.attachment_add(
-            request=draft, user=officer, uploaded=upload, checked=check_upload(upload)
+            legal_request=draft, user=officer, uploaded=upload, checked=check_upload(upload)
         )
         # Seeded as if submitted from a passkey-verified session: a command has no browser to
         # hold a passkey, and the demo shows an emergency request in the queue.
         with override_settings(PORTAL_PHISHING_RESISTANT_FOR=frozenset()):
-            services.legal_request_submit(officer=officer, request=draft, ip="127.0.0.1")
+            services.legal_request_submit(officer=officer, legal_request=draft, ip="127.0.0.1")
         created += 1
     return created

@@ -62,7 +62,7 @@ def transition_refusal(current: str, to: str) -> str:
 
 def transition(
     *,
-    request: LegalRequest,
+    legal_request: LegalRequest,
     to: str,
     actor,
     kind: str = RequestEvent.Kind.STATUS_CHANGED,
@@ -71,20 +71,22 @@ def transition(
     **fields,
 ) -> RequestEvent:
     """Move a request to another status if the table allows it and nobody moved it meanwhile."""
-    current = request.status
+    current = legal_request.status
     refusal = transition_refusal(current, to)
     if refusal:
         raise TransitionError(refusal)
-    updated = LegalRequest.objects.filter(pk=request.pk, status=current).update(status=to, **fields)
+    updated = LegalRequest.objects.filter(pk=legal_request.pk, status=current).update(
+        status=to, **fields
+    )
     if updated != 1:
         raise TransitionError(
             gettext("Someone else changed this request meanwhile; reload the page.")
         )
-    request.status = to
+    legal_request.status = to
     for name, value in fields.items():
-        setattr(request, name, value)
+        setattr(legal_request, name, value)
     return RequestEvent.objects.create(
-        request=request,
+        request=legal_request,
         kind=kind,
         actor=actor,
         from_status=current,
@@ -94,26 +96,26 @@ def transition(
     )
 
 
-def notify_authority(request: LegalRequest, *, key: str, template: str) -> None:
+def notify_authority(legal_request: LegalRequest, *, key: str, template: str) -> None:
     notifications_enqueue(
         [
             Email(
-                key=f"{key}:{request.pk}",
-                recipients=[request.officer.email],
+                key=f"{key}:{legal_request.pk}",
+                recipients=[legal_request.officer.email],
                 template=template,
                 context=notice_context(
-                    request,
-                    language=request.officer.preferred_language,
-                    time_zone=request.officer.time_zone,
+                    legal_request,
+                    language=legal_request.officer.preferred_language,
+                    time_zone=legal_request.officer.time_zone,
                 ),
-                request=request,
-                language=request.officer.preferred_language,
+                legal_request=legal_request,
+                language=legal_request.officer.preferred_language,
             )
         ]
     )
 
 
-def clock_events(request: LegalRequest) -> list[deadlines.ClockEvent]:
+def clock_events(legal_request: LegalRequest) -> list[deadlines.ClockEvent]:
     kinds = {
         RequestEvent.Kind.SUBMITTED: deadlines.RECEIVED,
         RequestEvent.Kind.CLOCK_STOPPED: deadlines.CLOCK_STOPPED,
@@ -121,20 +123,20 @@ def clock_events(request: LegalRequest) -> list[deadlines.ClockEvent]:
     }
     return [
         deadlines.ClockEvent(kinds[kind], at)
-        for kind, at in request.events.filter(kind__in=kinds).values_list("kind", "at")
+        for kind, at in legal_request.events.filter(kind__in=kinds).values_list("kind", "at")
     ]
 
 
-def recompute_due_at(request: LegalRequest) -> None:
+def recompute_due_at(legal_request: LegalRequest) -> None:
     """Store the deadline the clock events give; a changed deadline is a new deadline version
     (its alerts replace the old ones, which are cancelled if still unsent)."""
     due_at = deadlines.due_at(
-        instrument=request.instrument,
-        emergency=request.is_emergency,
-        events=clock_events(request),
+        instrument=legal_request.instrument,
+        emergency=legal_request.is_emergency,
+        events=clock_events(legal_request),
     )
-    changed = due_at != request.due_at or request.deadline_version == 0
-    request.due_at = due_at
-    LegalRequest.objects.filter(pk=request.pk).update(due_at=due_at)
+    changed = due_at != legal_request.due_at or legal_request.deadline_version == 0
+    legal_request.due_at = due_at
+    LegalRequest.objects.filter(pk=legal_request.pk).update(due_at=due_at)
     if changed:
-        alerts.deadline_changed(request)
+        alerts.deadline_changed(legal_request)

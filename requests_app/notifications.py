@@ -57,7 +57,7 @@ class Email:
     recipients: list[str]
     template: str
     context: dict = field(default_factory=dict)
-    request: LegalRequest | None = None
+    legal_request: LegalRequest | None = None
     language: str = "en"
     alert_kind: str = ""
     threshold: int | None = None
@@ -80,7 +80,7 @@ def notifications_enqueue(emails: Iterable[Email]) -> list[Notification]:
             continue
         rows[email.key] = Notification(
             key=email.key,
-            request=email.request,
+            request=email.legal_request,
             recipients=recipients,
             template=email.template,
             context=email.context,
@@ -168,30 +168,34 @@ def notifications_due(limit: int = 500) -> list[int]:
 # --- What an e-mail about a request says ------------------------------------------------------
 
 
-def request_url_for(user, request: LegalRequest) -> str:
+def request_url_for(user, legal_request: LegalRequest) -> str:
     """The page of this request that this user can open; every e-mail about a request links
     there. The legal team works on the review page; the authority's officers follow the request
     on theirs. Each page is a 404 for the other audience: an URGENT alert must not cost the
     reviewer the minutes it takes to find the request by hand."""
     if user is not None and roles.is_legal_team(user):
-        return absolute_url(reverse("review:detail", args=[request.public_id]))
-    return absolute_url(reverse("requests:detail", args=[request.public_id]))
+        return absolute_url(reverse("review:detail", args=[legal_request.public_id]))
+    return absolute_url(reverse("requests:detail", args=[legal_request.public_id]))
 
 
-def notice_context(request: LegalRequest, *, language: str = "en", time_zone: str = "UTC") -> dict:
+def notice_context(
+    legal_request: LegalRequest, *, language: str = "en", time_zone: str = "UTC"
+) -> dict:
     """What an e-mail about a request may say: never its content. Labels in the recipient's
     language and the deadline in their time zone (the outbox row keeps them as text)."""
-    left = request.time_left()
+    left = legal_request.time_left()
     with translation.override(language):
         return {
-            "reference": request.reference,
-            "instrument": str(instruments.rule_for(request.instrument).label),
-            "status": str(Status(request.status).label),
-            "emergency": instruments.is_emergency(request.instrument, request.is_emergency),
-            "due_at": local_time(request.due_at, time_zone) if request.due_at else "",
+            "reference": legal_request.reference,
+            "instrument": str(instruments.rule_for(legal_request.instrument).label),
+            "status": str(Status(legal_request.status).label),
+            "emergency": instruments.is_emergency(
+                legal_request.instrument, legal_request.is_emergency
+            ),
+            "due_at": local_time(legal_request.due_at, time_zone) if legal_request.due_at else "",
             "time_left": format_duration(left) if left is not None else "",
-            "authority": request.authority.name_en,
-            "country": request.authority.country,
+            "authority": legal_request.authority.name_en,
+            "country": legal_request.authority.country,
         }
 
 
@@ -369,7 +373,7 @@ class _Links:
     def groups(self, recipients: list[str], request_id: int) -> dict[str, list[str]]:
         """The recipients grouped by the link each can open (one message per group). An
         address with no active account gets the authority's page, which asks for a login."""
-        request = self.requests[request_id]
+        legal_request = self.requests[request_id]
         groups: dict[str, list[str]] = {}
         for email in recipients:
             key = email.lower()
@@ -379,15 +383,15 @@ class _Links:
             legal_team = self._audience[key]
             if (request_id, legal_team) not in self._links:
                 user = self.users.get(key) if legal_team else None
-                self._links[request_id, legal_team] = request_url_for(user, request)
+                self._links[request_id, legal_team] = request_url_for(user, legal_request)
             groups.setdefault(self._links[request_id, legal_team], []).append(email)
         return groups
 
 
 def _deliver_one(row: Notification, context: dict, links: _Links, mail) -> int:
-    request = links.requests.get(row.request_id) if row.request_id else None
+    legal_request = links.requests.get(row.request_id) if row.request_id else None
     # The lines about this row (a failure, a skipped address) name its request's reference.
-    with reference_bound(request.reference if request else None):
+    with reference_bound(legal_request.reference if legal_request else None):
         return _deliver_row(row, context, links, mail)
 
 

@@ -3,8 +3,8 @@
 1. Roles (requests_app.roles) map to capabilities in ROLE_CAPABILITIES, the one table to edit
    when a role is added or changes.
 2. Each action on a request is a capability plus a rule about the request as it is now (RULES).
-   `decide(user, action, request)` answers with a Decision: allowed, or refused with the reason
-   to show.
+   `decide(user, action, legal_request)` answers with a Decision: allowed, or refused with the
+   reason to show.
 3. Everyone asks here: view decorators (`capability_required`), the pages (what to offer, from
    `offered`), the services' guards (`check`, which raises what the pages would have said), and
    the API. So a page cannot offer what its service refuses (tests/requests_app/test_policies.py
@@ -115,8 +115,8 @@ def _forbidden(reason: str) -> Decision:
     return Decision(False, reason, forbidden=True)
 
 
-def _may_become(request: LegalRequest, to: str) -> Decision:
-    refusal = lifecycle.transition_refusal(request.status, to)
+def _may_become(legal_request: LegalRequest, to: str) -> Decision:
+    refusal = lifecycle.transition_refusal(legal_request.status, to)
     return _not_now(refusal) if refusal else ALLOWED
 
 
@@ -132,20 +132,20 @@ def _first_refusal(*checks: Callable[[], Decision]) -> Decision:
 # --- The legal team's actions -----------------------------------------------------------------
 
 
-def emergency_disclosure_problems(request: LegalRequest, responder) -> list[str]:
+def emergency_disclosure_problems(legal_request: LegalRequest, responder) -> list[str]:
     """Why produced data may not go out yet for an emergency request: a confirmed call-back to
     the registry's number, and a lead's approval by someone other than the responder."""
-    if not request.is_emergency:
+    if not legal_request.is_emergency:
         return []
     problems = []
-    if not _callback_confirmed(request):
+    if not _callback_confirmed(legal_request):
         problems.append(
             gettext(
                 "Call the authority back on the registry's number and record a confirmed "
                 "call-back before any emergency disclosure."
             )
         )
-    if not request.approvals.exclude(approved_by=responder).exists():
+    if not legal_request.approvals.exclude(approved_by=responder).exists():
         problems.append(
             gettext(
                 "An emergency disclosure needs the approval of a lead other than the person who "
@@ -155,43 +155,43 @@ def emergency_disclosure_problems(request: LegalRequest, responder) -> list[str]
     return problems
 
 
-def _callback_confirmed(request: LegalRequest) -> bool:
-    latest = request.callbacks.order_by("-at").first()
+def _callback_confirmed(legal_request: LegalRequest) -> bool:
+    latest = legal_request.callbacks.order_by("-at").first()
     return latest is not None and latest.outcome == CallbackVerification.Outcome.CONFIRMED
 
 
-def _assign(user, request: LegalRequest) -> Decision:
-    if request.status in (Status.CLOSED, Status.DRAFT):
+def _assign(user, legal_request: LegalRequest) -> Decision:
+    if legal_request.status in (Status.CLOSED, Status.DRAFT):
         return _not_now(gettext("A closed request is not assigned."))
     return ALLOWED
 
 
-def _accept(user, request: LegalRequest) -> Decision:
+def _accept(user, legal_request: LegalRequest) -> Decision:
     # IN_REVIEW also follows a clarification, but only the authority's answer gets it there
     # (it restarts the clock); a reviewer accepts what has just arrived.
-    if request.status != Status.SUBMITTED:
+    if legal_request.status != Status.SUBMITTED:
         return _not_now(gettext("Only a request just received is accepted for review."))
-    return _may_become(request, Status.IN_REVIEW)
+    return _may_become(legal_request, Status.IN_REVIEW)
 
 
-def _respond(user, request: LegalRequest) -> Decision:
+def _respond(user, legal_request: LegalRequest) -> Decision:
     def disclosure() -> Decision:
-        problems = emergency_disclosure_problems(request, user)
+        problems = emergency_disclosure_problems(legal_request, user)
         return _forbidden(" ".join(problems)) if problems else ALLOWED
 
-    return _first_refusal(lambda: _may_become(request, Status.RESPONDED), disclosure)
+    return _first_refusal(lambda: _may_become(legal_request, Status.RESPONDED), disclosure)
 
 
-def _preserve(user, request: LegalRequest) -> Decision:
-    if request.instrument != Instrument.EPOC_PR:
+def _preserve(user, legal_request: LegalRequest) -> Decision:
+    if legal_request.instrument != Instrument.EPOC_PR:
         return _not_now(gettext("Only a preservation order is preserved."))
-    return _may_become(request, Status.PRESERVED)
+    return _may_become(legal_request, Status.PRESERVED)
 
 
-def _confirm_extension(user, request: LegalRequest) -> Decision:
-    if request.instrument == Instrument.EPOC_PR:
+def _confirm_extension(user, legal_request: LegalRequest) -> Decision:
+    if legal_request.instrument == Instrument.EPOC_PR:
         kinds = set(
-            request.events.filter(
+            legal_request.events.filter(
                 kind__in=[
                     RequestEvent.Kind.PRESERVATION_EXTENSION,
                     RequestEvent.Kind.EXTENSION_CONFIRMED,
@@ -203,16 +203,16 @@ def _confirm_extension(user, request: LegalRequest) -> Decision:
     return _not_now(gettext("There is no extension waiting for confirmation."))
 
 
-def _callback(user, request: LegalRequest) -> Decision:
-    if not request.is_emergency:
+def _callback(user, legal_request: LegalRequest) -> Decision:
+    if not legal_request.is_emergency:
         return _not_now(gettext("Call-backs verify emergency requests only."))
     return ALLOWED
 
 
-def _approve(user, request: LegalRequest) -> Decision:
-    if not request.is_emergency:
+def _approve(user, legal_request: LegalRequest) -> Decision:
+    if not legal_request.is_emergency:
         return _not_now(gettext("Only emergency requests need a disclosure approval."))
-    if not _callback_confirmed(request):
+    if not _callback_confirmed(legal_request):
         return _not_now(gettext("Approve only after a confirmed call-back to the registry number."))
     return ALLOWED
 
@@ -220,14 +220,14 @@ def _approve(user, request: LegalRequest) -> Decision:
 # --- The authority's actions ------------------------------------------------------------------
 
 
-def officer_sees(officer, request: LegalRequest) -> bool:
+def officer_sees(officer, legal_request: LegalRequest) -> bool:
     """The officer's access rule, as selectors._officer_scope writes it in SQL: an approved
     officer sees their authority's requests, and colleagues' only if the authority shares them."""
     if not (officer.is_officer and officer.is_approved):
         return False
-    if request.authority_id != officer.authority_id:
+    if legal_request.authority_id != officer.authority_id:
         return False
-    return request.officer_id == officer.pk or officer.authority.colleagues_see_requests
+    return legal_request.officer_id == officer.pk or officer.authority.colleagues_see_requests
 
 
 def submit_block(officer) -> str | None:
@@ -245,68 +245,70 @@ def submit_block(officer) -> str | None:
     return None
 
 
-def _own_draft(user, request: LegalRequest) -> Decision:
+def _own_draft(user, legal_request: LegalRequest) -> Decision:
     block = submit_block(user)
     if block:
         return _forbidden(block)
-    if request.officer_id != user.pk or request.status != Status.DRAFT:
+    if legal_request.officer_id != user.pk or legal_request.status != Status.DRAFT:
         return _forbidden(gettext("Only your own drafts can be edited; submitted requests cannot."))
     return ALLOWED
 
 
-def _submit(user, request: LegalRequest) -> Decision:
+def _submit(user, legal_request: LegalRequest) -> Decision:
     block = submit_block(user)
     if block:
         return _forbidden(block)
-    if request.officer_id != user.pk:
+    if legal_request.officer_id != user.pk:
         return _forbidden(gettext("Only the officer who drafted a request submits it."))
-    if request.status != Status.DRAFT:
+    if legal_request.status != Status.DRAFT:
         return _not_now(gettext("This request was already submitted."))
     return ALLOWED
 
 
-def _followed(user, request: LegalRequest) -> Decision:
-    if not officer_sees(user, request):
+def _followed(user, legal_request: LegalRequest) -> Decision:
+    if not officer_sees(user, legal_request):
         return _forbidden(gettext("Not a request of your authority."))
-    if request.status == Status.DRAFT:
+    if legal_request.status == Status.DRAFT:
         return _not_now(gettext("This request is still a draft."))
     return ALLOWED
 
 
-def _message(user, request: LegalRequest) -> Decision:
-    if request.status == Status.CLOSED:
+def _message(user, legal_request: LegalRequest) -> Decision:
+    if legal_request.status == Status.CLOSED:
         return _not_now(gettext("This request is closed; start a new request."))
     return ALLOWED
 
 
-def _withdraw(user, request: LegalRequest) -> Decision:
-    return _may_become(request, Status.WITHDRAWN)
+def _withdraw(user, legal_request: LegalRequest) -> Decision:
+    return _may_become(legal_request, Status.WITHDRAWN)
 
 
-def _preservation_active(request: LegalRequest, not_preservation: str) -> Decision:
-    if request.instrument != Instrument.EPOC_PR:
+def _preservation_active(legal_request: LegalRequest, not_preservation: str) -> Decision:
+    if legal_request.instrument != Instrument.EPOC_PR:
         return _not_now(not_preservation)
-    if request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
+    if legal_request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
         return _not_now(gettext("This preservation order is no longer active."))
     return ALLOWED
 
 
-def _extend(user, request: LegalRequest) -> Decision:
-    active = _preservation_active(request, gettext("Only a preservation order can be extended."))
+def _extend(user, legal_request: LegalRequest) -> Decision:
+    active = _preservation_active(
+        legal_request, gettext("Only a preservation order can be extended.")
+    )
     if not active:
         return active
-    if request.preservation_until is None:
+    if legal_request.preservation_until is None:
         return _not_now(
             gettext("A production request was confirmed: preservation has no end date.")
         )
-    if request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists():
+    if legal_request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists():
         return _not_now(gettext("The preservation was already extended once (30 days)."))
     return ALLOWED
 
 
-def _confirm_production(user, request: LegalRequest) -> Decision:
+def _confirm_production(user, legal_request: LegalRequest) -> Decision:
     return _preservation_active(
-        request, gettext("Only a preservation order has a production follow-up.")
+        legal_request, gettext("Only a preservation order has a production follow-up.")
     )
 
 
@@ -316,7 +318,7 @@ def _confirm_production(user, request: LegalRequest) -> Decision:
 @dataclass(frozen=True)
 class Rule:
     capability: Capability
-    now: Callable[[object, LegalRequest], Decision]  # (user, request): the rule of the moment
+    now: Callable[[object, LegalRequest], Decision]  # (user, legal_request): the rule of the moment
     # The officer's actions apply to their authority's submitted requests only.
     followed: bool = False
 
@@ -349,19 +351,19 @@ def may(user, action: str) -> Decision:
     return ALLOWED if has(user, capability) else _forbidden(_missing(capability))
 
 
-def decide(user, action: str, request: LegalRequest) -> Decision:
+def decide(user, action: str, legal_request: LegalRequest) -> Decision:
     """May this user do this to this request now? If not, the Decision says why."""
     rule = RULES[action]
     return _first_refusal(
         lambda: may(user, action),
-        lambda: _followed(user, request) if rule.followed else ALLOWED,
-        lambda: rule.now(user, request),
+        lambda: _followed(user, legal_request) if rule.followed else ALLOWED,
+        lambda: rule.now(user, legal_request),
     )
 
 
-def check(user, action: str, request: LegalRequest) -> None:
+def check(user, action: str, legal_request: LegalRequest) -> None:
     """The services' guard: raise PermissionDenied or TransitionError with the reason."""
-    decide(user, action, request).raise_if_refused()
+    decide(user, action, legal_request).raise_if_refused()
 
 
 def require_capability(user, capability: Capability) -> None:
@@ -374,6 +376,6 @@ def require(user, action: str) -> None:
     may(user, action).raise_if_refused()
 
 
-def offered(user, request: LegalRequest, actions) -> dict[str, Decision]:
+def offered(user, legal_request: LegalRequest, actions) -> dict[str, Decision]:
     """The decisions a page shows: {% if actions.close %}…{% endif %}."""
-    return {action: decide(user, action, request) for action in actions}
+    return {action: decide(user, action, legal_request) for action in actions}

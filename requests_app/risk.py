@@ -140,7 +140,7 @@ def ip_country(ip: str | None) -> str | None:
 # --- The signals -------------------------------------------------------------------------------
 
 
-def compute_signals(request: LegalRequest, *, now: datetime | None = None) -> list[Signal]:
+def compute_signals(legal_request: LegalRequest, *, now: datetime | None = None) -> list[Signal]:
     """The signals of a submitted request.
 
     now=None: as known at submission (the account's age at receipt, volumes in the 24 hours
@@ -154,8 +154,8 @@ def compute_signals(request: LegalRequest, *, now: datetime | None = None) -> li
     4. Emergency volume of the authority, across all its officers, in the window.
     5. The submission's IP address lies outside the authority's country.
     """
-    officer = request.officer
-    received = request.received_at or request.created_at
+    officer = legal_request.officer
+    received = legal_request.received_at or legal_request.created_at
     start = received - VOLUME_WINDOW
     until = received if now is None else min(now, received + VOLUME_WINDOW)
     signals: list[Signal] = []
@@ -165,11 +165,11 @@ def compute_signals(request: LegalRequest, *, now: datetime | None = None) -> li
         signals.append(Signal("new_account", {"days": age.days, "limit": NEW_ACCOUNT_DAYS}))
 
     submitted = LegalRequest.objects.exclude(status=Status.DRAFT)
-    if request.is_emergency:
+    if legal_request.is_emergency:
         earlier = submitted.filter(officer=officer, is_emergency=True).filter(
-            Q(received_at__lt=received) | Q(received_at=received, pk__lt=request.pk)
+            Q(received_at__lt=received) | Q(received_at=received, pk__lt=legal_request.pk)
         )
-        if not earlier.exclude(pk=request.pk).exists():
+        if not earlier.exclude(pk=legal_request.pk).exists():
             signals.append(Signal("first_emergency"))
 
     in_window = submitted.filter(received_at__gt=start, received_at__lte=until)
@@ -185,7 +185,7 @@ def compute_signals(request: LegalRequest, *, now: datetime | None = None) -> li
                 {"count": mine["emergencies"], "threshold": EMERGENCY_VOLUME_OFFICER_THRESHOLD},
             )
         )
-    theirs = in_window.filter(authority_id=request.authority_id, is_emergency=True).aggregate(
+    theirs = in_window.filter(authority_id=legal_request.authority_id, is_emergency=True).aggregate(
         total=Count("pk"), officers=Count("officer", distinct=True)
     )
     if theirs["total"] > EMERGENCY_VOLUME_AUTHORITY_THRESHOLD:
@@ -200,12 +200,12 @@ def compute_signals(request: LegalRequest, *, now: datetime | None = None) -> li
             )
         )
 
-    country = ip_country(request.submitted_ip)
-    if country and country != request.authority.country:
+    country = ip_country(legal_request.submitted_ip)
+    if country and country != legal_request.authority.country:
         signals.append(
             Signal(
                 "ip_country",
-                {"country": country, "authority_country": request.authority.country},
+                {"country": country, "authority_country": legal_request.authority.country},
             )
         )
     return signals
@@ -219,10 +219,10 @@ def snapshot_json(signals: list[Signal], *, computed_at: datetime) -> dict[str, 
     }
 
 
-def stored_snapshot(request: LegalRequest) -> Snapshot | None:
+def stored_snapshot(legal_request: LegalRequest) -> Snapshot | None:
     """The signals stored at submission, or None for a request submitted before they were
     stored (migration 0006 computes nothing after the fact)."""
-    data = request.risk_snapshot
+    data = legal_request.risk_snapshot
     if not isinstance(data, dict):
         return None
     try:
@@ -237,9 +237,9 @@ def stored_snapshot(request: LegalRequest) -> Snapshot | None:
     return Snapshot(computed_at=computed_at, signals=signals)
 
 
-def risk_signals(request: LegalRequest) -> list[Signal]:
+def risk_signals(legal_request: LegalRequest) -> list[Signal]:
     """The signals as known now (the reviewer's screen shows them beside the stored ones)."""
-    return compute_signals(request, now=timezone.now())
+    return compute_signals(legal_request, now=timezone.now())
 
 
 @dataclass(frozen=True)
@@ -255,13 +255,13 @@ class ReviewPanel:
         return bool(self.now) or bool(self.at_submission and self.at_submission.signals)
 
 
-def review_panel(request: LegalRequest) -> ReviewPanel:
-    stored = stored_snapshot(request)
+def review_panel(legal_request: LegalRequest) -> ReviewPanel:
+    stored = stored_snapshot(legal_request)
     known = {signal.code for signal in stored.signals} if stored else set()
     return ReviewPanel(
         at_submission=stored,
         now=[
             (signal, stored is not None and signal.code not in known)
-            for signal in risk_signals(request)
+            for signal in risk_signals(legal_request)
         ],
     )

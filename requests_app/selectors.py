@@ -51,7 +51,7 @@ def legal_requests_for_officer(officer, *, status: str | None = None) -> QuerySe
 
 
 def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
-    request = (
+    legal_request = (
         _officer_scope(officer)
         .select_related("authority", "officer")
         .prefetch_related(
@@ -70,10 +70,10 @@ def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
         .filter(public_id=public_id)
         .first()
     )
-    if request is None:
+    if legal_request is None:
         raise Http404("No such request.")
-    bind_reference(request.reference)  # every log line of this HTTP request names it
-    return request
+    bind_reference(legal_request.reference)  # every log line of this HTTP request names it
+    return legal_request
 
 
 def attachment_get_for_officer(officer, request_public_id, attachment_public_id) -> Attachment:
@@ -260,7 +260,7 @@ def _cache_call(method, *args):
 
 def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
     _legal_team_or_404(user)
-    request = (
+    legal_request = (
         LegalRequest.objects.exclude(status=Status.DRAFT)
         .select_related("authority", "officer", "officer__approved_by", "assignee")
         .prefetch_related(
@@ -279,10 +279,10 @@ def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
         .filter(public_id=public_id)
         .first()
     )
-    if request is None:
+    if legal_request is None:
         raise Http404("No such request.")
-    bind_reference(request.reference)  # every log line of this HTTP request names it
-    return request
+    bind_reference(legal_request.reference)  # every log line of this HTTP request names it
+    return legal_request
 
 
 def attachment_get_for_legal_team(user, request_public_id, attachment_public_id) -> Attachment:

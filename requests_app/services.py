@@ -58,7 +58,7 @@ def legal_request_save_draft(
     instrument: str,
     data: dict,
     targets: list[tuple[str, str]],
-    request: LegalRequest | None = None,
+    legal_request: LegalRequest | None = None,
 ) -> LegalRequest:
     """Create or update a draft with the officer's fields (only OFFICER_FIELDS are read, so an
     extra posted field such as status or authority changes nothing)."""
@@ -67,28 +67,30 @@ def legal_request_save_draft(
     if instrument not in instruments.RULES:
         raise ValidationError(gettext("Unknown instrument."))
     values = {name: data[name] for name in OFFICER_FIELDS if name in data}
-    if request is None:
-        request = LegalRequest.objects.create(
+    if legal_request is None:
+        legal_request = LegalRequest.objects.create(
             instrument=instrument, authority=officer.authority, officer=officer, **values
         )
-        RequestEvent.objects.create(request=request, kind=RequestEvent.Kind.CREATED, actor=officer)
+        RequestEvent.objects.create(
+            request=legal_request, kind=RequestEvent.Kind.CREATED, actor=officer
+        )
     else:
-        request = LegalRequest.objects.select_for_update().get(pk=request.pk)
-        policies.check(officer, "edit_draft", request)
+        legal_request = LegalRequest.objects.select_for_update().get(pk=legal_request.pk)
+        policies.check(officer, "edit_draft", legal_request)
         for name, value in values.items():
-            setattr(request, name, value)
-        request.save()
-    RequestTarget.objects.filter(request=request).delete()
+            setattr(legal_request, name, value)
+        legal_request.save()
+    RequestTarget.objects.filter(request=legal_request).delete()
     RequestTarget.objects.bulk_create(
-        RequestTarget(request=request, kind=kind, value=value) for kind, value in targets
+        RequestTarget(request=legal_request, kind=kind, value=value) for kind, value in targets
     )
-    return request
+    return legal_request
 
 
 @transaction.atomic
 def attachment_add(
     *,
-    request: LegalRequest,
+    legal_request: LegalRequest,
     user,
     uploaded,
     checked: CheckedFile,
@@ -97,12 +99,12 @@ def attachment_add(
 ) -> Attachment:
     """Store a checked document under a random name. Order documents only on drafts; later
     documents come with a message, so a submitted order never changes silently."""
-    if purpose == Attachment.Purpose.ORDER and request.status != Status.DRAFT:
+    if purpose == Attachment.Purpose.ORDER and legal_request.status != Status.DRAFT:
         raise PermissionDenied(
             gettext("Documents of a submitted order cannot change; send a message.")
         )
     attachment = Attachment(
-        request=request,
+        request=legal_request,
         message=message,
         purpose=purpose,
         uploaded_by=user,
@@ -115,9 +117,9 @@ def attachment_add(
     )
     attachment.file.save("upload", uploaded, save=False)
     attachment.save()
-    if request.status != Status.DRAFT:
+    if legal_request.status != Status.DRAFT:
         RequestEvent.objects.create(
-            request=request,
+            request=legal_request,
             kind=RequestEvent.Kind.ATTACHMENT_ADDED,
             actor=user,
             detail=attachment.original_name,
@@ -126,8 +128,10 @@ def attachment_add(
 
 
 @transaction.atomic
-def attachment_remove_from_draft(*, request: LegalRequest, user, attachment: Attachment) -> None:
-    policies.check(user, "edit_draft", request)
+def attachment_remove_from_draft(
+    *, legal_request: LegalRequest, user, attachment: Attachment
+) -> None:
+    policies.check(user, "edit_draft", legal_request)
     attachment.file.delete(save=False)
     attachment.delete()
 
@@ -149,7 +153,7 @@ def _next_reference(year: int) -> str:
 
 @transaction.atomic
 def legal_request_submit(
-    *, officer, request: LegalRequest, ip: str | None = None, device_id: str = ""
+    *, officer, legal_request: LegalRequest, ip: str | None = None, device_id: str = ""
 ) -> LegalRequest:
     """Submit a draft: check it, number it, start the legal clock, tell both sides.
 
@@ -162,14 +166,14 @@ def legal_request_submit(
     5. Queue the acknowledgment to the officer (DSA: confirm receipt) and, for emergency and
        TCO requests, the immediate alert to the legal team.
     """
-    request = LegalRequest.objects.select_for_update().get(pk=request.pk)
-    policies.check(officer, "submit", request)
+    legal_request = LegalRequest.objects.select_for_update().get(pk=legal_request.pk)
+    policies.check(officer, "submit", legal_request)
     now = timezone.now()
-    problems = submission_problems(request, today=now.date())
+    problems = submission_problems(legal_request, today=now.date())
     if problems:
         raise ValidationError(problems)
 
-    emergency = instruments.is_emergency(request.instrument, request.is_emergency)
+    emergency = instruments.is_emergency(legal_request.instrument, legal_request.is_emergency)
     # Fake emergency requests come from phished police accounts: an emergency needs a session
     # verified with a passkey (device_id is the session's second factor), not a phishable code.
     if (
@@ -185,71 +189,73 @@ def legal_request_submit(
         "submitted_ip": ip,
         "submitted_device": device_id[:100],
     }
-    if request.instrument == instruments.Instrument.EPOC_PR:
+    if legal_request.instrument == instruments.Instrument.EPOC_PR:
         fields["preservation_until"] = now + timedelta(days=settings.PORTAL_PRESERVATION_DAYS)
     transition(
-        request=request,
+        legal_request=legal_request,
         to=Status.SUBMITTED,
         actor=officer,
         kind=RequestEvent.Kind.SUBMITTED,
         **fields,
     )
     bind_reference(fields["reference"])  # the rest of this submission's log lines name it
-    RequestEvent.objects.filter(request=request, kind=RequestEvent.Kind.SUBMITTED).update(at=now)
+    RequestEvent.objects.filter(request=legal_request, kind=RequestEvent.Kind.SUBMITTED).update(
+        at=now
+    )
     # Stored now, in this transaction: what later requests or an ageing account would hide
     # from a signal computed when the page is viewed stays on the record (finding 9).
-    signals = risk.compute_signals(request)
-    request.risk_snapshot = risk.snapshot_json(signals, computed_at=now)
-    request.risk_signal_count = len(signals)
-    LegalRequest.objects.filter(pk=request.pk).update(
-        risk_snapshot=request.risk_snapshot, risk_signal_count=request.risk_signal_count
+    signals = risk.compute_signals(legal_request)
+    legal_request.risk_snapshot = risk.snapshot_json(signals, computed_at=now)
+    legal_request.risk_signal_count = len(signals)
+    LegalRequest.objects.filter(pk=legal_request.pk).update(
+        risk_snapshot=legal_request.risk_snapshot, risk_signal_count=legal_request.risk_signal_count
     )
-    recompute_due_at(request)
-    notify_authority(request, key="ack", template="request_received")
-    if emergency or request.instrument in instruments.URGENT_INSTRUMENTS:
+    recompute_due_at(legal_request)
+    notify_authority(legal_request, key="ack", template="request_received")
+    if emergency or legal_request.instrument in instruments.URGENT_INSTRUMENTS:
         alerts.alert_queue(
-            request, kind=alerts.Kind.ARRIVAL, threshold=0, due_at=request.received_at
+            legal_request, kind=alerts.Kind.ARRIVAL, threshold=0, due_at=legal_request.received_at
         )
-    return request
+    return legal_request
 
 
 # --- After submission: the authority's actions ------------------------------------------------
 
 
-def _locked_for(officer, action: str, request: LegalRequest) -> LegalRequest:
+def _locked_for(officer, action: str, legal_request: LegalRequest) -> LegalRequest:
     """The request, locked, once the policy allows this officer the action on it now."""
-    request = LegalRequest.objects.select_for_update().get(pk=request.pk)
-    policies.check(officer, action, request)
-    return request
+    legal_request = LegalRequest.objects.select_for_update().get(pk=legal_request.pk)
+    policies.check(officer, action, legal_request)
+    return legal_request
 
 
 @transaction.atomic
-def legal_request_withdraw(*, officer, request: LegalRequest, reason: str) -> LegalRequest:
-    request = _locked_for(officer, "withdraw", request)
+def legal_request_withdraw(*, officer, legal_request: LegalRequest, reason: str) -> LegalRequest:
+    legal_request = _locked_for(officer, "withdraw", legal_request)
     transition(
-        request=request,
+        legal_request=legal_request,
         to=Status.WITHDRAWN,
         actor=officer,
         kind=RequestEvent.Kind.WITHDRAWN,
         detail=reason,
     )
-    notify_authority(request, key="withdrawn", template="request_status_changed")
-    return request
+    notify_authority(legal_request, key="withdrawn", template="request_status_changed")
+    return legal_request
 
 
 @transaction.atomic
 def message_post_by_officer(
     *,
     officer,
-    request: LegalRequest,
+    legal_request: LegalRequest,
     body: str,
     amendment: bool = False,
     files: list[tuple[object, CheckedFile]] = (),
 ) -> Message:
     """A message from the authority. While a clarification is pending, the message is the
     answer: the clock restarts and the request goes back to review."""
-    request = _locked_for(officer, "message", request)
-    answering = request.status == Status.CLARIFICATION
+    legal_request = _locked_for(officer, "message", legal_request)
+    answering = legal_request.status == Status.CLARIFICATION
     kind = (
         Message.Kind.CLARIFICATION_ANSWER
         if answering
@@ -257,10 +263,10 @@ def message_post_by_officer(
         if amendment
         else Message.Kind.FROM_AUTHORITY
     )
-    message = Message.objects.create(request=request, author=officer, kind=kind, body=body)
+    message = Message.objects.create(request=legal_request, author=officer, kind=kind, body=body)
     for uploaded, checked in files:
         attachment_add(
-            request=request,
+            legal_request=legal_request,
             user=officer,
             uploaded=uploaded,
             checked=checked,
@@ -268,28 +274,28 @@ def message_post_by_officer(
             message=message,
         )
     RequestEvent.objects.create(
-        request=request,
+        request=legal_request,
         kind=RequestEvent.Kind.AMENDMENT if amendment else RequestEvent.Kind.MESSAGE,
         actor=officer,
         detail=in_english(Message.Kind(kind).label),
     )
     if answering:
         transition(
-            request=request,
+            legal_request=legal_request,
             to=Status.IN_REVIEW,
             actor=officer,
             kind=RequestEvent.Kind.CLOCK_RESTARTED,
             clock_stopped_at=None,
         )
-        recompute_due_at(request)
+        recompute_due_at(legal_request)
         notifications_enqueue(
             [
                 Email(
-                    key=f"clarification-answered:{request.pk}:{message.pk}",
-                    recipients=alerts.recipients(request, alerts.Kind.DEADLINE),
+                    key=f"clarification-answered:{legal_request.pk}:{message.pk}",
+                    recipients=alerts.recipients(legal_request, alerts.Kind.DEADLINE),
                     template="clarification_answered",
-                    context=notice_context(request),
-                    request=request,
+                    context=notice_context(legal_request),
+                    legal_request=legal_request,
                 )
             ]
         )
@@ -297,35 +303,35 @@ def message_post_by_officer(
 
 
 @transaction.atomic
-def preservation_extend(*, officer, request: LegalRequest) -> LegalRequest:
+def preservation_extend(*, officer, legal_request: LegalRequest) -> LegalRequest:
     """EPOC-PR Annex VI: the issuing authority extends the preservation once, by 30 days."""
-    request = _locked_for(officer, "extend_preservation", request)
-    request.preservation_until += timedelta(days=settings.PORTAL_PRESERVATION_EXTENSION_DAYS)
-    request.save(update_fields=["preservation_until"])
-    alerts.deadline_changed(request)
+    legal_request = _locked_for(officer, "extend_preservation", legal_request)
+    legal_request.preservation_until += timedelta(days=settings.PORTAL_PRESERVATION_EXTENSION_DAYS)
+    legal_request.save(update_fields=["preservation_until"])
+    alerts.deadline_changed(legal_request)
     RequestEvent.objects.create(
-        request=request,
+        request=legal_request,
         kind=RequestEvent.Kind.PRESERVATION_EXTENSION,
         actor=officer,
-        detail=f"Preserved until {request.preservation_until:%Y-%m-%d %H:%M} UTC",
+        detail=f"Preserved until {legal_request.preservation_until:%Y-%m-%d %H:%M} UTC",
     )
-    return request
+    return legal_request
 
 
 @transaction.atomic
 def preservation_confirm_production(
-    *, officer, request: LegalRequest, production_reference: str
+    *, officer, legal_request: LegalRequest, production_reference: str
 ) -> LegalRequest:
     """EPOC-PR Annex V: a production request was issued, so the data stay preserved until it
     is answered (no end date here)."""
-    request = _locked_for(officer, "confirm_production", request)
-    request.preservation_until = None
-    request.save(update_fields=["preservation_until"])
-    alerts.deadline_changed(request)
+    legal_request = _locked_for(officer, "confirm_production", legal_request)
+    legal_request.preservation_until = None
+    legal_request.save(update_fields=["preservation_until"])
+    alerts.deadline_changed(legal_request)
     RequestEvent.objects.create(
-        request=request,
+        request=legal_request,
         kind=RequestEvent.Kind.PRODUCTION_CONFIRMED,
         actor=officer,
         detail=f"Production request: {production_reference}",
     )
-    return request
+    return legal_request

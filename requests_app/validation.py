@@ -21,22 +21,22 @@ FIELD_LABELS = {
 }
 
 
-def submission_problems(request: LegalRequest, *, today: date) -> dict[str, list[str]]:
-    rule = instruments.rule_for(request.instrument)
+def submission_problems(legal_request: LegalRequest, *, today: date) -> dict[str, list[str]]:
+    rule = instruments.rule_for(legal_request.instrument)
     problems: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
         problems.setdefault(field, []).append(message)
 
     for field, label in FIELD_LABELS.items():
-        if field in rule.required and not str(getattr(request, field) or "").strip():
+        if field in rule.required and not str(getattr(legal_request, field) or "").strip():
             add(
                 field,
                 gettext("%(instrument)s needs %(what)s.")
                 % {"instrument": rule.label, "what": label},
             )
-    emergency = instruments.is_emergency(request.instrument, request.is_emergency)
-    if emergency and not request.emergency_justification.strip():
+    emergency = instruments.is_emergency(legal_request.instrument, legal_request.is_emergency)
+    if emergency and not legal_request.emergency_justification.strip():
         add(
             instruments.EMERGENCY_JUSTIFICATION,
             gettext(
@@ -44,26 +44,30 @@ def submission_problems(request: LegalRequest, *, today: date) -> dict[str, list
                 "integrity or safety, or to critical infrastructure."
             ),
         )
-    if instruments.TARGETS in rule.required and not request.targets.exists():
+    if instruments.TARGETS in rule.required and not legal_request.targets.exists():
         add(
             "targets",
             gettext("%(instrument)s needs at least one target identifier.")
             % {"instrument": rule.label},
         )
-    if instruments.DATA_CATEGORIES in rule.required and not request.data_categories:
+    if instruments.DATA_CATEGORIES in rule.required and not legal_request.data_categories:
         add("data_categories", gettext("Choose the categories of data requested."))
     if instruments.PERIOD in rule.required:
-        if not (request.period_start and request.period_end):
+        if not (legal_request.period_start and legal_request.period_end):
             add("period_start", gettext("Give the time period the data concerns (from and to)."))
-        elif request.period_start > request.period_end:
+        elif legal_request.period_start > legal_request.period_end:
             add("period_end", gettext("The period ends before it starts."))
-        elif request.period_start > today:
+        elif legal_request.period_start > today:
             add("period_start", gettext("The period starts in the future."))
-    if request.confidential and request.confidential_until and request.confidential_until < today:
+    if (
+        legal_request.confidential
+        and legal_request.confidential_until
+        and legal_request.confidential_until < today
+    ):
         add("confidential_until", gettext("The confidentiality end date is in the past."))
     if (
         instruments.DOCUMENTS in rule.required
-        and not request.attachments.filter(purpose=Attachment.Purpose.ORDER).exists()
+        and not legal_request.attachments.filter(purpose=Attachment.Purpose.ORDER).exists()
     ):
         add(
             "documents",
@@ -71,12 +75,12 @@ def submission_problems(request: LegalRequest, *, today: date) -> dict[str, list
             % {"instrument": rule.label},
         )
     power = instruments.power_problems(
-        authority=request.authority,
-        instrument=request.instrument,
-        categories=list(request.data_categories),
-        validating_authority=request.validating_authority,
+        authority=legal_request.authority,
+        instrument=legal_request.instrument,
+        categories=list(legal_request.data_categories),
+        validating_authority=legal_request.validating_authority,
         emergency=emergency,
-        threshold_met=request.threshold_met,
+        threshold_met=legal_request.threshold_met,
     )
     for field, messages in power.items():
         for message in messages:

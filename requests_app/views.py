@@ -98,10 +98,12 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
             instrument=instrument,
             data=form.request_data(),
             targets=form.cleaned_data.get("targets", []),
-            request=draft,
+            legal_request=draft,
         )
         for uploaded, checked in form.cleaned_data.get("documents") or []:
-            services.attachment_add(request=draft, user=officer, uploaded=uploaded, checked=checked)
+            services.attachment_add(
+                legal_request=draft, user=officer, uploaded=uploaded, checked=checked
+            )
     except PermissionDenied as problem:
         messages.error(request, _problem_text(problem))
         return redirect("requests:new")
@@ -113,7 +115,7 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
     try:
         submitted = services.legal_request_submit(
             officer=officer,
-            request=draft,
+            legal_request=draft,
             ip=client_ip(request),
             device_id=second_factor.session_device_id(request),
         )
@@ -192,7 +194,9 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
             attachment = None
         if attachment is None:
             raise Http404
-        services.attachment_remove_from_draft(request=draft, user=officer, attachment=attachment)
+        services.attachment_remove_from_draft(
+            legal_request=draft, user=officer, attachment=attachment
+        )
         messages.info(request, gettext("%(name)s removed.") % {"name": attachment.original_name})
         return redirect("requests:edit", draft.public_id)
     form = LegalRequestForm(
@@ -243,7 +247,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     access_log_record(
         user=officer,
         action=AccessLog.Action.VIEW_REQUEST,
-        request=legal_request,
+        legal_request=legal_request,
         object_ref=legal_request.reference or "draft",
         ip=client_ip(request),
     )
@@ -254,7 +258,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         request,
         "requests_app/detail.html",
         {
-            "req": legal_request,
+            "legal_request": legal_request,
             "rule": instruments.rule_for(legal_request.instrument),
             "message_form": MessageForm(),
             "withdraw_form": WithdrawForm(),
@@ -276,7 +280,7 @@ def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileR
     access_log_record(
         user=officer,
         action=AccessLog.Action.OPEN_ATTACHMENT,
-        request=attachment.request,
+        legal_request=attachment.request,
         object_ref=f"{attachment.original_name} ({attachment.public_id})",
         ip=client_ip(request),
     )
@@ -295,7 +299,7 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
         access_log_record(
             user=officer,
             action=AccessLog.Action.DOWNLOAD_REFUSED,
-            request=produced.request,
+            legal_request=produced.request,
             object_ref=ref,
             ip=client_ip(request),
         )
@@ -303,7 +307,7 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
     access_log_record(
         user=officer,
         action=AccessLog.Action.DOWNLOAD_PRODUCED,
-        request=produced.request,
+        legal_request=produced.request,
         object_ref=ref,
         ip=client_ip(request),
     )
@@ -335,7 +339,7 @@ def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
         request,
         "requests_app/refusal_notice.html",
         {
-            "req": legal_request,
+            "legal_request": legal_request,
             "refusal": refusal,
             "ground": RefusalGround(ground).label if ground in RefusalGround.values else ground,
             "explanation": explanation,
@@ -373,7 +377,7 @@ def message_post(request: HttpRequest, public_id) -> HttpResponse:
     try:
         services.message_post_by_officer(
             officer=officer,
-            request=legal_request,
+            legal_request=legal_request,
             body=form.cleaned_data["body"],
             amendment=form.cleaned_data["amendment"],
             files=form.cleaned_data["files"] or [],
@@ -395,7 +399,7 @@ def withdraw(request: HttpRequest, public_id) -> HttpResponse:
         return redirect("requests:detail", legal_request.public_id)
     try:
         services.legal_request_withdraw(
-            officer=officer, request=legal_request, reason=form.cleaned_data["reason"]
+            officer=officer, legal_request=legal_request, reason=form.cleaned_data["reason"]
         )
         messages.success(
             request, gettext("%(reference)s withdrawn.") % {"reference": legal_request.reference}
@@ -412,7 +416,7 @@ def preservation(request: HttpRequest, public_id) -> HttpResponse:
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     try:
         if request.POST.get("action") == "extend":
-            services.preservation_extend(officer=officer, request=legal_request)
+            services.preservation_extend(officer=officer, legal_request=legal_request)
             messages.success(request, gettext("Preservation extended by 30 days."))
         else:
             form = ProductionForm(request.POST)
@@ -421,7 +425,7 @@ def preservation(request: HttpRequest, public_id) -> HttpResponse:
                 return redirect("requests:detail", legal_request.public_id)
             services.preservation_confirm_production(
                 officer=officer,
-                request=legal_request,
+                legal_request=legal_request,
                 production_reference=form.cleaned_data["production_reference"],
             )
             messages.success(

@@ -28,61 +28,68 @@ from ..models import (
 )
 
 
-def _locked(request: LegalRequest, user, action: str) -> LegalRequest:
+def _locked(legal_request: LegalRequest, user, action: str) -> LegalRequest:
     """The request, locked, once the policy allows this user the action on it now."""
-    request = (
+    legal_request = (
         LegalRequest.objects.select_for_update()
         .select_related("authority", "officer")
-        .get(pk=request.pk)
+        .get(pk=legal_request.pk)
     )
-    policies.check(user, action, request)
-    return request
+    policies.check(user, action, legal_request)
+    return legal_request
 
 
-def _notify_status(request: LegalRequest, event: RequestEvent) -> None:
+def _notify_status(legal_request: LegalRequest, event: RequestEvent) -> None:
     # One e-mail per event: the key makes a retried action never mail twice.
-    notify_authority(request, key=f"status:{event.pk}", template="request_status_changed")
+    notify_authority(legal_request, key=f"status:{event.pk}", template="request_status_changed")
 
 
 @transaction.atomic
-def legal_request_assign(*, actor, request: LegalRequest, assignee: User | None) -> LegalRequest:
+def legal_request_assign(
+    *, actor, legal_request: LegalRequest, assignee: User | None
+) -> LegalRequest:
     policies.require(actor, "assign")
     if assignee is not None and not policies.has(assignee, policies.Capability.REVIEW):
         raise ValidationError(gettext("Requests are assigned to members of the legal team only."))
     if assignee != actor and assignee is not None:
         policies.require_capability(actor, policies.Capability.ASSIGN_OTHERS)
-    request = _locked(request, actor, "assign")
-    request.assignee = assignee
-    request.save(update_fields=["assignee"])
+    legal_request = _locked(legal_request, actor, "assign")
+    legal_request.assignee = assignee
+    legal_request.save(update_fields=["assignee"])
     RequestEvent.objects.create(
-        request=request,
+        request=legal_request,
         kind=RequestEvent.Kind.ASSIGNED,
         actor=actor,
         detail=assignee.full_name if assignee else "Unassigned",
         visible_to_authority=False,
     )
-    return request
+    return legal_request
 
 
 @transaction.atomic
-def legal_request_accept(*, reviewer, request: LegalRequest) -> LegalRequest:
+def legal_request_accept(*, reviewer, legal_request: LegalRequest) -> LegalRequest:
     policies.require(reviewer, "accept")
-    request = _locked(request, reviewer, "accept")
+    legal_request = _locked(legal_request, reviewer, "accept")
     event = transition(
-        request=request, to=Status.IN_REVIEW, actor=reviewer, kind=RequestEvent.Kind.ACCEPTED
+        legal_request=legal_request,
+        to=Status.IN_REVIEW,
+        actor=reviewer,
+        kind=RequestEvent.Kind.ACCEPTED,
     )
-    _notify_status(request, event)
-    return request
+    _notify_status(legal_request, event)
+    return legal_request
 
 
 @transaction.atomic
-def legal_request_ask_clarification(*, reviewer, request: LegalRequest, question: str) -> Message:
+def legal_request_ask_clarification(
+    *, reviewer, legal_request: LegalRequest, question: str
+) -> Message:
     """Ask the authority a question; the legal clock stops until it answers."""
     policies.require(reviewer, "clarify")
-    request = _locked(request, reviewer, "clarify")
+    legal_request = _locked(legal_request, reviewer, "clarify")
     now = timezone.now()
     event = transition(
-        request=request,
+        legal_request=legal_request,
         to=Status.CLARIFICATION,
         actor=reviewer,
         kind=RequestEvent.Kind.CLOCK_STOPPED,
@@ -90,16 +97,21 @@ def legal_request_ask_clarification(*, reviewer, request: LegalRequest, question
         clock_stopped_at=now,
     )
     message = Message.objects.create(
-        request=request, author=reviewer, kind=Message.Kind.CLARIFICATION_REQUEST, body=question
+        request=legal_request,
+        author=reviewer,
+        kind=Message.Kind.CLARIFICATION_REQUEST,
+        body=question,
     )
-    recompute_due_at(request)
-    notify_authority(request, key=f"clarification:{event.pk}", template="clarification_requested")
+    recompute_due_at(legal_request)
+    notify_authority(
+        legal_request, key=f"clarification:{event.pk}", template="clarification_requested"
+    )
     return message
 
 
 @transaction.atomic
 def legal_request_refuse(
-    *, reviewer, request: LegalRequest, ground: str, explanation: str
+    *, reviewer, legal_request: LegalRequest, ground: str, explanation: str
 ) -> RequestEvent:
     """Refuse with a ground from the list and an explanation: the Annex III-style notice the
     authority sees is built from this event."""
@@ -110,22 +122,22 @@ def legal_request_refuse(
         raise ValidationError(
             gettext("Explain the refusal: the authority needs to know what to fix.")
         )
-    request = _locked(request, reviewer, "refuse")
+    legal_request = _locked(legal_request, reviewer, "refuse")
     event = transition(
-        request=request,
+        legal_request=legal_request,
         to=Status.REFUSED,
         actor=reviewer,
         kind=RequestEvent.Kind.REFUSED,
         detail=f"{ground}: {explanation.strip()}",
         answered_at=timezone.now(),
     )
-    _notify_status(request, event)
+    _notify_status(legal_request, event)
     return event
 
 
 @transaction.atomic
 def legal_request_respond(
-    *, reviewer, request: LegalRequest, files: list, partial: bool = False, note: str = ""
+    *, reviewer, legal_request: LegalRequest, files: list, partial: bool = False, note: str = ""
 ) -> RequestEvent:
     """Deliver produced data through the portal: stored outside the web root, downloadable by the
     authority until the link expires, every download audited."""
@@ -134,7 +146,9 @@ def legal_request_respond(
         raise ValidationError(gettext("Attach the produced data."))
     if partial and not note.strip():
         raise ValidationError(gettext("Say what is missing from a partial response."))
-    request = _locked(request, reviewer, "respond")  # an emergency: call-back and approval
+    legal_request = _locked(
+        legal_request, reviewer, "respond"
+    )  # an emergency: call-back and approval
     now = timezone.now()
     expires = now + timedelta(days=settings.PORTAL_PRODUCED_DATA_DAYS)
     for uploaded in files:
@@ -144,7 +158,7 @@ def legal_request_respond(
             digest.update(chunk)
         uploaded.seek(0)
         produced = ProducedData(
-            request=request,
+            request=legal_request,
             original_name=uploaded.name[:255],
             size=uploaded.size,
             sha256=digest.hexdigest(),
@@ -155,14 +169,14 @@ def legal_request_respond(
         produced.save()
     target = Status.PARTIALLY_RESPONDED if partial else Status.RESPONDED
     event = transition(
-        request=request,
+        legal_request=legal_request,
         to=target,
         actor=reviewer,
         kind=RequestEvent.Kind.PARTIALLY_RESPONDED if partial else RequestEvent.Kind.RESPONDED,
         detail=note.strip(),
-        answered_at=request.answered_at or now,
+        answered_at=legal_request.answered_at or now,
     )
-    notify_authority(request, key=f"response:{event.pk}", template="response_ready")
+    notify_authority(legal_request, key=f"response:{event.pk}", template="response_ready")
     return event
 
 
@@ -178,72 +192,72 @@ def _check_produced_file(uploaded) -> None:
 
 
 @transaction.atomic
-def legal_request_confirm_preservation(*, reviewer, request: LegalRequest) -> LegalRequest:
+def legal_request_confirm_preservation(*, reviewer, legal_request: LegalRequest) -> LegalRequest:
     policies.require(reviewer, "preserve")
-    request = _locked(request, reviewer, "preserve")
+    legal_request = _locked(legal_request, reviewer, "preserve")
     event = transition(
-        request=request,
+        legal_request=legal_request,
         to=Status.PRESERVED,
         actor=reviewer,
         kind=RequestEvent.Kind.PRESERVED,
         detail=(
-            f"Preserved until {request.preservation_until:%Y-%m-%d %H:%M} UTC"
-            if request.preservation_until
+            f"Preserved until {legal_request.preservation_until:%Y-%m-%d %H:%M} UTC"
+            if legal_request.preservation_until
             else "Preserved until the production order is answered"
         ),
-        answered_at=request.answered_at or timezone.now(),
+        answered_at=legal_request.answered_at or timezone.now(),
     )
-    _notify_status(request, event)
-    return request
+    _notify_status(legal_request, event)
+    return legal_request
 
 
 @transaction.atomic
-def legal_request_confirm_extension(*, reviewer, request: LegalRequest) -> RequestEvent:
+def legal_request_confirm_extension(*, reviewer, legal_request: LegalRequest) -> RequestEvent:
     policies.require(reviewer, "confirm_extension")
-    request = _locked(request, reviewer, "confirm_extension")
+    legal_request = _locked(legal_request, reviewer, "confirm_extension")
     event = RequestEvent.objects.create(
-        request=request,
+        request=legal_request,
         kind=RequestEvent.Kind.EXTENSION_CONFIRMED,
         actor=reviewer,
-        detail=f"Preserved until {request.preservation_until:%Y-%m-%d %H:%M} UTC",
+        detail=f"Preserved until {legal_request.preservation_until:%Y-%m-%d %H:%M} UTC",
     )
-    _notify_status(request, event)
+    _notify_status(legal_request, event)
     return event
 
 
 @transaction.atomic
-def legal_request_close(*, reviewer, request: LegalRequest, note: str = "") -> LegalRequest:
+def legal_request_close(*, reviewer, legal_request: LegalRequest, note: str = "") -> LegalRequest:
     policies.require(reviewer, "close")
-    request = _locked(request, reviewer, "close")
+    legal_request = _locked(legal_request, reviewer, "close")
     event = transition(
-        request=request,
+        legal_request=legal_request,
         to=Status.CLOSED,
         actor=reviewer,
         kind=RequestEvent.Kind.CLOSED,
         detail=note.strip(),
     )
-    _notify_status(request, event)
-    return request
+    _notify_status(legal_request, event)
+    return legal_request
 
 
 @transaction.atomic
 def callback_record(
-    *, reviewer, request: LegalRequest, outcome: str, notes: str = ""
+    *, reviewer, legal_request: LegalRequest, outcome: str, notes: str = ""
 ) -> CallbackVerification:
     """Record a call-back to the number in the registry (never one from the request)."""
     policies.require(reviewer, "callback")
     if outcome not in CallbackVerification.Outcome.values:
         raise ValidationError(gettext("Choose the outcome of the call."))
-    request = _locked(request, reviewer, "callback")
+    legal_request = _locked(legal_request, reviewer, "callback")
     callback = CallbackVerification.objects.create(
-        request=request,
+        request=legal_request,
         verified_by=reviewer,
-        phone=request.authority.callback_phone,
+        phone=legal_request.authority.callback_phone,
         outcome=outcome,
         notes=notes.strip(),
     )
     RequestEvent.objects.create(
-        request=request,
+        request=legal_request,
         kind=RequestEvent.Kind.CALLBACK,
         actor=reviewer,
         # Stored in English whoever records it (the audit reads one language).
@@ -254,7 +268,9 @@ def callback_record(
 
 
 @transaction.atomic
-def disclosure_approve(*, lead, request: LegalRequest, device_id: str = "") -> DisclosureApproval:
+def disclosure_approve(
+    *, lead, legal_request: LegalRequest, device_id: str = ""
+) -> DisclosureApproval:
     """A lead's second pair of eyes on an emergency disclosure. `device_id` is the persistent id
     of the second factor that verified the lead's session: with the default
     PORTAL_PHISHING_RESISTANT_FOR it must be a passkey (PasskeyRequired otherwise), so a phished
@@ -264,11 +280,15 @@ def disclosure_approve(*, lead, request: LegalRequest, device_id: str = "") -> D
         second_factor.EMERGENCY_APPROVAL
     ) and not second_factor.device_id_is_phishing_resistant(device_id, lead):
         raise second_factor.PasskeyRequired(second_factor.EMERGENCY_APPROVAL)
-    request = _locked(request, lead, "approve")  # an emergency, after a confirmed call-back
-    approval, created = DisclosureApproval.objects.get_or_create(request=request, approved_by=lead)
+    legal_request = _locked(
+        legal_request, lead, "approve"
+    )  # an emergency, after a confirmed call-back
+    approval, created = DisclosureApproval.objects.get_or_create(
+        request=legal_request, approved_by=lead
+    )
     if created:
         RequestEvent.objects.create(
-            request=request,
+            request=legal_request,
             kind=RequestEvent.Kind.DISCLOSURE_APPROVED,
             actor=lead,
             visible_to_authority=False,

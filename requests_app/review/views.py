@@ -103,14 +103,14 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     audit.access_log_record(
         user=request.user,
         action=AccessLog.Action.VIEW_REQUEST,
-        request=legal_request,
+        legal_request=legal_request,
         object_ref=legal_request.reference,
         ip=client_ip(request),
     )
     officer = legal_request.officer
     known = instruments.is_known(legal_request.instrument)
     context = {
-        "req": legal_request,
+        "legal_request": legal_request,
         "rule": instruments.rule_for(legal_request.instrument) if known else None,
         "now": timezone.now(),
         "approval_needs_passkey": not second_factor.session_may(
@@ -153,7 +153,7 @@ def attachment(request: HttpRequest, public_id, attachment_id) -> HttpResponse:
     audit.access_log_record(
         user=request.user,
         action=AccessLog.Action.OPEN_ATTACHMENT,
-        request=document.request,
+        legal_request=document.request,
         object_ref=f"{document.original_name} ({document.public_id})",
         ip=client_ip(request),
     )
@@ -180,7 +180,7 @@ def _approve(request: HttpRequest, legal_request: LegalRequest, data: dict) -> N
         )
     services.disclosure_approve(
         lead=request.user,
-        request=legal_request,
+        legal_request=legal_request,
         device_id=second_factor.session_device_id(request),
     )
 
@@ -200,29 +200,31 @@ class ReviewAction:
 
 ACTIONS: dict[str, ReviewAction] = {
     "assign": ReviewAction(
-        lambda http: AssignForm(http.POST, members=_assignable(http.user)),
-        lambda http, req, data: services.legal_request_assign(
-            actor=http.user, request=req, assignee=data["assignee"]
+        lambda request: AssignForm(request.POST, members=_assignable(request.user)),
+        lambda request, legal_request, data: services.legal_request_assign(
+            actor=request.user, legal_request=legal_request, assignee=data["assignee"]
         ),
         _("Assignment saved."),
     ),
     "accept": ReviewAction(
         None,
-        lambda http, req, data: services.legal_request_accept(reviewer=http.user, request=req),
+        lambda request, legal_request, data: services.legal_request_accept(
+            reviewer=request.user, legal_request=legal_request
+        ),
         _("Accepted for review."),
     ),
     "clarify": ReviewAction(
-        lambda http: ClarificationForm(http.POST),
-        lambda http, req, data: services.legal_request_ask_clarification(
-            reviewer=http.user, request=req, question=data["question"]
+        lambda request: ClarificationForm(request.POST),
+        lambda request, legal_request, data: services.legal_request_ask_clarification(
+            reviewer=request.user, legal_request=legal_request, question=data["question"]
         ),
         _("Clarification requested; the clock is stopped."),
     ),
     "respond": ReviewAction(
-        lambda http: RespondForm(http.POST, http.FILES),
-        lambda http, req, data: services.legal_request_respond(
-            reviewer=http.user,
-            request=req,
+        lambda request: RespondForm(request.POST, request.FILES),
+        lambda request, legal_request, data: services.legal_request_respond(
+            reviewer=request.user,
+            legal_request=legal_request,
             files=data["files"],
             partial=data["partial"],
             note=data["note"],
@@ -231,44 +233,47 @@ ACTIONS: dict[str, ReviewAction] = {
     ),
     "preserve": ReviewAction(
         None,
-        lambda http, req, data: services.legal_request_confirm_preservation(
-            reviewer=http.user, request=req
+        lambda request, legal_request, data: services.legal_request_confirm_preservation(
+            reviewer=request.user, legal_request=legal_request
         ),
         _("Preservation confirmed."),
     ),
     "confirm_extension": ReviewAction(
         None,
-        lambda http, req, data: services.legal_request_confirm_extension(
-            reviewer=http.user, request=req
+        lambda request, legal_request, data: services.legal_request_confirm_extension(
+            reviewer=request.user, legal_request=legal_request
         ),
         _("Extension confirmed."),
     ),
     "refuse": ReviewAction(
-        lambda http: RefuseForm(http.POST),
-        lambda http, req, data: services.legal_request_refuse(
-            reviewer=http.user,
-            request=req,
+        lambda request: RefuseForm(request.POST),
+        lambda request, legal_request, data: services.legal_request_refuse(
+            reviewer=request.user,
+            legal_request=legal_request,
             ground=data["ground"],
             explanation=data["explanation"],
         ),
         _("Refused; the authority has the notice."),
     ),
     "close": ReviewAction(
-        lambda http: CloseForm(http.POST),
-        lambda http, req, data: services.legal_request_close(
-            reviewer=http.user, request=req, note=data["note"]
+        lambda request: CloseForm(request.POST),
+        lambda request, legal_request, data: services.legal_request_close(
+            reviewer=request.user, legal_request=legal_request, note=data["note"]
         ),
         _("Closed."),
     ),
     "callback": ReviewAction(
-        lambda http: CallbackForm(http.POST),
-        lambda http, req, data: services.callback_record(
-            reviewer=http.user, request=req, outcome=data["outcome"], notes=data["notes"]
+        lambda request: CallbackForm(request.POST),
+        lambda request, legal_request, data: services.callback_record(
+            reviewer=request.user,
+            legal_request=legal_request,
+            outcome=data["outcome"],
+            notes=data["notes"],
         ),
         _("Call-back recorded."),
     ),
     "approve": ReviewAction(
-        lambda http: ApproveDisclosureForm(http.POST),
+        lambda request: ApproveDisclosureForm(request.POST),
         _approve,
         _("Emergency disclosure approved."),
         before=_approve_needs_passkey,

@@ -236,9 +236,9 @@ def test_passkey_session_submits_an_emergency_request(client, officer):
     form = client.get(reverse("requests:create", args=[Instrument.EMERGENCY_DISCLOSURE]))
     assert 'id="passkey-note"' not in form.content.decode()
     assert submit(client, Instrument.EMERGENCY_DISCLOSURE).status_code == 302
-    req = LegalRequest.objects.get()
-    assert req.status == Status.SUBMITTED and req.is_emergency
-    assert req.submitted_device == officer.webauthncredential_set.get().persistent_id
+    legal_request = LegalRequest.objects.get()
+    assert legal_request.status == Status.SUBMITTED and legal_request.is_emergency
+    assert legal_request.submitted_device == officer.webauthncredential_set.get().persistent_id
 
 
 def test_service_refuses_an_emergency_verified_by_a_code(client, officer):
@@ -247,9 +247,9 @@ def test_service_refuses_an_emergency_verified_by_a_code(client, officer):
     draft = LegalRequest.objects.get()
     totp_id = officer.totpdevice_set.get().persistent_id
     with pytest.raises(second_factor().PasskeyRequired):
-        services.legal_request_submit(officer=officer, request=draft, device_id=totp_id)
+        services.legal_request_submit(officer=officer, legal_request=draft, device_id=totp_id)
     with pytest.raises(second_factor().PasskeyRequired):
-        services.legal_request_submit(officer=officer, request=draft)
+        services.legal_request_submit(officer=officer, legal_request=draft)
     draft.refresh_from_db()
     assert draft.status == Status.DRAFT
 
@@ -283,53 +283,57 @@ def emergency_called_back(client, officer, reviewer):
     verified_login(client, officer)
     with override_settings(PORTAL_PHISHING_RESISTANT_FOR=frozenset()):
         assert submit(client, Instrument.EMERGENCY_DISCLOSURE).status_code == 302
-    req = LegalRequest.objects.get()
+    legal_request = LegalRequest.objects.get()
     review_services.callback_record(
-        reviewer=reviewer, request=req, outcome="confirmed", notes="Duty desk"
+        reviewer=reviewer, legal_request=legal_request, outcome="confirmed", notes="Duty desk"
     )
     client.logout()
-    return req
+    return legal_request
 
 
 def test_totp_session_is_refused_the_emergency_approval(client, emergency_called_back, lead):
-    req = emergency_called_back
+    legal_request = emergency_called_back
     verified_login(client, lead)
-    detail = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    detail = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
     assert 'id="approval-passkey-note"' in detail
     response = client.post(
-        reverse("review:action", args=[req.public_id, "approve"]),
+        reverse("review:action", args=[legal_request.public_id, "approve"]),
         {"otp_token": totp_code(lead)},
     )
     assert response.status_code == 403
     assert "Approving an emergency disclosure needs a passkey" in response.content.decode()
-    assert not req.approvals.exists()
+    assert not legal_request.approvals.exists()
 
 
 def test_passkey_session_approves_the_emergency(client, emergency_called_back, lead):
-    req = emergency_called_back
+    legal_request = emergency_called_back
     passkey_login(client, lead)
-    detail = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    detail = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
     assert 'id="approval-passkey-note"' not in detail
     client.post(
-        reverse("review:action", args=[req.public_id, "approve"]),
+        reverse("review:action", args=[legal_request.public_id, "approve"]),
         {"otp_token": totp_code(lead)},
     )
-    assert req.approvals.filter(approved_by=lead).exists()
+    assert legal_request.approvals.filter(approved_by=lead).exists()
 
 
 def test_service_refuses_an_approval_verified_by_a_code(emergency_called_back, lead):
     # The rule lives in the service too: a page or an API that forgot to check still cannot
     # approve from a code-verified session.
-    req = emergency_called_back
+    legal_request = emergency_called_back
     totp_id = lead.totpdevice_set.get().persistent_id
     with pytest.raises(second_factor().PasskeyRequired):
-        review_services.disclosure_approve(lead=lead, request=req, device_id=totp_id)
+        review_services.disclosure_approve(
+            lead=lead, legal_request=legal_request, device_id=totp_id
+        )
     with pytest.raises(second_factor().PasskeyRequired):
-        review_services.disclosure_approve(lead=lead, request=req)
-    assert not req.approvals.exists()
+        review_services.disclosure_approve(lead=lead, legal_request=legal_request)
+    assert not legal_request.approvals.exists()
     credential = SoftPasskey().stored_for(lead)
-    review_services.disclosure_approve(lead=lead, request=req, device_id=credential.persistent_id)
-    assert req.approvals.filter(approved_by=lead).exists()
+    review_services.disclosure_approve(
+        lead=lead, legal_request=legal_request, device_id=credential.persistent_id
+    )
+    assert legal_request.approvals.filter(approved_by=lead).exists()
 
 
 # --- The policy: the admin -----------------------------------------------------------------------

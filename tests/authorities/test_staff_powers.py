@@ -144,16 +144,16 @@ def test_confirmed_call_back_resets_and_puts_the_officer_back_to_awaiting_approv
 def test_mailbox_holder_after_a_staff_reset_sees_none_of_the_officers_requests(
     client, officer, staff
 ):
-    request = submitted_request(officer)
+    legal_request = submitted_request(officer)
     KnownDevice.objects.create(
         user=officer, key_hash="0" * 64, user_agent="OfficerDesk/1.0", ip_address="198.51.100.7"
     )
     reset_in_admin(as_staff(staff), officer)
     take_over_with_the_mailbox(client, officer)
-    detail = client.get(reverse("requests:detail", args=[request.public_id]))
+    detail = client.get(reverse("requests:detail", args=[legal_request.public_id]))
     assert detail.status_code == 404
     listing = client.get(reverse("requests:list"))
-    assert request.reference not in listing.content.decode()
+    assert legal_request.reference not in listing.content.decode()
     account = client.get(reverse("authorities:account")).content.decode()
     assert "OfficerDesk" not in account and "198.51.100.7" not in account
 
@@ -161,7 +161,7 @@ def test_mailbox_holder_after_a_staff_reset_sees_none_of_the_officers_requests(
 def test_approval_after_a_reset_needs_re_enrolment_and_another_staff_member(
     client, officer, staff, other_staff, authority
 ):
-    request = submitted_request(officer)
+    legal_request = submitted_request(officer)
     reset_in_admin(as_staff(staff), officer)
     approve_in_admin(as_staff(other_staff), officer)
     officer.refresh_from_db()
@@ -186,7 +186,7 @@ def test_approval_after_a_reset_needs_re_enrolment_and_another_staff_member(
     approve_in_admin(as_staff(other_staff), officer)
     officer.refresh_from_db()
     assert officer.approved_by == other_staff and officer.second_factor_reset_by is None
-    assert client.get(reverse("requests:detail", args=[request.public_id])).status_code == 200
+    assert client.get(reverse("requests:detail", args=[legal_request.public_id])).status_code == 200
 
 
 def test_a_lead_reset_by_staff_has_no_legal_team_role_until_another_staff_member_reinstates(
@@ -194,10 +194,10 @@ def test_a_lead_reset_by_staff_has_no_legal_team_role_until_another_staff_member
 ):
     """Platform accounts have no approval, so the reset itself withholds their roles: a lead's
     mailbox alone must not give the review queue or the emergency approval."""
-    request = submitted_request(officer)
+    legal_request = submitted_request(officer)
     reset_in_admin(as_staff(staff), lead)
     take_over_with_the_mailbox(client, lead)
-    detail = reverse("review:detail", args=[request.public_id])
+    detail = reverse("review:detail", args=[legal_request.public_id])
     assert client.get(reverse("review:queue")).status_code == 404
     assert client.get(detail).status_code == 404
 
@@ -226,12 +226,12 @@ def test_staff_reset_by_staff_keeps_them_out_of_the_admin_until_reinstated(
 
 
 def test_unapproved_officer_sees_none_of_their_requests(client, officer, authority):
-    request = submitted_request(officer)
+    legal_request = submitted_request(officer)
     officer.approved_at = None
     officer.save()
     verified_login(client, officer)
-    assert client.get(reverse("requests:detail", args=[request.public_id])).status_code == 404
-    assert request.reference not in client.get(reverse("requests:list")).content.decode()
+    assert client.get(reverse("requests:detail", args=[legal_request.public_id])).status_code == 404
+    assert legal_request.reference not in client.get(reverse("requests:list")).content.decode()
 
 
 def test_staff_cannot_reset_their_own_second_factor(staff):

@@ -234,8 +234,8 @@ def test_journey_emergency_request_callback_approval_response_download(
 
     lead = page_factory()
     log_in_with_passkey(lead, portal, cast["lead"])
-    req = LegalRequest.objects.get(reference=reference)
-    lead.goto(f"{portal}/review/{req.public_id}/")
+    legal_request = LegalRequest.objects.get(reference=reference)
+    lead.goto(f"{portal}/review/{legal_request.public_id}/")
     lead.fill("input[name=otp_token]", code_for(key_of(cast["lead"]), ahead=1))
     lead.click("text=Approve the emergency disclosure (lead)")
     lead.wait_for_selector("text=Emergency disclosure approved.")
@@ -249,10 +249,10 @@ def test_journey_emergency_request_callback_approval_response_download(
     reviewer.set_input_files("input[name=files]", str(export))
     reviewer.click("text=Respond with produced data")
     reviewer.wait_for_selector("text=Response delivered through the portal.")
-    req.refresh_from_db()
-    assert req.status == Status.RESPONDED
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.RESPONDED
 
-    officer_page.goto(f"{portal}/requests/{req.public_id}/")
+    officer_page.goto(f"{portal}/requests/{legal_request.public_id}/")
     with officer_page.expect_download() as download:
         officer_page.click("text=subscriber-data.csv")
     assert download.value.suggested_filename == "subscriber-data.csv"
@@ -263,16 +263,16 @@ def test_journey_clarification_stops_and_restarts_the_clock(portal, page_factory
     officer_page = page_factory()
     log_in_with_passkey(officer_page, portal, cast["officer"])
     reference = submit_emergency_epoc(officer_page, portal, tmp_path)
-    req = LegalRequest.objects.get(reference=reference)
+    legal_request = LegalRequest.objects.get(reference=reference)
 
     reviewer = page_factory()
     log_in(reviewer, portal, cast["reviewer"])
-    reviewer.goto(f"{portal}/review/{req.public_id}/")
+    reviewer.goto(f"{portal}/review/{legal_request.public_id}/")
     reviewer.fill("textarea[name=question]", "Which account handle exactly?")
     reviewer.click("text=Ask for clarification")
     reviewer.wait_for_selector("text=the clock is stopped")
 
-    officer_page.goto(f"{portal}/requests/{req.public_id}/")
+    officer_page.goto(f"{portal}/requests/{legal_request.public_id}/")
     assert "Clock stopped since" in officer_page.content()
     assert officer_page.locator(".status-badge", has_text="Clock stopped").count() >= 1
     officer_page.fill("textarea[name=body]", "@kidnapper.account, created on 2 November.")
@@ -280,8 +280,8 @@ def test_journey_clarification_stops_and_restarts_the_clock(portal, page_factory
     officer_page.wait_for_selector("text=Message sent.")
     assert "Clock stopped since" not in officer_page.content()
     assert officer_page.locator(".status-badge", has_text="left").count() >= 1
-    req.refresh_from_db()
-    assert req.status == Status.IN_REVIEW and req.due_at is not None
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.IN_REVIEW and legal_request.due_at is not None
 
 
 def test_refusals_a_person_would_meet(portal, page_factory, cast, tmp_path):

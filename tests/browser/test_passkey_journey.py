@@ -89,7 +89,7 @@ def test_journey_passkey_enrol_login_and_emergency_request(
     page.goto(f"{portal}/requests/{draft.public_id}/edit/")
     page.click("button[value=submit]")
     page.wait_for_selector("text=received on")
-    request = LegalRequest.objects.get()
-    assert request.is_emergency and request.status == Status.SUBMITTED
+    legal_request = LegalRequest.objects.get()
+    assert legal_request.is_emergency and legal_request.status == Status.SUBMITTED
     passkey = WebAuthnCredential.objects.get(user=officer)
-    assert request.submitted_device == passkey.persistent_id
+    assert legal_request.submitted_device == passkey.persistent_id

@@ -235,11 +235,15 @@ def test_submission_ip_risk_signal_and_access_log_name_the_client_behind_the_pro
 
     officer_browser = verified_login(browser("203.0.113.9"), officer)
     assert submit(officer_browser, "inquiry").status_code == 302
-    req = LegalRequest.objects.exclude(status=Status.DRAFT).get(officer=officer)
-    assert req.submitted_ip == "203.0.113.9"
+    legal_request = LegalRequest.objects.exclude(status=Status.DRAFT).get(officer=officer)
+    assert legal_request.submitted_ip == "203.0.113.9"
 
     reviewer_browser = verified_login(browser("198.51.100.30"), reviewer)
-    page = reviewer_browser.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    page = reviewer_browser.get(
+        reverse("review:detail", args=[legal_request.public_id])
+    ).content.decode()
     assert "Submitted from an IP address in US" in page  # the officer's FR authority, a US IP
-    log = AccessLog.objects.get(user=reviewer, action=AccessLog.Action.VIEW_REQUEST, request=req)
+    log = AccessLog.objects.get(
+        user=reviewer, action=AccessLog.Action.VIEW_REQUEST, request=legal_request
+    )
     assert log.ip_address == "198.51.100.30"

@@ -46,8 +46,8 @@ def request_lines(lines: list[dict]) -> list[dict]:
     return [line for line in lines if line.get("logger") == "portal.request"]
 
 
-def target_values(request: LegalRequest) -> list[str]:
-    values = [t.value for t in request.targets.all()]
+def target_values(legal_request: LegalRequest) -> list[str]:
+    values = [t.value for t in legal_request.targets.all()]
     assert values, "the request has targets"
     return values
 
@@ -56,9 +56,9 @@ def test_one_request_logs_json_with_request_id_and_reference_and_no_target(clien
     verified_login(client, officer)
     with console_output() as buffer:
         submit(client, Instrument.EPOC)
-        request = LegalRequest.objects.get()
+        legal_request = LegalRequest.objects.get()
         response = client.get(
-            reverse("requests:detail", args=[request.public_id]),
+            reverse("requests:detail", args=[legal_request.public_id]),
             HTTP_X_REQUEST_ID="trace-0123456789abcdef",
         )
     assert response.status_code == 200
@@ -72,17 +72,17 @@ def test_one_request_logs_json_with_request_id_and_reference_and_no_target(clien
     line = detail[0]
     print("\nlog line of one request:", json.dumps(line))
     assert line["request_id"] == "trace-0123456789abcdef"
-    assert line["reference"] == request.reference
-    assert request.reference.startswith("LR-")
+    assert line["reference"] == legal_request.reference
+    assert legal_request.reference.startswith("LR-")
     assert line["status"] == 200 and line["method"] == "GET" and line["level"] == "INFO"
     assert line["user_id"] == officer.pk
     # The submission's own line names the reference it was given.
     submission = [line for line in request_lines(lines) if line["method"] == "POST"]
-    assert [line["reference"] for line in submission] == [request.reference]
+    assert [line["reference"] for line in submission] == [legal_request.reference]
 
     logged = buffer.getvalue()
     for value in [
-        *target_values(request),
+        *target_values(legal_request),
         "jane.doe",
         "+33 6 12 34 56 78",
         "33612345678",
@@ -95,18 +95,18 @@ def test_one_request_logs_json_with_request_id_and_reference_and_no_target(clien
 def test_a_reviewer_search_for_a_target_is_not_logged(client, officer, reviewer):
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
-    request = LegalRequest.objects.get()
+    legal_request = LegalRequest.objects.get()
     verified_login(client, reviewer)
     with console_output() as buffer:
         response = client.get(reverse("review:queue"), {"q": "@jane.doe"})
-        client.get(reverse("review:detail", args=[request.public_id]))
+        client.get(reverse("review:detail", args=[legal_request.public_id]))
     assert response.status_code == 200
     lines = request_lines(json_lines(buffer))
     assert [line["route"] for line in lines] == ["/review/", "/review/<uuid:public_id>/"]
-    assert lines[1]["reference"] == request.reference
+    assert lines[1]["reference"] == legal_request.reference
     assert "reference" not in lines[0]  # a search is about no one request
     assert "jane.doe" not in buffer.getvalue()
-    for value in target_values(request):
+    for value in target_values(legal_request):
         assert value not in buffer.getvalue()
 
 
@@ -137,13 +137,13 @@ def test_an_unsafe_incoming_request_id_is_replaced(client, incoming):
 def test_each_request_gets_its_own_id_and_no_reference_leaks_into_the_next(client, officer):
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
-    request = LegalRequest.objects.get()
+    legal_request = LegalRequest.objects.get()
     with console_output() as buffer:
-        client.get(reverse("requests:detail", args=[request.public_id]))
+        client.get(reverse("requests:detail", args=[legal_request.public_id]))
         client.get(reverse("requests:list"))
     first, second = request_lines(json_lines(buffer))
     assert first["request_id"] != second["request_id"]
-    assert first["reference"] == request.reference
+    assert first["reference"] == legal_request.reference
     assert "reference" not in second
 
 
@@ -172,9 +172,9 @@ def test_the_sweep_task_logs_a_failing_request_with_its_task_id_and_reference(cl
     with time_machine.travel(start, tick=False):
         verified_login(client, officer)
         submit(client, Instrument.EPOC)
-    request = LegalRequest.objects.get()
+    legal_request = LegalRequest.objects.get()
     # An instrument the rule table no longer knows: the sweep fails on this request.
-    LegalRequest.objects.filter(pk=request.pk).update(instrument="retired_instrument")
+    LegalRequest.objects.filter(pk=legal_request.pk).update(instrument="retired_instrument")
     with console_output() as buffer, time_machine.travel(start + timedelta(days=5), tick=False):
         tasks.sweep_deadlines.apply(task_id="sweep-task-0123456789")
     (line,) = [
@@ -182,23 +182,23 @@ def test_the_sweep_task_logs_a_failing_request_with_its_task_id_and_reference(cl
     ]
     assert line["task_id"] == "sweep-task-0123456789"
     assert line["task"] == "requests_app.tasks.sweep_deadlines"
-    assert line["reference"] == request.reference
-    for value in target_values(request):
+    assert line["reference"] == legal_request.reference
+    for value in target_values(legal_request):
         assert value not in buffer.getvalue()
 
 
 def test_the_send_task_logs_a_row_with_its_task_id_and_the_request_reference(client, officer):
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
-    request = LegalRequest.objects.get()
-    ack = Notification.objects.get(request=request, alert_kind="")
+    legal_request = LegalRequest.objects.get()
+    ack = Notification.objects.get(request=legal_request, alert_kind="")
     # A bad manual edit: one malformed address beside the officer's (skipped, and logged).
     Notification.objects.filter(pk=ack.pk).update(recipients=[officer.email, "bad\nBcc: x@evil"])
     with console_output() as buffer:
         tasks.deliver_notification.apply(args=[ack.pk], task_id="send-task-0123456789")
     (line,) = [line for line in json_lines(buffer) if "malformed" in line["message"]]
     assert line["task_id"] == "send-task-0123456789"
-    assert line["reference"] == request.reference
+    assert line["reference"] == legal_request.reference
     assert Notification.objects.get(pk=ack.pk).state == Notification.State.SENT
-    for value in target_values(request):
+    for value in target_values(legal_request):
         assert value not in buffer.getvalue()

@@ -55,10 +55,10 @@ def alert_subjects(subjects) -> list:
 
 @pytest.mark.parametrize("instrument", list(CLOCKS))
 def test_every_threshold_of_every_instrument(client, officer, reviewer, lead, instrument):
-    req = submitted_at(client, officer, instrument)
+    legal_request = submitted_at(client, officer, instrument)
     allowed = time_allowed(instrument)
     due = START + allowed
-    assert req.due_at == due
+    assert legal_request.due_at == due
     mail.outbox.clear()
 
     def just_before(moment):
@@ -67,19 +67,20 @@ def test_every_threshold_of_every_instrument(client, officer, reviewer, lead, in
     fifty, eighty = START + allowed / 2, START + allowed * 8 / 10
     assert alert_subjects(run_at(just_before(fifty))) == []
     assert alert_subjects(run_at(fifty)) == [
-        f"[{req.reference}] 50% of the time used: {_left(allowed / 2)} left"
+        f"[{legal_request.reference}] 50% of the time used: {_left(allowed / 2)} left"
     ]
     assert alert_subjects(run_at(just_before(eighty))) == []
     assert alert_subjects(run_at(eighty)) == [
-        f"[{req.reference}] 80% of the time used: {_left(allowed * 2 / 10)} left"
+        f"[{legal_request.reference}] 80% of the time used: {_left(allowed * 2 / 10)} left"
     ]
     assert alert_subjects(run_at(due)) == [
-        f"DEADLINE [{req.reference}] due now ({due:%Y-%m-%d %H:%M} UTC)"
+        f"DEADLINE [{legal_request.reference}] due now ({due:%Y-%m-%d %H:%M} UTC)"
     ]
     assert alert_subjects(run_at(due + timedelta(minutes=59))) == []
     overdue = alert_subjects(run_at(due + timedelta(minutes=60)))
     assert overdue == [
-        f"OVERDUE [{req.reference}] {req.get_instrument_display()}: overdue by 1 h 0 min"
+        f"OVERDUE [{legal_request.reference}] {legal_request.get_instrument_display()}: "
+        "overdue by 1 h 0 min"
     ]
     overdue_mail = mail.outbox[-1]
     assert lead.email in overdue_mail.to  # escalation reaches the leads
@@ -99,29 +100,31 @@ def test_alert_goes_to_the_assignee_or_the_on_duty_team(client, officer, reviewe
         email="away@platform.example", password="x" * 20, full_name="Away", on_duty=False
     )
     off_duty.groups.add(*reviewer.groups.all())
-    req = submitted_at(client, officer, Instrument.EPOC)
+    legal_request = submitted_at(client, officer, Instrument.EPOC)
     run_at(START + timedelta(days=5))
     unassigned = mail.outbox[-1]
     assert set(unassigned.to) == {reviewer.email, lead.email}
-    review_services.legal_request_assign(actor=reviewer, request=req, assignee=reviewer)
+    review_services.legal_request_assign(
+        actor=reviewer, legal_request=legal_request, assignee=reviewer
+    )
     run_at(START + timedelta(days=8))
     assert mail.outbox[-1].to == [reviewer.email]
 
 
 def test_urgent_arrival_is_alerted_at_once(client, officer, reviewer):
-    req = submitted_at(client, officer, Instrument.TCO_REMOVAL)
+    legal_request = submitted_at(client, officer, Instrument.TCO_REMOVAL)
     urgent = [m for m in mail.outbox if m.subject.startswith("URGENT")]
-    assert len(urgent) == 1 and req.reference in urgent[0].subject
+    assert len(urgent) == 1 and legal_request.reference in urgent[0].subject
     assert "1 h 0 min left" in urgent[0].subject
     assert reviewer.email in urgent[0].to
 
 
 def test_clarification_pause_moves_every_alert(client, officer, reviewer):
-    req = submitted_at(client, officer, Instrument.EPOC)
+    legal_request = submitted_at(client, officer, Instrument.EPOC)
     run_at(START + timedelta(days=5))  # the 50% alert
     with time_machine.travel(START + timedelta(days=6), tick=False):
         review_services.legal_request_ask_clarification(
-            reviewer=reviewer, request=req, question="?"
+            reviewer=reviewer, legal_request=legal_request, question="?"
         )
         deliver_all_due()
     mail.outbox.clear()
@@ -130,11 +133,11 @@ def test_clarification_pause_moves_every_alert(client, officer, reviewer):
     assert alert_subjects(run_at(START + timedelta(days=10, hours=2))) == []
     with time_machine.travel(START + timedelta(days=11), tick=False):
         verified_login(client, officer)
-        client.post(reverse("requests:message", args=[req.public_id]), {"body": "Answer"})
+        client.post(reverse("requests:message", args=[legal_request.public_id]), {"body": "Answer"})
         deliver_all_due()
-    req.refresh_from_db()
-    assert req.due_at == START + timedelta(days=15)  # paused 5 days
-    assert req.deadline_version == 3
+    legal_request.refresh_from_db()
+    assert legal_request.due_at == START + timedelta(days=15)  # paused 5 days
+    assert legal_request.deadline_version == 3
     mail.outbox.clear()
     # 80% of the time allowed is now at day 13; the 50% (day 10) fell inside the pause.
     assert alert_subjects(run_at(START + timedelta(days=12, hours=23))) == []
@@ -143,11 +146,11 @@ def test_clarification_pause_moves_every_alert(client, officer, reviewer):
 
 
 def test_queued_alert_of_an_old_deadline_is_cancelled_not_sent(client, officer, reviewer):
-    req = submitted_at(client, officer, Instrument.EPOC)
+    legal_request = submitted_at(client, officer, Instrument.EPOC)
     with time_machine.travel(START + timedelta(days=5), tick=False):
         alerts.deadline_sweep()  # the 50% alert is queued...
         review_services.legal_request_ask_clarification(
-            reviewer=reviewer, request=req, question="?"
+            reviewer=reviewer, legal_request=legal_request, question="?"
         )
         deliver_all_due()  # ...but the deadline changed before it went out
     alert = Notification.objects.get(alert_kind="fraction")
@@ -156,28 +159,34 @@ def test_queued_alert_of_an_old_deadline_is_cancelled_not_sent(client, officer, 
 
 
 def test_request_resolved_just_before_its_alert_gets_none(client, officer, reviewer):
-    req = submitted_at(client, officer, Instrument.TCO_REMOVAL)
+    legal_request = submitted_at(client, officer, Instrument.TCO_REMOVAL)
     with time_machine.travel(START + timedelta(minutes=29, seconds=59), tick=False):
-        review_services.legal_request_accept(reviewer=reviewer, request=req)
+        review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
         review_services.legal_request_refuse(
-            reviewer=reviewer, request=req, ground="outside_scope", explanation="Not ours"
+            reviewer=reviewer,
+            legal_request=legal_request,
+            ground="outside_scope",
+            explanation="Not ours",
         )
         deliver_all_due()  # the authority's "In review" and "Refused" notices
     # The half-time alert (due at 30 min), the deadline and the escalations: nothing goes.
     assert alert_subjects(run_at(START + timedelta(minutes=30))) == []
     assert alert_subjects(run_at(START + timedelta(hours=3))) == []
-    req.refresh_from_db()
-    assert req.next_alert_at is None
+    legal_request.refresh_from_db()
+    assert legal_request.next_alert_at is None
     assert not Notification.objects.exclude(alert_kind__in=["", "arrival"]).exists()
 
 
 def test_alert_queued_before_the_request_was_resolved_is_cancelled(client, officer, reviewer):
-    req = submitted_at(client, officer, Instrument.TCO_REMOVAL)
+    legal_request = submitted_at(client, officer, Instrument.TCO_REMOVAL)
     with time_machine.travel(START + timedelta(minutes=30), tick=False):
         alerts.deadline_sweep()  # queued, its task not yet run
-        review_services.legal_request_accept(reviewer=reviewer, request=req)
+        review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
         review_services.legal_request_refuse(
-            reviewer=reviewer, request=req, ground="outside_scope", explanation="Not ours"
+            reviewer=reviewer,
+            legal_request=legal_request,
+            ground="outside_scope",
+            explanation="Not ours",
         )
         deliver_all_due()
     alert = Notification.objects.get(alert_kind="fraction")
@@ -189,26 +198,28 @@ def test_deadline_across_a_daylight_saving_change_is_exact(client, officer, revi
     # Received Saturday 24 Oct 2026 12:00 UTC (14:00 in Paris, summer time); clocks go back on
     # the 25th. Ten days later is 3 Nov 12:00 UTC, 13:00 in Paris: UTC does not move.
     received = datetime(2026, 10, 24, 12, 0, tzinfo=ZoneInfo("UTC"))
-    req = submitted_at(client, officer, Instrument.EPOC, when=received)
-    assert req.due_at == datetime(2026, 11, 3, 12, 0, tzinfo=ZoneInfo("UTC"))
-    paris = req.due_at.astimezone(ZoneInfo("Europe/Paris"))
+    legal_request = submitted_at(client, officer, Instrument.EPOC, when=received)
+    assert legal_request.due_at == datetime(2026, 11, 3, 12, 0, tzinfo=ZoneInfo("UTC"))
+    paris = legal_request.due_at.astimezone(ZoneInfo("Europe/Paris"))
     assert (paris.hour, received.astimezone(ZoneInfo("Europe/Paris")).hour) == (13, 14)
-    assert alert_subjects(run_at(req.due_at - timedelta(seconds=1)))[-1:] != ["DEADLINE"]
-    assert alert_subjects(run_at(req.due_at))[-1].startswith("DEADLINE")
+    assert alert_subjects(run_at(legal_request.due_at - timedelta(seconds=1)))[-1:] != ["DEADLINE"]
+    assert alert_subjects(run_at(legal_request.due_at))[-1].startswith("DEADLINE")
 
 
 def test_preservation_lapse_notice_reaches_the_authority(client, officer, reviewer):
-    req = submitted_at(client, officer, Instrument.EPOC_PR)
+    legal_request = submitted_at(client, officer, Instrument.EPOC_PR)
     with time_machine.travel(START + timedelta(hours=2), tick=False):
-        review_services.legal_request_accept(reviewer=reviewer, request=req)
-        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=req)
+        review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
+        review_services.legal_request_confirm_preservation(
+            reviewer=reviewer, legal_request=legal_request
+        )
         deliver_all_due()
     lapse = START + timedelta(days=60)
     mail.outbox.clear()
     assert alert_subjects(run_at(lapse - timedelta(days=7, seconds=1))) == []
     subjects = alert_subjects(run_at(lapse - timedelta(days=7)))
     # One copy for the legal team, one for the authority: each links to its own page.
-    notice = f"[{req.reference}] Preservation lapses on {lapse:%Y-%m-%d %H:%M} UTC"
+    notice = f"[{legal_request.reference}] Preservation lapses on {lapse:%Y-%m-%d %H:%M} UTC"
     assert subjects == [notice, notice]
     assert any(m.to == [officer.email] for m in mail.outbox)
 
@@ -229,11 +240,11 @@ def test_sweep_reads_only_due_rows_through_the_index(client, officer, reviewer):
 
 
 def test_two_sweeps_at_once_queue_each_alert_once(client, officer, reviewer):
-    req = submitted_at(client, officer, Instrument.EPOC)
+    legal_request = submitted_at(client, officer, Instrument.EPOC)
     with time_machine.travel(START + timedelta(days=5), tick=False):
         alerts.deadline_sweep()
         # A second sweep that read the row before the first moved next_alert_at on:
-        LegalRequest.objects.filter(pk=req.pk).update(next_alert_at=START)
+        LegalRequest.objects.filter(pk=legal_request.pk).update(next_alert_at=START)
         alerts.deadline_sweep()
         deliver_all_due()
         deliver_all_due()

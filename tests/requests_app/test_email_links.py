@@ -83,20 +83,24 @@ def cast(officer, reviewer, lead):
 def test_authority_notices_and_clarification_answer_link_to_pages_their_readers_open(
     client, cast, officer, reviewer
 ):
-    req = submitted(client, officer, Instrument.EPOC)
+    legal_request = submitted(client, officer, Instrument.EPOC)
     with time_machine.travel(START + timedelta(hours=1), tick=False):
-        review_services.legal_request_accept(reviewer=reviewer, request=req)  # status changed
+        review_services.legal_request_accept(
+            reviewer=reviewer, legal_request=legal_request
+        )  # status changed
         review_services.legal_request_ask_clarification(
-            reviewer=reviewer, request=req, question="?"
+            reviewer=reviewer, legal_request=legal_request, question="?"
         )
         deliver_all_due()
     with time_machine.travel(START + timedelta(hours=2), tick=False):
         verified_login(client, officer)
-        client.post(reverse("requests:message", args=[req.public_id]), {"body": "Answer"})
+        client.post(reverse("requests:message", args=[legal_request.public_id]), {"body": "Answer"})
         deliver_all_due()
     with time_machine.travel(START + timedelta(hours=3), tick=False):
         review_services.legal_request_respond(
-            reviewer=reviewer, request=req, files=[SimpleUploadedFile("export.csv", b"a,b\n")]
+            reviewer=reviewer,
+            legal_request=legal_request,
+            files=[SimpleUploadedFile("export.csv", b"a,b\n")],
         )
         deliver_all_due()
     subjects = [m.subject for m in mail.outbox]
@@ -109,11 +113,13 @@ def test_authority_notices_and_clarification_answer_link_to_pages_their_readers_
 
 
 def test_withdrawal_notice_links_to_the_officers_page(client, cast, officer):
-    req = submitted(client, officer, Instrument.EPOC)
+    legal_request = submitted(client, officer, Instrument.EPOC)
     mail.outbox.clear()
-    services.legal_request_withdraw(officer=officer, request=req, reason="Case closed")
+    services.legal_request_withdraw(
+        officer=officer, legal_request=legal_request, reason="Case closed"
+    )
     deliver_all_due()
-    assert [m.subject for m in mail.outbox] == [f"[{req.reference}] Withdrawn"]
+    assert [m.subject for m in mail.outbox] == [f"[{legal_request.reference}] Withdrawn"]
     assert assert_links_open_for_every_recipient(mail.outbox, cast) == {"officer"}
 
 
@@ -128,17 +134,17 @@ def test_urgent_alert_links_to_the_review_page_for_reviewer_and_lead(
 
 
 def test_deadline_alerts_link_to_the_review_page_for_reviewer_and_lead(client, cast, officer):
-    req = submitted(client, officer, Instrument.EPOC)
+    legal_request = submitted(client, officer, Instrument.EPOC)
     mail.outbox.clear()
     allowed = timedelta(days=10)
     sent = [
         *sent_at(START + allowed / 2),
         *sent_at(START + allowed * 8 / 10),
-        *sent_at(req.due_at),
-        *sent_at(req.due_at + timedelta(hours=1)),
+        *sent_at(legal_request.due_at),
+        *sent_at(legal_request.due_at + timedelta(hours=1)),
     ]
     subjects = [m.subject for m in sent]
-    assert [s.split(" ")[0] for s in subjects] == [f"[{req.reference}]"] * 2 + [
+    assert [s.split(" ")[0] for s in subjects] == [f"[{legal_request.reference}]"] * 2 + [
         "DEADLINE",
         "OVERDUE",
     ]
@@ -147,8 +153,10 @@ def test_deadline_alerts_link_to_the_review_page_for_reviewer_and_lead(client, c
 
 
 def test_alert_to_the_assignee_links_to_the_review_page(client, cast, officer, reviewer):
-    req = submitted(client, officer, Instrument.TCO_REMOVAL)
-    review_services.legal_request_assign(actor=reviewer, request=req, assignee=reviewer)
+    legal_request = submitted(client, officer, Instrument.TCO_REMOVAL)
+    review_services.legal_request_assign(
+        actor=reviewer, legal_request=legal_request, assignee=reviewer
+    )
     mail.outbox.clear()
     sent = sent_at(START + timedelta(minutes=30))
     assert [m.to for m in sent] == [[reviewer.email]]
@@ -158,10 +166,12 @@ def test_alert_to_the_assignee_links_to_the_review_page(client, cast, officer, r
 def test_preservation_notice_gives_officer_and_legal_team_each_their_page(
     client, cast, officer, reviewer
 ):
-    req = submitted(client, officer, Instrument.EPOC_PR)
+    legal_request = submitted(client, officer, Instrument.EPOC_PR)
     with time_machine.travel(START + timedelta(hours=2), tick=False):
-        review_services.legal_request_accept(reviewer=reviewer, request=req)
-        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=req)
+        review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
+        review_services.legal_request_confirm_preservation(
+            reviewer=reviewer, legal_request=legal_request
+        )
         deliver_all_due()
     mail.outbox.clear()
     sent = sent_at(START + timedelta(days=60 - 7))

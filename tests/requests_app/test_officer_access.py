@@ -17,7 +17,7 @@ from tests.requests_app.helpers import pdf_upload, submit
 pytestmark = pytest.mark.django_db
 
 
-def request_urls(req: LegalRequest, attachment: Attachment, produced) -> list[str]:
+def request_urls(legal_request: LegalRequest, attachment: Attachment, produced) -> list[str]:
     """Every requests_app URL that names an object, filled with this request's ids."""
     _, resolver = get_resolver().namespace_dict["requests"]
     urls = []
@@ -27,7 +27,7 @@ def request_urls(req: LegalRequest, attachment: Attachment, produced) -> list[st
         pattern = resolver.reverse_dict.getlist(name)[0][0][0][1]
         if "public_id" not in pattern:
             continue
-        kwargs = {"public_id": req.public_id}
+        kwargs = {"public_id": legal_request.public_id}
         if "attachment_id" in pattern:
             kwargs["attachment_id"] = attachment.public_id
         if "produced_id" in pattern:
@@ -42,24 +42,27 @@ def a_request(client, officer, reviewer):
     a refusal notice."""
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
-    req = LegalRequest.objects.get()
+    legal_request = LegalRequest.objects.get()
     client.post(
-        reverse("requests:message", args=[req.public_id]),
+        reverse("requests:message", args=[legal_request.public_id]),
         {"body": "More", "files": [pdf_upload("more.pdf")]},
     )
-    review_services.legal_request_accept(reviewer=reviewer, request=req)
+    review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
     review_services.legal_request_respond(
         reviewer=reviewer,
-        request=req,
+        legal_request=legal_request,
         partial=True,
         note="Content not stored",
         files=[SimpleUploadedFile("export.csv", b"a,b\n")],
     )
     review_services.legal_request_refuse(
-        reviewer=reviewer, request=req, ground="data_not_stored", explanation="Not stored"
+        reviewer=reviewer,
+        legal_request=legal_request,
+        ground="data_not_stored",
+        explanation="Not stored",
     )
-    req.refresh_from_db()
-    return req
+    legal_request.refresh_from_db()
+    return legal_request
 
 
 def test_every_request_url_is_404_for_an_officer_of_another_authority(client, a_request, outsider):

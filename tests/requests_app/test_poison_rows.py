@@ -23,9 +23,9 @@ from tests.requests_app.helpers import HALF_TIME, START, submitted
 pytestmark = pytest.mark.django_db
 
 
-def retire_instrument(request: LegalRequest) -> None:
+def retire_instrument(legal_request: LegalRequest) -> None:
     # A bad manual edit, or an instrument since removed from the rule table: no service runs.
-    LegalRequest.objects.filter(pk=request.pk).update(instrument="retired_instrument")
+    LegalRequest.objects.filter(pk=legal_request.pk).update(instrument="retired_instrument")
 
 
 def sweep_at(when) -> None:

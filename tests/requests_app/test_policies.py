@@ -93,7 +93,7 @@ def build(scenario: str, status: str, *, officer, reviewer, lead) -> LegalReques
     instrument, emergency, asked, confirmed, callback, approved = SCENARIOS[scenario]
     now = timezone.now()
     submitted = status != Status.DRAFT
-    req = LegalRequest.objects.create(
+    legal_request = LegalRequest.objects.create(
         instrument=instrument,
         authority=officer.authority,
         officer=officer,
@@ -111,26 +111,26 @@ def build(scenario: str, status: str, *, officer, reviewer, lead) -> LegalReques
     )
     if asked:
         RequestEvent.objects.create(
-            request=req, kind=RequestEvent.Kind.PRESERVATION_EXTENSION, actor=officer
+            request=legal_request, kind=RequestEvent.Kind.PRESERVATION_EXTENSION, actor=officer
         )
     if confirmed:
         RequestEvent.objects.create(
-            request=req, kind=RequestEvent.Kind.EXTENSION_CONFIRMED, actor=reviewer
+            request=legal_request, kind=RequestEvent.Kind.EXTENSION_CONFIRMED, actor=reviewer
         )
     if callback:
         CallbackVerification.objects.create(
-            request=req,
+            request=legal_request,
             verified_by=reviewer,
             phone=officer.authority.callback_phone,
             outcome=CallbackVerification.Outcome.CONFIRMED,
         )
     if approved:
-        DisclosureApproval.objects.create(request=req, approved_by=lead)
-    return req
+        DisclosureApproval.objects.create(request=legal_request, approved_by=lead)
+    return legal_request
 
 
-def fresh(req: LegalRequest) -> LegalRequest:
-    return LegalRequest.objects.select_related("authority", "officer").get(pk=req.pk)
+def fresh(legal_request: LegalRequest) -> LegalRequest:
+    return LegalRequest.objects.select_related("authority", "officer").get(pk=legal_request.pk)
 
 
 # --- The legal team's page and services -----------------------------------------------------
@@ -138,36 +138,45 @@ def fresh(req: LegalRequest) -> LegalRequest:
 ACTION_URL = re.compile(r"/review/[0-9a-f-]{36}/actions/([a-z_]+)/")
 
 
-def review_actions(user, req: LegalRequest, device_id: str) -> dict:
+def review_actions(user, legal_request: LegalRequest, device_id: str) -> dict:
     """Each review action called with valid input, as its form would send it."""
     return {
         "assign": lambda: review_services.legal_request_assign(
-            actor=user, request=req, assignee=user
+            actor=user, legal_request=legal_request, assignee=user
         ),
-        "accept": lambda: review_services.legal_request_accept(reviewer=user, request=req),
+        "accept": lambda: review_services.legal_request_accept(
+            reviewer=user, legal_request=legal_request
+        ),
         "clarify": lambda: review_services.legal_request_ask_clarification(
-            reviewer=user, request=req, question="Which account exactly?"
+            reviewer=user, legal_request=legal_request, question="Which account exactly?"
         ),
         "refuse": lambda: review_services.legal_request_refuse(
-            reviewer=user, request=req, ground="other", explanation="Outside our service."
+            reviewer=user,
+            legal_request=legal_request,
+            ground="other",
+            explanation="Outside our service.",
         ),
         "respond": lambda: review_services.legal_request_respond(
             reviewer=user,
-            request=req,
+            legal_request=legal_request,
             files=[SimpleUploadedFile("export.csv", b"account,ip\n", "text/csv")],
         ),
         "preserve": lambda: review_services.legal_request_confirm_preservation(
-            reviewer=user, request=req
+            reviewer=user, legal_request=legal_request
         ),
         "confirm_extension": lambda: review_services.legal_request_confirm_extension(
-            reviewer=user, request=req
+            reviewer=user, legal_request=legal_request
         ),
-        "close": lambda: review_services.legal_request_close(reviewer=user, request=req),
+        "close": lambda: review_services.legal_request_close(
+            reviewer=user, legal_request=legal_request
+        ),
         "callback": lambda: review_services.callback_record(
-            reviewer=user, request=req, outcome=CallbackVerification.Outcome.CONFIRMED
+            reviewer=user,
+            legal_request=legal_request,
+            outcome=CallbackVerification.Outcome.CONFIRMED,
         ),
         "approve": lambda: review_services.disclosure_approve(
-            lead=user, request=req, device_id=device_id
+            lead=user, legal_request=legal_request, device_id=device_id
         ),
     }
 
@@ -184,11 +193,13 @@ def review_grid(client, roles: dict) -> tuple[int, list]:
         device_id = WebAuthnCredential.objects.get(user=user).persistent_id
         for scenario in SCENARIOS:
             for status in SUBMITTED_STATUSES:
-                req = build(scenario, status, officer=officer, reviewer=reviewer, lead=lead)
-                response = client.get(reverse("review:detail", args=[req.public_id]))
+                legal_request = build(
+                    scenario, status, officer=officer, reviewer=reviewer, lead=lead
+                )
+                response = client.get(reverse("review:detail", args=[legal_request.public_id]))
                 assert response.status_code == 200, (role, scenario, status)
                 shown = set(ACTION_URL.findall(response.content.decode()))
-                calls = review_actions(user, fresh(req), device_id)
+                calls = review_actions(user, fresh(legal_request), device_id)
                 cells += 1
                 if mismatch := _mismatch((role, scenario, status), shown, calls):
                     mismatches.append(mismatch)
@@ -211,30 +222,34 @@ def test_review_page_offers_exactly_the_actions_the_services_accept(
 PRESERVATION_ACTION = re.compile(r'name="action" value="(extend|production)"')
 
 
-def officer_page_actions(page: str, req: LegalRequest) -> set[str]:
+def officer_page_actions(page: str, legal_request: LegalRequest) -> set[str]:
     shown = set(PRESERVATION_ACTION.findall(page))
     for name in ("message", "withdraw"):
-        if reverse(f"requests:{name}", args=[req.public_id]) in page:
+        if reverse(f"requests:{name}", args=[legal_request.public_id]) in page:
             shown.add(name)
-    if reverse("requests:edit", args=[req.public_id]) in page:
+    if reverse("requests:edit", args=[legal_request.public_id]) in page:
         shown.add("edit")
     return shown
 
 
-def officer_services(user, req: LegalRequest) -> dict:
+def officer_services(user, legal_request: LegalRequest) -> dict:
     return {
         "edit": lambda: services.legal_request_save_draft(
-            officer=user, instrument=req.instrument, data={}, targets=[], request=req
+            officer=user,
+            instrument=legal_request.instrument,
+            data={},
+            targets=[],
+            legal_request=legal_request,
         ),
         "message": lambda: services.message_post_by_officer(
-            officer=user, request=req, body="More detail."
+            officer=user, legal_request=legal_request, body="More detail."
         ),
         "withdraw": lambda: services.legal_request_withdraw(
-            officer=user, request=req, reason="Case closed."
+            officer=user, legal_request=legal_request, reason="Case closed."
         ),
-        "extend": lambda: services.preservation_extend(officer=user, request=req),
+        "extend": lambda: services.preservation_extend(officer=user, legal_request=legal_request),
         "production": lambda: services.preservation_confirm_production(
-            officer=user, request=req, production_reference="EPOC-2026-1"
+            officer=user, legal_request=legal_request, production_reference="EPOC-2026-1"
         ),
     }
 
@@ -257,16 +272,18 @@ def test_officer_page_offers_exactly_the_actions_the_services_accept(
         verified_login(client, user)
         for scenario in ("epoc", "preservation", "preservation, extension asked"):
             for status in Status.values:
-                req = build(scenario, status, officer=officer, reviewer=reviewer, lead=lead)
-                response = client.get(reverse("requests:detail", args=[req.public_id]))
+                legal_request = build(
+                    scenario, status, officer=officer, reviewer=reviewer, lead=lead
+                )
+                response = client.get(reverse("requests:detail", args=[legal_request.public_id]))
                 assert response.status_code in (200, 404)
                 shown = (
-                    officer_page_actions(response.content.decode(), req)
+                    officer_page_actions(response.content.decode(), legal_request)
                     if response.status_code == 200
                     else set()
                 )
                 user.refresh_from_db()
-                calls = officer_services(user, fresh(req))
+                calls = officer_services(user, fresh(legal_request))
                 cells += 1
                 if mismatch := _mismatch((role, scenario, status), shown, calls):
                     mismatches.append(mismatch)
@@ -342,30 +359,34 @@ def test_every_review_action_has_a_rule_and_every_rule_a_capability():
 def test_a_refusal_says_why_and_the_service_raises_the_same(officer, reviewer, lead):
     from requests_app import policies
 
-    req = build("preservation", Status.PRESERVED, officer=officer, reviewer=reviewer, lead=lead)
-    decision = policies.decide(reviewer, "confirm_extension", req)
+    legal_request = build(
+        "preservation", Status.PRESERVED, officer=officer, reviewer=reviewer, lead=lead
+    )
+    decision = policies.decide(reviewer, "confirm_extension", legal_request)
     assert not decision and not decision.forbidden
     assert decision.reason == "There is no extension waiting for confirmation."
     with pytest.raises(lifecycle.TransitionError, match="no extension waiting"):
-        review_services.legal_request_confirm_extension(reviewer=reviewer, request=req)
+        review_services.legal_request_confirm_extension(
+            reviewer=reviewer, legal_request=legal_request
+        )
 
     emergency = build("emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead)
     decision = policies.decide(reviewer, "approve", emergency)
     assert decision.forbidden and "Only a lead" in decision.reason
     with pytest.raises(PermissionDenied, match="Only a lead"):
-        review_services.disclosure_approve(lead=reviewer, request=emergency)
+        review_services.disclosure_approve(lead=reviewer, legal_request=emergency)
     decision = policies.decide(lead, "approve", emergency)
     assert not decision.forbidden and "confirmed call-back" in decision.reason
 
 
 def test_reviewer_is_offered_only_themselves_as_assignee(client, officer, reviewer, lead):
-    req = build("epoc", Status.SUBMITTED, officer=officer, reviewer=reviewer, lead=lead)
+    legal_request = build("epoc", Status.SUBMITTED, officer=officer, reviewer=reviewer, lead=lead)
     pattern = re.compile(r'<option value="(\d+)"')
     verified_login(client, reviewer)
-    page = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    page = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
     assert set(pattern.findall(page)) == {str(reviewer.pk)}
     verified_login(client, lead)
-    page = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    page = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
     assert set(pattern.findall(page)) == {str(reviewer.pk), str(lead.pk)}
 
 
@@ -414,13 +435,17 @@ def test_an_address_of_a_suspended_authority_belongs_to_it_no_more(authority):
 def test_auditor_reads_every_legal_team_page_and_changes_nothing(
     client, officer, reviewer, lead, auditor
 ):
-    req = build("emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead)
+    legal_request = build(
+        "emergency", Status.IN_REVIEW, officer=officer, reviewer=reviewer, lead=lead
+    )
     verified_login(client, officer)
-    client.post(reverse("requests:message", args=[req.public_id]), {"body": "Annex", "files": []})
+    client.post(
+        reverse("requests:message", args=[legal_request.public_id]), {"body": "Annex", "files": []}
+    )
     passkey_login(client, auditor)
     reads = [
         reverse("review:queue"),
-        reverse("review:detail", args=[req.public_id]),
+        reverse("review:detail", args=[legal_request.public_id]),
         reverse("review:dashboard"),
         reverse("review:report_csv"),
         reverse("review:access_log"),
@@ -428,21 +453,35 @@ def test_auditor_reads_every_legal_team_page_and_changes_nothing(
     assert [client.get(url).status_code for url in reads] == [200] * len(reads)
     home = client.get(reverse("home")).content.decode()
     assert all(url in home for url in reads[:1] + reads[2:3])  # the navigation links them
-    before = (req.status, req.events.count(), req.callbacks.count(), req.approvals.count())
+    before = (
+        legal_request.status,
+        legal_request.events.count(),
+        legal_request.callbacks.count(),
+        legal_request.approvals.count(),
+    )
     refused = {
-        name: client.post(reverse("review:action", args=[req.public_id, name])).status_code
-        for name in review_actions(auditor, req, "")
+        name: client.post(
+            reverse("review:action", args=[legal_request.public_id, name])
+        ).status_code
+        for name in review_actions(auditor, legal_request, "")
     }
     assert refused == dict.fromkeys(refused, 403)
-    req.refresh_from_db()
-    after = (req.status, req.events.count(), req.callbacks.count(), req.approvals.count())
+    legal_request.refresh_from_db()
+    after = (
+        legal_request.status,
+        legal_request.events.count(),
+        legal_request.callbacks.count(),
+        legal_request.approvals.count(),
+    )
     assert after == before
-    for act in review_actions(auditor, fresh(req), "").values():
+    for act in review_actions(auditor, fresh(legal_request), "").values():
         with pytest.raises(PermissionDenied):
             act()
     # Not an assignee either: assignment is for those who review.
     with pytest.raises(ValidationError):
-        review_services.legal_request_assign(actor=lead, request=fresh(req), assignee=auditor)
+        review_services.legal_request_assign(
+            actor=lead, legal_request=fresh(legal_request), assignee=auditor
+        )
 
 
 def test_staff_give_the_auditor_role_in_the_admin(client, staff):

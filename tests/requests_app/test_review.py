@@ -39,13 +39,15 @@ def new_request(client, officer, instrument=Instrument.EPOC, **extra) -> LegalRe
     return LegalRequest.objects.exclude(status=Status.DRAFT).latest("pk")
 
 
-def act(client, req, name, data=None):
-    return client.post(reverse("review:action", args=[req.public_id, name]), data or {})
+def act(client, legal_request, name, data=None):
+    return client.post(reverse("review:action", args=[legal_request.public_id, name]), data or {})
 
 
-def approve(client, req, lead):
+def approve(client, legal_request, lead):
     """A lead's approval, with the fresh second-factor code the form asks for (step-up)."""
-    return act(client, req, "approve", {"otp_token": current_code(lead.totpdevice_set.get())})
+    return act(
+        client, legal_request, "approve", {"otp_token": current_code(lead.totpdevice_set.get())}
+    )
 
 
 def produced_file(name="export.csv"):
@@ -117,9 +119,9 @@ def test_queue_keyset_pagination_walks_every_request_once(client, officer, revie
 
 
 def test_detail_shows_the_verification_evidence(client, officer, reviewer, authority):
-    req = new_request(client, officer, Instrument.EPOC)
+    legal_request = new_request(client, officer, Instrument.EPOC)
     verified_login(client, reviewer)
-    page = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    page = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
     assert authority.source_reference in page
     assert "matches this authority in the registry" in page
     assert "Power check: the registry and the law allow" in page
@@ -127,34 +129,36 @@ def test_detail_shows_the_verification_evidence(client, officer, reviewer, autho
     assert "New officer account" in page  # the factory's officer was created today
     assert "order.pdf" in page
     assert AccessLog.objects.filter(
-        user=reviewer, action=AccessLog.Action.VIEW_REQUEST, request=req
+        user=reviewer, action=AccessLog.Action.VIEW_REQUEST, request=legal_request
     ).exists()
 
 
 def test_emergency_request_shows_the_registry_callback_number_not_one_from_the_request(
     client, officer, reviewer, authority
 ):
-    req = new_request(
+    legal_request = new_request(
         client,
         officer,
         Instrument.EMERGENCY_DISCLOSURE,
         statement_of_reasons="Call me back on +33 7 99 99 99 99 urgently",
     )
     verified_login(client, reviewer)
-    page = client.get(reverse("review:detail", args=[req.public_id])).content.decode()
+    page = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
     assert f'id="callback-phone">{authority.callback_phone}<' in page
     assert "First emergency request of this officer account." in page
 
 
 def test_documents_open_through_the_access_checked_view_and_are_logged(client, officer, reviewer):
-    req = new_request(client, officer)
-    doc = req.attachments.get()
+    legal_request = new_request(client, officer)
+    doc = legal_request.attachments.get()
     verified_login(client, reviewer)
-    response = client.get(reverse("review:attachment", args=[req.public_id, doc.public_id]))
+    response = client.get(
+        reverse("review:attachment", args=[legal_request.public_id, doc.public_id])
+    )
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
     log = AccessLog.objects.get(action=AccessLog.Action.OPEN_ATTACHMENT)
-    assert log.user == reviewer and log.request == req and log.ip_address == "127.0.0.1"
+    assert log.user == reviewer and log.request == legal_request and log.ip_address == "127.0.0.1"
 
 
 # --- Actions ----------------------------------------------------------------------------------
@@ -164,37 +168,39 @@ def test_accept_clarify_answer_respond_close_with_emails_to_the_authority(
     client, officer, reviewer
 ):
     with time_machine.travel("2026-11-27 10:00Z", tick=False):
-        req = new_request(client, officer)
+        legal_request = new_request(client, officer)
         verified_login(client, reviewer)
-        act(client, req, "accept")
-        req.refresh_from_db()
-        assert req.status == Status.IN_REVIEW
+        act(client, legal_request, "accept")
+        legal_request.refresh_from_db()
+        assert legal_request.status == Status.IN_REVIEW
     with time_machine.travel("2026-11-28 10:00Z", tick=False):
         verified_login(client, reviewer)
-        act(client, req, "clarify", {"question": "Which period exactly?"})
-        req.refresh_from_db()
-        assert req.status == Status.CLARIFICATION and req.due_at is None
+        act(client, legal_request, "clarify", {"question": "Which period exactly?"})
+        legal_request.refresh_from_db()
+        assert legal_request.status == Status.CLARIFICATION and legal_request.due_at is None
     with time_machine.travel("2026-11-29 10:00Z", tick=False):
         verified_login(client, officer)
-        client.post(reverse("requests:message", args=[req.public_id]), {"body": "October."})
-        req.refresh_from_db()
-        assert req.status == Status.IN_REVIEW
-        assert req.due_at.isoformat() == "2026-12-08T10:00:00+00:00"  # one day later
+        client.post(
+            reverse("requests:message", args=[legal_request.public_id]), {"body": "October."}
+        )
+        legal_request.refresh_from_db()
+        assert legal_request.status == Status.IN_REVIEW
+        assert legal_request.due_at.isoformat() == "2026-12-08T10:00:00+00:00"  # one day later
         verified_login(client, reviewer)
-        act(client, req, "respond", {"files": [produced_file()], "note": ""})
-        req.refresh_from_db()
-        assert req.status == Status.RESPONDED
-        assert req.answered_at.isoformat() == "2026-11-29T10:00:00+00:00"
-        act(client, req, "close", {"note": "done"})
+        act(client, legal_request, "respond", {"files": [produced_file()], "note": ""})
+        legal_request.refresh_from_db()
+        assert legal_request.status == Status.RESPONDED
+        assert legal_request.answered_at.isoformat() == "2026-11-29T10:00:00+00:00"
+        act(client, legal_request, "close", {"note": "done"})
         deliver_all_due()
-    req.refresh_from_db()
-    assert req.status == Status.CLOSED
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.CLOSED
     to_officer = [m.subject for m in mail.outbox if m.to == [officer.email]]
     assert any("In review" in s for s in to_officer)
     assert any("Clarification requested" in s for s in to_officer)
     assert any("Response ready" in s for s in to_officer)
     assert any("Closed" in s for s in to_officer)
-    kinds = list(req.events.values_list("kind", flat=True))
+    kinds = list(legal_request.events.values_list("kind", flat=True))
     for kind in ("accepted", "clock_stopped", "clock_restarted", "responded", "closed"):
         assert kind in kinds
 
@@ -202,15 +208,15 @@ def test_accept_clarify_answer_respond_close_with_emails_to_the_authority(
 def test_authority_downloads_produced_data_until_the_link_expires_and_each_try_is_logged(
     client, officer, reviewer
 ):
-    req = new_request(client, officer)
+    legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    act(client, req, "accept")
-    act(client, req, "respond", {"files": [produced_file()]})
+    act(client, legal_request, "accept")
+    act(client, legal_request, "respond", {"files": [produced_file()]})
     produced = ProducedData.objects.get()
     assert produced.file.name.startswith("produced/") and "export" not in produced.file.name
     verified_login(client, officer)
-    page = client.get(reverse("requests:detail", args=[req.public_id])).content.decode()
-    url = reverse("requests:produced", args=[req.public_id, produced.public_id])
+    page = client.get(reverse("requests:detail", args=[legal_request.public_id])).content.decode()
+    url = reverse("requests:produced", args=[legal_request.public_id, produced.public_id])
     assert url in page
     response = client.get(url)
     assert response.status_code == 200
@@ -220,90 +226,99 @@ def test_authority_downloads_produced_data_until_the_link_expires_and_each_try_i
         verified_login(client, officer)
         assert client.get(url).status_code == 410
     actions = list(
-        AccessLog.objects.filter(request=req, user=officer).values_list("action", flat=True)
+        AccessLog.objects.filter(request=legal_request, user=officer).values_list(
+            "action", flat=True
+        )
     )
     assert "download_produced" in actions and "download_refused" in actions
 
 
 def test_refusal_with_a_ground_produces_a_notice_for_the_authority(client, officer, reviewer):
-    req = new_request(client, officer)
+    legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    act(client, req, "refuse", {"ground": "data_not_stored", "explanation": "Deleted in 2025."})
-    req.refresh_from_db()
-    assert req.status == Status.REFUSED
+    act(
+        client,
+        legal_request,
+        "refuse",
+        {"ground": "data_not_stored", "explanation": "Deleted in 2025."},
+    )
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.REFUSED
     verified_login(client, officer)
-    notice = client.get(reverse("requests:notice", args=[req.public_id])).content.decode()
+    notice = client.get(reverse("requests:notice", args=[legal_request.public_id])).content.decode()
     assert "The data requested is not stored" in notice
     assert "Deleted in 2025." in notice
     assert "Annex III" in notice
 
 
 def test_refusal_without_explanation_is_refused(client, officer, reviewer):
-    req = new_request(client, officer)
+    legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    response = act(client, req, "refuse", {"ground": "other", "explanation": ""})
+    response = act(client, legal_request, "refuse", {"ground": "other", "explanation": ""})
     assert response.status_code == 302
-    req.refresh_from_db()
-    assert req.status == Status.SUBMITTED
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.SUBMITTED
 
 
 def test_partial_response_needs_a_note(client, officer, reviewer):
-    req = new_request(client, officer)
+    legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    act(client, req, "accept")
-    act(client, req, "respond", {"files": [produced_file()], "partial": "on"})
-    req.refresh_from_db()
-    assert req.status == Status.IN_REVIEW
+    act(client, legal_request, "accept")
+    act(client, legal_request, "respond", {"files": [produced_file()], "partial": "on"})
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.IN_REVIEW
     act(
         client,
-        req,
+        legal_request,
         "respond",
         {"files": [produced_file()], "partial": "on", "note": "Content data not stored"},
     )
-    req.refresh_from_db()
-    assert req.status == Status.PARTIALLY_RESPONDED
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.PARTIALLY_RESPONDED
 
 
 def test_preservation_is_confirmed_and_its_extension_too(client, officer, reviewer):
-    req = new_request(client, officer, Instrument.EPOC_PR)
+    legal_request = new_request(client, officer, Instrument.EPOC_PR)
     verified_login(client, reviewer)
-    act(client, req, "accept")
-    act(client, req, "preserve")
-    req.refresh_from_db()
-    assert req.status == Status.PRESERVED and req.answered_at is not None
+    act(client, legal_request, "accept")
+    act(client, legal_request, "preserve")
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.PRESERVED and legal_request.answered_at is not None
     verified_login(client, officer)
-    client.post(reverse("requests:preservation", args=[req.public_id]), {"action": "extend"})
+    client.post(
+        reverse("requests:preservation", args=[legal_request.public_id]), {"action": "extend"}
+    )
     verified_login(client, reviewer)
-    act(client, req, "confirm_extension")
-    assert req.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).count() == 1
-    act(client, req, "confirm_extension")  # twice: refused, still one
-    assert req.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).count() == 1
+    act(client, legal_request, "confirm_extension")
+    assert legal_request.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).count() == 1
+    act(client, legal_request, "confirm_extension")  # twice: refused, still one
+    assert legal_request.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).count() == 1
 
 
 def test_wrong_state_is_refused_with_a_message(client, officer, reviewer):
-    req = new_request(client, officer)
+    legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    response = act(client, req, "close")
+    response = act(client, legal_request, "close")
     assert response.status_code == 302
     follow = client.get(response.url).content.decode()
     assert "cannot become" in follow
-    req.refresh_from_db()
-    assert req.status == Status.SUBMITTED
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.SUBMITTED
 
 
 def test_reviewer_cannot_assign_to_someone_else_but_a_lead_can(client, officer, reviewer, lead):
-    req = new_request(client, officer)
+    legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    act(client, req, "assign", {"assignee": lead.pk})
-    req.refresh_from_db()
-    assert req.assignee is None
-    act(client, req, "assign", {"assignee": reviewer.pk})
-    req.refresh_from_db()
-    assert req.assignee == reviewer
+    act(client, legal_request, "assign", {"assignee": lead.pk})
+    legal_request.refresh_from_db()
+    assert legal_request.assignee is None
+    act(client, legal_request, "assign", {"assignee": reviewer.pk})
+    legal_request.refresh_from_db()
+    assert legal_request.assignee == reviewer
     verified_login(client, lead)
-    act(client, req, "assign", {"assignee": lead.pk})
-    req.refresh_from_db()
-    assert req.assignee == lead
+    act(client, legal_request, "assign", {"assignee": lead.pk})
+    legal_request.refresh_from_db()
+    assert legal_request.assignee == lead
 
 
 # --- Emergency rules --------------------------------------------------------------------------
@@ -321,7 +336,7 @@ def test_emergency_disclosure_without_callback_is_refused_by_service_and_view(
     act(client, emergency, "accept")
     with pytest.raises(PermissionDenied, match="call-back"):
         review_services.legal_request_respond(
-            reviewer=reviewer, request=emergency, files=[produced_file()]
+            reviewer=reviewer, legal_request=emergency, files=[produced_file()]
         )
     response = act(client, emergency, "respond", {"files": [produced_file()]})
     assert "Call the authority back" in client.get(response.url).content.decode()
@@ -336,7 +351,7 @@ def test_emergency_disclosure_with_one_reviewer_only_is_refused(client, emergenc
     act(client, emergency, "callback", {"outcome": "confirmed", "notes": "Duty officer"})
     with pytest.raises(PermissionDenied, match="second pair of eyes"):
         review_services.legal_request_respond(
-            reviewer=reviewer, request=emergency, files=[produced_file()]
+            reviewer=reviewer, legal_request=emergency, files=[produced_file()]
         )
     # A reviewer cannot approve (leads only), so they cannot be their own second pair of eyes.
     act(client, emergency, "approve")
@@ -415,9 +430,9 @@ def test_dashboard_figures_and_transparency_csv(client, officer, outsider, revie
 
 
 def test_audit_rows_cannot_be_changed_by_the_application_or_the_database(client, officer, reviewer):
-    req = new_request(client, officer)
+    legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    client.get(reverse("review:detail", args=[req.public_id]))
+    client.get(reverse("review:detail", args=[legal_request.public_id]))
     log = AccessLog.objects.get()
     with pytest.raises(PermissionDenied):
         log.save()
@@ -441,7 +456,7 @@ def test_audit_rows_cannot_be_changed_by_the_application_or_the_database(client,
         connection.cursor() as cursor,
     ):
         cursor.execute("DELETE FROM requests_app_accesslog")
-    assert AccessLog.objects.get().object_ref == req.reference
+    assert AccessLog.objects.get().object_ref == legal_request.reference
 
 
 def test_approval_without_a_fresh_second_factor_code_is_refused(client, emergency, reviewer, lead):
@@ -478,7 +493,7 @@ def test_walkthrough_submission_to_response_changes_the_dashboard(
 
     with time_machine.travel("2026-11-27 08:00Z", tick=False):
         before = figures()
-        req = new_request(
+        legal_request = new_request(
             client,
             officer,
             Instrument.EPOC,
@@ -487,21 +502,21 @@ def test_walkthrough_submission_to_response_changes_the_dashboard(
         )
         during = figures()
         verified_login(client, reviewer)
-        act(client, req, "accept")
-        act(client, req, "callback", {"outcome": "confirmed", "notes": "Duty officer"})
+        act(client, legal_request, "accept")
+        act(client, legal_request, "callback", {"outcome": "confirmed", "notes": "Duty officer"})
         passkey_login(client, lead)  # approvals need a passkey session
-        approve(client, req, lead)
+        approve(client, legal_request, lead)
     with time_machine.travel("2026-11-27 10:30Z", tick=False):
         verified_login(client, reviewer)
-        act(client, req, "respond", {"files": [produced_file()]})
+        act(client, legal_request, "respond", {"files": [produced_file()]})
         after = figures()
-    req.refresh_from_db()
-    assert req.status == Status.RESPONDED
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.RESPONDED
     assert during["due within day"] == before["due within day"] + 1
     assert after["due within day"] == before["due within day"]
     assert after["EPOC answered (90 days)"] == 1
     with capsys.disabled():
-        print(f"\n  {req.reference} emergency EPOC: submitted 08:00, answered 10:30 UTC")
+        print(f"\n  {legal_request.reference} emergency EPOC: submitted 08:00, answered 10:30 UTC")
         for key in before:
             print(f"  {key:26} before {before[key]}  open {during[key]}  answered {after[key]}")
 
@@ -511,9 +526,9 @@ def test_keyset_pages_cross_from_dated_to_stopped_clocks_without_loss(client, of
 
     for _ in range(5):
         new_request(client, officer, Instrument.INQUIRY)
-    for req in LegalRequest.objects.order_by("pk")[:3]:  # three clocks stopped: no due_at
+    for legal_request in LegalRequest.objects.order_by("pk")[:3]:  # three clocks stopped: no due_at
         review_services.legal_request_ask_clarification(
-            reviewer=reviewer, request=req, question="?"
+            reviewer=reviewer, legal_request=legal_request, question="?"
         )
     seen, cursor = [], None
     while True:

@@ -39,8 +39,8 @@ def received(officer, at=RECEIVED, *, emergency=False, ip=None, status=Status.SU
     )
 
 
-def signals(request, now=None) -> dict[str, dict]:
-    return {signal.code: signal.params for signal in risk.compute_signals(request, now=now)}
+def signals(legal_request, now=None) -> dict[str, dict]:
+    return {signal.code: signal.params for signal in risk.compute_signals(legal_request, now=now)}
 
 
 def seasoned(officer):

@@ -13,9 +13,9 @@ def test_epoc_submission_smoke(client, officer):
     verified_login(client, officer)
     response = submit(client, Instrument.EPOC)
     assert response.status_code == 302, response.content.decode()[-3000:]
-    req = LegalRequest.objects.get()
-    assert req.reference.startswith("LR-")
+    legal_request = LegalRequest.objects.get()
+    assert legal_request.reference.startswith("LR-")
     page = client.get(response.url)
-    assert req.reference in page.content.decode()
+    assert legal_request.reference in page.content.decode()
     emails = delivered_emails(mail.outbox)
-    assert any(req.reference in m.subject for m in emails)
+    assert any(legal_request.reference in m.subject for m in emails)

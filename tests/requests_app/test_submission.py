@@ -38,23 +38,24 @@ def test_valid_submission_of_each_instrument(client, officer, reviewer_on_duty, 
     with time_machine.travel("2026-11-27 10:15:42Z", tick=False):
         response = submit(client, instrument)
         assert response.status_code == 302, response.content.decode()[-2000:]
-        req = LegalRequest.objects.get()
-        assert response.url == reverse("requests:detail", args=[req.public_id])
+        legal_request = LegalRequest.objects.get()
+        assert response.url == reverse("requests:detail", args=[legal_request.public_id])
         emails = delivered_emails(mail.outbox)
-    assert re.fullmatch(r"LR-2026-\d{6}", req.reference)
-    assert req.status == Status.SUBMITTED
-    assert req.authority == officer.authority  # from the registry, never typed
-    assert req.received_at.isoformat() == "2026-11-27T10:15:42+00:00"
-    expected_due = (req.received_at + time_allowed(instrument)).replace(second=0)
-    assert req.due_at == expected_due
-    assert req.events.filter(kind=RequestEvent.Kind.SUBMITTED, actor=officer).exists()
+    assert re.fullmatch(r"LR-2026-\d{6}", legal_request.reference)
+    assert legal_request.status == Status.SUBMITTED
+    assert legal_request.authority == officer.authority  # from the registry, never typed
+    assert legal_request.received_at.isoformat() == "2026-11-27T10:15:42+00:00"
+    expected_due = (legal_request.received_at + time_allowed(instrument)).replace(second=0)
+    assert legal_request.due_at == expected_due
+    assert legal_request.events.filter(kind=RequestEvent.Kind.SUBMITTED, actor=officer).exists()
 
     ack = [m for m in emails if m.to == [officer.email]]
-    assert len(ack) == 1 and req.reference in ack[0].subject
+    assert len(ack) == 1 and legal_request.reference in ack[0].subject
     with capsys.disabled():
         print(
-            f"\n  {instrument:21} {req.reference}  received {req.received_at:%Y-%m-%d %H:%M:%S}"
-            f"  due {req.due_at:%Y-%m-%d %H:%M} UTC  ack: {ack[0].subject!r}"
+            f"\n  {instrument:21} {legal_request.reference}"
+            f"  received {legal_request.received_at:%Y-%m-%d %H:%M:%S}"
+            f"  due {legal_request.due_at:%Y-%m-%d %H:%M} UTC  ack: {ack[0].subject!r}"
         )
     assert "Received" in ack[0].subject
     # The acknowledgment never carries the content of the request.
@@ -81,9 +82,9 @@ def test_emergency_epoc_has_an_eight_hour_clock_and_alerts_the_legal_team(
     with time_machine.travel("2026-11-27 10:00Z", tick=False):
         submit(client, Instrument.EPOC, data)
         emails = delivered_emails(mail.outbox)
-    req = LegalRequest.objects.get()
-    assert req.is_emergency
-    assert req.due_at.isoformat() == "2026-11-27T18:00:00+00:00"
+    legal_request = LegalRequest.objects.get()
+    assert legal_request.is_emergency
+    assert legal_request.due_at.isoformat() == "2026-11-27T18:00:00+00:00"
     assert any(reviewer.email in m.to and "emergency" in m.subject for m in emails)
 
 
@@ -213,13 +214,13 @@ def test_draft_is_saved_and_resumed(client, officer):
 def test_submitted_request_cannot_be_edited(client, officer):
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
-    req = LegalRequest.objects.get()
-    url = reverse("requests:edit", args=[req.public_id])
+    legal_request = LegalRequest.objects.get()
+    url = reverse("requests:edit", args=[legal_request.public_id])
     assert client.get(url).status_code == 404
     response = client.post(url, {**VALID[Instrument.EPOC], "legal_basis": "changed"})
     assert response.status_code == 404
-    req.refresh_from_db()
-    assert req.legal_basis == VALID[Instrument.EPOC]["legal_basis"]
+    legal_request.refresh_from_db()
+    assert legal_request.legal_basis == VALID[Instrument.EPOC]["legal_basis"]
 
 
 def test_extra_posted_fields_change_nothing(client, officer, other_authority, reviewer):
@@ -234,14 +235,14 @@ def test_extra_posted_fields_change_nothing(client, officer, other_authority, re
         "received_at": "2020-01-01T00:00:00Z",
     }
     submit(client, Instrument.EPOC, data)
-    req = LegalRequest.objects.get()
-    assert req.status == Status.SUBMITTED
-    assert req.authority == officer.authority
-    assert req.officer == officer
-    assert req.reference != "LR-1999-000001"
-    assert req.received_at > timezone.now() - timedelta(minutes=5)
-    expected_due = req.received_at + time_allowed(Instrument.EPOC)
-    assert req.due_at == expected_due.replace(second=0, microsecond=0)
+    legal_request = LegalRequest.objects.get()
+    assert legal_request.status == Status.SUBMITTED
+    assert legal_request.authority == officer.authority
+    assert legal_request.officer == officer
+    assert legal_request.reference != "LR-1999-000001"
+    assert legal_request.received_at > timezone.now() - timedelta(minutes=5)
+    expected_due = legal_request.received_at + time_allowed(Instrument.EPOC)
+    assert legal_request.due_at == expected_due.replace(second=0, microsecond=0)
 
 
 def test_unapproved_officer_can_log_in_but_not_submit(client, authority):
@@ -273,9 +274,9 @@ def submitted(client, officer, instrument=Instrument.EPOC) -> LegalRequest:
 
 
 def test_detail_shows_status_timeline_and_documents(client, officer):
-    req = submitted(client, officer)
-    page = client.get(reverse("requests:detail", args=[req.public_id])).content.decode()
-    assert req.reference in page
+    legal_request = submitted(client, officer)
+    page = client.get(reverse("requests:detail", args=[legal_request.public_id])).content.decode()
+    assert legal_request.reference in page
     assert "Received" in page
     assert "order.pdf" in page
     assert "+33612345678" in page
@@ -283,82 +284,91 @@ def test_detail_shows_status_timeline_and_documents(client, officer):
 
 
 def test_withdraw_records_the_reason_and_the_status(client, officer):
-    req = submitted(client, officer)
-    client.post(reverse("requests:withdraw", args=[req.public_id]), {"reason": "Case closed"})
-    req.refresh_from_db()
-    assert req.status == Status.WITHDRAWN
-    event = req.events.get(kind=RequestEvent.Kind.WITHDRAWN)
+    legal_request = submitted(client, officer)
+    client.post(
+        reverse("requests:withdraw", args=[legal_request.public_id]), {"reason": "Case closed"}
+    )
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.WITHDRAWN
+    event = legal_request.events.get(kind=RequestEvent.Kind.WITHDRAWN)
     assert event.detail == "Case closed" and event.actor == officer
     # Withdrawn twice: refused with a message, nothing changes.
     response = client.post(
-        reverse("requests:withdraw", args=[req.public_id]), {"reason": "again"}, follow=True
+        reverse("requests:withdraw", args=[legal_request.public_id]),
+        {"reason": "again"},
+        follow=True,
     )
     assert "cannot become" in response.content.decode()
 
 
 def test_message_with_attachment_is_recorded_as_amendment(client, officer):
-    req = submitted(client, officer)
+    legal_request = submitted(client, officer)
     client.post(
-        reverse("requests:message", args=[req.public_id]),
+        reverse("requests:message", args=[legal_request.public_id]),
         {"body": "Please add @second.account", "amendment": "on", "files": [pdf_upload("add.pdf")]},
     )
     message = Message.objects.get()
     assert message.kind == Message.Kind.AMENDMENT
     assert message.attachments.get().original_name == "add.pdf"
-    assert req.events.filter(kind=RequestEvent.Kind.AMENDMENT).exists()
-    req.refresh_from_db()
-    assert req.legal_basis == VALID[Instrument.EPOC]["legal_basis"]  # the order itself unchanged
+    assert legal_request.events.filter(kind=RequestEvent.Kind.AMENDMENT).exists()
+    legal_request.refresh_from_db()
+    assert (
+        legal_request.legal_basis == VALID[Instrument.EPOC]["legal_basis"]
+    )  # the order itself unchanged
 
 
 def test_answering_a_clarification_restarts_the_clock(client, officer, reviewer):
     from requests_app import lifecycle
 
     with time_machine.travel("2026-11-27 10:00Z", tick=False):
-        req = submitted(client, officer)
-    assert req.due_at.isoformat() == "2026-12-07T10:00:00+00:00"
+        legal_request = submitted(client, officer)
+    assert legal_request.due_at.isoformat() == "2026-12-07T10:00:00+00:00"
     with time_machine.travel("2026-11-28 10:00Z", tick=False):
         lifecycle.transition(
-            request=req,
+            legal_request=legal_request,
             to=Status.CLARIFICATION,
             actor=reviewer,
             kind=RequestEvent.Kind.CLOCK_STOPPED,
             clock_stopped_at=timezone.now(),
         )
-        lifecycle.recompute_due_at(req)
+        lifecycle.recompute_due_at(legal_request)
         verified_login(client, officer)  # a new working day, a new session
-        page = client.get(reverse("requests:detail", args=[req.public_id])).content.decode()
-    req.refresh_from_db()
-    assert req.due_at is None
+        page = client.get(
+            reverse("requests:detail", args=[legal_request.public_id])
+        ).content.decode()
+    legal_request.refresh_from_db()
+    assert legal_request.due_at is None
     assert "Clock stopped" in page
     with time_machine.travel("2026-11-30 16:30Z", tick=False):
         verified_login(client, officer)
         client.post(
-            reverse("requests:message", args=[req.public_id]), {"body": "The period is October."}
+            reverse("requests:message", args=[legal_request.public_id]),
+            {"body": "The period is October."},
         )
         deliver_all_due()
-    req.refresh_from_db()
-    assert req.status == Status.IN_REVIEW
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.IN_REVIEW
     # 2 days 6 h 30 min paused: the deadline moves by exactly that.
-    assert req.due_at.isoformat() == "2026-12-09T16:30:00+00:00"
+    assert legal_request.due_at.isoformat() == "2026-12-09T16:30:00+00:00"
     assert Message.objects.get().kind == Message.Kind.CLARIFICATION_ANSWER
     assert any("Clarification answered" in m.subject for m in mail.outbox)
 
 
 def test_preservation_extension_once_and_production_follow_up(client, officer):
     with time_machine.travel("2026-11-27 10:00Z", tick=False):
-        req = submitted(client, officer, Instrument.EPOC_PR)
-    assert req.preservation_until.isoformat() == "2027-01-26T10:00:00+00:00"
+        legal_request = submitted(client, officer, Instrument.EPOC_PR)
+    assert legal_request.preservation_until.isoformat() == "2027-01-26T10:00:00+00:00"
     verified_login(client, officer)  # a fresh session at today's time
-    url = reverse("requests:preservation", args=[req.public_id])
+    url = reverse("requests:preservation", args=[legal_request.public_id])
     client.post(url, {"action": "extend"})
-    req.refresh_from_db()
-    assert req.preservation_until.isoformat() == "2027-02-25T10:00:00+00:00"
+    legal_request.refresh_from_db()
+    assert legal_request.preservation_until.isoformat() == "2027-02-25T10:00:00+00:00"
     response = client.post(url, {"action": "extend"}, follow=True)
     assert "already extended once" in response.content.decode()
     client.post(url, {"action": "production", "production_reference": "EPOC-2026-77"})
-    req.refresh_from_db()
-    assert req.preservation_until is None
-    assert req.events.filter(kind=RequestEvent.Kind.PRODUCTION_CONFIRMED).exists()
+    legal_request.refresh_from_db()
+    assert legal_request.preservation_until is None
+    assert legal_request.events.filter(kind=RequestEvent.Kind.PRODUCTION_CONFIRMED).exists()
 
 
 def test_officer_list_shows_own_requests_and_filters_by_status(client, officer, colleague):

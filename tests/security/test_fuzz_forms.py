@@ -629,7 +629,7 @@ def draft_of(officer: User, instrument: str) -> LegalRequest:
     )
     content, checked = _checked_pdf()
     services.attachment_add(
-        request=draft, user=officer, uploaded=pdf_upload(content=content), checked=checked
+        legal_request=draft, user=officer, uploaded=pdf_upload(content=content), checked=checked
     )
     return draft
 
@@ -638,7 +638,9 @@ def submitted(officer: User, instrument: str) -> LegalRequest:
     # As from a session verified with a passkey: an emergency needs one.
     passkey = officer.webauthncredential_set.first() or SoftPasskey().stored_for(officer)
     return services.legal_request_submit(
-        officer=officer, request=draft_of(officer, instrument), device_id=passkey.persistent_id
+        officer=officer,
+        legal_request=draft_of(officer, instrument),
+        device_id=passkey.persistent_id,
     )
 
 
@@ -1092,15 +1094,17 @@ def test_officer_actions_on_a_submitted_request_never_fail(
 ):
     form, extra, valid = OFFICER_PAGES[page]
     if page == "preservation":
-        request = submitted(officer, Instrument.EPOC_PR)
-        review_services.legal_request_accept(reviewer=reviewer, request=request)
-        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=request)
+        legal_request = submitted(officer, Instrument.EPOC_PR)
+        review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
+        review_services.legal_request_confirm_preservation(
+            reviewer=reviewer, legal_request=legal_request
+        )
     else:
-        request = submitted(officer, Instrument.EPOC)
+        legal_request = submitted(officer, Instrument.EPOC)
     fuzz_posts(
         examples,
         payloads(form().fields, extra, valid),
-        url=reverse(f"requests:{page}", args=[request.public_id]),
+        url=reverse(f"requests:{page}", args=[legal_request.public_id]),
         clients={"officer": verified(officer), "outsider": verified(outsider)},
     )
 
@@ -1128,28 +1132,35 @@ ACTION_DATA = {  # data each action accepts
 def request_ready_for(name: str, *, officer: User, reviewer: User) -> LegalRequest:
     """A request in the state where the action applies (each example starts from it)."""
     if name in ("approve", "callback"):
-        request = submitted(officer, Instrument.EMERGENCY_DISCLOSURE)
+        legal_request = submitted(officer, Instrument.EMERGENCY_DISCLOSURE)
     elif name in ("preserve", "confirm_extension"):
-        request = submitted(officer, Instrument.EPOC_PR)
+        legal_request = submitted(officer, Instrument.EPOC_PR)
     else:
-        request = submitted(officer, Instrument.EPOC)
+        legal_request = submitted(officer, Instrument.EPOC)
     if name not in ("accept", "assign", "refuse", "no-such-action"):
-        review_services.legal_request_accept(reviewer=reviewer, request=request)
+        review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
     if name == "approve":
-        review_services.callback_record(reviewer=reviewer, request=request, outcome="confirmed")
+        review_services.callback_record(
+            reviewer=reviewer, legal_request=legal_request, outcome="confirmed"
+        )
     if name == "confirm_extension":
-        review_services.legal_request_confirm_preservation(reviewer=reviewer, request=request)
-        services.preservation_extend(officer=officer, request=request)
+        review_services.legal_request_confirm_preservation(
+            reviewer=reviewer, legal_request=legal_request
+        )
+        services.preservation_extend(officer=officer, legal_request=legal_request)
     if name == "close":
         review_services.legal_request_refuse(
-            reviewer=reviewer, request=request, ground="other", explanation="Out of scope."
+            reviewer=reviewer,
+            legal_request=legal_request,
+            ground="other",
+            explanation="Out of scope.",
         )
-    return request
+    return legal_request
 
 
 @pytest.mark.parametrize("name", [*sorted(ACTIONS), "no-such-action"])
 def test_review_action_never_fails(examples, name, officer, reviewer, lead):
-    request = request_ready_for(name, officer=officer, reviewer=reviewer)
+    legal_request = request_ready_for(name, officer=officer, reviewer=reviewer)
     form = ACTION_FORMS.get(name)
     # assign: to a member of the legal team; approve: with the lead's own step-up code.
     valid = {
@@ -1160,7 +1171,7 @@ def test_review_action_never_fails(examples, name, officer, reviewer, lead):
     fuzz_posts(
         examples,
         payloads(form().fields if form else {}, valid=valid),
-        url=reverse("review:action", args=[request.public_id, name]),
+        url=reverse("review:action", args=[legal_request.public_id, name]),
         clients={
             "reviewer": verified(reviewer),
             # The approval needs a session verified with a passkey.
@@ -1421,12 +1432,12 @@ def test_upload_pages_never_fail(upload_examples, page, officer, reviewer):
         url = reverse("requests:create", args=[Instrument.EPOC])
         user, field, data = officer, "documents", {**VALID[Instrument.EPOC], "action": "submit"}
     elif page == "message":
-        request = submitted(officer, Instrument.EPOC)
-        url = reverse("requests:message", args=[request.public_id])
+        legal_request = submitted(officer, Instrument.EPOC)
+        url = reverse("requests:message", args=[legal_request.public_id])
         user, field, data = officer, "files", {"body": "The signed order, again."}
     else:
-        request = request_ready_for("respond", officer=officer, reviewer=reviewer)
-        url = reverse("review:action", args=[request.public_id, "respond"])
+        legal_request = request_ready_for("respond", officer=officer, reviewer=reviewer)
+        url = reverse("review:action", args=[legal_request.public_id, "respond"])
         user, field, data = reviewer, "files", {"note": ""}
 
     browser = CommittingClient()

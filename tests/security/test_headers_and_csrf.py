@@ -57,7 +57,7 @@ def pages(client, officer, reviewer, lead):
     heartbeat_record(name="deadline-sweep")
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
-    req = LegalRequest.objects.get()
+    legal_request = LegalRequest.objects.get()
     return {
         None: [
             "/",
@@ -71,11 +71,14 @@ def pages(client, officer, reviewer, lead):
             reverse("requests:list"),
             reverse("requests:new"),
             reverse("requests:create", args=["epoc"]),
-            reverse("requests:detail", args=[req.public_id]),
+            reverse("requests:detail", args=[legal_request.public_id]),
             reverse("authorities:account"),
             reverse("authorities:passkeys"),
         ],
-        reviewer: [reverse("review:queue"), reverse("review:detail", args=[req.public_id])],
+        reviewer: [
+            reverse("review:queue"),
+            reverse("review:detail", args=[legal_request.public_id]),
+        ],
         lead: [reverse("review:dashboard")],
     }
 
@@ -120,8 +123,12 @@ def test_csrf_is_enforced_on_every_post(officer, reviewer, client):
     world_client = CommittingClient()
     verified_login(world_client, officer)
     submit(world_client, Instrument.EPOC)
-    req = LegalRequest.objects.get()
-    world = {"request": req, "draft": req, "users": {"officer_a": officer}}
+    legal_request = LegalRequest.objects.get()
+    world = {
+        "legal_request": legal_request,
+        "draft": legal_request,
+        "users": {"officer_a": officer},
+    }
     # Without a token, every URL refuses a POST with 403, for a stranger and for an officer.
     patterns = [
         (n, p) for n, p in walk(get_resolver()) if "produced" not in n and "notice" not in n

@@ -200,17 +200,18 @@ def emergency(client, officer, reviewer, settings):
     instrument = Instrument.EMERGENCY_DISCLOSURE
     verified_login(client, officer)
     assert submit(client, instrument, VALID[instrument]).status_code == 302
-    request = LegalRequest.objects.exclude(status=Status.DRAFT).latest("pk")
+    legal_request = LegalRequest.objects.exclude(status=Status.DRAFT).latest("pk")
     verified_login(client, reviewer)
     client.post(
-        reverse("review:action", args=[request.public_id, "callback"]), {"outcome": "confirmed"}
+        reverse("review:action", args=[legal_request.public_id, "callback"]),
+        {"outcome": "confirmed"},
     )
-    return request
+    return legal_request
 
 
-def approve(browser, request, token):
+def approve(browser, legal_request, token):
     response = browser.post(
-        reverse("review:action", args=[request.public_id, "approve"]), {"otp_token": token}
+        reverse("review:action", args=[legal_request.public_id, "approve"]), {"otp_token": token}
     )
     return browser.get(response.url).content.decode()
 

@@ -150,19 +150,19 @@ def world(client, officer, outsider, reviewer, lead, auditor, staff, authority):
     totp_device(password_only)
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
-    req = LegalRequest.objects.exclude(status=Status.DRAFT).get()
+    legal_request = LegalRequest.objects.exclude(status=Status.DRAFT).get()
     submit(client, Instrument.INQUIRY, action="draft")
     draft = LegalRequest.objects.get(status=Status.DRAFT)
-    review_services.legal_request_accept(reviewer=reviewer, request=req)
+    review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
     review_services.legal_request_respond(
         reviewer=reviewer,
-        request=req,
+        legal_request=legal_request,
         partial=True,
         note="partial",
         files=[SimpleUploadedFile("export.csv", b"a,b\n")],
     )
     review_services.legal_request_refuse(
-        reviewer=reviewer, request=req, ground="other", explanation="x"
+        reviewer=reviewer, legal_request=legal_request, ground="other", explanation="x"
     )
     client.logout()
     return {
@@ -176,23 +176,23 @@ def world(client, officer, outsider, reviewer, lead, auditor, staff, authority):
             "auditor": auditor,
             "staff": staff,
         },
-        "request": req,
+        "legal_request": legal_request,
         "draft": draft,
     }
 
 
 def fill(name: str, pattern: URLPattern, world) -> str:
-    req, draft = world["request"], world["draft"]
+    legal_request, draft = world["legal_request"], world["draft"]
     officer = world["users"]["officer_a"]
     params = list(pattern.pattern.regex.groupindex)
     kwargs = {}
     for param in params:
         if param == "public_id":
-            kwargs[param] = (draft if name in ("requests:edit",) else req).public_id
+            kwargs[param] = (draft if name in ("requests:edit",) else legal_request).public_id
         elif param == "attachment_id":
-            kwargs[param] = getattr(req.attachments.first(), "public_id", uuid.uuid4())
+            kwargs[param] = getattr(legal_request.attachments.first(), "public_id", uuid.uuid4())
         elif param == "produced_id":
-            kwargs[param] = getattr(req.produced.first(), "public_id", uuid.uuid4())
+            kwargs[param] = getattr(legal_request.produced.first(), "public_id", uuid.uuid4())
         elif param == "instrument":
             kwargs[param] = "inquiry"
         elif param == "name":
