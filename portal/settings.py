@@ -198,6 +198,11 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 PORTAL_PLATFORM_DOMAINS = env.list(
     "PORTAL_PLATFORM_DOMAINS", default=["platform.example", "www.platform.example"]
 )
+# e-Evidence Art. 8: the Member State where the platform's designated establishment or legal
+# representative is (Directive (EU) 2023/1544). Its registry authority marked as able to enforce
+# is the enforcing authority, and its calendar, public holidays and time zone count the legal time
+# limits (docs/instruments.md). The default is the State of this platform's legal representative.
+PORTAL_ENFORCING_STATE = env.str("PORTAL_ENFORCING_STATE", default="IE").upper()
 # Internal deadlines set by platform policy (the law says "without undue delay"), in minutes.
 PORTAL_DEADLINE_MINUTES = {
     "epoc_pr_confirm": env.int("PORTAL_DEADLINE_EPOC_PR_MINUTES", default=24 * 60),
