@@ -12,6 +12,7 @@ from django.test import Client, TestCase
 from django.test.client import ClientHandler
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
+from kombu import Exchange, Queue
 
 from portal.celery import app as celery_app
 from tests.factories import AuthorityFactory, OfficerFactory, UserFactory, totp_device
@@ -20,9 +21,10 @@ from tests.factories import AuthorityFactory, OfficerFactory, UserFactory, totp_
 @pytest.fixture(autouse=True, scope="session")
 def _private_celery_queue():
     """Tasks the suite enqueues (e-mail hand-offs after commit) go to a queue of this run, which
-    is deleted at the end, so the shared Redis keeps no leftovers and no other worker runs them.
-    A run that published nothing (the pure tests: the clock, the power check) has nothing to
-    delete and does not connect to Redis at all."""
+    is deleted at the end, so the shared broker (Redis, or RabbitMQ with TEST_BROKER_URL=amqp://)
+    keeps no leftovers and no other worker runs them. Each xdist worker is a session of its own,
+    with its own queue. A run that published nothing (the pure tests: the clock, the power check)
+    has nothing to delete and does not connect to the broker at all."""
     queue = f"pytest-{uuid.uuid4().hex[:8]}"
     celery_app.conf.task_default_queue = queue
     published = []
@@ -35,9 +37,15 @@ def _private_celery_queue():
     before_task_publish.disconnect(note_publish)
     if not published:
         return
+    # Through kombu, so that it works on either broker: RabbitMQ deletes the queue and its
+    # exchange; the Redis transport deletes the queue's list and its binding (declared first, as
+    # it knows a queue's bindings from its own declarations).
     with celery_app.connection_for_write() as conn:
-        client = conn.default_channel.client  # the redis-py client kombu uses
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        bound = Queue(queue, Exchange(queue, type="direct"), routing_key=queue)
+        bound = bound(conn.default_channel)
+        bound.declare()
+        bound.delete()
+        bound.exchange.delete()
 
 
 @pytest.fixture(autouse=True)
@@ -182,6 +190,23 @@ def pytest_runtest_setup(item):
 
     for marker in item.iter_markers("figure"):
         FIGURE_TESTS[marker.args[0]].add(item.nodeid)
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands the figures its tests recorded to the controller (below)."""
+    if hasattr(session.config, "workeroutput"):
+        from tests.figures import export
+
+        session.config.workeroutput["figures"] = export()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller collects each worker's figures, which it prints at the end."""
+    from tests.figures import merge
+
+    if recorded := getattr(node, "workeroutput", {}).get("figures"):
+        merge(recorded)
 
 
 def pytest_terminal_summary(terminalreporter):

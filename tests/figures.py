@@ -3,7 +3,8 @@
 A test records an item only once its assertions have passed, so a printed count is a count of
 cases that held. The cases that did not hold are counted from the tests that failed: a test
 marked `@pytest.mark.figure(kind)` is one case of that kind (conftest.py notes each such test
-that runs), so a failed one shows up as failed instead of missing from the count."""
+that runs), so a failed one shows up as failed instead of missing from the count. Under xdist
+(make check) each worker records its own tests and hands them to the controller at its end."""
 
 from collections import defaultdict
 
@@ -16,6 +17,25 @@ FUZZ_RAN: dict[str, list[int]] = {}
 
 def record(kind: str, item) -> None:
     FIGURES[kind].append(item)
+
+
+def export() -> dict:
+    """What this process recorded, in types execnet sends (an xdist worker hands it to the
+    controller, which prints the figures: conftest.py)."""
+    return {
+        "figures": {kind: list(items) for kind, items in FIGURES.items()},
+        "figure_tests": {kind: sorted(ids) for kind, ids in FIGURE_TESTS.items()},
+        "fuzz_ran": {test: list(counts) for test, counts in FUZZ_RAN.items()},
+    }
+
+
+def merge(recorded: dict) -> None:
+    """Add what a worker recorded (export()) to this process's figures."""
+    for kind, items in recorded["figures"].items():
+        FIGURES[kind].extend(tuple(item) if isinstance(item, list) else item for item in items)
+    for kind, ids in recorded["figure_tests"].items():
+        FIGURE_TESTS[kind].update(ids)
+    FUZZ_RAN.update(recorded["fuzz_ran"])
 
 
 def summary_lines(failed: set[str]) -> list[str]:

@@ -125,12 +125,6 @@ def test_portal_refuses_to_start_with_a_mistyped_proxy_network(tmp_path):
 # --- Through the real pages -------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashes(settings):
-    """The attacker's wrong passwords would each cost half a second of PBKDF2."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def behind_the_proxy(settings):
     """One TLS proxy on the same host, configured as README says. The setting the portal had

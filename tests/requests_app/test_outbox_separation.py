@@ -1,13 +1,13 @@
 """One outbox, separate from the alerts (issue 14, finding 5).
 
-- The alerts, the outbox and the tasks import each other in no loop (not even through an import
-  inside a function): the outbox knows nothing of alerts and asks them through a hook.
+- The outbox knows nothing of the alerts nor of the tasks, not even through an import inside a
+  function or through another module: it asks the alerts through a hook (and, like every module
+  of requests_app, is in no import loop: tests/portal/test_import_graph.py).
 - Nothing but the outbox writes an outbox row.
 - "Failing e-mails" has one definition: the leads' banner, their dashboard, the daily digest
   and /healthz count the same rows, whatever state each row is in.
 """
 
-import ast
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,71 +21,51 @@ from portal.services import heartbeat_record
 from requests_app import alerts
 from requests_app.models import Notification
 from requests_app.notifications import notifications_failing
+from scripts import import_graph
 from tests.conftest import verified_login
 
 PACKAGE = Path(__file__).resolve().parents[2] / "requests_app"
-OUTBOX_MODULES = {"requests_app.alerts", "requests_app.notifications", "requests_app.tasks"}
 START = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("UTC"))
 
 
 # --- The import graph -------------------------------------------------------------------------
+# The graph is scripts/import_graph.py's (grimp, every import statement, including those inside
+# functions); tests/portal/test_import_graph.py already holds that requests_app's modules import
+# each other in no loop, so the alerts, the outbox and the tasks are in none. What is the outbox's
+# own rule is here.
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+@pytest.fixture(scope="module")
+def graph():
+    return import_graph.build()
 
 
-def import_graph() -> dict[str, set[str]]:
-    """requests_app's modules and the requests_app modules each imports, anywhere in the file
-    (an import inside a function counts: it is the same dependency, only hidden)."""
-    graph: dict[str, set[str]] = {}
-    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        targets = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                targets |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                    base = f"{anchor}.{base}" if base else anchor
-                # `from . import alerts` imports the module requests_app.alerts.
-                targets |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-        graph[name] = {t for t in targets if t in modules and t != name}
-    return graph
+def test_the_graph_sees_imports_inside_functions(graph):
+    # requests_app.apps imports the alerts and the outbox only inside ready().
+    imported = graph.find_modules_directly_imported_by("requests_app.apps")
+    assert imported >= {"requests_app.alerts", "requests_app.notifications"}
 
 
-def cycles_through(graph: dict[str, set[str]], modules: set[str]) -> list[list[str]]:
-    """Every import loop that passes through one of `modules` (depth-first, each loop once)."""
-    found = []
-    for start in sorted(modules):
-        stack = [(start, [start])]
-        while stack:
-            node, path = stack.pop()
-            for nxt in sorted(graph.get(node, ())):
-                if nxt == start:
-                    found.append([*path, start])
-                elif nxt not in path:
-                    stack.append((nxt, [*path, nxt]))
-    return found
+def outbox_reaches(graph) -> list[tuple[str, ...]]:
+    """Each chain of imports from the outbox to the alerts or to the tasks."""
+    chains = (
+        graph.find_shortest_chain(importer="requests_app.notifications", imported=other)
+        for other in ("requests_app.alerts", "requests_app.tasks")
+    )
+    return [chain for chain in chains if chain]
 
 
-def test_import_graph_sees_imports_inside_functions():
-    # The walker itself: a module whose only import is inside a function is still an edge.
-    graph = import_graph()
-    assert "requests_app.models" in graph["requests_app.alerts"]
-    assert graph["requests_app.apps"] >= {"requests_app.alerts", "requests_app.notifications"}
+def test_the_outbox_knows_nothing_of_the_alerts_nor_of_the_tasks(graph):
+    # Not even through another module: the outbox asks the alerts through a hook.
+    assert outbox_reaches(graph) == []
 
 
-def test_alerts_outbox_and_tasks_import_each_other_in_no_loop():
-    graph = import_graph()
-
-    assert cycles_through(graph, OUTBOX_MODULES) == []
-    # The outbox knows nothing of the alerts, nor of the tasks that call it.
-    assert not graph["requests_app.notifications"] & {"requests_app.alerts", "requests_app.tasks"}
+def test_an_outbox_that_reaches_the_alerts_through_another_module_is_seen():
+    changed = import_graph.build()  # its own: the other tests' graph stays the real one
+    changed.add_import(importer="requests_app.models", imported="requests_app.alerts")
+    assert outbox_reaches(changed) == [
+        ("requests_app.notifications", "requests_app.models", "requests_app.alerts")
+    ]
 
 
 # Notification.objects.create(...), Notification(...) (not the model's own class statement).

@@ -195,13 +195,6 @@ def _every_example_ran(request):
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashes(settings):
-    """Each user of the cast costs half a second of PBKDF2 otherwise, and most tests here need
-    several; what is hashed how is tested with the accounts, not here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _rate_limits_out_of_reach(settings):
     """The fuzz posts hundreds of times from one address and one account: at production rates
     every page would answer 429 after a few examples and the view behind would go untested. The
