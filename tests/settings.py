@@ -32,6 +32,13 @@ TEST_ENVIRONMENT = {
 }
 for _name, _value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
+# Under xdist (make check runs two workers) each worker keeps its uploads in a directory of its
+# own; each also has its own test database (pytest-django adds the worker's id to its name) and
+# its own Celery queue (conftest.py). The collected static files stay shared: they are read only.
+if _worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PORTAL_PRIVATE_MEDIA_ROOT"] = str(
+        Path(os.environ["PORTAL_VAR_DIR"]) / f"private-{_worker}"
+    )
 
 from portal.settings import *  # noqa: E402, F403
 
