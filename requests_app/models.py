@@ -33,14 +33,24 @@ class LegalRequest(ChoiceLabels, models.Model):
     messages or amendments, never edits of these fields."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    reference = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    # Unique by a constraint (Meta), not unique=True: that would add a LIKE index nothing uses.
+    reference = models.CharField(max_length=20, null=True, blank=True)
     instrument = models.CharField(max_length=30, choices=Instrument.choices)
     status = models.CharField(max_length=30, choices=Status.choices, default=Status.DRAFT)
+    # No single-column index on these foreign keys: the composite indexes in Meta begin with
+    # them. Every index is written again on each update that moves next_alert_at or due_at (a
+    # sweep moves 1,000 at once), so the table keeps only the indexes a query uses.
     authority = models.ForeignKey(
-        "authorities.Authority", on_delete=models.PROTECT, related_name="legal_requests"
+        "authorities.Authority",
+        on_delete=models.PROTECT,
+        related_name="legal_requests",
+        db_index=False,
     )
     officer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="legal_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="legal_requests",
+        db_index=False,
     )
     is_emergency = models.BooleanField(default=False)
 
@@ -85,6 +95,7 @@ class LegalRequest(ChoiceLabels, models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="assigned_requests",
+        db_index=False,
     )
     # The deadline alerts (requests_app/alerts.py): the version of due_at (bumped whenever it
     # changes, so alerts of an old deadline are never sent for the new one), when it changed,
@@ -132,6 +143,7 @@ class LegalRequest(ChoiceLabels, models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="request_reference_unique"),
             models.CheckConstraint(
                 condition=models.Q(status="draft") | models.Q(reference__isnull=False),
                 name="submitted_request_has_reference",
@@ -320,7 +332,8 @@ class Notification(models.Model):
         PRESERVATION = "preservation", _("Preservation about to lapse")
         DIGEST = "digest", _("Daily digest")
 
-    key = models.CharField(max_length=200, unique=True)
+    # Unique by a constraint (Meta), not unique=True: that would add a LIKE index nothing uses.
+    key = models.CharField(max_length=200)
     alert_kind = models.CharField(max_length=20, choices=AlertKind.choices, blank=True)
     # Percent of the time allowed (fraction, deadline=100), repeat number (overdue) or days
     # before the lapse (preservation).
@@ -369,6 +382,8 @@ class Notification(models.Model):
             ),
         ]
         constraints = [
+            # One row per key: queueing a key again does nothing (notifications_enqueue).
+            models.UniqueConstraint(fields=["key"], name="notification_key_unique"),
             # One alert per request, kind, threshold and version of the deadline: two sweeps,
             # two beats or a redelivered task can never queue the same alert twice.
             models.UniqueConstraint(
