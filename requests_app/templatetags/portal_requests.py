@@ -52,9 +52,9 @@ def legal_limit(legal_request, short=False):
         return dateformat.format(timezone.localtime(legal_request.legal_due_at), "Y-m-d H:i T")
     if not has_legal_period(legal_request):
         return "—" if short else gettext("No fixed legal limit (without undue delay)")
-    if legal_request.received_at is None:
-        return "—"
-    return gettext("Clock stopped")
+    if legal_request.received_at is not None and legal_request.due_at is None:
+        return gettext("Clock stopped")
+    return "—"  # a draft
 
 
 @register.filter
