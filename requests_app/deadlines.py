@@ -131,6 +131,22 @@ def legal_deadline(
     return min(end + paused, _period_end(period, received + paused, state, zone))
 
 
+def stored_deadlines(
+    *, instrument: str, emergency: bool, events: Iterable[ClockEvent], state: str
+) -> tuple[datetime | None, datetime | None]:
+    """The two deadlines a request stores (LegalRequest.due_at, legal_due_at): the internal
+    target, never later than the legal time limit, and the legal time limit. The internal period
+    is a duration (10 days = 240 hours); the law counts calendar days in the enforcing State, so
+    a day of 23 hours (the spring DST change) can bring the legal limit before it: the internal
+    target is then the legal limit."""
+    events = list(events)
+    internal = due_at(instrument=instrument, emergency=emergency, events=events)
+    legal = legal_deadline(instrument=instrument, emergency=emergency, events=events, state=state)
+    if internal is not None and legal is not None:
+        internal = min(internal, legal)
+    return internal, legal
+
+
 def state_zone(state: str) -> ZoneInfo:
     try:
         return ZoneInfo(MEMBER_STATE_ZONES[state])

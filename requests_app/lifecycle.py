@@ -4,6 +4,7 @@ authority of a change (`notify_authority`). The officer's services (requests_app
 the legal team's (requests_app.review.services) both call here; who may act is asked of
 requests_app.policies before."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext
@@ -128,15 +129,21 @@ def clock_events(legal_request: LegalRequest) -> list[deadlines.ClockEvent]:
 
 
 def recompute_due_at(legal_request: LegalRequest) -> None:
-    """Store the deadline the clock events give; a changed deadline is a new deadline version
-    (its alerts replace the old ones, which are cancelled if still unsent)."""
-    due_at = deadlines.due_at(
+    """Store the deadlines the clock events give: the internal target (due_at, never later than
+    the legal limit) and the legal time limit in the enforcing State (legal_due_at). A changed
+    due_at is a new deadline version (its alerts replace the old ones, which are cancelled if
+    still unsent)."""
+    due_at, legal_due_at = deadlines.stored_deadlines(
         instrument=legal_request.instrument,
         emergency=legal_request.is_emergency,
         events=clock_events(legal_request),
+        state=settings.PORTAL_ENFORCING_STATE,
     )
     changed = due_at != legal_request.due_at or legal_request.deadline_version == 0
     legal_request.due_at = due_at
-    LegalRequest.objects.filter(pk=legal_request.pk).update(due_at=due_at)
+    legal_request.legal_due_at = legal_due_at
+    LegalRequest.objects.filter(pk=legal_request.pk).update(
+        due_at=due_at, legal_due_at=legal_due_at
+    )
     if changed:
         alerts.deadline_changed(legal_request)

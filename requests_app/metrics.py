@@ -71,12 +71,18 @@ def open_requests(now: datetime) -> Iterator[Metric]:
 
     figures = open_rows.aggregate(
         overdue=Count("id", filter=Q(due_at__lt=now)),
+        past_legal=Count("id", filter=Q(legal_due_at__lte=now)),
         nearest=Min("due_at", filter=Q(due_at__gte=now)),
     )
     yield GaugeMetricFamily(
         "portal_requests_overdue",
         "Open requests past their deadline.",
         value=figures["overdue"],
+    )
+    yield GaugeMetricFamily(
+        "portal_requests_past_legal_limit",
+        "Open requests past their legal time limit (counted in portal_requests_overdue too).",
+        value=figures["past_legal"],
     )
     nearest = GaugeMetricFamily(
         "portal_deadline_nearest_seconds",

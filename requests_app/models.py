@@ -76,7 +76,14 @@ class LegalRequest(ChoiceLabels, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    # Two deadlines (requests_app/deadlines.py, stored by lifecycle.recompute_due_at): due_at, the
+    # internal target (platform policy, never later than the legal limit), which the queue and
+    # the alerts follow; legal_due_at, the legal time limit counted as Regulation 1182/71 counts
+    # periods in settings.PORTAL_ENFORCING_STATE (an answer is in time strictly before it). NULL
+    # where the law sets no fixed limit ("without undue delay"), before receipt and while the
+    # clock is stopped.
     due_at = models.DateTimeField(null=True, blank=True)
+    legal_due_at = models.DateTimeField(null=True, blank=True)
     clock_stopped_at = models.DateTimeField(null=True, blank=True)
     preservation_until = models.DateTimeField(null=True, blank=True)
     # Evidence for reviewers: how the submission was authenticated.

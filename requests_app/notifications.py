@@ -238,6 +238,18 @@ def notice_context(
                 legal_request.instrument, legal_request.is_emergency
             ),
             "due_at": local_time(legal_request.due_at, time_zone) if legal_request.due_at else "",
+            # The legal time limit beside the internal target (due_at); "" with legal_limit_fixed
+            # False where the law sets none ("without undue delay").
+            "legal_due_at": (
+                local_time(legal_request.legal_due_at, time_zone)
+                if legal_request.legal_due_at
+                else ""
+            ),
+            "legal_limit_fixed": instruments.is_known(legal_request.instrument)
+            and instruments.rule_for(legal_request.instrument).legal_period_for(
+                emergency=legal_request.is_emergency
+            )
+            is not None,
             "time_left": format_duration(left) if left is not None else "",
             "authority": legal_request.authority.name_en,
             "country": legal_request.authority.country,

@@ -4,7 +4,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -48,10 +48,16 @@ def _lead_or_404(user) -> None:
 @dataclass
 class Dashboard:
     overdue: int
+    # Open requests past their legal time limit (a subset of overdue: due_at <= legal_due_at).
+    past_legal_limit: int
     due_within_hour: int
     due_within_day: int
     load: list[dict]
     response_times: list[dict]
+    # Requests answered (last 90 days) after the internal target but before the legal limit,
+    # and those answered after the legal time limit: counted apart.
+    answered_late_internal: int
+    answered_late_legal: int
     # Requests the deadline sweep keeps failing on, and e-mails that keep failing to send.
     failing_alerts: list[dict]
     failing_emails: list[dict]
@@ -63,6 +69,7 @@ def dashboard(user, *, now: datetime | None = None) -> Dashboard:
     open_requests = LegalRequest.objects.filter(status__in=OPEN_STATUSES)
     deadlines = open_requests.aggregate(
         overdue=Count("id", filter=Q(due_at__lt=now)),
+        past_legal=Count("id", filter=Q(legal_due_at__lte=now)),
         hour=Count("id", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(hours=1))),
         day=Count("id", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=1))),
     )
@@ -75,12 +82,16 @@ def dashboard(user, *, now: datetime | None = None) -> Dashboard:
         )
         .order_by("-open")
     )
+    late = answered_late(since=now - timedelta(days=90))
     return Dashboard(
         overdue=deadlines["overdue"],
+        past_legal_limit=deadlines["past_legal"],
         due_within_hour=deadlines["hour"],
         due_within_day=deadlines["day"],
         load=load,
         response_times=response_times(since=now - timedelta(days=90)),
+        answered_late_internal=late["internal"],
+        answered_late_legal=late["legal"],
         failing_alerts=list(
             requests_with_failing_alerts()
             .order_by("reference")
@@ -103,6 +114,21 @@ def _percentile(values: list[float], fraction: float) -> float:
     if len(ordered) == 1:
         return ordered[0]
     return statistics.quantiles(ordered, n=100, method="inclusive")[int(fraction * 100) - 1]
+
+
+def answered_late(*, since: datetime) -> dict[str, int]:
+    """Requests received since `since` and answered late: "internal", after the internal target
+    only (the legal limit, if any, still ahead); "legal", at or after the legal time limit (an
+    answer is in time strictly before it). The two never overlap."""
+    answered = LegalRequest.objects.filter(answered_at__isnull=False, received_at__gte=since)
+    return answered.aggregate(
+        internal=Count(
+            "id",
+            filter=Q(answered_at__gt=F("due_at"))
+            & (Q(legal_due_at__isnull=True) | Q(answered_at__lt=F("legal_due_at"))),
+        ),
+        legal=Count("id", filter=Q(answered_at__gte=F("legal_due_at"))),
+    )
 
 
 def response_times(*, since: datetime) -> list[dict]:

@@ -1,9 +1,10 @@
 from django import template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 
+from requests_app import instruments
 from requests_app.models import OPEN_STATUSES
 from requests_app.notifications import format_duration
 from requests_app.risk import stored_snapshot
@@ -33,6 +34,29 @@ def time_left_badge(legal_request, now=None):
     return format_html('<span class="status-badge {}">{}</span>', css, text)
 
 
+def has_legal_period(legal_request) -> bool:
+    """Whether the law sets this request a fixed time limit (False for an instrument the rule
+    table no longer knows: its page shows it without one)."""
+    if not instruments.is_known(legal_request.instrument):
+        return False
+    rule = instruments.rule_for(legal_request.instrument)
+    return rule.legal_period_for(emergency=legal_request.is_emergency) is not None
+
+
+@register.simple_tag
+def legal_limit(legal_request, short=False):
+    """The legal time limit (legal_due_at) as the pages show it, in the reader's time zone: the
+    instant it expires; "Clock stopped" while a clarification pause is open; where the law sets
+    no fixed limit, "No fixed legal limit (without undue delay)" (`short`: "—", for the queue)."""
+    if legal_request.legal_due_at is not None:
+        return dateformat.format(timezone.localtime(legal_request.legal_due_at), "Y-m-d H:i T")
+    if not has_legal_period(legal_request):
+        return "—" if short else gettext("No fixed legal limit (without undue delay)")
+    if legal_request.received_at is not None and legal_request.due_at is None:
+        return gettext("Clock stopped")
+    return "—"  # a draft
+
+
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key, 0)
@@ -52,7 +76,7 @@ def to_minute(value) -> str:
 
 @register.simple_tag
 def queue_row(legal_request, now):
-    """The cells of one review-queue row, built in Python: as template markup, the eight cells
+    """The cells of one review-queue row, built in Python: as template markup, the cells
     of 50 rows were some 800 nodes and most of the queue's time (make bench,
     docs/performance.md). Everything is escaped by format_html."""
     emergency = (
@@ -74,6 +98,7 @@ def queue_row(legal_request, now):
         f"{authority.name_en} ({authority.country})",
         _minute(legal_request.received_at),
         _minute(legal_request.due_at) or "—",
+        _minute(legal_request.legal_due_at) or legal_limit(legal_request, short=True),
         time_left_badge(legal_request, now),
         (assignee.full_name if assignee else "") or gettext("Unassigned"),
         legal_request.get_status_display(),

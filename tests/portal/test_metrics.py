@@ -80,7 +80,15 @@ def rows(officer):
     for a clarification, a TCO order whose alerts fail, a closed EPOC; the sweep finished 45 s
     ago; an outbox with one pending e-mail 10 minutes old, one failing after 3 attempts, and
     sent alerts 5 s and 90 s late."""
-    make_request(officer, 1, Instrument.EPOC, Status.SUBMITTED, -timedelta(hours=1))
+    # Past its internal target and its legal time limit (the closed one is not counted).
+    make_request(
+        officer,
+        1,
+        Instrument.EPOC,
+        Status.SUBMITTED,
+        -timedelta(hours=1),
+        legal_due_at=NOW - timedelta(minutes=1),
+    )
     make_request(officer, 2, Instrument.EPOC, Status.SUBMITTED, timedelta(hours=2))
     make_request(officer, 3, Instrument.EPOC, Status.IN_REVIEW, timedelta(days=5))
     make_request(officer, 4, Instrument.DSA_ART9, Status.CLARIFICATION, timedelta(days=1))
@@ -93,7 +101,14 @@ def rows(officer):
         alert_failures=2,
         alert_error="KeyError: 'retired_instrument'",
     )
-    make_request(officer, 6, Instrument.EPOC, Status.CLOSED, -timedelta(days=3))
+    make_request(
+        officer,
+        6,
+        Instrument.EPOC,
+        Status.CLOSED,
+        -timedelta(days=3),
+        legal_due_at=NOW - timedelta(days=2),
+    )
     Heartbeat.objects.create(name="deadline-sweep", seen_at=NOW - timedelta(seconds=45))
 
     make_notification("ack:1", created=timedelta(minutes=10), state=Notification.State.PENDING)
@@ -145,6 +160,7 @@ def test_scrape_with_the_token_shows_the_figures_of_the_rows(client, rows):
     assert open_requests[("submitted", "tco_removal")] == 1
     assert sum(open_requests.values()) == 5  # the closed EPOC is not open
     assert value(families, "portal_requests_overdue") == 1
+    assert value(families, "portal_requests_past_legal_limit") == 1
     assert value(families, "portal_deadline_nearest_seconds") == 2 * 3600
     assert value(families, "portal_alerts_failing_requests") == 1
     assert value(families, "portal_deadline_sweep_age_seconds") == 45

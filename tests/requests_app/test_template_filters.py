@@ -7,7 +7,7 @@ from django.utils import timezone
 from authorities.constants import Instrument
 from authorities.models import Authority
 from requests_app.models import LegalRequest, Status
-from requests_app.templatetags.portal_requests import queue_row
+from requests_app.templatetags.portal_requests import legal_limit, queue_row
 
 AT = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)
 
@@ -39,19 +39,35 @@ def test_a_queue_row_escapes_what_authorities_and_officers_wrote():
         is_emergency=True,
         received_at=AT,
         due_at=AT + timedelta(hours=8),
+        legal_due_at=AT + timedelta(hours=8, minutes=30),
     )
 
     with timezone.override("Europe/Paris"):
         row = queue_row(legal_request, now=AT)
 
     cells = re.findall(r"<td>(.*?)</td>", row)
-    assert len(cells) == 8
+    assert len(cells) == 9
     assert cells[0] == (
         f'<a href="/review/{legal_request.public_id}/">LR-2026-000001</a>'
         " <strong>EMERGENCY</strong>"
     )
     assert cells[2] == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; (FR)"
-    assert cells[3:5] == ["2026-07-02 00:30", "2026-07-02 08:30"]
-    assert cells[5] == '<span class="status-badge status-warn">8 h 0 min left</span>'
-    assert cells[6] == "Unassigned"
-    assert cells[1] == str(Instrument.EPOC.label) and cells[7] == str(Status.IN_REVIEW.label)
+    assert cells[3:6] == ["2026-07-02 00:30", "2026-07-02 08:30", "2026-07-02 09:00"]
+    assert cells[6] == '<span class="status-badge status-warn">8 h 0 min left</span>'
+    assert cells[7] == "Unassigned"
+    assert cells[1] == str(Instrument.EPOC.label) and cells[8] == str(Status.IN_REVIEW.label)
+
+
+def test_the_legal_time_limit_as_the_pages_show_it():
+    def request(instrument, **fields):
+        return LegalRequest(instrument=instrument, status=Status.IN_REVIEW, **fields)
+
+    epoc = request(Instrument.EPOC, received_at=AT, due_at=AT, legal_due_at=AT)
+    with timezone.override("Europe/Paris"):
+        assert legal_limit(epoc) == "2026-07-02 00:30 CEST"
+    stopped = request(Instrument.EPOC, received_at=AT, due_at=None, legal_due_at=None)
+    assert legal_limit(stopped) == "Clock stopped"
+    inquiry = request(Instrument.INQUIRY, received_at=AT, due_at=AT)
+    assert legal_limit(inquiry) == "No fixed legal limit (without undue delay)"
+    assert legal_limit(inquiry, short=True) == "—"
+    assert legal_limit(request("retired_instrument", received_at=AT, due_at=AT), True) == "—"
