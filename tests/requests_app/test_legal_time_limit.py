@@ -228,7 +228,7 @@ def test_the_migration_backfills_the_legal_limit_and_brings_a_late_target_back(
 
     from django.apps import apps
 
-    backfill = import_module("requests_app.migrations.0009_legal_due_at").backfill
+    backfill = import_module("requests_app.migrations.0010_legal_due_at").backfill
     enforcing_state.PORTAL_ENFORCING_STATE = "BE"
     spring = submitted(client, officer, when=utc(2027, 3, 27, 22, 30))
     inquiry = submitted(client, officer, Instrument.INQUIRY, when=utc(2027, 3, 27, 22, 30))

@@ -70,7 +70,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("requests_app", "0008_auditor_group"),
+        ("requests_app", "0009_fewer_indexes"),
     ]
 
     operations = [
