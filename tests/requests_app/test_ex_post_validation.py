@@ -200,8 +200,6 @@ def test_refused_validation_withdraws_the_download_and_the_deletion_is_recorded(
     assert AccessLog.objects.filter(
         action=AccessLog.Action.DOWNLOAD_REFUSED, request=legal_request
     ).exists()
-    # No more data may go out on it.
-    assert not policies.decide(reviewer, "respond", legal_request)
 
     # The reviewer records the deletion; the portal's copy goes with it.
     with time_machine.travel(START + timedelta(hours=22), tick=False):
@@ -274,7 +272,8 @@ def test_validation_granted_in_time_stops_the_clock(client, officer, police, rev
     sent = subjects(run_at(START + timedelta(hours=36))) + subjects(run_at(DUE))
     assert [s for s in sent if "VALIDATION" in s or "DELETE" in s] == []
     assert download(client, officer, produced, DUE + timedelta(hours=1)).status_code == 200
-    assert not policies.decide(reviewer, "record_deletion", legal_request)
+    with time_machine.travel(DUE + timedelta(hours=1), tick=False):
+        assert not policies.decide(reviewer, "record_deletion", legal_request)
 
 
 def test_validation_decision_is_checked_by_content(client, officer, police):
@@ -287,3 +286,16 @@ def test_validation_decision_is_checked_by_content(client, officer, police):
     legal_request.refresh_from_db()
     assert legal_request.validation_outcome == ""
     assert not legal_request.attachments.filter(purpose=Attachment.Purpose.VALIDATION).exists()
+
+
+def test_no_data_go_out_once_the_validation_lapsed(client, officer, police, reviewer):
+    legal_request = emergency_epoc(client, officer)
+    with time_machine.travel(START + timedelta(hours=1), tick=False):
+        review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
+        legal_request.refresh_from_db()
+        before = policies.decide(reviewer, "respond", legal_request)
+    # Before: only the emergency's own checks (call-back, second pair of eyes) stand in the way.
+    assert not before and "call" in before.reason and "4(5)" not in before.reason
+    with time_machine.travel(DUE, tick=False):
+        after = policies.decide(reviewer, "respond", legal_request)
+    assert not after and "Art. 4(5)" in after.reason
