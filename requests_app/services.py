@@ -404,7 +404,10 @@ def validation_record(
         timezone.localdate(legal_request.received_at) - timedelta(days=1)
     ):
         raise ValidationError(
-            gettext("The date of the validation decision is after the order was issued.")
+            gettext(
+                "The date of the validation decision must fall between the order's issuance "
+                "and today."
+            )
         )
     attachment_add(
         legal_request=legal_request,
