@@ -202,7 +202,9 @@ def _validation_not_failed_for(legal_request: LegalRequest) -> Decision:
 
 
 def _preserve(user, legal_request: LegalRequest) -> Decision:
-    if instruments.rule_for(legal_request.instrument).preservation is None:
+    # .get: a request whose instrument the table no longer knows still gets its page (a refusal).
+    rule = instruments.RULES.get(legal_request.instrument)
+    if rule is None or rule.preservation is None:
         return _not_now(gettext("Only a preservation order is preserved."))
     return _may_become(legal_request, Status.PRESERVED)
 

@@ -243,7 +243,8 @@ def _locked_for(officer, action: str, legal_request: LegalRequest) -> LegalReque
 @transaction.atomic
 def legal_request_withdraw(*, officer, legal_request: LegalRequest, reason: str) -> LegalRequest:
     legal_request = _locked_for(officer, "withdraw", legal_request)
-    ends_preservation = instruments.rule_for(legal_request.instrument).preservation is not None
+    rule = instruments.RULES.get(legal_request.instrument)  # a retired code may still withdraw
+    ends_preservation = rule is not None and rule.preservation is not None
     now = timezone.now()
     transition(
         legal_request=legal_request,
