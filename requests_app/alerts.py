@@ -28,15 +28,17 @@ from portal.logs import reference_bound
 from portal.services import heartbeat_record
 
 from . import instruments, roles
-from .models import OPEN_STATUSES, LegalRequest, Notification, Status
+from .ex_post_validation import Validation, ValidationState, validation_state
+from .models import OPEN_STATUSES, LegalRequest, Notification
 from .notifications import Email, notice_context, notifications_enqueue, notifications_failing
+from .preservation import Preservation, PreservationState, preservation_state
 
 logger = logging.getLogger(__name__)
 SWEEP_HEARTBEAT = "deadline-sweep"
 Kind = Notification.AlertKind
-PRESERVATION_ACTIVE = frozenset(
-    {Status.SUBMITTED, Status.IN_REVIEW, Status.CLARIFICATION, Status.PRESERVED}
-)
+# Alerts of a legal duty that no later change of the deadline undoes (delete the data, validate
+# the order): at send time they are checked against the predicate, not the deadline version.
+DUTY_KINDS = frozenset({Kind.PRESERVATION_END, Kind.VALIDATION_DUE, Kind.VALIDATION_FAILED})
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,9 @@ def schedule(
     status: str,
     due_at: datetime | None,
     changed_at: datetime | None,
-    preservation_until: datetime | None,
     now: datetime,
+    preservation: Preservation | None = None,
+    validation: Validation | None = None,
 ) -> tuple[list[AlertSpec], datetime | None]:
     """The alerts due now for the current deadline version, and when the next one falls.
 
@@ -62,8 +65,13 @@ def schedule(
        time allowed (PORTAL_ALERT_FRACTIONS), one at the deadline, then escalations every
        PORTAL_OVERDUE_REPEAT_MINUTES until the request is resolved (only the latest escalation
        if several fell due while the sweep was down).
-    2. While a preservation runs: a notice PORTAL_PRESERVATION_NOTICE_DAYS before it lapses.
-    3. Thresholds that fell before this version of the deadline began are not due: they
+    2. While a preservation runs (preservation.preservation_state): a notice
+       PORTAL_PRESERVATION_NOTICE_DAYS before it lapses; once it lapsed or was ended, one alert
+       to delete the data (PRESERVATION_END), until the deletion is recorded.
+    3. An emergency order awaiting its ex post validation (ex_post_validation): a reminder at
+       36 hours; once refused or lapsed, one alert to delete (VALIDATION_FAILED: threshold 0
+       for a refusal, 48 for a lapse).
+    4. Thresholds that fell before this version of the deadline began are not due: they
        belonged to the deadline as it was (and were alerted then, or had no deadline).
     """
     specs: list[AlertSpec] = []
@@ -79,9 +87,24 @@ def schedule(
         if latest >= 1:
             specs.append(AlertSpec(Kind.OVERDUE, latest, due_at + latest * every))
         specs.append(AlertSpec(Kind.OVERDUE, latest + 1, due_at + (latest + 1) * every))
-    if preservation_until is not None and status in PRESERVATION_ACTIVE:
-        days = settings.PORTAL_PRESERVATION_NOTICE_DAYS
-        specs.append(AlertSpec(Kind.PRESERVATION, days, preservation_until - timedelta(days=days)))
+    if preservation is not None:
+        if preservation.state == PreservationState.RUNNING:
+            days = settings.PORTAL_PRESERVATION_NOTICE_DAYS
+            specs.append(
+                AlertSpec(Kind.PRESERVATION, days, preservation.until - timedelta(days=days))
+            )
+        if preservation.until is not None and preservation.active:
+            specs.append(AlertSpec(Kind.PRESERVATION_END, 0, preservation.until))
+        if preservation.deletion_due:
+            specs.append(AlertSpec(Kind.PRESERVATION_END, 0, preservation.delete_from))
+    if validation is not None:
+        hours = int((validation.due_at - validation.remind_at).total_seconds() // 3600)
+        if validation.state == ValidationState.PENDING:
+            specs.append(AlertSpec(Kind.VALIDATION_DUE, hours, validation.remind_at))
+            specs.append(AlertSpec(Kind.VALIDATION_FAILED, 48, validation.due_at))
+        elif validation.deletion_due:
+            threshold = 48 if validation.state == ValidationState.LAPSED else 0
+            specs.append(AlertSpec(Kind.VALIDATION_FAILED, threshold, validation.failed_at))
     start = changed_at or now
     due = [s for s in specs if start <= s.at <= now]
     upcoming = [s.at for s in specs if s.at > now]
@@ -95,8 +118,9 @@ def request_schedule(legal_request: LegalRequest, now: datetime):
         status=legal_request.status,
         due_at=legal_request.due_at,
         changed_at=legal_request.deadline_changed_at,
-        preservation_until=legal_request.preservation_until,
         now=now,
+        preservation=preservation_state(legal_request, now),
+        validation=validation_state(legal_request, now),
     )
 
 
@@ -154,8 +178,11 @@ def recipients(legal_request: LegalRequest, kind: str, team: Team | None = None)
     assigned = [legal_request.assignee.email] if legal_request.assignee_id else team.on_duty
     if kind == Kind.OVERDUE:
         return sorted(set(assigned) | set(team.leads))
-    if kind == Kind.PRESERVATION:
+    if kind in (Kind.PRESERVATION, Kind.VALIDATION_DUE):
         return sorted(set(assigned) | {legal_request.officer.email})
+    if kind in (Kind.PRESERVATION_END, Kind.VALIDATION_FAILED):
+        # A duty of the whole legal team, whoever holds the request.
+        return sorted(set(assigned) | set(team.on_duty))
     return assigned
 
 
@@ -289,7 +316,15 @@ SWEEP_FIELDS = (
     "due_at",
     "deadline_changed_at",
     "deadline_version",
+    "received_at",
     "preservation_until",
+    "preservation_extended_at",
+    "production_reference",
+    "preservation_ended_at",
+    "validation_due_at",
+    "validation_outcome",
+    "validation_recorded_at",
+    "data_deleted_at",
     "alert_failures",
     "assignee__email",
     "officer__email",
@@ -441,6 +476,12 @@ def alerts_at_send_time(rows: list[Notification]) -> dict[int, dict | None]:
                 if legal_request.preservation_until
                 else ""
             ),
+            "validation_due_at": (
+                legal_request.validation_due_at.strftime("%Y-%m-%d %H:%M UTC")
+                if legal_request.validation_due_at
+                else ""
+            ),
+            "validation_refused": legal_request.validation_outcome == "refused",
         }
     return answers
 
@@ -448,15 +489,36 @@ def alerts_at_send_time(rows: list[Notification]) -> dict[int, dict | None]:
 def _still_applies(row: Notification, legal_request: LegalRequest) -> bool:
     if row.alert_kind == Kind.ARRIVAL:
         return legal_request.status in OPEN_STATUSES
+    if row.alert_kind in DUTY_KINDS:
+        return _duty_still_applies(row.alert_kind, legal_request)
     if legal_request.deadline_version != row.deadline_version:
         return False
     if row.alert_kind == Kind.PRESERVATION:
-        return legal_request.status in PRESERVATION_ACTIVE
+        preservation = preservation_state(legal_request, timezone.now())
+        return preservation is not None and preservation.state == PreservationState.RUNNING
     return legal_request.status in OPEN_STATUSES
 
 
+def _duty_still_applies(kind: str, legal_request: LegalRequest) -> bool:
+    now = timezone.now()
+    if kind == Kind.PRESERVATION_END:
+        preservation = preservation_state(legal_request, now)
+        return preservation is not None and preservation.deletion_due
+    validation = validation_state(legal_request, now)
+    if kind == Kind.VALIDATION_DUE:
+        return validation is not None and validation.state == ValidationState.PENDING
+    return validation is not None and validation.deletion_due
+
+
 # The alert kinds about one request, checked when sent; the digest is sent as queued.
-SEND_TIME_KINDS = (Kind.ARRIVAL, Kind.FRACTION, Kind.DEADLINE, Kind.OVERDUE, Kind.PRESERVATION)
+SEND_TIME_KINDS = (
+    Kind.ARRIVAL,
+    Kind.FRACTION,
+    Kind.DEADLINE,
+    Kind.OVERDUE,
+    Kind.PRESERVATION,
+    *sorted(DUTY_KINDS),
+)
 
 
 def daily_digest(*, now: datetime | None = None) -> Notification | None:

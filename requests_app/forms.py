@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import instruments
 from .identifiers import parse_targets
+from .models import ValidationOutcome
 from .uploads import check_upload
 
 LANGUAGES = [
@@ -241,3 +242,29 @@ class ProductionForm(forms.Form):
     production_reference = forms.CharField(
         label=_("Reference of the production order issued"), max_length=100
     )
+
+
+class PreservationEndForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the preservation no longer needed? (e-Evidence Art. 11(3))"),
+        required=False,
+        max_length=1000,
+    )
+
+
+class ValidationForm(forms.Form):
+    """The ex post validation of an emergency order (e-Evidence Art. 4(5))."""
+
+    outcome = forms.ChoiceField(label=_("Decision"), choices=ValidationOutcome.choices)
+    validating_authority = forms.CharField(label=_("Validating authority"), max_length=300)
+    validated_on = forms.DateField(
+        label=_("Date of the decision"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    decision = forms.FileField(
+        label=_("The decision (PDF or image)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg"}),
+    )
+
+    def clean_decision(self):
+        uploaded = self.cleaned_data["decision"]
+        return uploaded, check_upload(uploaded)

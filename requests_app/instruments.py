@@ -69,6 +69,39 @@ class LegalPeriod:
 
 
 @dataclass(frozen=True)
+class PreservationRule:
+    """How long a preservation order keeps data (e-Evidence Art. 11; docs/instruments.md,
+    "Preservation"): `days` from receipt, extended once by `extension_days` (Annex VI) while it
+    runs; without end once the issuing authority confirms a production request (Annex V);
+    ended early when the issuing authority says it is no longer needed (Art. 11(3)).
+    requests_app.preservation.preservation_state reads it; nothing else encodes these numbers."""
+
+    source: str
+    days: int = 60
+    extension_days: int = 30
+    extensions: int = 1
+
+
+@dataclass(frozen=True)
+class ExPostValidation:
+    """An emergency order issued without prior validation is validated afterwards, within
+    `hours` of its issuance (e-Evidence Art. 4(5)); the officer and the legal team are reminded
+    at `reminder_hours`. requests_app.ex_post_validation.validation_state reads it."""
+
+    source: str
+    hours: int = 48
+    reminder_hours: int = 36
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(hours=self.hours)
+
+    @property
+    def reminder(self) -> timedelta:
+        return timedelta(hours=self.reminder_hours)
+
+
+@dataclass(frozen=True)
 class InstrumentRule:
     code: str
     label: str
@@ -95,6 +128,10 @@ class InstrumentRule:
     # where the law sets no fixed period ("without undue delay", or no legal duty at all).
     legal_period: LegalPeriod | None = None
     emergency_legal_period: LegalPeriod | None = None
+    # e-Evidence Art. 11: the preservation lifecycle of a preservation order (None: not one).
+    preservation: PreservationRule | None = None
+    # e-Evidence Art. 4(5): the ex post validation of an emergency order issued without one.
+    ex_post_validation: ExPostValidation | None = None
 
     def legal_period_for(self, *, emergency: bool) -> LegalPeriod | None:
         if emergency and self.emergency_legal_period is not None:
@@ -134,6 +171,9 @@ RULES: dict[str, InstrumentRule] = {
             AuthorityKind.PROSECUTOR: LESS_SENSITIVE_CATEGORIES,
         },
         emergency_unvalidated_categories=LESS_SENSITIVE_CATEGORIES,
+        ex_post_validation=ExPostValidation(
+            source="e-Evidence Regulation (EU) 2023/1543, Art. 4(5)"
+        ),
         threshold_categories=SENSITIVE_CATEGORIES,
         evidence_rules=True,
     ),
@@ -152,6 +192,9 @@ RULES: dict[str, InstrumentRule] = {
         },
         emergency_unvalidated_categories=EVIDENCE_CATEGORIES,
         evidence_rules=True,
+        preservation=PreservationRule(
+            source="e-Evidence Regulation (EU) 2023/1543, Art. 11; Annexes V and VI"
+        ),
     ),
     Instrument.TCO_REMOVAL: InstrumentRule(
         code=Instrument.TCO_REMOVAL,
@@ -234,6 +277,24 @@ def is_known(code: str) -> bool:
 def is_emergency(code: str, emergency_flag: bool) -> bool:
     rule = RULES[code]
     return rule.always_emergency or (rule.emergency_allowed and emergency_flag)
+
+
+def issued_without_prior_validation(
+    *,
+    instrument: str,
+    authority_kind: str,
+    categories: list[str],
+    validating_authority: str,
+    emergency: bool,
+) -> bool:
+    """An emergency order that names no validating authority for data the issuer's kind may not
+    order itself (e-Evidence Art. 4(5)): the power check let it through because an emergency
+    may be validated afterwards, so it must be, within ExPostValidation.hours."""
+    rule = RULES[instrument]
+    if rule.ex_post_validation is None or not emergency or validating_authority.strip():
+        return False
+    direct = rule.direct_categories_by_kind.get(authority_kind, frozenset())
+    return any(category not in direct for category in categories)
 
 
 def power_problems(

@@ -24,6 +24,13 @@ class Status(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+class ValidationOutcome(models.TextChoices):
+    """The ex post validation of an emergency order (e-Evidence Art. 4(5))."""
+
+    GRANTED = "granted", _("Validated")
+    REFUSED = "refused", _("Validation refused")
+
+
 # The legal clock runs in these states; deadlines and alerts apply to them.
 OPEN_STATUSES = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.CLARIFICATION})
 
@@ -85,7 +92,28 @@ class LegalRequest(ChoiceLabels, models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     legal_due_at = models.DateTimeField(null=True, blank=True)
     clock_stopped_at = models.DateTimeField(null=True, blank=True)
+    # A preservation order (requests_app.preservation reads these; nothing else decides):
+    # when it lapses (NULL once a production request keeps it without end), when it was
+    # extended (Annex VI, once), the production request that keeps it (Annex V), when the
+    # issuing authority ended it early or withdrew the order (Art. 11(3)).
     preservation_until = models.DateTimeField(null=True, blank=True)
+    preservation_extended_at = models.DateTimeField(null=True, blank=True)
+    # Database defaults keep raw INSERTs (bench/seed.sql) working.
+    production_reference = models.CharField(max_length=100, blank=True, default="", db_default="")
+    preservation_ended_at = models.DateTimeField(null=True, blank=True)
+    # An emergency order issued without prior validation (e-Evidence Art. 4(5);
+    # requests_app.ex_post_validation): the end of its 48 hours, set at submission, and the
+    # validation the officer recorded (the decision is an attachment, purpose "validation").
+    validation_due_at = models.DateTimeField(null=True, blank=True)
+    validation_outcome = models.CharField(
+        max_length=10, choices=ValidationOutcome.choices, blank=True, default="", db_default=""
+    )
+    validation_recorded_at = models.DateTimeField(null=True, blank=True)
+    validation_authority = models.CharField(max_length=300, blank=True, default="", db_default="")
+    validation_date = models.DateField(null=True, blank=True)
+    # When the legal team recorded deleting the data (a lapsed or ended preservation, a refused
+    # or lapsed validation).
+    data_deleted_at = models.DateTimeField(null=True, blank=True)
     # Evidence for reviewers: how the submission was authenticated.
     submitted_device = models.CharField(max_length=100, blank=True)
     submitted_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -236,6 +264,10 @@ class RequestEvent(ChoiceLabels, models.Model):
         CLOSED = "closed", _("Closed")
         CALLBACK = "callback", _("Call-back to the registry number")
         DISCLOSURE_APPROVED = "disclosure_approved", _("Emergency disclosure approved")
+        PRESERVATION_ENDED = "preservation_ended", _("Preservation ended by the issuing authority")
+        VALIDATION_GRANTED = "validation_granted", _("Ex post validation recorded")
+        VALIDATION_REFUSED = "validation_refused", _("Ex post validation refused")
+        DATA_DELETED = "data_deleted", _("Deletion of the data recorded")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -290,6 +322,7 @@ class Attachment(models.Model):
     class Purpose(models.TextChoices):
         ORDER = "order", _("Signed order")
         MESSAGE = "message", _("Message attachment")
+        VALIDATION = "validation", _("Ex post validation decision")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="attachments")
@@ -337,6 +370,9 @@ class Notification(models.Model):
         DEADLINE = "deadline", _("Deadline reached")
         OVERDUE = "overdue", _("Overdue: escalation to leads")
         PRESERVATION = "preservation", _("Preservation about to lapse")
+        PRESERVATION_END = "preservation_end", _("Preservation over: delete the data")
+        VALIDATION_DUE = "validation_due", _("Ex post validation due")
+        VALIDATION_FAILED = "validation_failed", _("Validation refused or lapsed: delete the data")
         DIGEST = "digest", _("Daily digest")
 
     # Unique by a constraint (Meta), not unique=True: that would add a LIKE index nothing uses.

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django.utils.translation import gettext
 
-from authorities.constants import Instrument
 from authorities.selectors import officer_block_reason
 from portal.access import only_for
 
-from . import lifecycle, roles
+from . import instruments, lifecycle, roles
+from .ex_post_validation import ValidationState, validation_state
 from .models import CallbackVerification, LegalRequest, RequestEvent, Status
+from .preservation import PreservationState, preservation_state
 
 
 class Capability(StrEnum):
@@ -179,28 +181,55 @@ def _respond(user, legal_request: LegalRequest) -> Decision:
         problems = emergency_disclosure_problems(legal_request, user)
         return _forbidden(" ".join(problems)) if problems else ALLOWED
 
-    return _first_refusal(lambda: _may_become(legal_request, Status.RESPONDED), disclosure)
+    return _first_refusal(
+        lambda: _may_become(legal_request, Status.RESPONDED),
+        lambda: _validation_not_failed_for(legal_request),
+        disclosure,
+    )
+
+
+def _validation_not_failed_for(legal_request: LegalRequest) -> Decision:
+    validation = validation_state(legal_request, timezone.now())
+    if validation is not None and validation.failed:
+        return _not_now(
+            gettext(
+                "The ex post validation of this emergency order was refused or not given within "
+                "48 hours (e-Evidence Art. 4(5)): no data may be produced, and the data "
+                "produced are to be deleted."
+            )
+        )
+    return ALLOWED
 
 
 def _preserve(user, legal_request: LegalRequest) -> Decision:
-    if legal_request.instrument != Instrument.EPOC_PR:
+    # .get: a request whose instrument the table no longer knows still gets its page (a refusal).
+    rule = instruments.RULES.get(legal_request.instrument)
+    if rule is None or rule.preservation is None:
         return _not_now(gettext("Only a preservation order is preserved."))
     return _may_become(legal_request, Status.PRESERVED)
 
 
 def _confirm_extension(user, legal_request: LegalRequest) -> Decision:
-    if legal_request.instrument == Instrument.EPOC_PR:
-        kinds = set(
-            legal_request.events.filter(
-                kind__in=[
-                    RequestEvent.Kind.PRESERVATION_EXTENSION,
-                    RequestEvent.Kind.EXTENSION_CONFIRMED,
-                ]
-            ).values_list("kind", flat=True)
-        )
-        if kinds == {RequestEvent.Kind.PRESERVATION_EXTENSION}:
-            return ALLOWED
+    if legal_request.preservation_extended_at is not None and not (
+        legal_request.events.filter(kind=RequestEvent.Kind.EXTENSION_CONFIRMED).exists()
+    ):
+        return ALLOWED
     return _not_now(gettext("There is no extension waiting for confirmation."))
+
+
+def _record_deletion(user, legal_request: LegalRequest) -> Decision:
+    """The legal team records deleting the data once they are due for deletion: a preservation
+    that lapsed or was ended, an emergency order whose validation was refused or lapsed."""
+    now = timezone.now()
+    preservation = preservation_state(legal_request, now)
+    validation = validation_state(legal_request, now)
+    if (preservation is not None and preservation.deletion_due) or (
+        validation is not None and validation.deletion_due
+    ):
+        return ALLOWED
+    if legal_request.data_deleted_at is not None:
+        return _not_now(gettext("The deletion is already recorded."))
+    return _not_now(gettext("Nothing on this request is due for deletion."))
 
 
 def _callback(user, legal_request: LegalRequest) -> Decision:
@@ -283,33 +312,70 @@ def _withdraw(user, legal_request: LegalRequest) -> Decision:
     return _may_become(legal_request, Status.WITHDRAWN)
 
 
-def _preservation_active(legal_request: LegalRequest, not_preservation: str) -> Decision:
-    if legal_request.instrument != Instrument.EPOC_PR:
+def _preservation_open(legal_request: LegalRequest, not_preservation: str) -> Decision:
+    """The preservation runs and the issuing authority may still act on it: the one predicate
+    (preservation.preservation_state) that the alerts and the pages read too."""
+    preservation = preservation_state(legal_request, timezone.now())
+    if preservation is None:
         return _not_now(not_preservation)
-    if legal_request.status in (Status.WITHDRAWN, Status.REFUSED, Status.CLOSED):
+    if preservation.state == PreservationState.LAPSED:
+        return _not_now(gettext("This preservation has lapsed: the data are to be deleted."))
+    if not preservation.open_to_authority:
         return _not_now(gettext("This preservation order is no longer active."))
     return ALLOWED
 
 
 def _extend(user, legal_request: LegalRequest) -> Decision:
-    active = _preservation_active(
-        legal_request, gettext("Only a preservation order can be extended.")
+    def once() -> Decision:
+        preservation = preservation_state(legal_request, timezone.now())
+        if preservation.state == PreservationState.UNTIL_PRODUCTION:
+            return _not_now(
+                gettext("A production request was confirmed: preservation has no end date.")
+            )
+        if not preservation.may_extend:
+            return _not_now(gettext("The preservation was already extended once (30 days)."))
+        return ALLOWED
+
+    return _first_refusal(
+        lambda: _preservation_open(
+            legal_request, gettext("Only a preservation order can be extended.")
+        ),
+        once,
     )
-    if not active:
-        return active
-    if legal_request.preservation_until is None:
-        return _not_now(
-            gettext("A production request was confirmed: preservation has no end date.")
-        )
-    if legal_request.events.filter(kind=RequestEvent.Kind.PRESERVATION_EXTENSION).exists():
-        return _not_now(gettext("The preservation was already extended once (30 days)."))
-    return ALLOWED
 
 
 def _confirm_production(user, legal_request: LegalRequest) -> Decision:
-    return _preservation_active(
-        legal_request, gettext("Only a preservation order has a production follow-up.")
+    def not_yet() -> Decision:
+        if preservation_state(legal_request, timezone.now()).state != PreservationState.RUNNING:
+            return _not_now(gettext("A production request was already confirmed."))
+        return ALLOWED
+
+    return _first_refusal(
+        lambda: _preservation_open(
+            legal_request, gettext("Only a preservation order has a production follow-up.")
+        ),
+        not_yet,
     )
+
+
+def _end_preservation(user, legal_request: LegalRequest) -> Decision:
+    return _preservation_open(legal_request, gettext("Only a preservation order can be ended."))
+
+
+def _record_validation(user, legal_request: LegalRequest) -> Decision:
+    validation = validation_state(legal_request, timezone.now())
+    if validation is None:
+        return _not_now(gettext("This order needs no ex post validation."))
+    if validation.state == ValidationState.LAPSED:
+        return _not_now(
+            gettext(
+                "The 48 hours for the ex post validation have passed (e-Evidence Art. 4(5)): "
+                "withdraw the order."
+            )
+        )
+    if validation.state != ValidationState.PENDING:
+        return _not_now(gettext("The ex post validation is already recorded."))
+    return ALLOWED
 
 
 # --- The table --------------------------------------------------------------------------------
@@ -333,6 +399,7 @@ RULES: dict[str, Rule] = {
     "preserve": Rule(C.REVIEW, _preserve),
     "confirm_extension": Rule(C.REVIEW, _confirm_extension),
     "close": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.CLOSED)),
+    "record_deletion": Rule(C.REVIEW, _record_deletion),
     "callback": Rule(C.REVIEW, _callback),
     "approve": Rule(C.APPROVE_DISCLOSURE, _approve),
     # The authority (requests_app.services).
@@ -342,6 +409,8 @@ RULES: dict[str, Rule] = {
     "withdraw": Rule(C.FOLLOW, _withdraw, followed=True),
     "extend_preservation": Rule(C.FOLLOW, _extend, followed=True),
     "confirm_production": Rule(C.FOLLOW, _confirm_production, followed=True),
+    "end_preservation": Rule(C.FOLLOW, _end_preservation, followed=True),
+    "record_validation": Rule(C.FOLLOW, _record_validation, followed=True),
 }
 
 

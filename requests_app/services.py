@@ -1,9 +1,8 @@
 """Actions on legal requests. Each is atomic, writes an event row in the same transaction, and
 queues its e-mails in the outbox (requests_app.notifications)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,8 +21,10 @@ from .models import (
     RequestEvent,
     RequestTarget,
     Status,
+    ValidationOutcome,
 )
 from .notifications import Email, notice_context, notifications_enqueue
+from .preservation import extended_until, first_until
 from .uploads import CheckedFile
 from .validation import submission_problems
 
@@ -189,8 +190,18 @@ def legal_request_submit(
         "submitted_ip": ip,
         "submitted_device": device_id[:100],
     }
-    if legal_request.instrument == instruments.Instrument.EPOC_PR:
-        fields["preservation_until"] = now + timedelta(days=settings.PORTAL_PRESERVATION_DAYS)
+    rule = instruments.rule_for(legal_request.instrument)
+    if rule.preservation is not None:
+        fields["preservation_until"] = first_until(now, rule.preservation)
+    if instruments.issued_without_prior_validation(
+        instrument=legal_request.instrument,
+        authority_kind=legal_request.authority.kind,
+        categories=list(legal_request.data_categories),
+        validating_authority=legal_request.validating_authority,
+        emergency=emergency,
+    ):
+        # Art. 4(5): validated afterwards, within 48 hours of issuance (here: receipt).
+        fields["validation_due_at"] = now + rule.ex_post_validation.period
     transition(
         legal_request=legal_request,
         to=Status.SUBMITTED,
@@ -232,13 +243,21 @@ def _locked_for(officer, action: str, legal_request: LegalRequest) -> LegalReque
 @transaction.atomic
 def legal_request_withdraw(*, officer, legal_request: LegalRequest, reason: str) -> LegalRequest:
     legal_request = _locked_for(officer, "withdraw", legal_request)
+    rule = instruments.RULES.get(legal_request.instrument)  # a retired code may still withdraw
+    ends_preservation = rule is not None and rule.preservation is not None
+    now = timezone.now()
     transition(
         legal_request=legal_request,
         to=Status.WITHDRAWN,
         actor=officer,
         kind=RequestEvent.Kind.WITHDRAWN,
         detail=reason,
+        # A withdrawn preservation order ends its preservation: the data are to be deleted.
+        **({"preservation_ended_at": now} if ends_preservation else {}),
     )
+    if ends_preservation:
+        # The same instant: the deletion alert falls at the start of this deadline version.
+        alerts.deadline_changed(legal_request, now=now)
     notify_authority(legal_request, key="withdrawn", template="request_status_changed")
     return legal_request
 
@@ -304,11 +323,14 @@ def message_post_by_officer(
 
 @transaction.atomic
 def preservation_extend(*, officer, legal_request: LegalRequest) -> LegalRequest:
-    """EPOC-PR Annex VI: the issuing authority extends the preservation once, by 30 days."""
+    """EPOC-PR Annex VI: while the preservation runs, the issuing authority extends it once, by
+    the rule's 30 days."""
     legal_request = _locked_for(officer, "extend_preservation", legal_request)
-    legal_request.preservation_until += timedelta(days=settings.PORTAL_PRESERVATION_EXTENSION_DAYS)
-    legal_request.save(update_fields=["preservation_until"])
-    alerts.deadline_changed(legal_request)
+    rule = instruments.rule_for(legal_request.instrument).preservation
+    legal_request.preservation_until = extended_until(legal_request.preservation_until, rule)
+    legal_request.preservation_extended_at = timezone.now()
+    legal_request.save(update_fields=["preservation_until", "preservation_extended_at"])
+    alerts.deadline_changed(legal_request)  # the lapse notice moves with the lapse
     RequestEvent.objects.create(
         request=legal_request,
         kind=RequestEvent.Kind.PRESERVATION_EXTENSION,
@@ -322,16 +344,100 @@ def preservation_extend(*, officer, legal_request: LegalRequest) -> LegalRequest
 def preservation_confirm_production(
     *, officer, legal_request: LegalRequest, production_reference: str
 ) -> LegalRequest:
-    """EPOC-PR Annex V: a production request was issued, so the data stay preserved until it
-    is answered (no end date here)."""
+    """EPOC-PR Annex V: a production request for the same data was issued, so the data stay
+    preserved until it is answered (no end date here)."""
     legal_request = _locked_for(officer, "confirm_production", legal_request)
     legal_request.preservation_until = None
-    legal_request.save(update_fields=["preservation_until"])
+    legal_request.production_reference = production_reference.strip()[:100]
+    legal_request.save(update_fields=["preservation_until", "production_reference"])
     alerts.deadline_changed(legal_request)
     RequestEvent.objects.create(
         request=legal_request,
         kind=RequestEvent.Kind.PRODUCTION_CONFIRMED,
         actor=officer,
-        detail=f"Production request: {production_reference}",
+        detail=f"Production request: {legal_request.production_reference}",
+    )
+    return legal_request
+
+
+@transaction.atomic
+def preservation_end(*, officer, legal_request: LegalRequest, reason: str = "") -> LegalRequest:
+    """e-Evidence Art. 11(3): the issuing authority says the preservation is no longer needed.
+    It ends now, and the legal team is told to delete the data (alerts: PRESERVATION_END)."""
+    legal_request = _locked_for(officer, "end_preservation", legal_request)
+    now = timezone.now()
+    legal_request.preservation_ended_at = now
+    legal_request.save(update_fields=["preservation_ended_at"])
+    alerts.deadline_changed(legal_request, now=now)  # the deletion alert falls now
+    RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.PRESERVATION_ENDED,
+        actor=officer,
+        detail=reason.strip()[:1000],
+    )
+    return legal_request
+
+
+# --- Ex post validation (e-Evidence Art. 4(5)) -------------------------------------------------
+
+
+@transaction.atomic
+def validation_record(
+    *,
+    officer,
+    legal_request: LegalRequest,
+    outcome: str,
+    validating_authority: str,
+    validated_on: date,
+    uploaded,
+    checked: CheckedFile,
+) -> LegalRequest:
+    """The officer records the ex post validation of an emergency order: who validated, when,
+    and the decision (a document checked by content). A refusal withdraws the produced data and
+    tells the legal team to delete them (alerts: VALIDATION_FAILED)."""
+    legal_request = _locked_for(officer, "record_validation", legal_request)
+    if outcome not in ValidationOutcome.values:
+        raise ValidationError(gettext("Say whether the order was validated or refused."))
+    if not validating_authority.strip():
+        raise ValidationError(gettext("Name the authority that decided on the validation."))
+    now = timezone.now()
+    if validated_on > timezone.localdate(now) or validated_on < (
+        timezone.localdate(legal_request.received_at) - timedelta(days=1)
+    ):
+        raise ValidationError(
+            gettext(
+                "The date of the validation decision must fall between the order's issuance "
+                "and today."
+            )
+        )
+    attachment_add(
+        legal_request=legal_request,
+        user=officer,
+        uploaded=uploaded,
+        checked=checked,
+        purpose=Attachment.Purpose.VALIDATION,
+    )
+    legal_request.validation_outcome = outcome
+    legal_request.validation_recorded_at = now
+    legal_request.validation_authority = validating_authority.strip()[:300]
+    legal_request.validation_date = validated_on
+    legal_request.save(
+        update_fields=[
+            "validation_outcome",
+            "validation_recorded_at",
+            "validation_authority",
+            "validation_date",
+        ]
+    )
+    # No reminder now; a refusal alerts the team, at this instant (the new version's start).
+    alerts.deadline_changed(legal_request, now=now)
+    granted = outcome == ValidationOutcome.GRANTED
+    RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.VALIDATION_GRANTED
+        if granted
+        else RequestEvent.Kind.VALIDATION_REFUSED,
+        actor=officer,
+        detail=f"{legal_request.validation_authority}, {validated_on:%Y-%m-%d}",
     )
     return legal_request

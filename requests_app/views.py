@@ -19,15 +19,19 @@ from portal.ratelimits import submission_limit, upload_limit
 
 from . import instruments, policies, selectors, services
 from .audit import access_log_record
+from .ex_post_validation import validation_state
 from .forms import (
     LegalRequestForm,
     MessageForm,
+    PreservationEndForm,
     ProductionForm,
+    ValidationForm,
     WithdrawForm,
     initial_from_request,
 )
 from .models import AccessLog, Attachment, RefusalGround, RequestEvent, Status
 from .policies import Capability, capability_required
+from .preservation import preservation_state
 from .validation import submission_problems
 
 officer_only = capability_required(Capability.FOLLOW)
@@ -235,6 +239,8 @@ OFFICER_ACTIONS = (
     "withdraw",
     "extend_preservation",
     "confirm_production",
+    "end_preservation",
+    "record_validation",
 )
 
 
@@ -254,6 +260,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     refusal = next(
         (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
     )
+    now = timezone.now()
     return render(
         request,
         "requests_app/detail.html",
@@ -263,10 +270,14 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
             "message_form": MessageForm(),
             "withdraw_form": WithdrawForm(),
             "production_form": ProductionForm(),
+            "preservation_end_form": PreservationEndForm(),
+            "validation_form": ValidationForm(),
             # What this officer may do to this request now ({% if actions.withdraw %}).
             "actions": policies.offered(officer, legal_request, OFFICER_ACTIONS),
             "refusal": refusal,
-            "now": timezone.now(),
+            "preservation": preservation_state(legal_request, now),
+            "validation": validation_state(legal_request, now),
+            "now": now,
         },
     )
 
@@ -295,6 +306,23 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
     officer = request.user
     produced = selectors.produced_get_for_officer(officer, public_id, produced_id)
     ref = f"{produced.original_name} ({produced.public_id})"
+    validation = validation_state(produced.request, timezone.now())
+    if validation is not None and validation.failed:
+        # e-Evidence Art. 4(5): an order whose validation was refused or lapsed is withdrawn;
+        # its data may not be used, so the download is gone (410), with the reason.
+        access_log_record(
+            user=officer,
+            action=AccessLog.Action.DOWNLOAD_REFUSED,
+            legal_request=produced.request,
+            object_ref=f"{ref}: validation {validation.state}",
+            ip=client_ip(request),
+        )
+        return render(
+            request,
+            "requests_app/withdrawn.html",
+            {"produced": produced, "validation": validation},
+            status=410,
+        )
     if produced.is_expired:
         access_log_record(
             user=officer,
@@ -418,6 +446,18 @@ def preservation(request: HttpRequest, public_id) -> HttpResponse:
         if request.POST.get("action") == "extend":
             services.preservation_extend(officer=officer, legal_request=legal_request)
             messages.success(request, gettext("Preservation extended by 30 days."))
+        elif request.POST.get("action") == "end":
+            form = PreservationEndForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, gettext("The reason is too long."))
+                return redirect("requests:detail", legal_request.public_id)
+            services.preservation_end(
+                officer=officer, legal_request=legal_request, reason=form.cleaned_data["reason"]
+            )
+            messages.success(
+                request,
+                gettext("Preservation ended: the platform is told to delete the data."),
+            )
         else:
             form = ProductionForm(request.POST)
             if not form.is_valid():
@@ -431,6 +471,37 @@ def preservation(request: HttpRequest, public_id) -> HttpResponse:
             messages.success(
                 request, gettext("Production follow-up recorded: the data stay preserved.")
             )
+    except (ValidationError, PermissionDenied) as problem:
+        messages.error(request, _problem_text(problem))
+    return redirect("requests:detail", legal_request.public_id)
+
+
+@officer_only
+@require_POST
+@upload_limit
+def validation(request: HttpRequest, public_id) -> HttpResponse:
+    """The ex post validation of an emergency order (e-Evidence Art. 4(5)): who decided, when,
+    and the decision itself (checked by content)."""
+    officer = request.user
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    form = ValidationForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("requests:detail", legal_request.public_id)
+    uploaded, checked = form.cleaned_data["decision"]
+    try:
+        services.validation_record(
+            officer=officer,
+            legal_request=legal_request,
+            outcome=form.cleaned_data["outcome"],
+            validating_authority=form.cleaned_data["validating_authority"],
+            validated_on=form.cleaned_data["validated_on"],
+            uploaded=uploaded,
+            checked=checked,
+        )
+        messages.success(request, gettext("Ex post validation recorded."))
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)

@@ -86,3 +86,11 @@ class ReportPeriodForm(forms.Form):
 
 class ApproveDisclosureForm(forms.Form):
     otp_token = StepUpField()
+
+
+class DeletionForm(forms.Form):
+    note = forms.CharField(
+        label=_("What was deleted, and where (the record of the deletion)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )

@@ -226,6 +226,36 @@ def legal_request_confirm_extension(*, reviewer, legal_request: LegalRequest) ->
 
 
 @transaction.atomic
+def legal_request_record_deletion(
+    *, reviewer, legal_request: LegalRequest, note: str = ""
+) -> RequestEvent:
+    """The legal team records that it deleted the data: a preservation that lapsed or was ended
+    (e-Evidence Art. 11), or an emergency order whose ex post validation was refused or not given
+    within 48 hours (Art. 4(5)). The portal's copies of produced data go too; their rows stay
+    (name, size, digest) for the record."""
+    policies.require(reviewer, "record_deletion")
+    if not note.strip():
+        raise ValidationError(gettext("Say what was deleted, and where."))
+    legal_request = _locked(legal_request, reviewer, "record_deletion")
+    now = timezone.now()
+    for produced in legal_request.produced.all():
+        if produced.file:
+            produced.file.delete(save=False)
+        produced.expires_at = min(produced.expires_at, now)
+        produced.save(update_fields=["file", "expires_at"])
+    legal_request.data_deleted_at = now
+    legal_request.save(update_fields=["data_deleted_at"])
+    event = RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.DATA_DELETED,
+        actor=reviewer,
+        detail=note.strip()[:2000],
+    )
+    _notify_status(legal_request, event)
+    return event
+
+
+@transaction.atomic
 def legal_request_close(*, reviewer, legal_request: LegalRequest, note: str = "") -> LegalRequest:
     policies.require(reviewer, "close")
     legal_request = _locked(legal_request, reviewer, "close")

@@ -26,8 +26,10 @@ from portal.http import client_ip
 from portal.ratelimits import upload_limit
 
 from .. import audit, instruments, policies, reports, selectors
+from ..ex_post_validation import validation_state
 from ..models import OPEN_STATUSES, AccessLog, LegalRequest, Status
 from ..policies import Capability, capability_required
+from ..preservation import preservation_state
 from ..risk import review_panel
 from ..views import _problem_text, attachment_response
 from . import services
@@ -37,6 +39,7 @@ from .forms import (
     CallbackForm,
     ClarificationForm,
     CloseForm,
+    DeletionForm,
     RefuseForm,
     ReportPeriodForm,
     RespondForm,
@@ -109,10 +112,13 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     )
     officer = legal_request.officer
     known = instruments.is_known(legal_request.instrument)
+    now = timezone.now()
     context = {
         "legal_request": legal_request,
         "rule": instruments.rule_for(legal_request.instrument) if known else None,
-        "now": timezone.now(),
+        "now": now,
+        "preservation": preservation_state(legal_request, now),
+        "validation": validation_state(legal_request, now),
         "approval_needs_passkey": not second_factor.session_may(
             request, second_factor.EMERGENCY_APPROVAL
         ),
@@ -139,6 +145,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         "respond_form": RespondForm(),
         "callback_form": CallbackForm(),
         "close_form": CloseForm(),
+        "deletion_form": DeletionForm(),
         "approve_form": ApproveDisclosureForm(),
         "open_statuses": OPEN_STATUSES,
     }
@@ -261,6 +268,13 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request, note=data["note"]
         ),
         _("Closed."),
+    ),
+    "record_deletion": ReviewAction(
+        lambda request: DeletionForm(request.POST),
+        lambda request, legal_request, data: services.legal_request_record_deletion(
+            reviewer=request.user, legal_request=legal_request, note=data["note"]
+        ),
+        _("Deletion recorded."),
     ),
     "callback": ReviewAction(
         lambda request: CallbackForm(request.POST),

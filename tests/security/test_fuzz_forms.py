@@ -45,6 +45,7 @@ from django.db import transaction
 from django.http import HttpResponse, QueryDict
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -55,7 +56,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from authorities.accounts import email_verification_token
 from authorities.admin import IdentityCheckForm
-from authorities.constants import Instrument
+from authorities.constants import AuthorityKind, Instrument
 from authorities.devices import EMAIL_CHANGE_SALT
 from authorities.forms import (
     EmailChangeForm,
@@ -75,7 +76,14 @@ from authorities.models import Authority, User
 from authorities.passkey_views import ENROL_SESSION_KEY
 from authorities.second_factor import totp_device_for_enrolment
 from requests_app import instruments, selectors, services
-from requests_app.forms import LegalRequestForm, MessageForm, ProductionForm, WithdrawForm
+from requests_app.forms import (
+    LegalRequestForm,
+    MessageForm,
+    PreservationEndForm,
+    ProductionForm,
+    ValidationForm,
+    WithdrawForm,
+)
 from requests_app.models import LegalRequest
 from requests_app.review import services as review_services
 from requests_app.review.forms import (
@@ -84,6 +92,7 @@ from requests_app.review.forms import (
     CallbackForm,
     ClarificationForm,
     CloseForm,
+    DeletionForm,
     RefuseForm,
     ReportPeriodForm,
     RespondForm,
@@ -627,6 +636,36 @@ def draft_of(officer: User, instrument: str) -> LegalRequest:
     return draft
 
 
+def emergency_without_validation(officer: User) -> LegalRequest:
+    """An emergency EPOC from a police authority that names no validating authority: its 48-hour
+    ex post validation clock runs (e-Evidence Art. 4(5))."""
+    officer.authority.kind = AuthorityKind.POLICE
+    officer.authority.save()
+    data = {
+        **VALID[Instrument.EPOC],
+        "is_emergency": "on",
+        "emergency_justification": "Imminent threat to life.",
+    }
+    form = LegalRequestForm(data, instrument=Instrument.EPOC)
+    assert form.is_valid(), form.errors
+    draft = services.legal_request_save_draft(
+        officer=officer,
+        instrument=Instrument.EPOC,
+        data=form.request_data(),
+        targets=form.cleaned_data.get("targets", []),
+    )
+    content, checked = _checked_pdf()
+    services.attachment_add(
+        legal_request=draft, user=officer, uploaded=pdf_upload(content=content), checked=checked
+    )
+    passkey = officer.webauthncredential_set.first() or SoftPasskey().stored_for(officer)
+    legal_request = services.legal_request_submit(
+        officer=officer, legal_request=draft, device_id=passkey.persistent_id
+    )
+    assert legal_request.validation_due_at is not None
+    return legal_request
+
+
 def submitted(officer: User, instrument: str) -> LegalRequest:
     # As from a session verified with a passkey: an emergency needs one.
     passkey = officer.webauthncredential_set.first() or SoftPasskey().stored_for(officer)
@@ -665,6 +704,9 @@ FORMS: dict[str, Callable[[Mapping[str, User]], Callable[..., forms.Form]]] = {
     "MessageForm": lambda users: MessageForm,
     "WithdrawForm": lambda users: WithdrawForm,
     "ProductionForm": lambda users: ProductionForm,
+    "PreservationEndForm": lambda users: PreservationEndForm,
+    "ValidationForm": lambda users: ValidationForm,
+    "DeletionForm": lambda users: DeletionForm,
     "AssignForm": lambda users: functools.partial(
         AssignForm, members=selectors.legal_team_members()
     ),
@@ -1070,13 +1112,23 @@ def test_draft_edit_page_never_fails(examples, instrument, officer, colleague):
     )
 
 
+TODAY = timezone.localdate().isoformat()  # a validation decision dated today is accepted
 OFFICER_PAGES = {  # the form, the keys the view reads itself, data it accepts
     "message": (MessageForm, {}, {"body": "October only.", "amendment": "on"}),
     "withdraw": (WithdrawForm, {}, {"reason": "The suspect was arrested."}),
     "preservation": (
         ProductionForm,
-        {"action": many(st.one_of(st.sampled_from(["extend", "production"]), texts))},
+        {
+            "action": many(st.one_of(st.sampled_from(["extend", "production", "end"]), texts)),
+            "reason": many(texts),
+        },
         {"action": "production", "production_reference": "PARQUET-2026-0042-P"},
+    ),
+    # The decision document is fuzzed by the upload tests (UPLOAD_PAGES); here the other fields.
+    "validation": (
+        ValidationForm,
+        {},
+        {"outcome": "granted", "validating_authority": "JLD, TJ Paris", "validated_on": TODAY},
     ),
 }
 
@@ -1092,6 +1144,8 @@ def test_officer_actions_on_a_submitted_request_never_fail(
         review_services.legal_request_confirm_preservation(
             reviewer=reviewer, legal_request=legal_request
         )
+    elif page == "validation":
+        legal_request = emergency_without_validation(officer)
     else:
         legal_request = submitted(officer, Instrument.EPOC)
     fuzz_posts(
@@ -1112,6 +1166,7 @@ ACTION_FORMS: dict[str, Callable[[], forms.Form]] = {
     "close": CloseForm,
     "callback": CallbackForm,
     "approve": ApproveDisclosureForm,
+    "record_deletion": DeletionForm,
 }
 ACTION_DATA = {  # data each action accepts
     "clarify": {"question": "Which period exactly?"},
@@ -1119,6 +1174,7 @@ ACTION_DATA = {  # data each action accepts
     "respond": {"note": "Content data not stored.", "partial": "on"},
     "close": {"note": "Done."},
     "callback": {"outcome": "confirmed", "notes": "Duty officer, Cdt Martin"},
+    "record_deletion": {"note": "Preserved copy purged."},
 }
 
 
@@ -1126,7 +1182,7 @@ def request_ready_for(name: str, *, officer: User, reviewer: User) -> LegalReque
     """A request in the state where the action applies (each example starts from it)."""
     if name in ("approve", "callback"):
         legal_request = submitted(officer, Instrument.EMERGENCY_DISCLOSURE)
-    elif name in ("preserve", "confirm_extension"):
+    elif name in ("preserve", "confirm_extension", "record_deletion"):
         legal_request = submitted(officer, Instrument.EPOC_PR)
     else:
         legal_request = submitted(officer, Instrument.EPOC)
@@ -1141,6 +1197,11 @@ def request_ready_for(name: str, *, officer: User, reviewer: User) -> LegalReque
             reviewer=reviewer, legal_request=legal_request
         )
         services.preservation_extend(officer=officer, legal_request=legal_request)
+    if name == "record_deletion":  # withdrawn once preserved: the data are to be deleted
+        review_services.legal_request_confirm_preservation(
+            reviewer=reviewer, legal_request=legal_request
+        )
+        services.legal_request_withdraw(officer=officer, legal_request=legal_request, reason="x")
     if name == "close":
         review_services.legal_request_refuse(
             reviewer=reviewer,
@@ -1399,6 +1460,7 @@ UPLOAD_FORMS = {
     ),
     "MessageForm.files": (MessageForm, "files"),
     "RespondForm.files": (RespondForm, "files"),
+    "ValidationForm.decision": (ValidationForm, "decision"),
 }
 
 
@@ -1416,7 +1478,7 @@ def test_upload_fields_answer_true_or_false_for_any_file(upload_examples, name):
     example()
 
 
-UPLOAD_PAGES = ["new-request", "message", "respond"]
+UPLOAD_PAGES = ["new-request", "message", "respond", "validation"]
 
 
 @pytest.mark.parametrize("page", UPLOAD_PAGES)
@@ -1428,6 +1490,11 @@ def test_upload_pages_never_fail(upload_examples, page, officer, reviewer):
         legal_request = submitted(officer, Instrument.EPOC)
         url = reverse("requests:message", args=[legal_request.public_id])
         user, field, data = officer, "files", {"body": "The signed order, again."}
+    elif page == "validation":
+        legal_request = emergency_without_validation(officer)
+        url = reverse("requests:validation", args=[legal_request.public_id])
+        user, field = officer, "decision"
+        data = {"outcome": "refused", "validating_authority": "JLD", "validated_on": TODAY}
     else:
         legal_request = request_ready_for("respond", officer=officer, reviewer=reviewer)
         url = reverse("review:action", args=[legal_request.public_id, "respond"])

@@ -108,6 +108,8 @@ EXPECTED = {
     "requests:message": OFFICER_OWN_POST,
     "requests:withdraw": OFFICER_OWN_POST,
     "requests:preservation": OFFICER_OWN_POST,
+    # The ex post validation of an emergency order (Art. 4(5)); POST only, with a document.
+    "requests:validation": OFFICER_OWN_POST,
     "requests:notice": OFFICER_OWN_GET,
     "requests:produced": OFFICER_OWN_GET,
     "requests:attachment": OFFICER_OWN_GET,
