@@ -4,6 +4,8 @@ authority of a change (`notify_authority`). The officer's services (requests_app
 the legal team's (requests_app.review.services) both call here; who may act is asked of
 requests_app.policies before."""
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext
@@ -17,7 +19,13 @@ from .notifications import Email, notice_context, notifications_enqueue
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DRAFT: frozenset({Status.SUBMITTED}),
     Status.SUBMITTED: frozenset(
-        {Status.IN_REVIEW, Status.CLARIFICATION, Status.REFUSED, Status.WITHDRAWN}
+        {
+            Status.IN_REVIEW,
+            Status.CLARIFICATION,
+            Status.REFUSED,
+            Status.REFUSED_BY_ENFORCING,
+            Status.WITHDRAWN,
+        }
     ),
     Status.IN_REVIEW: frozenset(
         {
@@ -26,14 +34,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             Status.RESPONDED,
             Status.PARTIALLY_RESPONDED,
             Status.REFUSED,
+            Status.REFUSED_BY_ENFORCING,
             Status.WITHDRAWN,
         }
     ),
-    Status.CLARIFICATION: frozenset({Status.IN_REVIEW, Status.REFUSED, Status.WITHDRAWN}),
+    Status.CLARIFICATION: frozenset(
+        {Status.IN_REVIEW, Status.REFUSED, Status.REFUSED_BY_ENFORCING, Status.WITHDRAWN}
+    ),
     Status.PRESERVED: frozenset({Status.RESPONDED, Status.CLOSED, Status.WITHDRAWN}),
     Status.PARTIALLY_RESPONDED: frozenset({Status.RESPONDED, Status.CLOSED, Status.REFUSED}),
     Status.RESPONDED: frozenset({Status.CLOSED}),
     Status.REFUSED: frozenset({Status.CLOSED}),
+    Status.REFUSED_BY_ENFORCING: frozenset({Status.CLOSED}),
     Status.WITHDRAWN: frozenset({Status.CLOSED}),
     Status.CLOSED: frozenset(),
 }
@@ -127,6 +139,12 @@ def clock_events(legal_request: LegalRequest) -> list[deadlines.ClockEvent]:
     ]
 
 
+def ceil_minute(at):
+    """The next whole minute (deadlines are stored to the minute; a hold never ends early)."""
+    whole = at.replace(second=0, microsecond=0)
+    return whole if whole == at else whole + timedelta(minutes=1)
+
+
 def recompute_due_at(legal_request: LegalRequest) -> None:
     """Store the deadline the clock events give; a changed deadline is a new deadline version
     (its alerts replace the old ones, which are cancelled if still unsent)."""
@@ -135,6 +153,11 @@ def recompute_due_at(legal_request: LegalRequest) -> None:
         emergency=legal_request.is_emergency,
         events=clock_events(legal_request),
     )
+    hold_end = legal_request.hold_released_at or legal_request.hold_until
+    if due_at is not None and hold_end is not None and hold_end > due_at:
+        # e-Evidence Art. 10(2): no data before the enforcing authority's window ends, so the
+        # internal deadline is never before it (an emergency's 8 hours wait for its 96).
+        due_at = ceil_minute(hold_end)
     changed = due_at != legal_request.due_at or legal_request.deadline_version == 0
     legal_request.due_at = due_at
     LegalRequest.objects.filter(pk=legal_request.pk).update(due_at=due_at)

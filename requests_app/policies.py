@@ -23,7 +23,8 @@ from authorities.selectors import officer_block_reason
 from portal.access import only_for
 
 from . import lifecycle, roles
-from .models import CallbackVerification, LegalRequest, RequestEvent, Status
+from .holds import hold_text
+from .models import OPEN_STATUSES, CallbackVerification, LegalRequest, RequestEvent, Status
 
 
 class Capability(StrEnum):
@@ -40,6 +41,9 @@ class Capability(StrEnum):
     ASSIGN = "assign"  # take a request, or leave it unassigned
     ASSIGN_OTHERS = "assign_others"
     APPROVE_DISCLOSURE = "approve_disclosure"  # the second pair of eyes on an emergency
+    # The enforcing authority (e-Evidence Art. 8, 12): read the orders naming one's authority,
+    # confirm no ground for refusal or raise grounds.
+    ENFORCE = "enforce"
 
 
 C = Capability
@@ -50,6 +54,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     roles.REVIEWER: _REVIEWER,
     roles.LEAD: _REVIEWER | {C.VIEW_DASHBOARD, C.VIEW_AUDIT, C.ASSIGN_OTHERS, C.APPROVE_DISCLOSURE},
     roles.AUDITOR: frozenset({C.VIEW_QUEUE, C.VIEW_REQUEST, C.VIEW_DASHBOARD, C.VIEW_AUDIT}),
+    roles.ENFORCER: frozenset({C.ENFORCE}),
 }
 
 
@@ -79,6 +84,8 @@ def _missing(capability: Capability) -> str:
         return gettext("Only a lead assigns requests to someone else.")
     if capability in (C.SUBMIT, C.FOLLOW):
         return gettext("Only officers of competent authorities submit requests.")
+    if capability == C.ENFORCE:
+        return gettext("Only the enforcing authority named in the order may do this.")
     return gettext("Only the platform's legal team may do this.")
 
 
@@ -179,7 +186,25 @@ def _respond(user, legal_request: LegalRequest) -> Decision:
         problems = emergency_disclosure_problems(legal_request, user)
         return _forbidden(" ".join(problems)) if problems else ALLOWED
 
-    return _first_refusal(lambda: _may_become(legal_request, Status.RESPONDED), disclosure)
+    return _first_refusal(
+        lambda: _may_become(legal_request, Status.RESPONDED),
+        lambda: _not_held(legal_request),
+        disclosure,
+    )
+
+
+def _not_held(legal_request: LegalRequest) -> Decision:
+    """e-Evidence Art. 10(2): no data before the enforcing authority's window ends."""
+    held = hold_text(legal_request)
+    if not held:
+        return ALLOWED
+    return _not_now(
+        gettext(
+            "%(hold)s: no data may be transmitted before then, unless it confirms earlier that "
+            "it raises no ground for refusal (e-Evidence Regulation Art. 10(2))."
+        )
+        % {"hold": held}
+    )
 
 
 def _preserve(user, legal_request: LegalRequest) -> Decision:
@@ -312,6 +337,23 @@ def _confirm_production(user, legal_request: LegalRequest) -> Decision:
     )
 
 
+# --- The enforcing authority's actions ---------------------------------------------------------
+
+
+def _enforcing_decide(user, legal_request: LegalRequest) -> Decision:
+    if not (
+        legal_request.enforcing_notified
+        and legal_request.enforcing_authority_id is not None
+        and legal_request.enforcing_authority_id == user.authority_id
+    ):
+        return _forbidden(gettext("This order does not name your authority."))
+    if legal_request.status not in OPEN_STATUSES or not legal_request.on_hold():
+        return _not_now(
+            gettext("The window for grounds for refusal is closed (e-Evidence Art. 12(1)).")
+        )
+    return ALLOWED
+
+
 # --- The table --------------------------------------------------------------------------------
 
 
@@ -342,6 +384,8 @@ RULES: dict[str, Rule] = {
     "withdraw": Rule(C.FOLLOW, _withdraw, followed=True),
     "extend_preservation": Rule(C.FOLLOW, _extend, followed=True),
     "confirm_production": Rule(C.FOLLOW, _confirm_production, followed=True),
+    # The enforcing authority (requests_app.enforcing): confirm no ground, or raise grounds.
+    "enforcing_decide": Rule(C.ENFORCE, _enforcing_decide),
 }
 
 

@@ -13,7 +13,7 @@ from authorities import second_factor
 from portal.logs import bind_reference
 
 from . import alerts, instruments, policies, risk
-from .lifecycle import in_english, notify_authority, recompute_due_at, transition
+from .lifecycle import ceil_minute, in_english, notify_authority, recompute_due_at, transition
 from .models import (
     Attachment,
     LegalRequest,
@@ -44,6 +44,9 @@ OFFICER_FIELDS = (
     "is_emergency",
     "emergency_justification",
     "validating_authority",
+    "enforcing_notified",
+    "enforcing_authority",
+    "art8_2_statement",
     "language",
 )
 
@@ -189,6 +192,10 @@ def legal_request_submit(
         "submitted_ip": ip,
         "submitted_device": device_id[:100],
     }
+    hold = instruments.rule_for(legal_request.instrument).hold_for(emergency=emergency)
+    if legal_request.enforcing_notified and hold is not None:
+        # e-Evidence Art. 10(2), 12(1): the enforcing authority's window, from receipt.
+        fields["hold_until"] = ceil_minute(now + hold)
     if legal_request.instrument == instruments.Instrument.EPOC_PR:
         fields["preservation_until"] = now + timedelta(days=settings.PORTAL_PRESERVATION_DAYS)
     transition(
