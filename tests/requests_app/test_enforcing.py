@@ -16,6 +16,7 @@ from requests_app import enforcing
 from requests_app.checks import NOT_A_MEMBER_STATE, check_enforcing_state
 from requests_app.lifecycle import TransitionError
 from requests_app.models import (
+    AccessLog,
     CallbackVerification,
     DisclosureApproval,
     EnforcingGround,
@@ -26,7 +27,7 @@ from requests_app.models import (
 )
 from requests_app.review import services as review_services
 from requests_app.validation import submission_problems
-from tests.conftest import passkey_login, verified_login
+from tests.conftest import current_code, passkey_login, verified_login
 from tests.factories import AuthorityFactory, OfficerFactory
 from tests.requests_app.helpers import VALID, submit
 
@@ -289,3 +290,98 @@ def test_only_the_enforcing_authority_named_in_the_order_decides(
             with pytest.raises(PermissionDenied):
                 enforcing.enforcing_confirm_no_ground(officer=user, legal_request=legal_request)
     assert fresh(legal_request).hold_released_at is None
+
+
+# --- The pages --------------------------------------------------------------------------------
+
+
+def test_queue_and_detail_show_the_hold_in_the_readers_time_zone(
+    client, officer, reviewer, enforcing_authority
+):
+    legal_request = notified_epoc(client, officer, enforcing_authority)
+    reviewer.time_zone = "Europe/Dublin"
+    reviewer.save(update_fields=["time_zone"])
+    held = "On hold for the enforcing authority (IE) until 2026-12-07 10:00 GMT"
+    with time_machine.travel(START + timedelta(days=1), tick=False):
+        verified_login(client, reviewer)
+        assert held in client.get(reverse("review:queue")).content.decode()
+        page = client.get(reverse("review:detail", args=[legal_request.public_id]))
+        assert held in page.content.decode()
+        assert not page.context["actions"]["respond"]  # no respond form while held
+        verified_login(client, officer)
+        page = client.get(reverse("requests:detail", args=[legal_request.public_id]))
+        assert "On hold for the enforcing authority (IE) until 2026-12-07" in page.content.decode()
+    with time_machine.travel(START + timedelta(days=10), tick=False):
+        verified_login(client, reviewer)
+        assert "On hold" not in client.get(reverse("review:queue")).content.decode()
+
+
+def test_enforcer_sees_only_the_orders_naming_its_authority(
+    client, officer, enforcer, enforcing_authority
+):
+    named = notified_epoc(client, officer, enforcing_authority)
+    other_enforcing = AuthorityFactory(
+        id="IE-DPC", country="IE", enforcing=True, domains=["dpc.ie"]
+    )
+    elsewhere = notified_epoc(client, officer, other_enforcing)
+    with time_machine.travel(START + timedelta(hours=2), tick=False):
+        verified_login(client, enforcer)
+        listed = client.get(reverse("enforcing:list")).context["orders"]
+        assert [o.pk for o in listed] == [named.pk]
+        elsewhere_page = client.get(reverse("enforcing:detail", args=[elsewhere.public_id]))
+        assert elsewhere_page.status_code == 404
+        page = client.get(reverse("enforcing:detail", args=[named.public_id]))
+        assert page.status_code == 200
+        assert NOTIFIED_EPOC["statement_of_reasons"] in page.content.decode()
+        document = named.attachments.get()
+        download = client.get(
+            reverse("enforcing:attachment", args=[named.public_id, document.public_id])
+        )
+        assert download.status_code == 200
+        assert b"".join(download.streaming_content).startswith(b"%PDF")
+        outside = client.get(
+            reverse("enforcing:attachment", args=[elsewhere.public_id, document.public_id])
+        )
+        assert outside.status_code == 404
+    logged = AccessLog.objects.filter(user=enforcer).values_list("action", "request_id")
+    assert sorted(logged) == sorted(
+        [
+            (AccessLog.Action.VIEW_REQUEST, named.pk),
+            (AccessLog.Action.OPEN_ATTACHMENT, named.pk),
+        ]
+    )
+
+
+def test_enforcer_actions_need_a_fresh_code(client, officer, enforcer, enforcing_authority):
+    legal_request = notified_epoc(client, officer, enforcing_authority)
+    device = enforcer.totpdevice_set.get()
+    with time_machine.travel(START + timedelta(days=1)):
+        verified_login(client, enforcer)
+        confirm = reverse("enforcing:confirm", args=[legal_request.public_id])
+        grounds = reverse("enforcing:grounds", args=[legal_request.public_id])
+        client.post(grounds, {"ground": "ne_bis_in_idem", "reasons": "Judged.", "otp_token": ""})
+        client.post(confirm, {"otp_token": "000000"})
+        assert fresh(legal_request).hold_released_at is None
+        assert not legal_request.enforcing_refusals.exists()
+
+        response = client.post(
+            grounds,
+            {
+                "ground": "immunity_or_press",
+                "categories": ["content"],
+                "reasons": "Sources of a journalist.",
+                "otp_token": current_code(device),
+            },
+        )
+        assert response.status_code == 302
+        assert fresh(legal_request).refused_categories == ["content"]
+    with time_machine.travel(START + timedelta(days=1, minutes=1)):
+        response = client.post(confirm, {"otp_token": current_code(device)})
+        assert response.status_code == 302
+    assert fresh(legal_request).hold_released_at is not None
+    kinds = list(
+        RequestEvent.objects.filter(request=legal_request, actor=enforcer).values_list(
+            "kind", flat=True
+        )
+    )
+    assert kinds == [RequestEvent.Kind.ENFORCING_GROUNDS, RequestEvent.Kind.ENFORCING_NO_GROUND]
