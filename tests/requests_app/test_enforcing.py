@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -25,6 +26,7 @@ from requests_app.models import (
     RequestEvent,
     Status,
 )
+from requests_app.notifications import deliver_all_due
 from requests_app.review import services as review_services
 from requests_app.validation import submission_problems
 from tests.conftest import current_code, passkey_login, verified_login
@@ -218,6 +220,14 @@ def test_partial_refusal_blocks_one_category(
     assert legal_request.categories_left == ["subscriber", "traffic"]
     assert legal_request.status == Status.IN_REVIEW
     assert enforcing_emails(legal_request) == [(officer.email,), (reviewer.email,)]
+    mail.outbox.clear()
+    with time_machine.travel(START + timedelta(days=3, minutes=1), tick=False):
+        deliver_all_due()
+    told = {m.to[0]: m for m in mail.outbox}
+    assert set(told) == {officer.email, reviewer.email}
+    assert "refused part of the order" in told[reviewer.email].body
+    assert f"/review/{legal_request.public_id}/" in told[reviewer.email].body
+    assert f"/requests/{legal_request.public_id}/" in told[officer.email].body
     # Still held for the rest until the window ends (no confirmation of no further ground).
     with pytest.raises(TransitionError, match="On hold"):
         respond(legal_request, reviewer, START + timedelta(days=4), categories=["subscriber"])
