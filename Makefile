@@ -42,6 +42,7 @@ run: venv
 	@echo "  Portal:  http://localhost:$${PORT:-8000}/   (health: /healthz, e-mails: var/mail/)"
 	@echo "  Log in as marie.durand@interieur.gouv.fr (officer), reviewer@platform.example,"
 	@echo "  lead@platform.example, auditor@platform.example or admin@platform.example;"
+	@echo "  siobhan.murphy@justice.ie is the enforcing authority's officer (IE, e-Evidence Art. 8);"
 	@echo "  password: demo-portal-2026!"
 	@echo "  Second-factor codes for the demo accounts: make otp"
 	@echo "  Ctrl-C stops the web server, the worker and beat."

@@ -96,8 +96,8 @@ class RegistryChangeInline(admin.TabularInline):
 
 @admin.register(Authority)
 class AuthorityAdmin(CheckedSelection, admin.ModelAdmin):
-    list_display = ["id", "name_en", "country", "kind", "status", "source_checked"]
-    list_filter = ["status", "country", "kind"]
+    list_display = ["id", "name_en", "country", "kind", "status", "enforcing", "source_checked"]
+    list_filter = ["status", "country", "kind", "enforcing"]
     search_fields = ["id", "name", "name_en", "domains__domain"]
     inlines = [AuthorityDomainInline, RegistryChangeInline]
     readonly_fields = ["status_changed_at", "updated_at"]

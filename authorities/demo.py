@@ -15,6 +15,8 @@ DEMO_USERS = [
     ("jonas.weber@bka.bund.de", "Jonas Weber", "DE-BKA", "officer", True),
     ("sanne.devries@om.nl", "Sanne de Vries", "NL-OM", "officer", True),
     ("pending.officer@politie.nl", "Pim Pending", "NL-POLITIE", "officer", False),
+    # The enforcing authority of PORTAL_ENFORCING_STATE (IE), e-Evidence Art. 8.
+    ("siobhan.murphy@justice.ie", "Siobhán Murphy", "IE-DOJ-MAED", "officer", True),
 ]
 
 

@@ -42,6 +42,13 @@ class Authority(ChoiceLabels, models.Model):
         default=False,
         help_text="Officers of this authority see each other's requests, not only their own.",
     )
+    # e-Evidence Art. 8: may act as the enforcing authority of its Member State (the one of
+    # settings.PORTAL_ENFORCING_STATE is notified of production orders and may refuse them).
+    enforcing = models.BooleanField(
+        "enforcing authority",
+        default=False,
+        help_text="May act as the enforcing authority under e-Evidence Art. 8 (registry file).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

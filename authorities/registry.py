@@ -24,7 +24,7 @@ REQUIRED_KEYS = {
     "source",
     "status",
 }
-OPTIONAL_KEYS = {"status_reason"}
+OPTIONAL_KEYS = {"status_reason", "enforcing"}
 SOURCE_KEYS = {"list", "reference", "checked"}
 # [0-9], not \d: \d matches any Unicode digit (Arabic-Indic, fullwidth), which no phone dials.
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -66,6 +66,7 @@ class RegistryEntry:
     source_checked: date
     status: str
     status_reason: str
+    enforcing: bool = False
 
     def authority_fields(self) -> dict:
         """The Authority model fields this entry sets (domains are rows of their own)."""
@@ -81,6 +82,7 @@ class RegistryEntry:
             "source_checked": self.source_checked,
             "status": self.status,
             "status_reason": self.status_reason,
+            "enforcing": self.enforcing,
         }
 
 
@@ -242,6 +244,10 @@ def _parse_entry(item: object, label: str) -> tuple[RegistryEntry | None, list[s
     if status in (AuthorityStatus.SUSPENDED, AuthorityStatus.REVOKED) and not status_reason:
         problem("status_reason", f"required when status is {status}")
 
+    enforcing = item.get("enforcing", False)
+    if not isinstance(enforcing, bool):
+        problem("enforcing", "must be true or false")
+
     if problems or checked is None:
         return None, problems
     return (
@@ -259,6 +265,7 @@ def _parse_entry(item: object, label: str) -> tuple[RegistryEntry | None, list[s
             source_checked=checked,
             status=status,
             status_reason=status_reason,
+            enforcing=enforcing,
         ),
         [],
     )

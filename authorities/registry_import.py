@@ -42,6 +42,7 @@ def _authority_snapshot(authority: Authority) -> dict:
         "source_checked": str(authority.source_checked),
         "status": authority.status,
         "status_reason": authority.status_reason,
+        "enforcing": authority.enforcing,
     }
     values["domains"] = sorted(authority.domains.values_list("domain", flat=True))
     return values

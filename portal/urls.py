@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("authorities.urls")),
     path("requests/", include("requests_app.urls")),
     path("review/", include("requests_app.review.urls")),
+    path("enforcing/", include("requests_app.enforcing_urls")),
     path("admin/", admin.site.urls),
 ]

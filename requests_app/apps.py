@@ -29,6 +29,7 @@ class RequestsAppConfig(AppConfig):
         # The instrument table against the law: no internal deadline later than the legal one.
         from django.core import checks as django_checks
 
-        from .checks import check_legal_time_limits
+        from .checks import check_enforcing_state, check_legal_time_limits
 
         django_checks.register(check_legal_time_limits)
+        django_checks.register(check_enforcing_state)

@@ -17,6 +17,27 @@ from .instruments import RULES, InstrumentRule
 
 LATER_THAN_THE_LAW = "requests_app.E001"
 SETTING_MISSING = "requests_app.E002"
+NOT_A_MEMBER_STATE = "requests_app.E003"
+
+
+def check_enforcing_state(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """PORTAL_ENFORCING_STATE names the Member State whose authority enforces e-Evidence orders
+    (Art. 8) and whose calendar counts the legal time limits: an EU Member State code."""
+    from django.conf import settings
+
+    from authorities.constants import EU_MEMBER_STATES
+
+    state = settings.PORTAL_ENFORCING_STATE
+    if state in EU_MEMBER_STATES:
+        return []
+    return [
+        checks.Error(
+            f"PORTAL_ENFORCING_STATE is {state!r}, not the code of an EU Member State.",
+            hint="Use ISO 3166-1 alpha-2 (Greece is GR), e.g. IE, the State of the platform's "
+            "legal representative.",
+            id=NOT_A_MEMBER_STATE,
+        )
+    ]
 
 
 def check_legal_time_limits(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -1,7 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from authorities.constants import AuthorityStatus
+from authorities.models import Authority
 
 from . import instruments
 from .identifiers import parse_targets
@@ -143,6 +147,32 @@ class LegalRequestForm(forms.Form):
         required=False,
         help_text=_("Where the law requires validation of the order (e-Evidence Art. 4)."),
     )
+    enforcing_notified = forms.BooleanField(
+        label=_("Notified to the enforcing authority (e-Evidence Art. 8(1))"),
+        required=False,
+        help_text=_(
+            "Required for traffic data (other than data requested only to identify the user) "
+            "and content data, unless the Art. 8(2) exception applies. The platform sends no "
+            "such data before the enforcing authority's window ends."
+        ),
+    )
+    enforcing_authority = forms.ModelChoiceField(
+        label=_("Enforcing authority"),
+        queryset=Authority.objects.none(),
+        required=False,
+        empty_label=None,
+    )
+    art8_2_statement = forms.CharField(
+        label=_("If not notified: why the Art. 8(2) exception applies"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        help_text=_(
+            "Your reasonable grounds to believe that the offence has been, is being or is likely "
+            "to be committed in your Member State, and that the person whose data are sought "
+            "resides there."
+        ),
+    )
     language = forms.ChoiceField(label=_("Language of the order"), choices=LANGUAGES)
     documents = MultipleFileField(
         label=_("Signed order document(s)"),
@@ -176,6 +206,8 @@ class LegalRequestForm(forms.Form):
             shown.add("emergency_justification")
         if self.rule.categories:
             shown.add("data_categories")
+        if self.rule.notified_categories:
+            shown.update({"enforcing_notified", "enforcing_authority", "art8_2_statement"})
         for name in list(self.fields):
             if name not in shown:
                 del self.fields[name]
@@ -185,6 +217,11 @@ class LegalRequestForm(forms.Form):
                 for c in instruments.DataCategory
                 if c.value in self.rule.categories
             ]
+        if "enforcing_authority" in self.fields:
+            # The registry's authorities of the enforcing State able to act as one (Art. 8).
+            self.fields["enforcing_authority"].queryset = enforcing_authorities()
+            if not self.is_bound and not self.initial.get("enforcing_authority"):
+                self.initial["enforcing_authority"] = enforcing_authorities().first()
         for name in self.fields:
             if name in self.rule.required or (
                 name in ("period_start", "period_end") and instruments.PERIOD in self.rule.required
@@ -208,10 +245,21 @@ class LegalRequestForm(forms.Form):
             "territorial_scope",
             "emergency_justification",
             "validating_authority",
+            "art8_2_statement",
         ):
             if text in data:
                 data[text] = data[text].strip()
+        if "enforcing_notified" in data and not data["enforcing_notified"]:
+            data["enforcing_authority"] = None  # named only on a notified order
         return data
+
+
+def enforcing_authorities():
+    return Authority.objects.filter(
+        enforcing=True,
+        country=settings.PORTAL_ENFORCING_STATE,
+        status=AuthorityStatus.ACTIVE,
+    ).order_by("name_en")
 
 
 def initial_from_request(legal_request) -> dict:

@@ -132,6 +132,17 @@ class InstrumentRule:
     preservation: PreservationRule | None = None
     # e-Evidence Art. 4(5): the ex post validation of an emergency order issued without one.
     ex_post_validation: ExPostValidation | None = None
+    # e-Evidence Art. 8(1): categories whose order is notified to the enforcing authority
+    # (unless the Art. 8(2) statement); Art. 10(2), 12(1): its window, during which no data go.
+    notified_categories: frozenset[str] = frozenset()
+    enforcing_hold: timedelta | None = None
+    emergency_enforcing_hold: timedelta | None = None
+
+    def hold_for(self, *, emergency: bool) -> timedelta | None:
+        """How long a notified order waits for the enforcing authority (docs/instruments.md)."""
+        if emergency and self.emergency_enforcing_hold is not None:
+            return self.emergency_enforcing_hold
+        return self.enforcing_hold
 
     def legal_period_for(self, *, emergency: bool) -> LegalPeriod | None:
         if emergency and self.emergency_legal_period is not None:
@@ -176,6 +187,9 @@ RULES: dict[str, InstrumentRule] = {
         ),
         threshold_categories=SENSITIVE_CATEGORIES,
         evidence_rules=True,
+        notified_categories=SENSITIVE_CATEGORIES,
+        enforcing_hold=timedelta(days=10),
+        emergency_enforcing_hold=timedelta(hours=96),
     ),
     Instrument.EPOC_PR: InstrumentRule(
         code=Instrument.EPOC_PR,
@@ -396,4 +410,50 @@ def power_problems(
                     "Art. 5(4)). Confirm the offence meets this threshold."
                 ),
             )
+    return problems
+
+
+def notification_problems(
+    *,
+    instrument: str,
+    categories: list[str],
+    notified: bool,
+    statement: str,
+    enforcing_authority,
+    enforcing_state: str,
+) -> dict[str, list[str]]:
+    """e-Evidence Art. 8: why this order may not go as it stands, by form field; empty when it may.
+
+    1. An order for traffic data (not data requested only to identify the user) or content data
+       is notified to the enforcing authority, unless the issuing authority states the Art. 8(2)
+       exception (the offence committed in the issuing State, the person residing there).
+    2. A notified order names the enforcing authority: an active registry authority of the
+       enforcing State marked as able to act as one.
+    """
+    rule = RULES[instrument]
+    problems: dict[str, list[str]] = {}
+    if not rule.notified_categories:
+        return problems
+    needs = [c for c in categories if c in rule.notified_categories]
+    if needs and not notified and not statement.strip():
+        problems.setdefault("enforcing_notified", []).append(
+            gettext(
+                "%(categories)s: notify the enforcing authority, or state why the Art. 8(2) "
+                "exception applies (e-Evidence Regulation Art. 8)."
+            )
+            % {"categories": ", ".join(str(DataCategory(c).label) for c in needs)}
+        )
+    if notified and not (
+        enforcing_authority is not None
+        and enforcing_authority.enforcing
+        and enforcing_authority.is_active
+        and enforcing_authority.country == enforcing_state
+    ):
+        problems.setdefault("enforcing_authority", []).append(
+            gettext(
+                "Choose the enforcing authority: an authority of %(state)s that the registry "
+                "lists as able to act as one (e-Evidence Regulation Art. 8)."
+            )
+            % {"state": enforcing_state}
+        )
     return problems

@@ -4,6 +4,8 @@ authority of a change (`notify_authority`). The officer's services (requests_app
 the legal team's (requests_app.review.services) both call here; who may act is asked of
 requests_app.policies before."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
@@ -18,7 +20,13 @@ from .notifications import Email, notice_context, notifications_enqueue
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DRAFT: frozenset({Status.SUBMITTED}),
     Status.SUBMITTED: frozenset(
-        {Status.IN_REVIEW, Status.CLARIFICATION, Status.REFUSED, Status.WITHDRAWN}
+        {
+            Status.IN_REVIEW,
+            Status.CLARIFICATION,
+            Status.REFUSED,
+            Status.REFUSED_BY_ENFORCING,
+            Status.WITHDRAWN,
+        }
     ),
     Status.IN_REVIEW: frozenset(
         {
@@ -27,14 +35,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             Status.RESPONDED,
             Status.PARTIALLY_RESPONDED,
             Status.REFUSED,
+            Status.REFUSED_BY_ENFORCING,
             Status.WITHDRAWN,
         }
     ),
-    Status.CLARIFICATION: frozenset({Status.IN_REVIEW, Status.REFUSED, Status.WITHDRAWN}),
+    Status.CLARIFICATION: frozenset(
+        {Status.IN_REVIEW, Status.REFUSED, Status.REFUSED_BY_ENFORCING, Status.WITHDRAWN}
+    ),
     Status.PRESERVED: frozenset({Status.RESPONDED, Status.CLOSED, Status.WITHDRAWN}),
     Status.PARTIALLY_RESPONDED: frozenset({Status.RESPONDED, Status.CLOSED, Status.REFUSED}),
     Status.RESPONDED: frozenset({Status.CLOSED}),
     Status.REFUSED: frozenset({Status.CLOSED}),
+    Status.REFUSED_BY_ENFORCING: frozenset({Status.CLOSED}),
     Status.WITHDRAWN: frozenset({Status.CLOSED}),
     Status.CLOSED: frozenset(),
 }
@@ -128,6 +140,12 @@ def clock_events(legal_request: LegalRequest) -> list[deadlines.ClockEvent]:
     ]
 
 
+def ceil_minute(at):
+    """The next whole minute (deadlines are stored to the minute; a hold never ends early)."""
+    whole = at.replace(second=0, microsecond=0)
+    return whole if whole == at else whole + timedelta(minutes=1)
+
+
 def recompute_due_at(legal_request: LegalRequest) -> None:
     """Store the deadlines the clock events give: the internal target (due_at, never later than
     the legal limit) and the legal time limit in the enforcing State (legal_due_at). A changed
@@ -139,6 +157,14 @@ def recompute_due_at(legal_request: LegalRequest) -> None:
         events=clock_events(legal_request),
         state=settings.PORTAL_ENFORCING_STATE,
     )
+    hold_end = legal_request.hold_released_at or legal_request.hold_until
+    if due_at is not None and hold_end is not None and hold_end > due_at:
+        # e-Evidence Art. 10(2): no data before the enforcing authority's window ends, and they
+        # go at its end; so both deadlines fall there (an emergency's 8 hours wait for its 96),
+        # and the internal target is still never later than the legal limit.
+        due_at = ceil_minute(hold_end)
+        if legal_due_at is not None and legal_due_at < due_at:
+            legal_due_at = due_at
     changed = due_at != legal_request.due_at or legal_request.deadline_version == 0
     legal_request.due_at = due_at
     legal_request.legal_due_at = legal_due_at

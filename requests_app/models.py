@@ -20,6 +20,8 @@ class Status(models.TextChoices):
     RESPONDED = "responded", _("Responded")
     PARTIALLY_RESPONDED = "partially_responded", _("Partially responded")
     REFUSED = "refused", _("Refused")
+    # e-Evidence Art. 12: the enforcing authority refused the whole order; nothing may go.
+    REFUSED_BY_ENFORCING = "refused_by_enforcing", _("Refused by the enforcing authority")
     WITHDRAWN = "withdrawn", _("Withdrawn")
     CLOSED = "closed", _("Closed")
 
@@ -79,6 +81,24 @@ class LegalRequest(ChoiceLabels, models.Model):
     emergency_justification = models.TextField(blank=True)
     validating_authority = models.CharField(max_length=300, blank=True)
     language = models.CharField(max_length=8, default="en")
+    # e-Evidence Art. 8: a production order for traffic or content data is notified to the
+    # enforcing authority, unless the issuing authority states the Art. 8(2) exception.
+    enforcing_notified = models.BooleanField(default=False)
+    art8_2_statement = models.TextField(blank=True)
+    enforcing_authority = models.ForeignKey(
+        "authorities.Authority",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="enforced_requests",
+    )
+    # e-Evidence Art. 10(2), 12(1): no data before the enforcing authority's window ends (set
+    # at receipt), unless it confirms earlier that it raises no ground; hold_released_at is
+    # when the hold ended (that confirmation, or the window's lapse, recorded once).
+    hold_until = models.DateTimeField(null=True, blank=True)
+    hold_released_at = models.DateTimeField(null=True, blank=True)
+    # Data categories the enforcing authority refused (Art. 12): never transferred.
+    refused_categories = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -169,6 +189,12 @@ class LegalRequest(ChoiceLabels, models.Model):
                 condition=models.Q(next_alert_at__isnull=False),
             ),
             models.Index(fields=["case_reference"], name="request_case_reference"),
+            # The hold-lapse sweep: notified orders whose window is still open, by its end.
+            models.Index(
+                fields=["hold_until"],
+                name="request_hold_open",
+                condition=models.Q(hold_until__isnull=False, hold_released_at__isnull=True),
+            ),
             # /healthz, the lead dashboard and the leads' banner: the requests whose alerts are
             # failing (alert_failures > 0), normally none.
             models.Index(
@@ -191,6 +217,19 @@ class LegalRequest(ChoiceLabels, models.Model):
 
     def __str__(self) -> str:
         return self.reference or f"draft {self.public_id}"
+
+    def on_hold(self, now=None) -> bool:
+        """No data may go yet: the enforcing authority's window is open (e-Evidence Art. 10)."""
+        return (
+            self.hold_until is not None
+            and self.hold_released_at is None
+            and (now or timezone.now()) < self.hold_until
+        )
+
+    @property
+    def categories_left(self) -> list[str]:
+        """The requested categories the enforcing authority did not refuse."""
+        return [c for c in self.data_categories if c not in self.refused_categories]
 
     def time_left(self, now=None):
         if self.due_at is None:
@@ -268,6 +307,15 @@ class RequestEvent(ChoiceLabels, models.Model):
         VALIDATION_GRANTED = "validation_granted", _("Ex post validation recorded")
         VALIDATION_REFUSED = "validation_refused", _("Ex post validation refused")
         DATA_DELETED = "data_deleted", _("Deletion of the data recorded")
+        ENFORCING_NO_GROUND = (
+            "enforcing_no_ground",
+            _("Enforcing authority: no ground for refusal"),
+        )
+        ENFORCING_GROUNDS = "enforcing_grounds", _("Enforcing authority: grounds for refusal")
+        HOLD_LAPSED = (
+            "hold_lapsed",
+            _("Enforcing authority's window lapsed without an answer: hold released"),
+        )
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -454,6 +502,60 @@ class RefusalGround(models.TextChoices):
     NE_BIS_IN_IDEM = "ne_bis_in_idem", _("Ne bis in idem")
     DOUBLE_CRIMINALITY = "double_criminality", _("Double criminality not met")
     OTHER = "other", _("Other reason (explained)")
+
+
+class EnforcingGround(models.TextChoices):
+    """The grounds for refusal of an enforcing authority, e-Evidence Regulation Art. 12(1)."""
+
+    IMMUNITY_OR_PRESS = (
+        "immunity_or_press",
+        _(
+            "(a) The data are protected by immunities or privileges under the law of the "
+            "enforcing State, or covered by rules on criminal liability relating to freedom of "
+            "the press or of expression, which prevent the execution of the order"
+        ),
+    )
+    FUNDAMENTAL_RIGHTS = (
+        "fundamental_rights",
+        _(
+            "(b) Substantial grounds to believe, on specific and objective evidence, that the "
+            "execution would entail a manifest breach of a fundamental right (Art. 6 TEU, the "
+            "Charter)"
+        ),
+    )
+    NE_BIS_IN_IDEM = (
+        "ne_bis_in_idem",
+        _("(c) The execution would be contrary to the principle of ne bis in idem"),
+    )
+    DOUBLE_CRIMINALITY = (
+        "double_criminality",
+        _(
+            "(d) The conduct is not an offence under the law of the enforcing State (and is "
+            "not an Annex IV offence punishable by at least 3 years in the issuing State)"
+        ),
+    )
+
+
+class EnforcingRefusal(models.Model):
+    """A ground for refusal the enforcing authority raised (e-Evidence Art. 12): for the whole
+    order (no categories) or for some data categories, with its reasons."""
+
+    request = models.ForeignKey(
+        LegalRequest, on_delete=models.CASCADE, related_name="enforcing_refusals"
+    )
+    ground = models.CharField(max_length=30, choices=EnforcingGround.choices)
+    categories = models.JSONField(default=list, blank=True)  # empty: the whole order
+    reasons = models.TextField()
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    raised_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["raised_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.ground} {self.categories or 'whole order'}"
 
 
 class CallbackVerification(ChoiceLabels, models.Model):

@@ -24,7 +24,8 @@ from portal.access import only_for
 
 from . import instruments, lifecycle, roles
 from .ex_post_validation import ValidationState, validation_state
-from .models import CallbackVerification, LegalRequest, RequestEvent, Status
+from .holds import hold_text
+from .models import OPEN_STATUSES, CallbackVerification, LegalRequest, RequestEvent, Status
 from .preservation import PreservationState, preservation_state
 
 
@@ -42,6 +43,9 @@ class Capability(StrEnum):
     ASSIGN = "assign"  # take a request, or leave it unassigned
     ASSIGN_OTHERS = "assign_others"
     APPROVE_DISCLOSURE = "approve_disclosure"  # the second pair of eyes on an emergency
+    # The enforcing authority (e-Evidence Art. 8, 12): read the orders naming one's authority,
+    # confirm no ground for refusal or raise grounds.
+    ENFORCE = "enforce"
 
 
 C = Capability
@@ -52,6 +56,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     roles.REVIEWER: _REVIEWER,
     roles.LEAD: _REVIEWER | {C.VIEW_DASHBOARD, C.VIEW_AUDIT, C.ASSIGN_OTHERS, C.APPROVE_DISCLOSURE},
     roles.AUDITOR: frozenset({C.VIEW_QUEUE, C.VIEW_REQUEST, C.VIEW_DASHBOARD, C.VIEW_AUDIT}),
+    roles.ENFORCER: frozenset({C.ENFORCE}),
 }
 
 
@@ -81,6 +86,8 @@ def _missing(capability: Capability) -> str:
         return gettext("Only a lead assigns requests to someone else.")
     if capability in (C.SUBMIT, C.FOLLOW):
         return gettext("Only officers of competent authorities submit requests.")
+    if capability == C.ENFORCE:
+        return gettext("Only the enforcing authority named in the order may do this.")
     return gettext("Only the platform's legal team may do this.")
 
 
@@ -184,6 +191,7 @@ def _respond(user, legal_request: LegalRequest) -> Decision:
     return _first_refusal(
         lambda: _may_become(legal_request, Status.RESPONDED),
         lambda: _validation_not_failed_for(legal_request),
+        lambda: _not_held(legal_request),
         disclosure,
     )
 
@@ -199,6 +207,20 @@ def _validation_not_failed_for(legal_request: LegalRequest) -> Decision:
             )
         )
     return ALLOWED
+
+
+def _not_held(legal_request: LegalRequest) -> Decision:
+    """e-Evidence Art. 10(2): no data before the enforcing authority's window ends."""
+    held = hold_text(legal_request)
+    if not held:
+        return ALLOWED
+    return _not_now(
+        gettext(
+            "%(hold)s: no data may be transmitted before then, unless it confirms earlier that "
+            "it raises no ground for refusal (e-Evidence Regulation Art. 10(2))."
+        )
+        % {"hold": held}
+    )
 
 
 def _preserve(user, legal_request: LegalRequest) -> Decision:
@@ -378,6 +400,23 @@ def _record_validation(user, legal_request: LegalRequest) -> Decision:
     return ALLOWED
 
 
+# --- The enforcing authority's actions ---------------------------------------------------------
+
+
+def _enforcing_decide(user, legal_request: LegalRequest) -> Decision:
+    if not (
+        legal_request.enforcing_notified
+        and legal_request.enforcing_authority_id is not None
+        and legal_request.enforcing_authority_id == user.authority_id
+    ):
+        return _forbidden(gettext("This order does not name your authority."))
+    if legal_request.status not in OPEN_STATUSES or not legal_request.on_hold():
+        return _not_now(
+            gettext("The window for grounds for refusal is closed (e-Evidence Art. 12(1)).")
+        )
+    return ALLOWED
+
+
 # --- The table --------------------------------------------------------------------------------
 
 
@@ -411,6 +450,8 @@ RULES: dict[str, Rule] = {
     "confirm_production": Rule(C.FOLLOW, _confirm_production, followed=True),
     "end_preservation": Rule(C.FOLLOW, _end_preservation, followed=True),
     "record_validation": Rule(C.FOLLOW, _record_validation, followed=True),
+    # The enforcing authority (requests_app.enforcing): confirm no ground, or raise grounds.
+    "enforcing_decide": Rule(C.ENFORCE, _enforcing_decide),
 }
 
 

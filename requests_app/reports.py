@@ -25,6 +25,7 @@ OUTCOMES = {
     Status.RESPONDED: gettext_noop("responded"),
     Status.PARTIALLY_RESPONDED: gettext_noop("partially responded"),
     Status.REFUSED: gettext_noop("refused"),
+    Status.REFUSED_BY_ENFORCING: gettext_noop("refused by the enforcing authority"),
     Status.WITHDRAWN: gettext_noop("withdrawn"),
     Status.CLOSED: gettext_noop("closed"),
 }

@@ -9,6 +9,9 @@ OFFICER = "officer"
 REVIEWER = "reviewer"
 LEAD = "lead"
 AUDITOR = "auditor"  # the platform's compliance staff: reads everything, changes nothing
+# An officer of the enforcing authority (e-Evidence Art. 8): an approved officer whose registry
+# authority is marked `enforcing` and is of settings.PORTAL_ENFORCING_STATE.
+ENFORCER = "enforcer"
 
 # The groups a platform account may hold, each a role of the same name.
 PLATFORM_ROLES = (REVIEWER, LEAD, AUDITOR)
@@ -37,10 +40,23 @@ def roles_of(user) -> frozenset[str]:
     if user is None or not user.is_authenticated:
         return frozenset()
     if getattr(user, "is_officer", False):
+        if is_enforcing_officer(user):
+            return frozenset({OFFICER, ENFORCER})
         return frozenset({OFFICER})
     if not _platform_account_in_standing(user):
         return frozenset()
     return frozenset(_groups(user) & set(PLATFORM_ROLES))
+
+
+def is_enforcing_officer(user) -> bool:
+    from django.conf import settings
+
+    authority = user.authority
+    return (
+        user.is_approved
+        and authority.enforcing
+        and authority.country == settings.PORTAL_ENFORCING_STATE
+    )
 
 
 def is_legal_team(user) -> bool:

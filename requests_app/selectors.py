@@ -91,6 +91,54 @@ def attachment_get_for_officer(officer, request_public_id, attachment_public_id)
     return attachment
 
 
+# --- The enforcing authority (e-Evidence Art. 8) ---------------------------------------------
+
+
+def _enforcer_scope(user) -> QuerySet[LegalRequest]:
+    """The orders notified to the user's authority, once submitted; nothing for anyone who is
+    not an officer of an enforcing authority (policies.Capability.ENFORCE)."""
+    from .policies import Capability, has
+
+    if not (user.is_authenticated and has(user, Capability.ENFORCE)):
+        return LegalRequest.objects.none()
+    return LegalRequest.objects.filter(
+        enforcing_authority_id=user.authority_id, enforcing_notified=True
+    ).exclude(status=Status.DRAFT)
+
+
+def legal_requests_for_enforcer(user) -> QuerySet[LegalRequest]:
+    return _enforcer_scope(user).select_related("authority").order_by("-received_at")
+
+
+def legal_request_get_for_enforcer(user, public_id) -> LegalRequest:
+    legal_request = (
+        _enforcer_scope(user)
+        .select_related("authority", "officer", "enforcing_authority")
+        .prefetch_related("targets", "attachments", "enforcing_refusals")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if legal_request is None:
+        raise Http404("No such request.")
+    bind_reference(legal_request.reference)
+    return legal_request
+
+
+def attachment_get_for_enforcer(user, request_public_id, attachment_public_id) -> Attachment:
+    attachment = (
+        Attachment.objects.filter(
+            request__in=_enforcer_scope(user),
+            request__public_id=request_public_id,
+            public_id=attachment_public_id,
+        )
+        .select_related("request")
+        .first()
+    )
+    if attachment is None:
+        raise Http404("No such document.")
+    return attachment
+
+
 # --- The platform legal team ------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from authorities import second_factor
 from portal.logs import bind_reference
 
 from . import alerts, instruments, policies, risk
-from .lifecycle import in_english, notify_authority, recompute_due_at, transition
+from .lifecycle import ceil_minute, in_english, notify_authority, recompute_due_at, transition
 from .models import (
     Attachment,
     LegalRequest,
@@ -45,6 +45,9 @@ OFFICER_FIELDS = (
     "is_emergency",
     "emergency_justification",
     "validating_authority",
+    "enforcing_notified",
+    "enforcing_authority",
+    "art8_2_statement",
     "language",
 )
 
@@ -202,6 +205,10 @@ def legal_request_submit(
     ):
         # Art. 4(5): validated afterwards, within 48 hours of issuance (here: receipt).
         fields["validation_due_at"] = now + rule.ex_post_validation.period
+    hold = instruments.rule_for(legal_request.instrument).hold_for(emergency=emergency)
+    if legal_request.enforcing_notified and hold is not None:
+        # e-Evidence Art. 10(2), 12(1): the enforcing authority's window, from receipt.
+        fields["hold_until"] = ceil_minute(now + hold)
     transition(
         legal_request=legal_request,
         to=Status.SUBMITTED,

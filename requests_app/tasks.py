@@ -5,6 +5,7 @@ from celery.signals import beat_init
 from django.conf import settings
 
 from .alerts import daily_digest, deadline_sweep_until_done
+from .enforcing import holds_lapse
 from .notifications import (
     DELIVER_TASK,
     notifications_deliver,
@@ -35,7 +36,10 @@ def sweep_notifications() -> int:
 
 @shared_task(name="requests_app.tasks.sweep_deadlines")
 def sweep_deadlines() -> int:
-    # Batch after batch while there is more due, for at most half a beat interval.
+    # The enforcing authority's windows that ended unanswered release their holds (recorded
+    # once each); then, batch after batch while there is more due, for at most half a beat
+    # interval, the deadline alerts.
+    holds_lapse()
     return deadline_sweep_until_done(
         budget_seconds=settings.PORTAL_DEADLINE_SWEEP_SECONDS / 2
     ).queued

@@ -4,6 +4,7 @@ and by the form (which shows its answers next to the fields)."""
 
 from datetime import date
 
+from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -82,7 +83,15 @@ def submission_problems(legal_request: LegalRequest, *, today: date) -> dict[str
         emergency=emergency,
         threshold_met=legal_request.threshold_met,
     )
-    for field, messages in power.items():
+    notification = instruments.notification_problems(
+        instrument=legal_request.instrument,
+        categories=list(legal_request.data_categories),
+        notified=legal_request.enforcing_notified,
+        statement=legal_request.art8_2_statement,
+        enforcing_authority=legal_request.enforcing_authority,
+        enforcing_state=settings.PORTAL_ENFORCING_STATE,
+    )
+    for field, messages in (*power.items(), *notification.items()):
         for message in messages:
             add(field, message)
     return problems

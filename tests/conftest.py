@@ -123,6 +123,27 @@ def outsider(other_authority):
     return user
 
 
+@pytest.fixture
+def enforcing_authority(db):
+    """The enforcing authority of settings.PORTAL_ENFORCING_STATE (IE), e-Evidence Art. 8."""
+    return AuthorityFactory(
+        id="IE-DOJ",
+        country="IE",
+        kind="other",
+        instruments=["inquiry"],
+        enforcing=True,
+        domains=["justice.ie"],
+    )
+
+
+@pytest.fixture
+def enforcer(enforcing_authority):
+    """An approved officer of the enforcing authority."""
+    user = OfficerFactory(authority=enforcing_authority, email="siobhan@justice.ie")
+    totp_device(user)
+    return user
+
+
 def _staff_user(email: str, group: str | None = None, **fields):
     user = UserFactory(email=email, **fields)
     if group:

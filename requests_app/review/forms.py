@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from authorities.stepup import StepUpField
 
 from ..forms import MultipleFileInput
+from ..instruments import DataCategory
 from ..models import CallbackVerification, RefusalGround
 
 
@@ -48,6 +49,13 @@ class ProducedFilesField(forms.FileField):
 
 class RespondForm(forms.Form):
     files = ProducedFilesField(label=_("Produced data (delivered only through the portal)"))
+    categories = forms.MultipleChoiceField(
+        label=_("Data categories delivered"),
+        choices=DataCategory.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Only the categories the enforcing authority did not refuse are listed."),
+    )
     partial = forms.BooleanField(label=_("Partial response"), required=False)
     note = forms.CharField(
         label=_("Note to the authority (for a partial response: what is missing and why)"),
@@ -55,6 +63,19 @@ class RespondForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=5000,
     )
+
+    def __init__(self, *args, legal_request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if legal_request is not None:
+            # The page lists the categories left (e-Evidence Art. 12); the service refuses the
+            # others whatever is posted.
+            left = legal_request.categories_left
+            if not left:
+                del self.fields["categories"]
+            else:
+                self.fields["categories"].choices = [
+                    (c, DataCategory(c).label) for c in left if c in DataCategory.values
+                ]
 
 
 class CallbackForm(forms.Form):

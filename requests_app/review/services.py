@@ -137,10 +137,18 @@ def legal_request_refuse(
 
 @transaction.atomic
 def legal_request_respond(
-    *, reviewer, legal_request: LegalRequest, files: list, partial: bool = False, note: str = ""
+    *,
+    reviewer,
+    legal_request: LegalRequest,
+    files: list,
+    partial: bool = False,
+    note: str = "",
+    categories: list[str] | None = None,
 ) -> RequestEvent:
     """Deliver produced data through the portal: stored outside the web root, downloadable by the
-    authority until the link expires, every download audited."""
+    authority until the link expires, every download audited. `categories`: the data categories
+    delivered; required, and never a refused one, once the enforcing authority refused some
+    (e-Evidence Art. 12). Refused while the order is on hold for it (policies, Art. 10(2))."""
     policies.require(reviewer, "respond")
     if not files:
         raise ValidationError(gettext("Attach the produced data."))
@@ -148,7 +156,8 @@ def legal_request_respond(
         raise ValidationError(gettext("Say what is missing from a partial response."))
     legal_request = _locked(
         legal_request, reviewer, "respond"
-    )  # an emergency: call-back and approval
+    )  # an emergency: call-back and approval; an order on hold for the enforcing authority
+    _check_categories(legal_request, categories)
     now = timezone.now()
     expires = now + timedelta(days=settings.PORTAL_PRODUCED_DATA_DAYS)
     for uploaded in files:
@@ -168,16 +177,50 @@ def legal_request_respond(
         produced.file.save("produced", uploaded, save=False)
         produced.save()
     target = Status.PARTIALLY_RESPONDED if partial else Status.RESPONDED
+    detail = note.strip()
+    if categories:
+        detail = f"Categories delivered: {', '.join(categories)}. {detail}".strip()
     event = transition(
         legal_request=legal_request,
         to=target,
         actor=reviewer,
         kind=RequestEvent.Kind.PARTIALLY_RESPONDED if partial else RequestEvent.Kind.RESPONDED,
-        detail=note.strip(),
+        detail=detail,
         answered_at=legal_request.answered_at or now,
     )
     notify_authority(legal_request, key=f"response:{event.pk}", template="response_ready")
     return event
+
+
+def _check_categories(legal_request: LegalRequest, categories: list[str] | None) -> None:
+    """The refused part of an order never goes (e-Evidence Art. 12): a delivery says which
+    categories it carries, and none may be refused."""
+    refused = set(legal_request.refused_categories)
+    if not refused and not categories:
+        return
+    if not categories:
+        raise ValidationError(
+            gettext(
+                "The enforcing authority refused part of this order: mark the data categories "
+                "delivered (only %(left)s may go)."
+            )
+            % {"left": ", ".join(legal_request.categories_left) or "-"}
+        )
+    not_requested = [c for c in categories if c not in legal_request.data_categories]
+    if not_requested:
+        raise ValidationError(
+            gettext("The order does not request %(categories)s.")
+            % {"categories": ", ".join(not_requested)}
+        )
+    blocked = [c for c in categories if c in refused]
+    if blocked:
+        raise ValidationError(
+            gettext(
+                "The enforcing authority refused %(categories)s (e-Evidence Art. 12): these data "
+                "must not be transferred."
+            )
+            % {"categories": ", ".join(blocked)}
+        )
 
 
 def _check_produced_file(uploaded) -> None:

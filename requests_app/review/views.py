@@ -27,6 +27,7 @@ from portal.ratelimits import upload_limit
 
 from .. import audit, instruments, policies, reports, selectors
 from ..ex_post_validation import validation_state
+from ..holds import enforcing_state_of
 from ..models import OPEN_STATUSES, AccessLog, LegalRequest, Status
 from ..policies import Capability, capability_required
 from ..preservation import preservation_state
@@ -131,6 +132,14 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             emergency=legal_request.is_emergency,
             threshold_met=legal_request.threshold_met,
         )
+        | instruments.notification_problems(
+            instrument=legal_request.instrument,
+            categories=list(legal_request.data_categories),
+            notified=legal_request.enforcing_notified,
+            statement=legal_request.art8_2_statement,
+            enforcing_authority=legal_request.enforcing_authority,
+            enforcing_state=enforcing_state_of(legal_request),
+        )
         if known
         else {"__all__": [_unknown_instrument(legal_request.instrument)]},
         "risk": review_panel(legal_request),
@@ -142,7 +151,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         ),
         "clarification_form": ClarificationForm(),
         "refuse_form": RefuseForm(),
-        "respond_form": RespondForm(),
+        "respond_form": RespondForm(legal_request=legal_request),
         "callback_form": CallbackForm(),
         "close_form": CloseForm(),
         "deletion_form": DeletionForm(),
@@ -235,6 +244,7 @@ ACTIONS: dict[str, ReviewAction] = {
             files=data["files"],
             partial=data["partial"],
             note=data["note"],
+            categories=data.get("categories") or None,
         ),
         _("Response delivered through the portal."),
     ),

@@ -5,6 +5,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 
 from requests_app import instruments
+from requests_app.holds import hold_text
 from requests_app.models import OPEN_STATUSES
 from requests_app.notifications import format_duration
 from requests_app.risk import stored_snapshot
@@ -101,9 +102,26 @@ def queue_row(legal_request, now):
         _minute(legal_request.legal_due_at) or legal_limit(legal_request, short=True),
         time_left_badge(legal_request, now),
         (assignee.full_name if assignee else "") or gettext("Unassigned"),
-        legal_request.get_status_display(),
+        _status_cell(legal_request, now),
     ]
     return format_html_join("", "<td>{}</td>", ((cell,) for cell in cells))
+
+
+def _status_cell(legal_request, now) -> str:
+    held = hold_text(legal_request, now)
+    if not held:
+        return legal_request.get_status_display()
+    return format_html(
+        '{}<br><span class="status-badge status-warn">{}</span>',
+        legal_request.get_status_display(),
+        held,
+    )
+
+
+@register.simple_tag
+def hold_note(legal_request, now=None) -> str:
+    """ "On hold for the enforcing authority (IE) until …" (e-Evidence Art. 10(2)), or ""."""
+    return hold_text(legal_request, now)
 
 
 def _risk_mark(legal_request) -> str:

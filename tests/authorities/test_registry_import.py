@@ -612,3 +612,35 @@ def test_demo_registry_imports_cleanly_with_authorities_of_seven_member_states()
 def test_values_too_long_or_in_another_date_format_are_refused_by_field(tmp_path, overrides, field):
     path = registry_file(tmp_path, entry("FR-PNAT", **overrides))
     assert_refused_and_nothing_imported(path, "FR-PNAT", f"field '{field}'")
+
+
+# --- The enforcing authority (e-Evidence Art. 8) -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_enforcing_key_is_optional_and_marks_the_authority(tmp_path):
+    path = registry_file(
+        tmp_path,
+        entry("IE-DOJ", enforcing=True, domains=["justice.ie"]),
+        entry("FR-PNAT"),  # a file written before the key existed stays valid
+    )
+
+    assert import_registry(path).endswith("2 added, 0 changed, 0 unchanged, 0 suspended.")
+    assert Authority.objects.get(pk="IE-DOJ").enforcing is True
+    assert Authority.objects.get(pk="FR-PNAT").enforcing is False
+
+
+@pytest.mark.django_db
+def test_enforcing_key_must_be_a_boolean(tmp_path):
+    path = registry_file(tmp_path, entry("IE-DOJ", enforcing="yes", domains=["justice.ie"]))
+    assert_refused_and_nothing_imported(path, "IE-DOJ", "field 'enforcing': must be true or false")
+
+
+@pytest.mark.django_db
+def test_marking_an_authority_enforcing_is_a_recorded_change(tmp_path):
+    import_registry(registry_file(tmp_path, entry("IE-DOJ", domains=["justice.ie"])))
+    path = registry_file(tmp_path, entry("IE-DOJ", enforcing=True, domains=["justice.ie"]))
+
+    assert import_registry(path).endswith("0 added, 1 changed, 0 unchanged, 0 suspended.")
+    change = RegistryChange.objects.filter(authority_id="IE-DOJ").latest("changed_at")
+    assert change.changes["enforcing"] == [False, True]

@@ -327,3 +327,102 @@ def test_forms_work_with_the_keyboard_alone(portal, page_factory, cast):
     page.keyboard.type(code_for(key_of(cast["officer"])))
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/home/.*"))
+
+
+def test_journey_enforcing_authority_raises_a_partial_ground(portal, page_factory, cast, tmp_path):
+    """e-Evidence Art. 8, 10, 12: an officer submits a notified EPOC; the enforcing authority's
+    officer logs in and refuses the content data; once the window has ended, the reviewer
+    answers with the remaining categories only."""
+    enforcing_authority = AuthorityFactory(
+        id="IE-DOJ",
+        name_en="Department of Justice (enforcing authority)",
+        country="IE",
+        kind="other",
+        instruments=["inquiry"],
+        enforcing=True,
+        domains=["justice.ie"],
+    )
+    enforcer = with_device(
+        OfficerFactory(
+            authority=enforcing_authority, email="siobhan@justice.ie", full_name="Siobhán Murphy"
+        )
+    )
+
+    officer_page = page_factory()
+    log_in(officer_page, portal, cast["officer"])
+    officer_page.goto(portal + "/requests/new/epoc/")
+    officer_page.fill("input[name=case_reference]", "OFAC-2026-2210")
+    officer_page.fill("input[name=legal_basis]", "Regulation (EU) 2023/1543, Art. 5")
+    officer_page.fill("input[name=offence]", "Extortion (Code pénal art. 312-1)")
+    officer_page.check("input[name=threshold_met]")
+    officer_page.fill("textarea[name=targets]", "@extortion.account")
+    for category in ("subscriber", "traffic", "content"):
+        officer_page.check(f"input[name=data_categories][value={category}]")
+    officer_page.fill("input[name=period_start]", "2026-10-01")
+    officer_page.fill("input[name=period_end]", "2026-11-20")
+    officer_page.fill("textarea[name=statement_of_reasons]", "Threats sent from the account.")
+    officer_page.fill(
+        "input[name=validating_authority]", "Juge d'instruction, Tribunal judiciaire de Paris"
+    )
+    officer_page.check("input[name=enforcing_notified]")
+    # The enforcing authority of PORTAL_ENFORCING_STATE (IE) is preselected.
+    assert officer_page.input_value("select[name=enforcing_authority]") == "IE-DOJ"
+    pdf = tmp_path / "signed-order.pdf"
+    pdf.write_bytes(pdf_bytes())
+    officer_page.set_input_files("input[name=documents]", str(pdf))
+    officer_page.click("button[value=submit]")
+    officer_page.wait_for_selector("text=On hold for the enforcing authority (IE) until")
+    legal_request = LegalRequest.objects.get(case_reference="OFAC-2026-2210")
+    assert legal_request.enforcing_notified and legal_request.hold_until is not None
+
+    enforcer_page = page_factory()
+    log_in(enforcer_page, portal, enforcer)
+    enforcer_page.click("text=Orders to enforce")
+    enforcer_page.click(f"text={legal_request.reference}")
+    assert "Threats sent from the account." in enforcer_page.inner_text("main")
+    check_axe(enforcer_page, "enforcing authority: order")
+    enforcer_page.select_option("select[name=ground]", "immunity_or_press")
+    enforcer_page.check("input[name=categories][value=content]")
+    enforcer_page.fill("textarea[name=reasons]", "The messages are a journalist's sources.")
+    enforcer_page.locator("form", has_text="Raise this ground").locator(
+        "input[name=otp_token]"
+    ).fill(code_for(key_of(enforcer), ahead=1))
+    enforcer_page.click("text=Raise this ground")
+    enforcer_page.wait_for_selector("text=Ground for refusal recorded.")
+    legal_request.refresh_from_db()
+    assert legal_request.refused_categories == ["content"]
+
+    reviewer = page_factory()
+    log_in(reviewer, portal, cast["reviewer"])
+    reviewer.goto(f"{portal}/review/{legal_request.public_id}/")
+    assert "On hold for the enforcing authority (IE) until" in reviewer.inner_text("main")
+    assert reviewer.locator("text=Respond with produced data").count() == 0
+    reviewer.click("text=Accept for review")
+    reviewer.wait_for_selector("text=Accepted for review.")
+
+    # Ten days pass without a confirmation: the sweep releases the hold (Art. 10(2)).
+    from requests_app import enforcing
+
+    LegalRequest.objects.filter(pk=legal_request.pk).update(
+        hold_until=legal_request.received_at.replace(year=2000)
+    )
+    assert enforcing.holds_lapse() == 1
+
+    reviewer.reload()
+    offered = reviewer.locator("input[name=categories]")
+    assert sorted(offered.evaluate_all("els => els.map(e => e.value)")) == [
+        "subscriber",
+        "traffic",
+    ]
+    export = tmp_path / "subscriber-and-traffic.csv"
+    export.write_text("account,ip,at\nextortion.account,192.0.2.9,2026-11-02T10:00Z\n")
+    reviewer.set_input_files("input[name=files]", str(export))
+    reviewer.check("input[name=categories][value=subscriber]")
+    reviewer.check("input[name=categories][value=traffic]")
+    reviewer.click("text=Respond with produced data")
+    reviewer.wait_for_selector("text=Response delivered through the portal.")
+    legal_request.refresh_from_db()
+    assert legal_request.status == Status.RESPONDED
+    assert legal_request.events.filter(
+        detail__startswith="Categories delivered: subscriber, traffic"
+    ).exists()

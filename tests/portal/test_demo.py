@@ -21,7 +21,7 @@ def test_demo_data_loads_once_and_a_second_run_changes_nothing(settings):
     settings.DEBUG = True
     call_command("load_demo", stdout=StringIO())
     first = counts()
-    assert first[0] == 19 and first[1] == 8 and first[3] == 4
+    assert first[0] == 20 and first[1] == 9 and first[3] == 4
     out = StringIO()
     call_command("load_demo", stdout=out)
     assert counts() == first

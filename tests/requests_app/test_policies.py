@@ -309,19 +309,30 @@ EXPECTED_CAPABILITIES = {
         "approve_disclosure",
     },
     "auditor": {"view_queue", "view_request", "view_dashboard", "view_audit"},
+    "enforcer": {"enforce"},
 }
 
 
-def test_each_role_has_the_capabilities_of_the_table(officer, reviewer, lead, auditor, staff):
+def test_each_role_has_the_capabilities_of_the_table(
+    officer, reviewer, lead, auditor, staff, enforcer
+):
     from requests_app import policies, roles
 
     assert {
         role: {c.value for c in caps} for role, caps in policies.ROLE_CAPABILITIES.items()
     } == EXPECTED_CAPABILITIES
-    assert set(policies.ROLE_CAPABILITIES) == {roles.OFFICER, *roles.PLATFORM_ROLES}
+    assert set(policies.ROLE_CAPABILITIES) == {
+        roles.OFFICER,
+        roles.ENFORCER,
+        *roles.PLATFORM_ROLES,
+    }
     users = {"officer": officer, "reviewer": reviewer, "lead": lead, "auditor": auditor}
     for role, user in users.items():
         assert {c.value for c in policies.capabilities_of(user)} == EXPECTED_CAPABILITIES[role]
+    # An enforcing authority's officer is an officer too (the same sign-up and registry check).
+    assert {c.value for c in policies.capabilities_of(enforcer)} == (
+        EXPECTED_CAPABILITIES["officer"] | EXPECTED_CAPABILITIES["enforcer"]
+    )
     # Staff administer the registry in the admin; they hold no role over requests.
     assert policies.capabilities_of(staff) == frozenset()
 

@@ -14,7 +14,7 @@ import pytest
 
 from authorities.constants import AuthorityKind, Instrument
 from authorities.models import Authority
-from requests_app.instruments import power_problems, rule_for
+from requests_app.instruments import notification_problems, power_problems, rule_for
 
 SUBSCRIBER, IDENTIFICATION, TRAFFIC, CONTENT = "subscriber", "identification", "traffic", "content"
 EVIDENCE = (SUBSCRIBER, IDENTIFICATION, TRAFFIC, CONTENT)
@@ -409,3 +409,44 @@ def test_preservation_needs_no_threshold():
 def test_category_the_instrument_does_not_cover_is_refused(instrument, category, expected):
     problems = check(AuthorityKind.COURT, instrument, [category])
     assert problems["data_categories"] == [expected]
+
+
+# --- e-Evidence Art. 8: notification to the enforcing authority --------------------------------
+
+ENFORCING = Authority(id="IE-DOJ", country="IE", enforcing=True, status="active")
+NOT_ENFORCING = Authority(id="IE-GARDA", country="IE", enforcing=False, status="active")
+OTHER_STATE = Authority(id="BE-ENF", country="BE", enforcing=True, status="active")
+STATEMENT = "Offence committed in France; the person resides in France."
+
+
+@pytest.mark.parametrize(
+    ("instrument", "categories", "notified", "statement", "enforcing_authority", "expected"),
+    [
+        # Art. 8(1): traffic or content data are notified...
+        (Instrument.EPOC, [TRAFFIC], False, "", None, {"enforcing_notified"}),
+        (Instrument.EPOC, [CONTENT], False, "", None, {"enforcing_notified"}),
+        (Instrument.EPOC, [SUBSCRIBER, CONTENT], False, "  ", None, {"enforcing_notified"}),
+        (Instrument.EPOC, [TRAFFIC, CONTENT], True, "", ENFORCING, set()),
+        # ... unless the Art. 8(2) statement; never for data requested only to identify.
+        (Instrument.EPOC, [TRAFFIC, CONTENT], False, STATEMENT, None, set()),
+        (Instrument.EPOC, [SUBSCRIBER, IDENTIFICATION], False, "", None, set()),
+        # A notified order names an enforcing authority of the enforcing State.
+        (Instrument.EPOC, [TRAFFIC], True, "", None, {"enforcing_authority"}),
+        (Instrument.EPOC, [TRAFFIC], True, "", NOT_ENFORCING, {"enforcing_authority"}),
+        (Instrument.EPOC, [TRAFFIC], True, "", OTHER_STATE, {"enforcing_authority"}),
+        # Preservation orders are not notified (Art. 8(1) names production orders).
+        (Instrument.EPOC_PR, [TRAFFIC, CONTENT], False, "", None, set()),
+    ],
+)
+def test_notification_rule_of_art_8(
+    instrument, categories, notified, statement, enforcing_authority, expected
+):
+    problems = notification_problems(
+        instrument=instrument,
+        categories=categories,
+        notified=notified,
+        statement=statement,
+        enforcing_authority=enforcing_authority,
+        enforcing_state="IE",
+    )
+    assert set(problems) == expected

@@ -10,7 +10,7 @@ from authorities.constants import Instrument
 from portal.services import heartbeat_record
 from requests_app.models import LegalRequest
 from tests.conftest import CommittingClient, verified_login
-from tests.requests_app.helpers import submit
+from tests.requests_app.helpers import VALID, submit
 from tests.security.test_url_matrix import fill, walk
 
 pytestmark = pytest.mark.django_db
@@ -53,10 +53,11 @@ def check_headers(response) -> list[str]:
 
 
 @pytest.fixture
-def pages(client, officer, reviewer, lead):
+def pages(client, officer, reviewer, lead, enforcer):
     heartbeat_record(name="deadline-sweep")
     verified_login(client, officer)
-    submit(client, Instrument.EPOC)
+    notified = {"enforcing_notified": "on", "enforcing_authority": enforcer.authority_id}
+    submit(client, Instrument.EPOC, {**VALID[Instrument.EPOC], **notified})
     legal_request = LegalRequest.objects.get()
     return {
         None: [
@@ -80,6 +81,10 @@ def pages(client, officer, reviewer, lead):
             reverse("review:detail", args=[legal_request.public_id]),
         ],
         lead: [reverse("review:dashboard")],
+        enforcer: [
+            reverse("enforcing:list"),
+            reverse("enforcing:detail", args=[legal_request.public_id]),
+        ],
     }
 
 

@@ -16,11 +16,12 @@ from authorities.accounts import email_verification_token
 from authorities.constants import Instrument
 from authorities.models import User
 from portal.services import heartbeat_record
+from requests_app import enforcing
 from requests_app.models import LegalRequest, Status
 from requests_app.review import services as review_services
 from tests.conftest import passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory, totp_device
-from tests.requests_app.helpers import submit
+from tests.requests_app.helpers import VALID, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,7 @@ ROLES = [
     "lead",
     "auditor",
     "staff",
+    "enforcer",
 ]
 
 # Per URL name: {role: (GET, POST)}. "*" is every role not listed. Statuses:
@@ -55,6 +57,10 @@ OFFICER_OWN_POST["officer_b"] = (405, 404)
 OFFICER_OWN_POST["unapproved"] = (405, 404)
 LEGAL_GET = everyone_else((404, 404), reviewer=(200, 405), lead=(200, 405), auditor=(200, 405))
 LEAD_GET = everyone_else((404, 404), lead=(200, 405), auditor=(200, 405))
+# The enforcing authority's officer (e-Evidence Art. 8): only the orders naming its authority.
+ENFORCER_GET = everyone_else((404, 404), enforcer=(200, 405))
+# Its actions need a fresh code: without one, back to the page with the reason (302).
+ENFORCER_POST = everyone_else((404, 404), enforcer=(405, 302))
 
 EXPECTED = {
     "landing": {"*": (200, 405)},
@@ -119,11 +125,21 @@ EXPECTED = {
     "review:report_csv": LEAD_GET,
     "review:detail": LEGAL_GET,
     "review:attachment": LEGAL_GET,
+    "enforcing:list": ENFORCER_GET,
+    "enforcing:detail": ENFORCER_GET,
+    "enforcing:attachment": ENFORCER_GET,
+    "enforcing:confirm": ENFORCER_POST,
+    "enforcing:grounds": ENFORCER_POST,
     # The auditor reads every request but may do nothing to it: 403 to any action.
     "review:action": everyone_else(
         (404, 404), reviewer=(405, 302), lead=(405, 302), auditor=(405, 403)
     ),
 }
+# The enforcing authority's officer is an officer of another authority on the officers' pages:
+# the same sign-up and registry check, none of officer A's requests (404 as for officer B).
+for _row in EXPECTED.values():
+    if "officer_b" in _row and "enforcer" not in _row:
+        _row["enforcer"] = _row["officer_b"]
 ADMIN = {**LOGIN_FIRST, "*": (404, 404), "staff": ({200, 302, 405}, {200, 302, 403})}
 # Admin pages that differ from ADMIN. No staff path sets a password: Django's password page of
 # the user admin answers 404 to staff too.
@@ -140,9 +156,9 @@ def walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
 
 
 @pytest.fixture
-def world(client, officer, outsider, reviewer, lead, auditor, staff, authority):
-    """Officer A's objects (a refused, partly answered EPOC with documents; a draft), and one
-    user per role."""
+def world(client, officer, outsider, reviewer, lead, auditor, staff, authority, enforcer):
+    """Officer A's objects (a refused, partly answered EPOC with documents, notified to the
+    enforcing authority, which confirmed no ground; a draft), and one user per role."""
     heartbeat_record(name="deadline-sweep")
     unapproved = OfficerFactory(
         authority=authority, email="new@interieur.gouv.fr", approved_at=None
@@ -151,8 +167,10 @@ def world(client, officer, outsider, reviewer, lead, auditor, staff, authority):
     password_only = OfficerFactory(authority=authority, email="half@interieur.gouv.fr")
     totp_device(password_only)
     verified_login(client, officer)
-    submit(client, Instrument.EPOC)
+    notified = {"enforcing_notified": "on", "enforcing_authority": enforcer.authority_id}
+    submit(client, Instrument.EPOC, {**VALID[Instrument.EPOC], **notified})
     legal_request = LegalRequest.objects.exclude(status=Status.DRAFT).get()
+    enforcing.enforcing_confirm_no_ground(officer=enforcer, legal_request=legal_request)
     submit(client, Instrument.INQUIRY, action="draft")
     draft = LegalRequest.objects.get(status=Status.DRAFT)
     review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
@@ -177,6 +195,7 @@ def world(client, officer, outsider, reviewer, lead, auditor, staff, authority):
             "lead": lead,
             "auditor": auditor,
             "staff": staff,
+            "enforcer": enforcer,
         },
         "legal_request": legal_request,
         "draft": draft,
