@@ -88,9 +88,10 @@ test: venv chromium
 # test except the slow ones (browser journeys, fault injection, worker, beat and server
 # processes) and the nightly fuzzing. Same PostgreSQL and Redis as make test, on CHECK_WORKERS
 # pytest-xdist workers (each with its own test database, Celery queue and upload directory;
-# tests handed out by work stealing). About 4 minutes on a 2-core machine that other test runs
-# share (7 to 8 serially); the tests need about 5 CPU-minutes, so two cores cannot bring it
-# under 2 (README.md, "The two commands").
+# tests handed out by work stealing; CHECK_WORKERS=0: one process). 3 min 44 s measured on a
+# 2-core machine that another test run shared (7 min 52 s in one process); the tests need about
+# 5 CPU-minutes besides PostgreSQL's, so two cores cannot bring it under 2 (README.md, "The two
+# commands").
 CHECK_WORKERS ?= 2
 check: venv
 	@$(TEST_ENV) $(PY) scripts/check_services.py
