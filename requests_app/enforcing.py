@@ -42,16 +42,6 @@ REFUSED_PART = gettext_noop(
 )
 
 
-def _locked(legal_request: LegalRequest, user, action: str) -> LegalRequest:
-    legal_request = (
-        LegalRequest.objects.select_for_update()
-        .select_related("authority", "officer")
-        .get(pk=legal_request.pk)
-    )
-    policies.check(user, action, legal_request)
-    return legal_request
-
-
 def _tell_officer_and_team(legal_request: LegalRequest, event: RequestEvent, decision: str):
     """The issuing officer (in their language and time zone) and the legal team, by the outbox."""
     officer = legal_request.officer
@@ -88,7 +78,7 @@ def enforcing_confirm_no_ground(*, officer, legal_request: LegalRequest) -> Requ
     """Art. 10(2): the enforcing authority will raise no (further) ground; the hold ends now and
     the platform acts as soon as possible."""
     policies.require(officer, "enforcing_decide")
-    legal_request = _locked(legal_request, officer, "enforcing_decide")
+    legal_request = policies.locked(officer, "enforcing_decide", legal_request)
     now = timezone.now()
     legal_request.hold_released_at = now
     LegalRequest.objects.filter(pk=legal_request.pk).update(hold_released_at=now)
@@ -129,7 +119,7 @@ def enforcing_raise_grounds(
     the whole order. When the refused categories cover the whole order the request ends
     (refused by the enforcing authority); otherwise the refused categories never go."""
     policies.require(officer, "enforcing_decide")
-    legal_request = _locked(legal_request, officer, "enforcing_decide")
+    legal_request = policies.locked(officer, "enforcing_decide", legal_request)
     problems = _ground_problems(legal_request, grounds)
     if problems:
         raise ValidationError(problems)

@@ -69,14 +69,7 @@ def order_detail(request: HttpRequest, public_id) -> HttpResponse:
 @require_safe
 def order_attachment(request: HttpRequest, public_id, attachment_id) -> HttpResponse:
     document = selectors.attachment_get_for_enforcer(request.user, public_id, attachment_id)
-    access_log_record(
-        user=request.user,
-        action=AccessLog.Action.OPEN_ATTACHMENT,
-        legal_request=document.request,
-        object_ref=f"{document.original_name} ({document.public_id})",
-        ip=client_ip(request),
-    )
-    return attachment_response(document)
+    return attachment_response(request, document)
 
 
 def _fresh_code(request: HttpRequest, form) -> None:

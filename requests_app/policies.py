@@ -476,6 +476,19 @@ def check(user, action: str, legal_request: LegalRequest) -> None:
     decide(user, action, legal_request).raise_if_refused()
 
 
+def locked(user, action: str, legal_request: LegalRequest) -> LegalRequest:
+    """The request, locked for the caller's transaction, once this user may do the action on
+    it now: asked again under the lock, as another action may have moved it meanwhile. Every
+    service that changes a request starts here."""
+    legal_request = (
+        LegalRequest.objects.select_for_update()
+        .select_related("authority", "officer")
+        .get(pk=legal_request.pk)
+    )
+    check(user, action, legal_request)
+    return legal_request
+
+
 def require_capability(user, capability: Capability) -> None:
     if not has(user, capability):
         raise PermissionDenied(_missing(capability))

@@ -77,9 +77,14 @@ def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
 
 
 def attachment_get_for_officer(officer, request_public_id, attachment_public_id) -> Attachment:
+    return _attachment_in(_officer_scope(officer), request_public_id, attachment_public_id)
+
+
+def _attachment_in(scope, request_public_id, attachment_public_id) -> Attachment:
+    """An attachment of a request in `scope` (a reader's access-checked requests), or 404."""
     attachment = (
         Attachment.objects.filter(
-            request__in=_officer_scope(officer),
+            request__in=scope,
             request__public_id=request_public_id,
             public_id=attachment_public_id,
         )
@@ -125,18 +130,7 @@ def legal_request_get_for_enforcer(user, public_id) -> LegalRequest:
 
 
 def attachment_get_for_enforcer(user, request_public_id, attachment_public_id) -> Attachment:
-    attachment = (
-        Attachment.objects.filter(
-            request__in=_enforcer_scope(user),
-            request__public_id=request_public_id,
-            public_id=attachment_public_id,
-        )
-        .select_related("request")
-        .first()
-    )
-    if attachment is None:
-        raise Http404("No such document.")
-    return attachment
+    return _attachment_in(_enforcer_scope(user), request_public_id, attachment_public_id)
 
 
 # --- The platform legal team ------------------------------------------------------------------

@@ -240,16 +240,9 @@ def legal_request_submit(
 # --- After submission: the authority's actions ------------------------------------------------
 
 
-def _locked_for(officer, action: str, legal_request: LegalRequest) -> LegalRequest:
-    """The request, locked, once the policy allows this officer the action on it now."""
-    legal_request = LegalRequest.objects.select_for_update().get(pk=legal_request.pk)
-    policies.check(officer, action, legal_request)
-    return legal_request
-
-
 @transaction.atomic
 def legal_request_withdraw(*, officer, legal_request: LegalRequest, reason: str) -> LegalRequest:
-    legal_request = _locked_for(officer, "withdraw", legal_request)
+    legal_request = policies.locked(officer, "withdraw", legal_request)
     rule = instruments.RULES.get(legal_request.instrument)  # a retired code may still withdraw
     ends_preservation = rule is not None and rule.preservation is not None
     now = timezone.now()
@@ -280,7 +273,7 @@ def message_post_by_officer(
 ) -> Message:
     """A message from the authority. While a clarification is pending, the message is the
     answer: the clock restarts and the request goes back to review."""
-    legal_request = _locked_for(officer, "message", legal_request)
+    legal_request = policies.locked(officer, "message", legal_request)
     answering = legal_request.status == Status.CLARIFICATION
     kind = (
         Message.Kind.CLARIFICATION_ANSWER
@@ -332,7 +325,7 @@ def message_post_by_officer(
 def preservation_extend(*, officer, legal_request: LegalRequest) -> LegalRequest:
     """EPOC-PR Annex VI: while the preservation runs, the issuing authority extends it once, by
     the rule's 30 days."""
-    legal_request = _locked_for(officer, "extend_preservation", legal_request)
+    legal_request = policies.locked(officer, "extend_preservation", legal_request)
     rule = instruments.rule_for(legal_request.instrument).preservation
     legal_request.preservation_until = extended_until(legal_request.preservation_until, rule)
     legal_request.preservation_extended_at = timezone.now()
@@ -353,7 +346,7 @@ def preservation_confirm_production(
 ) -> LegalRequest:
     """EPOC-PR Annex V: a production request for the same data was issued, so the data stay
     preserved until it is answered (no end date here)."""
-    legal_request = _locked_for(officer, "confirm_production", legal_request)
+    legal_request = policies.locked(officer, "confirm_production", legal_request)
     legal_request.preservation_until = None
     legal_request.production_reference = production_reference.strip()[:100]
     legal_request.save(update_fields=["preservation_until", "production_reference"])
@@ -371,7 +364,7 @@ def preservation_confirm_production(
 def preservation_end(*, officer, legal_request: LegalRequest, reason: str = "") -> LegalRequest:
     """e-Evidence Art. 11(3): the issuing authority says the preservation is no longer needed.
     It ends now, and the legal team is told to delete the data (alerts: PRESERVATION_END)."""
-    legal_request = _locked_for(officer, "end_preservation", legal_request)
+    legal_request = policies.locked(officer, "end_preservation", legal_request)
     now = timezone.now()
     legal_request.preservation_ended_at = now
     legal_request.save(update_fields=["preservation_ended_at"])
@@ -402,7 +395,7 @@ def validation_record(
     """The officer records the ex post validation of an emergency order: who validated, when,
     and the decision (a document checked by content). A refusal withdraws the produced data and
     tells the legal team to delete them (alerts: VALIDATION_FAILED)."""
-    legal_request = _locked_for(officer, "record_validation", legal_request)
+    legal_request = policies.locked(officer, "record_validation", legal_request)
     if outcome not in ValidationOutcome.values:
         raise ValidationError(gettext("Say whether the order was validated or refused."))
     if not validating_authority.strip():

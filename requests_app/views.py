@@ -288,14 +288,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
 def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileResponse:
     officer = request.user
     attachment = selectors.attachment_get_for_officer(officer, public_id, attachment_id)
-    access_log_record(
-        user=officer,
-        action=AccessLog.Action.OPEN_ATTACHMENT,
-        legal_request=attachment.request,
-        object_ref=f"{attachment.original_name} ({attachment.public_id})",
-        ip=client_ip(request),
-    )
-    return attachment_response(attachment)
+    return attachment_response(request, attachment)
 
 
 @officer_only
@@ -376,8 +369,16 @@ def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
-def attachment_response(attachment: Attachment) -> FileResponse:
-    """Always a download (never rendered in the browser), with the type decided at upload."""
+def attachment_response(request: HttpRequest, attachment: Attachment) -> FileResponse:
+    """The opening recorded in the access log, then always a download (never rendered in the
+    browser), with the type decided at upload. Every reader's attachment view ends here."""
+    access_log_record(
+        user=request.user,
+        action=AccessLog.Action.OPEN_ATTACHMENT,
+        legal_request=attachment.request,
+        object_ref=f"{attachment.original_name} ({attachment.public_id})",
+        ip=client_ip(request),
+    )
     response = FileResponse(
         attachment.file.open("rb"),
         as_attachment=True,
@@ -398,9 +399,7 @@ def message_post(request: HttpRequest, public_id) -> HttpResponse:
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     form = MessageForm(request.POST, request.FILES)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        _flash_errors(request, form)
         return redirect("requests:detail", legal_request.public_id)
     try:
         services.message_post_by_officer(
@@ -486,9 +485,7 @@ def validation(request: HttpRequest, public_id) -> HttpResponse:
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
     form = ValidationForm(request.POST, request.FILES)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        _flash_errors(request, form)
         return redirect("requests:detail", legal_request.public_id)
     uploaded, checked = form.cleaned_data["decision"]
     try:
@@ -505,3 +502,10 @@ def validation(request: HttpRequest, public_id) -> HttpResponse:
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)
+
+
+def _flash_errors(request: HttpRequest, form) -> None:
+    """A form posted from the detail page: its errors shown there, after the redirect."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)

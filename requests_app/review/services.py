@@ -28,17 +28,6 @@ from ..models import (
 )
 
 
-def _locked(legal_request: LegalRequest, user, action: str) -> LegalRequest:
-    """The request, locked, once the policy allows this user the action on it now."""
-    legal_request = (
-        LegalRequest.objects.select_for_update()
-        .select_related("authority", "officer")
-        .get(pk=legal_request.pk)
-    )
-    policies.check(user, action, legal_request)
-    return legal_request
-
-
 def _notify_status(legal_request: LegalRequest, event: RequestEvent) -> None:
     # One e-mail per event: the key makes a retried action never mail twice.
     notify_authority(legal_request, key=f"status:{event.pk}", template="request_status_changed")
@@ -53,7 +42,7 @@ def legal_request_assign(
         raise ValidationError(gettext("Requests are assigned to members of the legal team only."))
     if assignee != actor and assignee is not None:
         policies.require_capability(actor, policies.Capability.ASSIGN_OTHERS)
-    legal_request = _locked(legal_request, actor, "assign")
+    legal_request = policies.locked(actor, "assign", legal_request)
     legal_request.assignee = assignee
     legal_request.save(update_fields=["assignee"])
     RequestEvent.objects.create(
@@ -69,7 +58,7 @@ def legal_request_assign(
 @transaction.atomic
 def legal_request_accept(*, reviewer, legal_request: LegalRequest) -> LegalRequest:
     policies.require(reviewer, "accept")
-    legal_request = _locked(legal_request, reviewer, "accept")
+    legal_request = policies.locked(reviewer, "accept", legal_request)
     event = transition(
         legal_request=legal_request,
         to=Status.IN_REVIEW,
@@ -86,7 +75,7 @@ def legal_request_ask_clarification(
 ) -> Message:
     """Ask the authority a question; the legal clock stops until it answers."""
     policies.require(reviewer, "clarify")
-    legal_request = _locked(legal_request, reviewer, "clarify")
+    legal_request = policies.locked(reviewer, "clarify", legal_request)
     now = timezone.now()
     event = transition(
         legal_request=legal_request,
@@ -122,7 +111,7 @@ def legal_request_refuse(
         raise ValidationError(
             gettext("Explain the refusal: the authority needs to know what to fix.")
         )
-    legal_request = _locked(legal_request, reviewer, "refuse")
+    legal_request = policies.locked(reviewer, "refuse", legal_request)
     event = transition(
         legal_request=legal_request,
         to=Status.REFUSED,
@@ -154,9 +143,8 @@ def legal_request_respond(
         raise ValidationError(gettext("Attach the produced data."))
     if partial and not note.strip():
         raise ValidationError(gettext("Say what is missing from a partial response."))
-    legal_request = _locked(
-        legal_request, reviewer, "respond"
-    )  # an emergency: call-back and approval; an order on hold for the enforcing authority
+    # An emergency: call-back and approval; an order on hold for the enforcing authority.
+    legal_request = policies.locked(reviewer, "respond", legal_request)
     _check_categories(legal_request, categories)
     now = timezone.now()
     expires = now + timedelta(days=settings.PORTAL_PRODUCED_DATA_DAYS)
@@ -237,7 +225,7 @@ def _check_produced_file(uploaded) -> None:
 @transaction.atomic
 def legal_request_confirm_preservation(*, reviewer, legal_request: LegalRequest) -> LegalRequest:
     policies.require(reviewer, "preserve")
-    legal_request = _locked(legal_request, reviewer, "preserve")
+    legal_request = policies.locked(reviewer, "preserve", legal_request)
     event = transition(
         legal_request=legal_request,
         to=Status.PRESERVED,
@@ -257,7 +245,7 @@ def legal_request_confirm_preservation(*, reviewer, legal_request: LegalRequest)
 @transaction.atomic
 def legal_request_confirm_extension(*, reviewer, legal_request: LegalRequest) -> RequestEvent:
     policies.require(reviewer, "confirm_extension")
-    legal_request = _locked(legal_request, reviewer, "confirm_extension")
+    legal_request = policies.locked(reviewer, "confirm_extension", legal_request)
     event = RequestEvent.objects.create(
         request=legal_request,
         kind=RequestEvent.Kind.EXTENSION_CONFIRMED,
@@ -279,7 +267,7 @@ def legal_request_record_deletion(
     policies.require(reviewer, "record_deletion")
     if not note.strip():
         raise ValidationError(gettext("Say what was deleted, and where."))
-    legal_request = _locked(legal_request, reviewer, "record_deletion")
+    legal_request = policies.locked(reviewer, "record_deletion", legal_request)
     now = timezone.now()
     for produced in legal_request.produced.all():
         if produced.file:
@@ -301,7 +289,7 @@ def legal_request_record_deletion(
 @transaction.atomic
 def legal_request_close(*, reviewer, legal_request: LegalRequest, note: str = "") -> LegalRequest:
     policies.require(reviewer, "close")
-    legal_request = _locked(legal_request, reviewer, "close")
+    legal_request = policies.locked(reviewer, "close", legal_request)
     event = transition(
         legal_request=legal_request,
         to=Status.CLOSED,
@@ -321,7 +309,7 @@ def callback_record(
     policies.require(reviewer, "callback")
     if outcome not in CallbackVerification.Outcome.values:
         raise ValidationError(gettext("Choose the outcome of the call."))
-    legal_request = _locked(legal_request, reviewer, "callback")
+    legal_request = policies.locked(reviewer, "callback", legal_request)
     callback = CallbackVerification.objects.create(
         request=legal_request,
         verified_by=reviewer,
@@ -353,9 +341,8 @@ def disclosure_approve(
         second_factor.EMERGENCY_APPROVAL
     ) and not second_factor.device_id_is_phishing_resistant(device_id, lead):
         raise second_factor.PasskeyRequired(second_factor.EMERGENCY_APPROVAL)
-    legal_request = _locked(
-        legal_request, lead, "approve"
-    )  # an emergency, after a confirmed call-back
+    # An emergency, after a confirmed call-back.
+    legal_request = policies.locked(lead, "approve", legal_request)
     approval, created = DisclosureApproval.objects.get_or_create(
         request=legal_request, approved_by=lead
     )

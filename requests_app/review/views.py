@@ -166,14 +166,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
 @require_safe
 def attachment(request: HttpRequest, public_id, attachment_id) -> HttpResponse:
     document = selectors.attachment_get_for_legal_team(request.user, public_id, attachment_id)
-    audit.access_log_record(
-        user=request.user,
-        action=AccessLog.Action.OPEN_ATTACHMENT,
-        legal_request=document.request,
-        object_ref=f"{document.original_name} ({document.public_id})",
-        ip=client_ip(request),
-    )
-    return attachment_response(document)
+    return attachment_response(request, document)
 
 
 def _approve_needs_passkey(request: HttpRequest, legal_request: LegalRequest):
