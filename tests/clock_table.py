@@ -7,7 +7,7 @@ are compared with, so it must not be derived from them.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from authorities.constants import Instrument
 
@@ -77,3 +77,8 @@ CLOCKS: dict[str, Clock] = {
 
 def time_allowed(instrument: str, *, emergency: bool = False) -> timedelta:
     return CLOCKS[instrument].allowed(emergency=emergency)
+
+
+def utc(*args: int) -> datetime:
+    """A UTC datetime from its parts: utc(2026, 11, 20, 10)."""
+    return datetime(*args, tzinfo=UTC)

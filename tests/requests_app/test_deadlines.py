@@ -21,7 +21,7 @@ from requests_app.deadlines import (
     paused_time,
 )
 from requests_app.instruments import is_emergency, rule_for
-from tests.clock_table import CLOCKS, POLICY_MINUTES, time_allowed
+from tests.clock_table import CLOCKS, POLICY_MINUTES, time_allowed, utc
 
 PARIS = ZoneInfo("Europe/Paris")
 SECOND = timedelta(seconds=1)
@@ -34,10 +34,6 @@ DAY = timedelta(days=1)
 def policy(settings):
     settings.PORTAL_DEADLINE_MINUTES = dict(POLICY_MINUTES)
     return settings
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def received(at: datetime) -> ClockEvent:

@@ -32,7 +32,7 @@ from requests_app.deadlines import (
     stored_deadlines,
 )
 from requests_app.instruments import RULES, LegalPeriod
-from tests.clock_table import POLICY_MINUTES
+from tests.clock_table import POLICY_MINUTES, utc
 
 HOUR = timedelta(hours=1)
 
@@ -41,10 +41,6 @@ HOUR = timedelta(hours=1)
 def policy(settings):
     settings.PORTAL_DEADLINE_MINUTES = dict(POLICY_MINUTES)
     return settings
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def received(at: datetime) -> list[ClockEvent]:

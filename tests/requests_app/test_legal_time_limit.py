@@ -8,7 +8,7 @@ an EPOC received Friday 20 November 2026 10:00 UTC has 10 days to Monday 30 Nove
 legal limit is the end of that day, 1 December 00:00 UTC; the internal target is 240 hours,
 30 November 10:00 UTC."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,15 +23,11 @@ from requests_app import alerts
 from requests_app.models import LegalRequest, Status
 from requests_app.notifications import deliver_all_due
 from requests_app.review import services as review_services
-from tests.clock_table import POLICY_MINUTES
+from tests.clock_table import POLICY_MINUTES, utc
 from tests.conftest import verified_login
 from tests.requests_app.helpers import VALID, submit
 
 pytestmark = pytest.mark.django_db
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 RECEIVED = utc(2026, 11, 20, 10)
