@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Q
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from authorities.constants import EU_MEMBER_STATES, Instrument
@@ -28,6 +29,19 @@ OUTCOMES = {
     Status.REFUSED_BY_ENFORCING: gettext_noop("refused by the enforcing authority"),
     Status.WITHDRAWN: gettext_noop("withdrawn"),
     Status.CLOSED: gettext_noop("closed"),
+}
+
+
+# The dashboard's words for them.
+OUTCOME_LABELS = {
+    "open": _("Open"),
+    "preserved": _("Preserved"),
+    "responded": _("Responded"),
+    "partially responded": _("Partially responded"),
+    "refused": _("Refused"),
+    "refused by the enforcing authority": _("Refused by the enforcing authority"),
+    "withdrawn": _("Withdrawn"),
+    "closed": _("Closed"),
 }
 
 
@@ -75,7 +89,7 @@ def dashboard(user, *, now: datetime | None = None) -> Dashboard:
         day=Count("id", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=1))),
     )
     load = list(
-        open_requests.values("assignee__full_name", "assignee__email")
+        open_requests.values("assignee", "assignee__full_name", "assignee__email")
         .annotate(
             open=Count("id"),
             overdue=Count("id", filter=Q(due_at__lt=now)),
@@ -148,6 +162,9 @@ def response_times(*, since: datetime) -> list[dict]:
             "count": len(hours),
             "median_hours": round(statistics.median(hours), 2),
             "p90_hours": round(_percentile(hours, 0.9), 2),
+            # The same as durations, which the dashboard shows in hours and minutes.
+            "median": timedelta(hours=statistics.median(hours)),
+            "p90": timedelta(hours=_percentile(hours, 0.9)),
         }
         for code, hours in sorted(by_instrument.items())
     ]
@@ -171,6 +188,7 @@ def transparency_report(user, *, start: datetime, end: datetime) -> list[dict]:
             "country_name": EU_MEMBER_STATES.get(country, country),
             "instrument": _instrument_label(instrument),
             "outcome": outcome,
+            "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
             "count": count,
         }
         for (country, instrument, outcome), count in sorted(table.items())

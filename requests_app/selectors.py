@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, DateTimeField, F, Func, Prefetch, QuerySet, Value
-from django.db.models.lookups import GreaterThan
+from django.db.models.lookups import GreaterThan, LessThan
 from django.http import Http404
 
+from authorities.constants import AuthorityStatus
+from authorities.models import Authority
 from portal.logs import bind_reference
 
 from . import policies
@@ -152,6 +154,17 @@ class QueueFilters:
     emergency: bool = False
     risk: bool = False  # only requests with risk signals at submission
     q: str = ""
+    sort: str = "due"  # a key of QUEUE_SORTS
+
+
+# The queue's orders (?sort=): the column and whether it runs newest/latest first. Each is
+# paginated by keyset on (column, id); rows without a value (a stopped clock) come last.
+QUEUE_SORTS = {
+    "due": ("due_at", False),
+    "-due": ("due_at", True),
+    "received": ("received_at", False),
+    "-received": ("received_at", True),
+}
 
 
 @dataclass
@@ -209,45 +222,60 @@ def _queue_scope(user, filters: QueueFilters) -> QuerySet[LegalRequest]:
 
 def review_queue(user, filters: QueueFilters, *, cursor: str | None, size: int = 50) -> QueuePage:
     """The queue in deadline order (overdue first, then least time left; stopped clocks last),
-    paginated by keyset on (due_at, id): page N costs the same as page 1."""
+    or in another of QUEUE_SORTS, paginated by keyset on (column, id): page N costs the same as
+    page 1."""
     _legal_team_or_404(user)
     scope = _queue_scope(user, filters)
+    column, descending = QUEUE_SORTS.get(filters.sort, QUEUE_SORTS["due"])
+    ordered = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
     rows = scope.select_related("authority", "assignee").order_by(
-        F("due_at").asc(nulls_last=True), "id"
+        ordered, "-id" if descending else "id"
     )
-    due = ""
+    value = ""
     if cursor:
-        due, _, last_id = cursor.partition("|")
+        value, _, last_id = cursor.partition("|")
         # An id has at most 19 digits; int() refuses more than 4,300 (it was a 500).
         last_id = int(last_id) if last_id.isdecimal() and len(last_id) <= 19 else 0
-        if not due:
-            rows = rows.filter(due_at__isnull=True, id__gt=last_id)
-        elif (due_at := _cursor_due(due)) is not None:
-            # A row comparison, which the (due_at, id) index serves as one range: deep pages
-            # cost what the first page costs. Rows with no due_at follow, fetched below.
+        if not value:
             rows = rows.filter(
-                GreaterThan(
-                    Func(F("due_at"), F("id"), function="ROW", output_field=DateTimeField()),
-                    Func(
-                        Value(due_at),
-                        Value(last_id),
-                        function="ROW",
-                        output_field=DateTimeField(),
-                    ),
+                **{f"{column}__isnull": True, "id__lt" if descending else "id__gt": last_id}
+            )
+        elif (at := _cursor_due(value)) is not None:
+            # A row comparison, which the (due_at, id) index serves as one range: deep pages
+            # cost what the first page costs. Rows with no value follow, fetched below.
+            compare = LessThan if descending else GreaterThan
+            rows = rows.filter(
+                compare(
+                    Func(F(column), F("id"), function="ROW", output_field=DateTimeField()),
+                    Func(Value(at), Value(last_id), function="ROW", output_field=DateTimeField()),
                 )
             )
         # Otherwise a cursor the queue did not write (it was a 500): the first page.
     page = list(rows[: size + 1])
-    if len(page) <= size and cursor and due:
-        # The dated rows ran out: carry on with the stopped clocks (due_at IS NULL), by id.
-        undated = scope.select_related("authority", "assignee").filter(due_at__isnull=True)
-        page += list(undated.order_by("id")[: size + 1 - len(page)])
+    if len(page) <= size and cursor and value:
+        # The dated rows ran out: carry on with those without a value (a stopped clock), by id.
+        undated = scope.select_related("authority", "assignee").filter(
+            **{f"{column}__isnull": True}
+        )
+        page += list(undated.order_by("-id" if descending else "id")[: size + 1 - len(page)])
     next_cursor = None
     if len(page) > size:
         page = page[:size]
         last = page[-1]
-        next_cursor = f"{last.due_at.isoformat() if last.due_at else ''}|{last.pk}"
+        at = getattr(last, column)
+        next_cursor = f"{at.isoformat() if at else ''}|{last.pk}"
     return QueuePage(rows=page, next_cursor=next_cursor, counts=status_counts(user))
+
+
+def queue_authorities() -> list[tuple[str, str]]:
+    """(id, "name (country)") of the registry's active authorities, by Member State and name:
+    the queue's authority filter picks from them."""
+    return [
+        (pk, f"{name} ({country})")
+        for pk, name, country in Authority.objects.filter(status=AuthorityStatus.ACTIVE)
+        .order_by("country", "name_en")
+        .values_list("id", "name_en", "country")
+    ]
 
 
 def _cursor_due(due: str) -> datetime | None:

@@ -66,10 +66,14 @@ def queue(request: HttpRequest) -> HttpResponse:
         emergency=get.get("emergency") == "1",
         risk=get.get("risk") == "1",
         q=text("q", 200),
+        sort=get.get("sort", "") if get.get("sort") in selectors.QUEUE_SORTS else "due",
     )
     page = selectors.review_queue(request.user, filters, cursor=get.get("after"))
     query = get.copy()
     query.pop("after", None)
+    # The column headers' links: the same filters, another order (the first page).
+    unsorted = query.copy()
+    unsorted.pop("sort", None)
     return render(
         request,
         "requests_app/review/queue.html",
@@ -80,6 +84,16 @@ def queue(request: HttpRequest) -> HttpResponse:
             "statuses": [(v, label) for v, label in Status.choices if v != Status.DRAFT],
             "instruments": Instrument.choices,
             "countries": COUNTRY_CHOICES,
+            "authorities": selectors.queue_authorities(),
+            "unsorted": unsorted.urlencode(),
+            # For the countdown of static/js/queue.js: notifications.format_duration's words.
+            "countdown": {
+                "left": gettext("%(duration)s left"),
+                "overdue": gettext("overdue by %(duration)s"),
+                "days": gettext("%(days)s d"),
+                "hours": gettext("%(hours)s h"),
+                "minutes": gettext("%(minutes)s min"),
+            },
             "now": timezone.now(),
         },
     )
@@ -398,8 +412,10 @@ def report_csv(request: HttpRequest) -> HttpResponse:
         ip=client_ip(request),
     )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
+    # Named by the period, both days included (end is the day after the last).
+    last = end - timedelta(days=1)
     response["Content-Disposition"] = (
-        f'attachment; filename="transparency-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+        f'attachment; filename="transparency-{start:%Y-%m-%d}_{last:%Y-%m-%d}.csv"'
     )
     writer = csv.writer(response)
     writer.writerow(["member_state", "instrument", "outcome", "requests"])

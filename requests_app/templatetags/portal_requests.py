@@ -59,6 +59,12 @@ def legal_limit(legal_request, short=False):
 
 
 @register.filter
+def duration(value) -> str:
+    """A timedelta in days, hours and minutes ("6 h 5 min"), as the alerts and the queue say it."""
+    return format_duration(value) if value is not None else "—"
+
+
+@register.filter
 def get_item(mapping, key):
     return mapping.get(key, 0)
 
@@ -87,24 +93,56 @@ def queue_row(legal_request, now):
     )
     authority = legal_request.authority
     assignee = legal_request.assignee
+    # (column label, class, content): the label goes into data-label, which the stacked rows
+    # of a narrow screen show before each cell (static/css/portal.css); dates do not wrap.
     cells = [
-        format_html(
-            '<a href="{}">{}</a>{}{}',
-            reverse("review:detail", args=[legal_request.public_id]),
-            legal_request.reference,
-            emergency,
-            _risk_mark(legal_request),
+        (
+            gettext("Reference"),
+            "",
+            format_html(
+                '<a href="{}">{}</a>{}{}',
+                reverse("review:detail", args=[legal_request.public_id]),
+                legal_request.reference,
+                emergency,
+                _risk_mark(legal_request),
+            ),
         ),
-        legal_request.get_instrument_display(),
-        f"{authority.name_en} ({authority.country})",
-        _minute(legal_request.received_at),
-        _minute(legal_request.due_at) or "—",
-        _minute(legal_request.legal_due_at) or legal_limit(legal_request, short=True),
-        time_left_badge(legal_request, now),
-        (assignee.full_name if assignee else "") or gettext("Unassigned"),
-        _status_cell(legal_request, now),
+        (gettext("Instrument"), "", legal_request.get_instrument_display()),
+        (gettext("Authority"), "", f"{authority.name_en} ({authority.country})"),
+        (gettext("Received"), "date", _minute(legal_request.received_at)),
+        (gettext("Internal target"), "date", _minute(legal_request.due_at) or "—"),
+        (
+            gettext("Legal time limit"),
+            "date",
+            _minute(legal_request.legal_due_at) or legal_limit(legal_request, short=True),
+        ),
+        (gettext("Time left"), "time-left", time_left_badge(legal_request, now)),
+        (
+            gettext("Assignee"),
+            "",
+            (assignee.full_name if assignee else "") or gettext("Unassigned"),
+        ),
+        (gettext("Status"), "", _status_cell(legal_request, now)),
     ]
-    return format_html_join("", "<td>{}</td>", ((cell,) for cell in cells))
+    # The page's script (static/js/queue.js) counts the time left down from data-due.
+    due = (
+        legal_request.due_at.isoformat()
+        if legal_request.due_at and legal_request.status in OPEN_STATUSES
+        else ""
+    )
+    return format_html_join(
+        "",
+        '<td data-label="{}"{}{}>{}</td>',
+        (
+            (
+                label,
+                format_html(' class="{}"', css) if css else "",
+                format_html(' data-due="{}"', due) if css == "time-left" and due else "",
+                cell,
+            )
+            for label, css, cell in cells
+        ),
+    )
 
 
 def _status_cell(legal_request, now) -> str:

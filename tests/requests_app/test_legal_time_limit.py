@@ -132,12 +132,14 @@ def test_pages_show_both_deadlines_for_an_epoc(client, officer, reviewer):
         assert shown(INTERNAL, reviewer) in text and shown(LEGAL, reviewer) in text
 
         text = client.get(reverse("review:queue")).content.decode()
-        assert '<th scope="col">Internal target</th>' in text
+        assert ">Internal target</a></th>" in text  # a sortable column
         assert '<th scope="col">Legal time limit</th>' in text
         minute = "%Y-%m-%d %H:%M"
         local = ZoneInfo(reviewer.time_zone)
-        assert f"<td>{timezone.localtime(LEGAL, local).strftime(minute)}</td>" in text
-        assert f"<td>{timezone.localtime(INTERNAL, local).strftime(minute)}</td>" in text
+        legal = timezone.localtime(LEGAL, local).strftime(minute)
+        internal = timezone.localtime(INTERNAL, local).strftime(minute)
+        assert f'<td data-label="Legal time limit" class="date">{legal}</td>' in text
+        assert f'<td data-label="Internal target" class="date">{internal}</td>' in text
 
 
 def test_pages_say_no_fixed_legal_limit_for_an_inquiry(client, officer, reviewer):

@@ -418,7 +418,7 @@ def test_dashboard_figures_and_transparency_csv(client, officer, outsider, revie
         )
     assert 'id="fig-overdue">1<' in page  # the TCO order, 1 h deadline, 6 h ago
     assert "Rui" in page or reviewer.full_name in page
-    assert "6.0" in page  # EPOC answered in 6 hours: median and p90
+    assert "6 h 0 min" in page  # EPOC answered in 6 hours: median and p90, in hours and minutes
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["member_state", "instrument", "outcome", "requests"]
     assert ["DE", "European Production Order (EPOC)", "responded", "1"] in rows

@@ -45,8 +45,10 @@ def test_a_queue_row_escapes_what_authorities_and_officers_wrote():
     with timezone.override("Europe/Paris"):
         row = queue_row(legal_request, now=AT)
 
-    cells = re.findall(r"<td>(.*?)</td>", row)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert len(cells) == 9
+    labels = re.findall(r'<td data-label="([^"]*)"', row)
+    assert labels[6] == "Time left" and len(labels) == 9
     assert cells[0] == (
         f'<a href="/review/{legal_request.public_id}/">LR-2026-000001</a>'
         " <strong>EMERGENCY</strong>"
