@@ -296,6 +296,7 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
 
 OFFICER_ACTIONS = (
     "edit_draft",
+    "delete_draft",
     "message",
     "withdraw",
     "extend_preservation",
@@ -311,13 +312,16 @@ OFFICER_ACTIONS = (
 def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
-    access_log_record(
-        user=officer,
-        action=AccessLog.Action.VIEW_REQUEST,
-        legal_request=legal_request,
-        object_ref=legal_request.reference or "draft",
-        ip=client_ip(request),
-    )
+    if not (legal_request.status == Status.DRAFT and legal_request.officer_id == officer.pk):
+        # An officer reading their own unsent draft is not an access to record (and a
+        # recorded view would keep the draft from being deleted: the log is append-only).
+        access_log_record(
+            user=officer,
+            action=AccessLog.Action.VIEW_REQUEST,
+            legal_request=legal_request,
+            object_ref=legal_request.reference or "draft",
+            ip=client_ip(request),
+        )
     refusal = next(
         (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
     )
@@ -495,6 +499,24 @@ def withdraw(request: HttpRequest, public_id) -> HttpResponse:
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)
+
+
+@officer_only
+@require_POST
+def delete_draft(request: HttpRequest, public_id) -> HttpResponse:
+    """Delete one's own draft, once the box saying so is ticked (the confirmation)."""
+    officer = request.user
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    if request.POST.get("confirm") != "on":
+        messages.error(request, gettext("Tick the box to confirm that the draft is to go."))
+        return redirect("requests:detail", legal_request.public_id)
+    try:
+        services.legal_request_delete_draft(officer=officer, legal_request=legal_request)
+    except (ValidationError, PermissionDenied) as problem:
+        messages.error(request, _problem_text(problem))
+        return redirect("requests:detail", legal_request.public_id)
+    messages.success(request, gettext("Draft deleted, with its documents."))
+    return redirect("requests:list")
 
 
 @officer_only

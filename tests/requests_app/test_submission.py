@@ -261,6 +261,35 @@ def test_draft_is_saved_and_resumed(client, officer):
     assert "Draft" in listing
 
 
+def test_officer_deletes_a_draft_after_confirming_and_never_a_submitted_request(
+    client, officer, colleague
+):
+    verified_login(client, officer)
+    submit(client, Instrument.EPOC, action="draft")
+    draft = LegalRequest.objects.get()
+    stored = draft.attachments.get().file
+    page = client.get(reverse("requests:detail", args=[draft.public_id])).content.decode()
+    assert 'id="delete-draft"' in page
+    delete = reverse("requests:delete_draft", args=[draft.public_id])
+    client.post(delete)  # not confirmed: nothing happens
+    assert LegalRequest.objects.filter(pk=draft.pk).exists()
+    verified_login(client, colleague)
+    assert client.post(delete, {"confirm": "on"}).status_code in (302, 404)
+    assert LegalRequest.objects.filter(pk=draft.pk).exists()  # not the colleague's to delete
+    verified_login(client, officer)
+    response = client.post(delete, {"confirm": "on"})
+    assert response.url == reverse("requests:list")
+    assert not LegalRequest.objects.filter(pk=draft.pk).exists()
+    assert not stored.storage.exists(stored.name)  # the document is gone too
+    submit(client, Instrument.EPOC)
+    submitted = LegalRequest.objects.get()
+    page = client.get(reverse("requests:detail", args=[submitted.public_id])).content.decode()
+    assert 'id="delete-draft"' not in page
+    delete = reverse("requests:delete_draft", args=[submitted.public_id])
+    client.post(delete, {"confirm": "on"})
+    assert LegalRequest.objects.filter(pk=submitted.pk, status=Status.SUBMITTED).exists()
+
+
 def test_submitted_request_cannot_be_edited(client, officer):
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
