@@ -19,7 +19,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.emails import absolute_url, send_now
 
-from .constants import OUTSIDE_EU_MESSAGE, AuthorityStatus, time_zone_choices
+from .constants import (
+    OUTSIDE_EU_MESSAGE,
+    AuthorityStatus,
+    member_state_zone,
+    time_zone_choices,
+)
 from .domains import MailboxError, plain_mailbox
 from .models import (
     AccountEvent,
@@ -105,6 +110,9 @@ def officer_sign_up(*, email: str, full_name: str, ip: str | None, language: str
             full_name=full_name,
             authority=authority,
             preferred_language=language,
+            # A French officer's dates read in Paris time from the start (changeable in the
+            # account page).
+            time_zone=member_state_zone(authority.country),
         )
     account_event_record(user=user, kind=AccountEvent.Kind.SIGNED_UP, ip=ip, detail=authority.pk)
     _send_verification(user)
@@ -161,7 +169,25 @@ def officer_verify_email(*, token: str, password: str, full_name: str, ip: str |
     BackupCodeDevice.objects.filter(user=user).delete()
     account_event_record(user=user, kind=AccountEvent.Kind.EMAIL_VERIFIED, ip=ip)
     user.refresh_from_db()
+    if user.approved_at is None:
+        mail_staff_approval_waiting(user)
     return user
+
+
+def mail_staff_approval_waiting(officer: User) -> None:
+    """Tell every active staff member, each in their language, that an officer with a verified
+    address waits for approval, with the link to the account's page (the registry evidence is
+    there). Sent once the transaction commits."""
+    link = absolute_url(reverse("admin:authorities_user_change", args=[officer.pk]))
+    for staff in User.objects.filter(is_staff=True, is_active=True).exclude(pk=officer.pk):
+        transaction.on_commit(
+            lambda staff=staff: send_now(
+                to=[staff.email],
+                template="approval_waiting",
+                context={"user": staff, "officer": officer, "link": link},
+                language=staff.preferred_language,
+            )
+        )
 
 
 def _check_may_approve(*, approver: User, officer: User) -> None:
@@ -348,6 +374,9 @@ def staff_account_created(*, user: User, staff: User) -> None:
     chooses one through a password-set link sent to its address (staff never know it)."""
     if user.has_usable_password():
         raise ValidationError("Staff do not set passwords.")
+    if user.authority_id and user.time_zone == "UTC":  # the model's default, not a choice
+        user.time_zone = member_state_zone(user.authority.country)
+        user.save(update_fields=["time_zone"])
     account_event_record(user=user, kind=AccountEvent.Kind.CREATED_BY_STAFF, actor=staff)
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     link = absolute_url(

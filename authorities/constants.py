@@ -75,6 +75,48 @@ OUTSIDE_EU_MESSAGE = _(
 )
 
 
+# Each Member State's legal time (its capital's zone): the legal deadlines' calendar
+# (requests_app.deadlines) and the zone a new account of its authorities starts in.
+MEMBER_STATE_ZONES: dict[str, str] = {
+    "AT": "Europe/Vienna",
+    "BE": "Europe/Brussels",
+    "BG": "Europe/Sofia",
+    "CY": "Asia/Nicosia",
+    "CZ": "Europe/Prague",
+    "DE": "Europe/Berlin",
+    "DK": "Europe/Copenhagen",
+    "EE": "Europe/Tallinn",
+    "ES": "Europe/Madrid",
+    "FI": "Europe/Helsinki",
+    "FR": "Europe/Paris",
+    "GR": "Europe/Athens",
+    "HR": "Europe/Zagreb",
+    "HU": "Europe/Budapest",
+    "IE": "Europe/Dublin",
+    "IT": "Europe/Rome",
+    "LT": "Europe/Vilnius",
+    "LU": "Europe/Luxembourg",
+    "LV": "Europe/Riga",
+    "MT": "Europe/Malta",
+    "NL": "Europe/Amsterdam",
+    "PL": "Europe/Warsaw",
+    "PT": "Europe/Lisbon",
+    "RO": "Europe/Bucharest",
+    "SE": "Europe/Stockholm",
+    "SI": "Europe/Ljubljana",
+    "SK": "Europe/Bratislava",
+}
+
+
+def member_state_zone(state: str) -> str:
+    """The zone an account of this Member State's authorities starts in: the State's own
+    when the account's choices offer it, else UTC."""
+    zone = MEMBER_STATE_ZONES.get(state, "UTC")
+    if zone not in dict(time_zone_choices()):
+        zone = {"Asia/Nicosia": "Europe/Nicosia"}.get(zone, zone)  # the same zone, by its alias
+    return zone if zone in dict(time_zone_choices()) else "UTC"
+
+
 @cache
 def _european_zones() -> tuple[str, ...]:
     return tuple(sorted(z for z in zoneinfo.available_timezones() if z.startswith("Europe/")))

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from authorities.constants import MEMBER_STATE_ZONES
+
 from .instruments import LegalPeriod, rule_for
 
 RECEIVED = "received"
@@ -69,39 +71,11 @@ def _in_utc(events: Iterable[ClockEvent]) -> list[ClockEvent]:
 
 # --- The legal time limit (Regulation (EEC, Euratom) No 1182/71) -------------------------------
 
-# The civil time zone of each Member State's mainland (and, for PT and ES, of Lisbon and Madrid:
+# MEMBER_STATE_ZONES (authorities.constants; also where a new account's clock starts): the
+# civil time zone of each Member State's mainland (and, for PT and ES, of Lisbon and Madrid:
 # the Azores, Madeira and the Canary Islands keep other zones, as do the French overseas
 # departments; they are not handled). Every zone here is a whole number of hours from UTC all
 # year, so a clock hour in the State is a UTC hour (legal_deadline counts periods in hours in UTC).
-MEMBER_STATE_ZONES: dict[str, str] = {
-    "AT": "Europe/Vienna",
-    "BE": "Europe/Brussels",
-    "BG": "Europe/Sofia",
-    "CY": "Asia/Nicosia",
-    "CZ": "Europe/Prague",
-    "DE": "Europe/Berlin",
-    "DK": "Europe/Copenhagen",
-    "EE": "Europe/Tallinn",
-    "ES": "Europe/Madrid",
-    "FI": "Europe/Helsinki",
-    "FR": "Europe/Paris",
-    "GR": "Europe/Athens",
-    "HR": "Europe/Zagreb",
-    "HU": "Europe/Budapest",
-    "IE": "Europe/Dublin",
-    "IT": "Europe/Rome",
-    "LT": "Europe/Vilnius",
-    "LU": "Europe/Luxembourg",
-    "LV": "Europe/Riga",
-    "MT": "Europe/Malta",
-    "NL": "Europe/Amsterdam",
-    "PL": "Europe/Warsaw",
-    "PT": "Europe/Lisbon",
-    "RO": "Europe/Bucharest",
-    "SE": "Europe/Stockholm",
-    "SI": "Europe/Ljubljana",
-    "SK": "Europe/Bratislava",
-}
 
 
 def legal_deadline(

@@ -9,7 +9,7 @@ from authorities.models import Authority
 
 from . import instruments
 from .identifiers import parse_targets
-from .models import ValidationOutcome
+from .models import LegalRequest, ValidationOutcome
 from .uploads import check_upload
 
 LANGUAGES = [
@@ -51,6 +51,21 @@ class MultipleFileField(forms.FileField):
         return checked
 
 
+# How each kind of target is typed; the help lists only the kinds the instrument's rule
+# accepts (instruments.InstrumentRule.target_kinds), in this order.
+TARGET_KIND_HELP = {
+    "username": _("usernames (@name)"),
+    "phone": _("phone numbers in international format (+33612345678)"),
+    "account_id": _("account ids (id:12345)"),
+    "url": _("links to the platform (https://platform.example/...)"),
+}
+
+
+def target_help(target_kinds) -> str:
+    kinds = [str(text) for kind, text in TARGET_KIND_HELP.items() if kind in target_kinds]
+    return gettext("Accepted for this instrument: %(kinds)s.") % {"kinds": "; ".join(kinds)}
+
+
 # Which form fields each instrument shows (beyond the ones every request has).
 FIELDS_BY_REQUIREMENT = {
     instruments.OFFENCE: ["offence"],
@@ -67,7 +82,15 @@ class LegalRequestForm(forms.Form):
     the view shows next to the same fields."""
 
     case_reference = forms.CharField(
-        label=_("Case or file reference"), max_length=100, required=False
+        label=_("Case or file reference"),
+        max_length=LegalRequest._meta.get_field("case_reference").max_length,
+        required=False,
+        error_messages={
+            "max_length": _(
+                "The case reference has %(show_value)d characters; at most %(limit_value)d "
+                "fit. Shorten it: nothing is cut off for you."
+            )
+        },
     )
     legal_basis = forms.CharField(
         label=_("Legal basis"),
@@ -89,10 +112,6 @@ class LegalRequestForm(forms.Form):
         label=_("Target identifiers, one per line"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_(
-            "Usernames (@name), phone numbers in international format (+33612345678), "
-            "account ids (id:12345) or links to the platform."
-        ),
     )
     data_categories = forms.MultipleChoiceField(
         label=_("Data requested"),
@@ -183,6 +202,10 @@ class LegalRequestForm(forms.Form):
     def __init__(self, *args, instrument: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.rule = instruments.rule_for(instrument)
+        # No maxlength in the page: a browser cuts a pasted reference without a word; the
+        # server says it is too long instead.
+        self.fields["case_reference"].widget.attrs.pop("maxlength", None)
+        self.fields["targets"].help_text = target_help(self.rule.target_kinds)
         shown = {
             "case_reference",
             "legal_basis",

@@ -305,6 +305,14 @@ def _own_draft(user, legal_request: LegalRequest) -> Decision:
     return ALLOWED
 
 
+def _delete_draft(user, legal_request: LegalRequest) -> Decision:
+    if legal_request.officer_id != user.pk or legal_request.status != Status.DRAFT:
+        return _forbidden(
+            gettext("Only your own drafts can be deleted; submitted requests cannot.")
+        )
+    return ALLOWED
+
+
 def _submit(user, legal_request: LegalRequest) -> Decision:
     block = submit_block(user)
     if block:
@@ -443,6 +451,7 @@ RULES: dict[str, Rule] = {
     "approve": Rule(C.APPROVE_DISCLOSURE, _approve),
     # The authority (requests_app.services).
     "edit_draft": Rule(C.SUBMIT, _own_draft),
+    "delete_draft": Rule(C.SUBMIT, _delete_draft),
     "submit": Rule(C.SUBMIT, _submit),
     "message": Rule(C.FOLLOW, _message, followed=True),
     "withdraw": Rule(C.FOLLOW, _withdraw, followed=True),

@@ -140,6 +140,23 @@ def attachment_remove_from_draft(
     attachment.delete()
 
 
+@transaction.atomic
+def legal_request_delete_draft(*, officer, legal_request: LegalRequest) -> None:
+    """Delete the officer's own draft, its targets and documents (never a submitted request).
+    A draft a colleague opened stays: the access log (append-only) keeps what was seen."""
+    legal_request = policies.locked(officer, "delete_draft", legal_request)
+    if legal_request.access_logs.exists():
+        raise PermissionDenied(
+            gettext(
+                "A colleague opened this draft and the access log keeps a record of it: it "
+                "cannot be deleted. Leave it unsubmitted."
+            )
+        )
+    files = [attachment.file for attachment in legal_request.attachments.all()]
+    legal_request.delete()
+    transaction.on_commit(lambda: [file.delete(save=False) for file in files])
+
+
 # --- Submission -------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<uuid:public_id>/edit/", views.request_edit, name="edit"),
     path("<uuid:public_id>/messages/", views.message_post, name="message"),
     path("<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
+    path("<uuid:public_id>/delete/", views.delete_draft, name="delete_draft"),
     path("<uuid:public_id>/preservation/", views.preservation, name="preservation"),
     path("<uuid:public_id>/validation/", views.validation, name="validation"),
     path("<uuid:public_id>/notice/", views.refusal_notice, name="notice"),

@@ -22,7 +22,21 @@ FIELD_LABELS = {
 }
 
 
-def submission_problems(legal_request: LegalRequest, *, today: date) -> dict[str, list[str]]:
+def submission_problems(
+    legal_request: LegalRequest,
+    *,
+    today: date,
+    targets: list | None = None,
+    has_order_document: bool | None = None,
+) -> dict[str, list[str]]:
+    """By field, what stops the submission. An unsaved request (the form's preview, before
+    anything is stored) passes its targets and whether a signed document comes with it."""
+    if targets is None:
+        targets = list(legal_request.targets.all())
+    if has_order_document is None:
+        has_order_document = legal_request.attachments.filter(
+            purpose=Attachment.Purpose.ORDER
+        ).exists()
     rule = instruments.rule_for(legal_request.instrument)
     problems: dict[str, list[str]] = {}
 
@@ -45,7 +59,7 @@ def submission_problems(legal_request: LegalRequest, *, today: date) -> dict[str
                 "integrity or safety, or to critical infrastructure."
             ),
         )
-    if instruments.TARGETS in rule.required and not legal_request.targets.exists():
+    if instruments.TARGETS in rule.required and not targets:
         add(
             "targets",
             gettext("%(instrument)s needs at least one target identifier.")
@@ -66,10 +80,7 @@ def submission_problems(legal_request: LegalRequest, *, today: date) -> dict[str
         and legal_request.confidential_until < today
     ):
         add("confidential_until", gettext("The confidentiality end date is in the past."))
-    if (
-        instruments.DOCUMENTS in rule.required
-        and not legal_request.attachments.filter(purpose=Attachment.Purpose.ORDER).exists()
-    ):
+    if instruments.DOCUMENTS in rule.required and not has_order_document:
         add(
             "documents",
             gettext("Attach the signed %(instrument)s document (PDF).")

@@ -29,7 +29,7 @@ from .forms import (
     WithdrawForm,
     initial_from_request,
 )
-from .models import AccessLog, Attachment, RefusalGround, RequestEvent, Status
+from .models import AccessLog, Attachment, LegalRequest, RefusalGround, RequestEvent, Status
 from .policies import Capability, capability_required
 from .preservation import preservation_state
 from .validation import submission_problems
@@ -149,6 +149,59 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
     return redirect("requests:detail", submitted.public_id)
 
 
+def _submission_preview(officer, form: LegalRequestForm, instrument: str, draft=None):
+    """What would stop the submission, from what was typed, before anything is stored: the
+    same check as the submit service (validation.submission_problems) on an unsaved copy. A
+    field whose format is already wrong is left to the form's own error."""
+    preview = LegalRequest(instrument=instrument, authority=officer.authority, officer=officer)
+    if draft is not None:
+        for name in services.OFFICER_FIELDS:
+            setattr(preview, name, getattr(draft, name))
+    for name, value in form.request_data().items():
+        if name in services.OFFICER_FIELDS:
+            setattr(preview, name, value)
+    documents = form.cleaned_data.get("documents") or []
+    has_document = bool(documents) or (
+        draft is not None and draft.attachments.filter(purpose=Attachment.Purpose.ORDER).exists()
+    )
+    problems = submission_problems(
+        preview,
+        today=timezone.now().date(),
+        targets=form.cleaned_data.get("targets") or [],
+        has_order_document=has_document or "documents" in form.errors,
+    )
+    return {field: found for field, found in problems.items() if field not in form.errors}
+
+
+def _refusal(request: HttpRequest, form: LegalRequestForm, instrument: str, draft=None):
+    """On a post: None when the form may be saved (and submitted, if asked). Otherwise every
+    problem at once (the form's own checks and, on submit, the submission's), a summary for the
+    top of the page, and the names of the files to choose again; nothing is stored, so a
+    failed submission leaves no draft behind."""
+    valid = form.is_valid()
+    submitting = request.POST.get("action") == "submit"
+    if submitting:
+        for field, problems in _submission_preview(request.user, form, instrument, draft).items():
+            target = field if field in form.fields else None
+            for problem in problems:
+                form.add_error(target, problem)
+    if valid and not form.errors:
+        return None
+    summary = []
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        summary.extend({"label": label, "message": error} for error in errors)
+    return {
+        "refusal": {
+            "title": gettext("The request was not submitted.")
+            if submitting
+            else gettext("The draft was not saved."),
+            "problems": summary,
+        },
+        "reattach": [f.name for f in request.FILES.getlist("documents")],
+    }
+
+
 @submitter_only
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -166,8 +219,11 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
         instrument=instrument,
         initial={"language": officer.preferred_language},
     )
-    if request.method == "POST" and form.is_valid():
-        return _save_from_form(request, form, instrument)
+    refused = None
+    if request.method == "POST":
+        refused = _refusal(request, form, instrument)
+        if refused is None:
+            return _save_from_form(request, form, instrument)
     return render(
         request,
         "requests_app/form.html",
@@ -176,6 +232,7 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
             "rule": instruments.rule_for(instrument),
             "draft": None,
             "passkey_note": _emergency_passkey_note(request, instrument),
+            **(refused or {}),
         },
     )
 
@@ -209,8 +266,11 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
         instrument=draft.instrument,
         initial=initial_from_request(draft),
     )
-    if request.method == "POST" and form.is_valid():
-        return _save_from_form(request, form, draft.instrument, draft=draft)
+    refused = None
+    if request.method == "POST":
+        refused = _refusal(request, form, draft.instrument, draft=draft)
+        if refused is None:
+            return _save_from_form(request, form, draft.instrument, draft=draft)
     if request.method == "GET" and request.GET.get("check"):
         form = LegalRequestForm(
             initial_from_request(draft),
@@ -229,12 +289,14 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
             "rule": instruments.rule_for(draft.instrument),
             "draft": draft,
             "passkey_note": _emergency_passkey_note(request, draft.instrument),
+            **(refused or {}),
         },
     )
 
 
 OFFICER_ACTIONS = (
     "edit_draft",
+    "delete_draft",
     "message",
     "withdraw",
     "extend_preservation",
@@ -250,13 +312,16 @@ OFFICER_ACTIONS = (
 def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
-    access_log_record(
-        user=officer,
-        action=AccessLog.Action.VIEW_REQUEST,
-        legal_request=legal_request,
-        object_ref=legal_request.reference or "draft",
-        ip=client_ip(request),
-    )
+    if not (legal_request.status == Status.DRAFT and legal_request.officer_id == officer.pk):
+        # An officer reading their own unsent draft is not an access to record (and a
+        # recorded view would keep the draft from being deleted: the log is append-only).
+        access_log_record(
+            user=officer,
+            action=AccessLog.Action.VIEW_REQUEST,
+            legal_request=legal_request,
+            object_ref=legal_request.reference or "draft",
+            ip=client_ip(request),
+        )
     refusal = next(
         (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
     )
@@ -434,6 +499,24 @@ def withdraw(request: HttpRequest, public_id) -> HttpResponse:
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)
+
+
+@officer_only
+@require_POST
+def delete_draft(request: HttpRequest, public_id) -> HttpResponse:
+    """Delete one's own draft, once the box saying so is ticked (the confirmation)."""
+    officer = request.user
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    if request.POST.get("confirm") != "on":
+        messages.error(request, gettext("Tick the box to confirm that the draft is to go."))
+        return redirect("requests:detail", legal_request.public_id)
+    try:
+        services.legal_request_delete_draft(officer=officer, legal_request=legal_request)
+    except (ValidationError, PermissionDenied) as problem:
+        messages.error(request, _problem_text(problem))
+        return redirect("requests:detail", legal_request.public_id)
+    messages.success(request, gettext("Draft deleted, with its documents."))
+    return redirect("requests:list")
 
 
 @officer_only

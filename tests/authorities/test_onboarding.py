@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from authorities import accounts
 from authorities.accounts import email_verification_token
 from authorities.constants import AuthorityStatus
 from authorities.models import AccountEvent, User
@@ -63,6 +64,38 @@ def test_signup_with_an_official_email_creates_an_unverified_officer_and_sends_a
     assert len(mail.outbox) == 1
     assert "/signup/verify/" in mail.outbox[0].body
     assert mail.outbox[0].to == ["marie.durand@interieur.gouv.fr"]
+
+
+def test_a_new_account_starts_in_its_member_states_time_zone(client, authority, staff):
+    sign_up(client, "marie@interieur.gouv.fr")
+    assert User.objects.get(email="marie@interieur.gouv.fr").time_zone == "Europe/Paris"
+    AuthorityFactory(id="CY-POL", country="CY", domains=["police.gov.cy"])
+    sign_up(client, "andreas@police.gov.cy")
+    assert User.objects.get(email="andreas@police.gov.cy").time_zone == "Europe/Nicosia"
+    # An account staff create in the admin: the same, unless staff chose a zone.
+    created = User.objects.create_user(
+        email="paul@interieur.gouv.fr", password=None, authority=authority
+    )
+    accounts.staff_account_created(user=created, staff=staff)
+    created.refresh_from_db()
+    assert created.time_zone == "Europe/Paris"
+
+
+def test_staff_are_told_when_a_verified_sign_up_waits_for_approval(client, authority, staff):
+    retired = User.objects.create_user(
+        email="old@platform.example", password=None, is_staff=True, is_active=False
+    )
+    sign_up(client, "marie@interieur.gouv.fr")
+    assert [m.to for m in mail.outbox] == [["marie@interieur.gouv.fr"]]  # not before the link
+    complete(client, link_from(mail.outbox[0]))
+    officer = User.objects.get(email="marie@interieur.gouv.fr")
+    waiting = [m for m in mail.outbox if "waits for approval" in m.subject]
+    assert [m.to for m in waiting] == [[staff.email]]  # active staff only, not retired
+    assert retired.email not in {a for m in mail.outbox for a in m.to}
+    assert "Marie Durand" in waiting[0].subject
+    assert "marie@interieur.gouv.fr" in waiting[0].body
+    change = reverse("admin:authorities_user_change", args=[officer.pk])
+    assert change in waiting[0].body
 
 
 @pytest.mark.parametrize(

@@ -152,20 +152,72 @@ def test_each_legal_requirement_refuses_submission_with_a_clear_message(
     assert not LegalRequest.objects.exclude(status=Status.DRAFT).exists()
 
 
-def test_missing_signed_order_document_keeps_the_draft_and_says_what_is_missing(client, officer):
+def test_missing_signed_order_document_says_what_is_missing_and_leaves_no_draft(client, officer):
     verified_login(client, officer)
     response = submit(client, Instrument.EPOC, documents=[])
-    draft = LegalRequest.objects.get()
-    assert draft.status == Status.DRAFT and draft.reference is None
-    assert response.url == reverse("requests:edit", args=[draft.public_id]) + "?check=1"
-    page = client.get(response.url).content.decode()
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The request was not submitted." in page
     assert "Attach the signed European Production Order (EPOC) document" in page
-    assert VALID[Instrument.EPOC]["case_reference"] in page
-    # Adding the document and submitting again works.
+    assert VALID[Instrument.EPOC]["case_reference"] in page  # everything typed is kept
+    assert LegalRequest.objects.count() == 0  # a failed submission leaves no draft
+    # A saved draft without the document: submitting it says the same, and adding it works.
+    submit(client, Instrument.EPOC, documents=[], action="draft")
+    draft = LegalRequest.objects.get()
+    edit = reverse("requests:edit", args=[draft.public_id])
+    page = client.post(edit, {**VALID[Instrument.EPOC], "action": "submit"}).content.decode()
+    assert "Attach the signed European Production Order (EPOC) document" in page
     data = {**VALID[Instrument.EPOC], "action": "submit", "documents": [pdf_upload()]}
-    response = client.post(reverse("requests:edit", args=[draft.public_id]), data)
+    client.post(edit, data)
     draft.refresh_from_db()
     assert draft.status == Status.SUBMITTED
+
+
+def test_a_failed_submission_shows_every_problem_at_once_and_names_the_files_to_attach_again(
+    client, officer
+):
+    verified_login(client, officer)
+    data = {
+        **VALID[Instrument.EPOC],
+        "period_end": "2026-08-01",  # before the start
+        "data_categories": ["content"],
+        "validating_authority": "Juge X",  # content data needs a judge (Art. 5(4))
+    }
+    bad = pdf_upload("not-a-pdf.pdf", b"MZ this is no document")
+    response = submit(client, Instrument.EPOC, data, documents=[pdf_upload("signed.pdf"), bad])
+    assert response.status_code == 200
+    page = response.content.decode()
+    refusal = page[page.index('id="refusal"') : page.index("</div>", page.index('id="refusal"'))]
+    # The upload error, the period and the validating authority, together at the top.
+    assert "The request was not submitted." in refusal
+    assert "not-a-pdf.pdf" in refusal
+    assert "The period ends before it starts" in refusal
+    assert "Art. 5(4)" in refusal
+    assert "Attach these files again" in refusal and "signed.pdf" in refusal
+    assert LegalRequest.objects.count() == 0
+
+
+def test_case_reference_too_long_is_refused_with_a_word_not_cut(client, officer):
+    verified_login(client, officer)
+    long_reference = "PARQUET-" + "7" * 100
+    response = submit(
+        client, Instrument.EPOC, {**VALID[Instrument.EPOC], "case_reference": long_reference}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The case reference has 108 characters; at most 100 fit." in page
+    assert long_reference in page  # kept, for the officer to shorten
+    assert 'maxlength="100"' not in page  # no browser cutting it silently
+    assert LegalRequest.objects.count() == 0
+
+
+def test_target_help_offers_only_what_the_instrument_accepts(client, officer):
+    verified_login(client, officer)
+    tco = client.get(reverse("requests:create", args=[Instrument.TCO_REMOVAL])).content.decode()
+    assert "links to the platform" in tco
+    assert "usernames (@name)" not in tco and "phone numbers" not in tco
+    epoc = client.get(reverse("requests:create", args=[Instrument.EPOC])).content.decode()
+    assert "usernames (@name)" in epoc and "phone numbers" in epoc
 
 
 def test_police_asking_traffic_data_without_validation_is_refused_naming_the_rule(
@@ -179,19 +231,17 @@ def test_police_asking_traffic_data_without_validation_is_refused_naming_the_rul
     totp_device(police)
     verified_login(client, police)
     data = {**VALID[Instrument.EPOC], "data_categories": ["traffic"], "threshold_met": "on"}
-    response = submit(client, Instrument.EPOC, data)
-    page = client.get(response.url).content.decode()
+    page = submit(client, Instrument.EPOC, data).content.decode()
     assert "must be validated by a judge, court or investigating judge" in page
     assert "Art. 4" in page
-    assert LegalRequest.objects.get().status == Status.DRAFT
+    assert not LegalRequest.objects.exists()
 
 
 def test_instrument_not_in_the_registry_is_refused(client, officer, authority):
     authority.instruments = ["inquiry"]
     authority.save()
     verified_login(client, officer)
-    response = submit(client, Instrument.EPOC)
-    page = client.get(response.url).content.decode()
+    page = submit(client, Instrument.EPOC).content.decode()
     assert "The registry does not list European Production Order (EPOC)" in page
     assert client.get(reverse("requests:new")).content.decode().count("Not available") == 6
 
@@ -209,6 +259,35 @@ def test_draft_is_saved_and_resumed(client, officer):
     assert "order.pdf" in page
     listing = client.get(reverse("requests:list")).content.decode()
     assert "Draft" in listing
+
+
+def test_officer_deletes_a_draft_after_confirming_and_never_a_submitted_request(
+    client, officer, colleague
+):
+    verified_login(client, officer)
+    submit(client, Instrument.EPOC, action="draft")
+    draft = LegalRequest.objects.get()
+    stored = draft.attachments.get().file
+    page = client.get(reverse("requests:detail", args=[draft.public_id])).content.decode()
+    assert 'id="delete-draft"' in page
+    delete = reverse("requests:delete_draft", args=[draft.public_id])
+    client.post(delete)  # not confirmed: nothing happens
+    assert LegalRequest.objects.filter(pk=draft.pk).exists()
+    verified_login(client, colleague)
+    assert client.post(delete, {"confirm": "on"}).status_code in (302, 404)
+    assert LegalRequest.objects.filter(pk=draft.pk).exists()  # not the colleague's to delete
+    verified_login(client, officer)
+    response = client.post(delete, {"confirm": "on"})
+    assert response.url == reverse("requests:list")
+    assert not LegalRequest.objects.filter(pk=draft.pk).exists()
+    assert not stored.storage.exists(stored.name)  # the document is gone too
+    submit(client, Instrument.EPOC)
+    submitted = LegalRequest.objects.get()
+    page = client.get(reverse("requests:detail", args=[submitted.public_id])).content.decode()
+    assert 'id="delete-draft"' not in page
+    delete = reverse("requests:delete_draft", args=[submitted.public_id])
+    client.post(delete, {"confirm": "on"})
+    assert LegalRequest.objects.filter(pk=submitted.pk, status=Status.SUBMITTED).exists()
 
 
 def test_submitted_request_cannot_be_edited(client, officer):

@@ -1116,6 +1116,8 @@ TODAY = timezone.localdate().isoformat()  # a validation decision dated today is
 OFFICER_PAGES = {  # the form, the keys the view reads itself, data it accepts
     "message": (MessageForm, {}, {"body": "October only.", "amendment": "on"}),
     "withdraw": (WithdrawForm, {}, {"reason": "The suspect was arrested."}),
+    # On a submitted request: always refused (drafts only), whatever is posted.
+    "delete_draft": (forms.Form, {"confirm": many(texts)}, {"confirm": "on"}),
     "preservation": (
         ProductionForm,
         {

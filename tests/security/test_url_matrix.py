@@ -113,6 +113,8 @@ EXPECTED = {
     "requests:edit": everyone_else((404, 404), officer_a=(200, 200)),
     "requests:message": OFFICER_OWN_POST,
     "requests:withdraw": OFFICER_OWN_POST,
+    # Filled with the submitted request: refused (not a draft), back to its page with the reason.
+    "requests:delete_draft": OFFICER_OWN_POST,
     "requests:preservation": OFFICER_OWN_POST,
     # The ex post validation of an emergency order (Art. 4(5)); POST only, with a document.
     "requests:validation": OFFICER_OWN_POST,
