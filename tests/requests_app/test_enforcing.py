@@ -28,7 +28,6 @@ from requests_app.models import (
 )
 from requests_app.notifications import deliver_all_due
 from requests_app.review import services as review_services
-from requests_app.validation import submission_problems
 from tests.conftest import current_code, passkey_login, verified_login
 from tests.factories import AuthorityFactory, OfficerFactory
 from tests.requests_app.helpers import VALID, submit
@@ -115,12 +114,10 @@ def test_traffic_data_without_notification_or_statement_is_not_submitted(
     verified_login(client, officer)
     data = {**NOTIFIED_EPOC}
     del data["enforcing_notified"]
-    submit(client, Instrument.EPOC, data)
-    draft = LegalRequest.objects.get()
-    assert draft.status == Status.DRAFT
-    problems = submission_problems(draft, today=START.date())
-    assert list(problems) == ["enforcing_notified"]
-    assert "Art. 8(2) exception" in problems["enforcing_notified"][0]
+    response = submit(client, Instrument.EPOC, data)
+    # Refused with the reason on the page, and nothing stored (a failed submission keeps no draft).
+    assert response.status_code == 200 and not LegalRequest.objects.exists()
+    assert "Art. 8(2) exception" in response.content.decode()
 
     # With the officer's Art. 8(2) statement instead, it goes, and nothing is held.
     statement = "The fraud was committed in Paris; the suspect lives in Lyon."

@@ -184,7 +184,7 @@ def test_the_queue_marks_requests_with_risk_signals(client, officer, outsider, r
     page = client.get(reverse("review:queue")).content.decode()
     rows = {
         re.search(r"LR-\d{4}-\d{6}", row).group(0): row
-        for row in re.findall(r"<tr>\s*<td>.*?</tr>", page, re.S)
+        for row in re.findall(r"<tr>\s*<td\b.*?</tr>", page, re.S)
     }
     assert "1 risk signal" in rows[flagged.reference]
     assert 'title="New officer account: 0 days old' in rows[flagged.reference]
