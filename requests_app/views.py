@@ -67,14 +67,44 @@ def request_new(request: HttpRequest) -> HttpResponse:
     officer = request.user
     authority = officer.authority
     choices = [
-        {"rule": rule, "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds}
+        {
+            "rule": rule,
+            "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds,
+            "deadline": rule.deadline_text(emergency=rule.always_emergency),
+        }
         for code, rule in instruments.RULES.items()
     ]
     return render(
         request,
         "requests_app/new.html",
-        {"choices": choices, "blocked": policies.submit_block(officer)},
+        {
+            "choices": [c for c in choices if not c["rule"].always_emergency],
+            "emergency_choices": emergency_choices(officer),
+            "blocked": policies.submit_block(officer),
+        },
     )
+
+
+def emergency_choices(officer) -> list[dict]:
+    """Emergency: threat to life, first and apart on the officer's home and the instrument
+    choice: the emergency instrument, then each instrument's emergency variant, as allowed."""
+    authority = officer.authority
+    choices = []
+    for code, rule in instruments.RULES.items():
+        if not rule.offers_emergency:
+            continue
+        url = reverse("requests:create", args=[code])
+        choices.append(
+            {
+                "rule": rule,
+                "variant": not rule.always_emergency,
+                "url": url if rule.always_emergency else f"{url}?emergency=1",
+                "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds,
+                "deadline": rule.deadline_text(emergency=True),
+            }
+        )
+    # The emergency instrument first, then the variants.
+    return sorted(choices, key=lambda c: c["variant"])
 
 
 def _emergency_passkey_note(request: HttpRequest, instrument: str) -> str | None:
@@ -164,7 +194,11 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
         request.POST or None,
         request.FILES or None,
         instrument=instrument,
-        initial={"language": officer.preferred_language},
+        initial={
+            "language": officer.preferred_language,
+            # From the emergency block of the instrument choice (emergency_choices).
+            "is_emergency": request.GET.get("emergency") == "1",
+        },
     )
     if request.method == "POST" and form.is_valid():
         return _save_from_form(request, form, instrument)

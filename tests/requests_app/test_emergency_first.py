@@ -1,0 +1,61 @@
+"""Emergencies first (issue 17): the emergency block on the officer's home and the instrument
+choice, what the officer is told after submitting, and the lead's notice and approval."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from authorities.constants import Instrument
+from requests_app import instruments
+from tests.conftest import verified_login
+
+pytestmark = pytest.mark.django_db
+
+
+def _emergency_block(html: str) -> str:
+    match = re.search(r'<section class="bad-box emergency-first".*?</section>', html, re.S)
+    assert match, "no emergency block"
+    return match.group(0)
+
+
+@pytest.mark.parametrize("page", ["home", "requests:new"])
+def test_emergency_comes_first_and_apart_with_when_and_deadline(client, officer, page):
+    verified_login(client, officer)
+    html = client.get(reverse(page)).content.decode()
+    block = _emergency_block(html)
+    # First: before the other instrument cards, and before the home's panel.
+    first_other = "<h2>Other instruments</h2>" if page == "requests:new" else 'class="panel"'
+    assert html.index(block) < html.index(first_other)
+    assert "Emergency: threat to life" in block
+    emergency = instruments.rule_for(Instrument.EMERGENCY_DISCLOSURE)
+    assert str(emergency.label) in block
+    assert emergency.when_to_use in block
+    assert "Answer target: 1 hour" in block  # PORTAL_DEADLINE_MINUTES["emergency_disclosure"]
+    assert reverse("requests:create", args=[Instrument.EMERGENCY_DISCLOSURE]) in block
+    # The EPOC's emergency variant, with its legal limit and the emergency box ticked.
+    assert "Legal time limit: 8 hours" in block
+    epoc_url = reverse("requests:create", args=[Instrument.EPOC]) + "?emergency=1"
+    assert epoc_url in block
+    assert block.index("Emergency disclosure request") < block.index("(EPOC)")
+    if page == "requests:new":
+        rest = html.replace(block, "")
+        # Apart: the emergency instrument is not among the other cards again.
+        assert reverse("requests:create", args=[Instrument.EMERGENCY_DISCLOSURE]) not in rest
+        for code, rule in instruments.RULES.items():
+            assert rule.when_to_use, code
+            if not rule.always_emergency:
+                assert rule.when_to_use in rest
+        assert "Legal time limit: 10 days" in rest  # EPOC
+        assert "Legal time limit: 1 hour" in rest  # TCO
+        assert "Answer target: 14 days" in rest  # inquiry
+
+
+def test_the_emergency_variant_link_ticks_the_emergency_box(client, officer):
+    verified_login(client, officer)
+    url = reverse("requests:create", args=[Instrument.EPOC])
+    ticked = client.get(url + "?emergency=1").content.decode()
+    plain = client.get(url).content.decode()
+    box = r'<input type="checkbox" name="is_emergency"[^>]*>'
+    assert "checked" in re.search(box, ticked).group(0)
+    assert "checked" not in re.search(box, plain).group(0)
