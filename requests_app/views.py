@@ -30,6 +30,7 @@ from .forms import (
     initial_from_request,
 )
 from .models import AccessLog, Attachment, RefusalGround, RequestEvent, Status
+from .notifications import format_duration
 from .policies import Capability, capability_required
 from .preservation import preservation_state
 from .validation import submission_problems
@@ -176,7 +177,31 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
             "received": f"{timezone.localtime(submitted.received_at):%Y-%m-%d %H:%M %Z}",
         },
     )
+    messages.info(request, what_happens_next(submitted))
     return redirect("requests:detail", submitted.public_id)
+
+
+def what_happens_next(legal_request) -> str:
+    """Said to the officer after submitting: for an emergency the call-back to the authority's
+    registered number and the time left; otherwise the internal target and the legal limit."""
+    now = timezone.now()
+    due = legal_request.due_at
+    left = format_duration(due - now) if due is not None else "—"
+    due_text = f"{timezone.localtime(due):%Y-%m-%d %H:%M %Z}" if due is not None else "—"
+    if legal_request.is_emergency:
+        return gettext(
+            "What happens next: the platform will call your authority back on its registered "
+            "number to confirm the request before any disclosure. Time left: %(left)s "
+            "(until %(due)s)."
+        ) % {"left": left, "due": due_text}
+    text = gettext("What happens next: the legal team answers by %(due)s (%(left)s left).") % {
+        "due": due_text,
+        "left": left,
+    }
+    if legal_request.legal_due_at is not None:
+        legal = f"{timezone.localtime(legal_request.legal_due_at):%Y-%m-%d %H:%M %Z}"
+        text += " " + gettext("Legal time limit: %(legal)s.") % {"legal": legal}
+    return text
 
 
 @submitter_only

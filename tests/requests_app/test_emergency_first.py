@@ -4,13 +4,23 @@ choice, what the officer is told after submitting, and the lead's notice and app
 import re
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from authorities.constants import Instrument
 from requests_app import instruments
-from tests.conftest import verified_login
+from requests_app.models import LegalRequest
+from tests.clock_table import POLICY_MINUTES
+from tests.conftest import passkey_login, verified_login
+from tests.requests_app.helpers import submit
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _documented_policy(settings):
+    settings.PORTAL_DEADLINE_MINUTES = dict(POLICY_MINUTES)
 
 
 def _emergency_block(html: str) -> str:
@@ -59,3 +69,36 @@ def test_the_emergency_variant_link_ticks_the_emergency_box(client, officer):
     box = r'<input type="checkbox" name="is_emergency"[^>]*>'
     assert "checked" in re.search(box, ticked).group(0)
     assert "checked" not in re.search(box, plain).group(0)
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_after_an_emergency_submission_the_officer_is_told_about_the_call_back(client, officer):
+    passkey_login(client, officer)  # an emergency needs a passkey session
+    with time_machine.travel("2026-11-27 10:15:00Z", tick=False):
+        response = submit(client, Instrument.EMERGENCY_DISCLOSURE)
+        assert response.status_code == 302
+        page = client.get(response["Location"])
+    said = " ".join(_messages(page))
+    assert "the platform will call your authority back on its registered number" in said, said
+    assert "Time left: 1 h 0 min" in said  # the emergency disclosure's 60-minute target
+    assert said.count("What happens next") == 1
+
+
+def test_after_an_ordinary_submission_the_officer_is_told_the_target_and_legal_limit(
+    client, officer
+):
+    verified_login(client, officer)
+    with time_machine.travel("2026-11-27 10:15:00Z", tick=False):
+        response = submit(client, Instrument.EPOC)
+        assert response.status_code == 302
+        page = client.get(response["Location"])
+    said = " ".join(_messages(page))
+    request = LegalRequest.objects.get(instrument=Instrument.EPOC)
+    assert "What happens next: the legal team answers by" in said, said
+    assert "(10 d 0 h 0 min left)" in said
+    legal = f"{timezone.localtime(request.legal_due_at):%Y-%m-%d %H:%M %Z}"
+    assert f"Legal time limit: {legal}." in said
+    assert "call your authority back" not in said
