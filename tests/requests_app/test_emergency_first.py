@@ -5,14 +5,16 @@ import re
 
 import pytest
 import time_machine
+from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
 from authorities.constants import Instrument
-from requests_app import instruments
+from requests_app import instruments, policies
 from requests_app.models import LegalRequest
+from requests_app.notifications import deliver_all_due
 from tests.clock_table import POLICY_MINUTES
-from tests.conftest import passkey_login, verified_login
+from tests.conftest import _staff_user, current_code, passkey_login, verified_login
 from tests.requests_app.helpers import submit
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +104,68 @@ def test_after_an_ordinary_submission_the_officer_is_told_the_target_and_legal_l
     legal = f"{timezone.localtime(request.legal_due_at):%Y-%m-%d %H:%M %Z}"
     assert f"Legal time limit: {legal}." in said
     assert "call your authority back" not in said
+
+
+# --- The lead's notice, dashboard list and approval ------------------------------------------
+
+
+def _act(client, legal_request, name, data=None):
+    return client.post(reverse("review:action", args=[legal_request.public_id, name]), data or {})
+
+
+def test_leads_are_emailed_and_listed_until_one_approves(client, officer, reviewer, lead):
+    lead.on_duty = False  # not on duty: the emergency's approval still waits for a lead
+    lead.save(update_fields=["on_duty"])
+    other_lead = _staff_user("second.lead@platform.example", "lead")
+    mail.outbox.clear()
+    passkey_login(client, officer)
+    assert submit(client, Instrument.EMERGENCY_DISCLOSURE).status_code == 302
+    emergency = LegalRequest.objects.get(instrument=Instrument.EMERGENCY_DISCLOSURE)
+    review_url = reverse("review:detail", args=[emergency.public_id])
+
+    # At once, by e-mail: every lead, with the review page's link.
+    deliver_all_due()
+    to_lead = [m for m in mail.outbox if lead.email in m.to]
+    assert len(to_lead) == 1, [m.to for m in mail.outbox]
+    body = to_lead[0].body
+    assert "Emergency approval waiting" in body
+    assert review_url in body
+    assert any(other_lead.email in m.to for m in mail.outbox)
+
+    # On the dashboard: listed, the call-back still to be made, with a link it can open.
+    passkey_login(client, lead)
+    dashboard = client.get(reverse("review:dashboard")).content.decode()
+    waiting = re.search(r'<section[^>]*id="approvals-waiting".*?</section>', dashboard, re.S)
+    assert waiting and f'href="{review_url}"' in waiting.group(0)
+    assert "call-back to be made first" in waiting.group(0)
+    assert client.get(review_url).status_code == 200
+
+    verified_login(client, reviewer)
+    _act(client, emergency, "accept")
+    _act(client, emergency, "callback", {"outcome": "confirmed"})
+    passkey_login(client, lead)
+    dashboard = client.get(reverse("review:dashboard")).content.decode()
+    assert "call-back confirmed: ready to approve" in dashboard
+    page = client.get(review_url).content.decode()
+    approve_url = reverse("review:action", args=[emergency.public_id, "approve"])
+    assert f'action="{approve_url}"' in page
+
+    _act(client, emergency, "approve", {"otp_token": current_code(lead.totpdevice_set.get())})
+    assert emergency.approvals.count() == 1
+    # After approving: no approve form, the approval named, and off the dashboard's list.
+    page = client.get(review_url).content.decode()
+    assert f'action="{approve_url}"' not in page
+    assert "Approved by" in page
+    dashboard = client.get(reverse("review:dashboard")).content.decode()
+    waiting = re.search(r'<section[^>]*id="approvals-waiting".*?</section>', dashboard, re.S)
+    assert review_url not in waiting.group(0)
+    assert "No emergency waits for a lead's approval." in waiting.group(0)
+
+    # The policy refuses a second approval, by the same lead or another.
+    emergency = LegalRequest.objects.get(pk=emergency.pk)
+    assert not policies.decide(lead, "approve", emergency)
+    assert not policies.decide(other_lead, "approve", emergency)
+    passkey_login(client, other_lead)
+    assert f'action="{approve_url}"' not in client.get(review_url).content.decode()
+    _act(client, emergency, "approve", {"otp_token": current_code(other_lead.totpdevice_set.get())})
+    assert list(emergency.approvals.values_list("approved_by", flat=True)) == [lead.pk]
