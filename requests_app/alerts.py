@@ -170,10 +170,14 @@ def _addresses(*, groups: list[str], on_duty: bool = False) -> list[str]:
 
 
 def recipients(legal_request: LegalRequest, kind: str, team: Team | None = None) -> list[str]:
-    """The assignee, or the whole on-duty legal team when nobody is assigned; overdue
-    escalations also go to every lead; a preservation notice also to the authority."""
+    """The assignee, or the whole on-duty legal team when nobody is assigned; an emergency's
+    arrival also to every lead (its approval waits for one); overdue escalations also go to
+    every lead; a preservation notice also to the authority."""
     team = team or Team()
     if kind == Kind.ARRIVAL:
+        if legal_request.is_emergency:
+            # An emergency needs a lead's approval: every lead is told at once, on duty or not.
+            return sorted(set(team.on_duty) | set(team.leads))
         return team.on_duty
     assigned = [legal_request.assignee.email] if legal_request.assignee_id else team.on_duty
     if kind == Kind.OVERDUE:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from authorities.constants import AuthorityKind, Instrument
@@ -137,6 +137,28 @@ class InstrumentRule:
     notified_categories: frozenset[str] = frozenset()
     enforcing_hold: timedelta | None = None
     emergency_enforcing_hold: timedelta | None = None
+    # One line on the instrument choice: when to use it (English; pages show gettext()).
+    when_to_use: str = ""
+
+    @property
+    def offers_emergency(self) -> bool:
+        """An emergency instrument, or one with an emergency variant: shown first and apart."""
+        return self.always_emergency or self.emergency_allowed
+
+    def deadline_text(self, *, emergency: bool) -> str:
+        """The deadline an instrument card states: the legal time limit where the law sets one,
+        else the platform's internal target (both from this rule, nowhere else)."""
+        legal = self.legal_period_for(emergency=emergency)
+        if legal is not None:
+            amount = (
+                ngettext("%(n)d day", "%(n)d days", legal.days) % {"n": legal.days}
+                if legal.days
+                else ngettext("%(n)d hour", "%(n)d hours", legal.hours) % {"n": legal.hours}
+            )
+            return gettext("Legal time limit: %(amount)s") % {"amount": amount}
+        return gettext("Answer target: %(amount)s") % {
+            "amount": duration_text(self.time_allowed(emergency=emergency))
+        }
 
     def hold_for(self, *, emergency: bool) -> timedelta | None:
         """How long a notified order waits for the enforcing authority (docs/instruments.md)."""
@@ -155,6 +177,17 @@ class InstrumentRule:
         if self.deadline is not None:
             return self.deadline
         return timedelta(minutes=settings.PORTAL_DEADLINE_MINUTES[self.deadline_setting])
+
+
+def duration_text(allowed: timedelta) -> str:
+    """14 days, 24 hours, 60 minutes: the largest whole unit."""
+    minutes = int(allowed.total_seconds() // 60)
+    if minutes and minutes % (24 * 60) == 0 and minutes > 24 * 60:
+        days = minutes // (24 * 60)
+        return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
+    if minutes and minutes % 60 == 0:
+        return ngettext("%(n)d hour", "%(n)d hours", minutes // 60) % {"n": minutes // 60}
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
 COMMON = frozenset({CASE_REFERENCE, LEGAL_BASIS, REASONS})
@@ -190,6 +223,10 @@ RULES: dict[str, InstrumentRule] = {
         notified_categories=SENSITIVE_CATEGORIES,
         enforcing_hold=timedelta(days=10),
         emergency_enforcing_hold=timedelta(hours=96),
+        when_to_use=gettext_noop(
+            "Evidence in criminal proceedings: subscriber, traffic or content data "
+            "(also in an emergency)."
+        ),
     ),
     Instrument.EPOC_PR: InstrumentRule(
         code=Instrument.EPOC_PR,
@@ -209,6 +246,9 @@ RULES: dict[str, InstrumentRule] = {
         preservation=PreservationRule(
             source="e-Evidence Regulation (EU) 2023/1543, Art. 11; Annexes V and VI"
         ),
+        when_to_use=gettext_noop(
+            "Keep data from being deleted while you obtain a production order."
+        ),
     ),
     Instrument.TCO_REMOVAL: InstrumentRule(
         code=Instrument.TCO_REMOVAL,
@@ -220,6 +260,9 @@ RULES: dict[str, InstrumentRule] = {
         deadline=timedelta(hours=1),
         legal_period=LegalPeriod(hours=1, source="TCO Regulation (EU) 2021/784, Art. 3(3)"),
         target_kinds=frozenset({"url"}),  # the content to remove, by its link
+        when_to_use=gettext_noop(
+            "Terrorist content online to be removed or disabled within one hour."
+        ),
     ),
     Instrument.DSA_ART9: InstrumentRule(
         code=Instrument.DSA_ART9,
@@ -230,6 +273,7 @@ RULES: dict[str, InstrumentRule] = {
         issuer_kinds=frozenset(AuthorityKind.values),
         deadline_setting="dsa_art9",
         target_kinds=frozenset({"url", "username", "account_id"}),
+        when_to_use=gettext_noop("Illegal content that must be acted against in your territory."),
     ),
     Instrument.DSA_ART10: InstrumentRule(
         code=Instrument.DSA_ART10,
@@ -239,6 +283,7 @@ RULES: dict[str, InstrumentRule] = {
         categories=frozenset({DataCategory.INFORMATION}),
         issuer_kinds=frozenset(AuthorityKind.values),
         deadline_setting="dsa_art10",
+        when_to_use=gettext_noop("Information about specific, named recipients of the service."),
     ),
     Instrument.EMERGENCY_DISCLOSURE: InstrumentRule(
         code=Instrument.EMERGENCY_DISCLOSURE,
@@ -260,6 +305,10 @@ RULES: dict[str, InstrumentRule] = {
         ),
         deadline_setting="emergency_disclosure",
         always_emergency=True,
+        when_to_use=gettext_noop(
+            "An imminent threat to life or of serious physical harm, "
+            "when there is no time for an order."
+        ),
     ),
     Instrument.INQUIRY: InstrumentRule(
         code=Instrument.INQUIRY,
@@ -271,6 +320,7 @@ RULES: dict[str, InstrumentRule] = {
         categories=frozenset(),
         issuer_kinds=frozenset(AuthorityKind.values),
         deadline_setting="inquiry",
+        when_to_use=gettext_noop("A general question to the legal team; no data is disclosed."),
     ),
 }
 

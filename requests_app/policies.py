@@ -265,6 +265,20 @@ def _approve(user, legal_request: LegalRequest) -> Decision:
         return _not_now(gettext("Only emergency requests need a disclosure approval."))
     if not _callback_confirmed(legal_request):
         return _not_now(gettext("Approve only after a confirmed call-back to the registry number."))
+    # One lead's approval is the second pair of eyes (docs/security.md): once given, no lead
+    # approves again, and the approver may not send the disclosure (emergency_disclosure_problems).
+    approval = next(iter(legal_request.approvals.all()), None)
+    if approval is not None:
+        return _not_now(
+            gettext(
+                "Approved by %(lead)s on %(when)s. Anyone in the legal team other than the "
+                "approver may now send the disclosure."
+            )
+            % {
+                "lead": approval.approved_by.full_name or approval.approved_by.email,
+                "when": f"{timezone.localtime(approval.at):%Y-%m-%d %H:%M %Z}",
+            }
+        )
     return ALLOWED
 
 

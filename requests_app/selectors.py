@@ -7,7 +7,18 @@ from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, DateTimeField, F, Func, Prefetch, QuerySet, Value
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.lookups import GreaterThan, LessThan
 from django.http import Http404
 
@@ -409,3 +420,25 @@ def legal_team_members() -> QuerySet:
         .distinct()
         .order_by("full_name")
     )
+
+
+def emergency_approvals_waiting(user, *, limit: int = 50) -> list[LegalRequest]:
+    """Open emergency requests no lead has approved yet, soonest due first, for the lead
+    dashboard; `ready` is True once the latest call-back confirmed it (the approval may then be
+    given, policies._approve), False while the call-back is still to be made."""
+    _legal_team_or_404(user)
+    latest_outcome = (
+        CallbackVerification.objects.filter(request=OuterRef("pk"))
+        .order_by("-at")
+        .values("outcome")[:1]
+    )
+    rows = list(
+        LegalRequest.objects.filter(status__in=OPEN_STATUSES, is_emergency=True)
+        .exclude(Exists(DisclosureApproval.objects.filter(request=OuterRef("pk"))))
+        .select_related("authority")
+        .annotate(callback_outcome=Subquery(latest_outcome))
+        .order_by(F("due_at").asc(nulls_last=True), "pk")[:limit]
+    )
+    for row in rows:
+        row.ready = row.callback_outcome == CallbackVerification.Outcome.CONFIRMED
+    return rows

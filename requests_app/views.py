@@ -30,6 +30,7 @@ from .forms import (
     initial_from_request,
 )
 from .models import AccessLog, Attachment, LegalRequest, RefusalGround, RequestEvent, Status
+from .notifications import format_duration
 from .policies import Capability, capability_required
 from .preservation import preservation_state
 from .validation import submission_problems
@@ -67,14 +68,44 @@ def request_new(request: HttpRequest) -> HttpResponse:
     officer = request.user
     authority = officer.authority
     choices = [
-        {"rule": rule, "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds}
+        {
+            "rule": rule,
+            "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds,
+            "deadline": rule.deadline_text(emergency=rule.always_emergency),
+        }
         for code, rule in instruments.RULES.items()
     ]
     return render(
         request,
         "requests_app/new.html",
-        {"choices": choices, "blocked": policies.submit_block(officer)},
+        {
+            "choices": [c for c in choices if not c["rule"].always_emergency],
+            "emergency_choices": emergency_choices(officer),
+            "blocked": policies.submit_block(officer),
+        },
     )
+
+
+def emergency_choices(officer) -> list[dict]:
+    """Emergency: threat to life, first and apart on the officer's home and the instrument
+    choice: the emergency instrument, then each instrument's emergency variant, as allowed."""
+    authority = officer.authority
+    choices = []
+    for code, rule in instruments.RULES.items():
+        if not rule.offers_emergency:
+            continue
+        url = reverse("requests:create", args=[code])
+        choices.append(
+            {
+                "rule": rule,
+                "variant": not rule.always_emergency,
+                "url": url if rule.always_emergency else f"{url}?emergency=1",
+                "allowed": authority.may_issue(code) and authority.kind in rule.issuer_kinds,
+                "deadline": rule.deadline_text(emergency=True),
+            }
+        )
+    # The emergency instrument first, then the variants.
+    return sorted(choices, key=lambda c: c["variant"])
 
 
 def _emergency_passkey_note(request: HttpRequest, instrument: str) -> str | None:
@@ -146,6 +177,7 @@ def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: st
             "received": f"{timezone.localtime(submitted.received_at):%Y-%m-%d %H:%M %Z}",
         },
     )
+    messages.info(request, what_happens_next(submitted))
     return redirect("requests:detail", submitted.public_id)
 
 
@@ -202,6 +234,29 @@ def _refusal(request: HttpRequest, form: LegalRequestForm, instrument: str, draf
     }
 
 
+def what_happens_next(legal_request) -> str:
+    """Said to the officer after submitting: for an emergency the call-back to the authority's
+    registered number and the time left; otherwise the internal target and the legal limit."""
+    now = timezone.now()
+    due = legal_request.due_at
+    left = format_duration(due - now) if due is not None else "—"
+    due_text = f"{timezone.localtime(due):%Y-%m-%d %H:%M %Z}" if due is not None else "—"
+    if legal_request.is_emergency:
+        return gettext(
+            "What happens next: the platform will call your authority back on its registered "
+            "number to confirm the request before any disclosure. Time left: %(left)s "
+            "(until %(due)s)."
+        ) % {"left": left, "due": due_text}
+    text = gettext("What happens next: the legal team answers by %(due)s (%(left)s left).") % {
+        "due": due_text,
+        "left": left,
+    }
+    if legal_request.legal_due_at is not None:
+        legal = f"{timezone.localtime(legal_request.legal_due_at):%Y-%m-%d %H:%M %Z}"
+        text += " " + gettext("Legal time limit: %(legal)s.") % {"legal": legal}
+    return text
+
+
 @submitter_only
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -217,7 +272,11 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
         request.POST or None,
         request.FILES or None,
         instrument=instrument,
-        initial={"language": officer.preferred_language},
+        initial={
+            "language": officer.preferred_language,
+            # From the emergency block of the instrument choice (emergency_choices).
+            "is_emergency": request.GET.get("emergency") == "1",
+        },
     )
     refused = None
     if request.method == "POST":

@@ -395,7 +395,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "requests_app/review/dashboard.html",
-        {"figures": figures, "report": report, "form": form, "query": request.GET.urlencode()},
+        {
+            "figures": figures,
+            "report": report,
+            "form": form,
+            "query": request.GET.urlencode(),
+            "approvals_waiting": selectors.emergency_approvals_waiting(request.user),
+        },
     )
 
 

@@ -243,7 +243,8 @@ def test_instrument_not_in_the_registry_is_refused(client, officer, authority):
     verified_login(client, officer)
     page = submit(client, Instrument.EPOC).content.decode()
     assert "The registry does not list European Production Order (EPOC)" in page
-    assert client.get(reverse("requests:new")).content.decode().count("Not available") == 6
+    # Six instruments, the EPOC twice (its emergency variant in the emergency block).
+    assert client.get(reverse("requests:new")).content.decode().count("Not available") == 7
 
 
 # --- Drafts and immutability ------------------------------------------------------------------
