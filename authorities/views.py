@@ -303,16 +303,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    from requests_app.policies import submit_block
-    from requests_app.views import emergency_choices
-
-    user = request.user
-    context = {"user": user}
-    if user.is_officer and user.is_approved:
-        # Emergency: threat to life, first and apart (as on the instrument choice).
-        context["emergency_choices"] = emergency_choices(user)
-        context["blocked"] = submit_block(user)
-    return render(request, "authorities/home.html", context)
+    return render(request, "authorities/home.html", {"user": request.user})
 
 
 @never_cache

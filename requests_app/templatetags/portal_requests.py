@@ -8,7 +8,9 @@ from requests_app import instruments
 from requests_app.holds import hold_text
 from requests_app.models import OPEN_STATUSES
 from requests_app.notifications import format_duration
+from requests_app.policies import submit_block
 from requests_app.risk import stored_snapshot
+from requests_app.views import emergency_choices
 
 register = template.Library()
 
@@ -175,3 +177,10 @@ def _risk_mark(legal_request) -> str:
         title,
         ngettext("%(count)s risk signal", "%(count)s risk signals", count) % {"count": count},
     )
+
+
+@register.inclusion_tag("requests_app/_emergency_block.html")
+def emergency_block(officer):
+    """Emergency: threat to life, first and apart, on the officer's home (an authorities page:
+    a tag, so that authorities imports nothing of requests_app)."""
+    return {"emergency_choices": emergency_choices(officer), "blocked": submit_block(officer)}
