@@ -47,7 +47,8 @@ run: venv
 	@echo "  Second-factor codes for the demo accounts: make otp"
 	@echo "  Ctrl-C stops the web server, the worker and beat."
 	@echo
-	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile.dev
+	@# Ctrl-C ends honcho with 130: the normal way out, not an error of make's.
+	@$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile.dev || test $$? -eq 130
 
 otp: venv
 	@$(RUN_ENV) $(PY) manage.py demo_otp

@@ -52,7 +52,11 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # The public address of the portal, used for links in e-mails (no request object in a Celery task).
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000").rstrip("/")
+# Unset, the development server's own address: `make run` serves on PORT (default 8000), and the
+# links in e-mails and the passkeys' origin must follow the port actually served.
+PORTAL_BASE_URL = env.str(
+    "PORTAL_BASE_URL", default=f"http://localhost:{env.int('PORT', default=8000)}"
+).rstrip("/")
 
 INSTALLED_APPS = [
     "authorities.admin_site.PortalAdminConfig",
