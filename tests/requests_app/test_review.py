@@ -3,6 +3,7 @@ happy path and its refusals, the emergency rules, the lead dashboard and the aud
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -319,6 +320,24 @@ def test_reviewer_cannot_assign_to_someone_else_but_a_lead_can(client, officer, 
     act(client, legal_request, "assign", {"assignee": lead.pk})
     legal_request.refresh_from_db()
     assert legal_request.assignee == lead
+
+
+def test_assign_to_me_is_one_click_and_gone_once_assigned(client, officer, reviewer):
+    legal_request = new_request(client, officer)
+    verified_login(client, reviewer)
+    url = reverse("review:detail", args=[legal_request.public_id])
+    page = client.get(url).content.decode()
+    button = re.search(
+        r'<form [^>]*>(?:(?!</form>).)*id="assign-to-me".*?</form>', page, re.S
+    ).group(0)
+    # The form carries the reviewer as assignee: one click, nothing to choose.
+    assert f'name="assignee" value="{reviewer.pk}"' in button
+    action = re.search(r'action="([^"]+)"', button).group(1)
+    assignee = re.search(r'name="assignee" value="(\d+)"', button).group(1)
+    assert client.post(action, {"assignee": assignee}).status_code == 302
+    legal_request.refresh_from_db()
+    assert legal_request.assignee == reviewer
+    assert 'id="assign-to-me"' not in client.get(url).content.decode()
 
 
 # --- Emergency rules --------------------------------------------------------------------------
