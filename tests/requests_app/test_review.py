@@ -340,6 +340,23 @@ def test_assign_to_me_is_one_click_and_gone_once_assigned(client, officer, revie
     assert 'id="assign-to-me"' not in client.get(url).content.decode()
 
 
+def test_destructive_actions_look_apart_and_ask_first(client, officer, reviewer):
+    legal_request = new_request(client, officer)
+    verified_login(client, reviewer)
+    page = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
+    # Refuse (open now; close, offered once answered, is marked the same way in the template).
+    url = reverse("review:action", args=[legal_request.public_id, "refuse"])
+    form = re.search(rf'<form [^>]*action="{url}"[^>]*>.*?</form>', page, re.S).group(0)
+    assert "data-confirm=" in form and "button-danger" in form
+    # The question is asked by a static script (the CSP allows no inline script).
+    assert re.search(r'<script src="/static/js/confirm\.[^"]*" defer>', page)
+    verified_login(client, officer)
+    page = client.get(reverse("requests:detail", args=[legal_request.public_id])).content.decode()
+    url = reverse("requests:withdraw", args=[legal_request.public_id])
+    form = re.search(rf'<form [^>]*action="{url}"[^>]*>.*?</form>', page, re.S).group(0)
+    assert "data-confirm=" in form and "button-danger" in form
+
+
 # --- Emergency rules --------------------------------------------------------------------------
 
 
