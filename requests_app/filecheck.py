@@ -1,7 +1,17 @@
-"""Inspect one uploaded file by its content. Run as a child process (`python -m
-requests_app.filecheck PATH`) under CPU, memory and wall-clock limits set by uploads.py, so a
-hostile file (a decompression bomb, a circular xref, a parser crash) can only kill this child,
-never the web server. Prints one JSON object: {"ok": bool, "kind", "pages", "problem", "details"}.
+"""Inspect one uploaded file by its content, in a child process under CPU, memory and wall-clock
+limits, so a hostile file (a decompression bomb, a circular xref, a parser crash) can only kill
+that child, never the web server. The outcome is one JSON object: {"ok": bool, "kind", "pages",
+"problem", "details"}.
+
+Two ways in, both started by uploads.py with an environment of PATH only (no secret of the
+portal's ever reaches this module):
+- `python -m requests_app.filecheck --serve CPU MEMORY WALL`: a checker server, one per web
+  process. It loads pikepdf and Pillow once, then for each path read on stdin forks a child that
+  sets the limits and checks the file, and writes the child's outcome as one line on stdout. A
+  fork costs milliseconds where starting Python and importing pikepdf costs a quarter of a second
+  of CPU for every upload (and most of the quick test loop's time).
+- `python -m requests_app.filecheck PATH`: one check in a fresh process (limits set by the
+  caller); uploads.py falls back to it when its server is busy or gone.
 
 Policy: PDF, PNG or JPEG only; the type is decided by the first bytes, never by the name.
 A PDF must open without repair, must not be encrypted, must not carry active content (JavaScript,
@@ -13,8 +23,13 @@ refused, not stored).
 """
 
 import json
+import os
 import re
+import resource
+import select
+import signal
 import sys
+import time
 import warnings
 import zipfile
 import zlib
@@ -136,6 +151,11 @@ LOADS_ANOTHER_FILE = gettext_noop(
 )
 EXTERNAL_STREAM = gettext_noop("a stream whose data is in another file")
 REFERENCE_XOBJECT = gettext_noop("a reference XObject that shows a page of another file")
+
+
+TOOK_TOO_LONG = gettext_noop("took too long to check (it may be built to hang readers)")
+CHECKER_STOPPED = gettext_noop("could not be checked safely (the checker stopped)")
+NEEDS_TOO_MUCH_MEMORY = gettext_noop("needs too much memory to check")
 
 
 def _result(
@@ -411,9 +431,88 @@ def check(path: str) -> dict:
     return check_image(path, kind)
 
 
-if __name__ == "__main__":
+def limit_resources(cpu_seconds: int, memory_bytes: int) -> None:
+    """In the checking child, before it reads the file: a hostile file can exhaust only these
+    budgets. No file may be written, no core dumped."""
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def checked(path: str) -> dict:
+    """check(), with running out of memory (the child's limit) as an outcome."""
     try:
-        outcome = check(sys.argv[1])
+        return check(path)
     except MemoryError:
-        outcome = _result(False, problem=gettext_noop("needs too much memory to check"))
-    sys.stdout.write(json.dumps(outcome))
+        return _result(False, problem=NEEDS_TOO_MUCH_MEMORY)
+
+
+def run_limited(function, argument, *, cpu_seconds: int, memory_bytes: int, wall_seconds: float):
+    """function(argument) in a forked child under the limits: its outcome (a dict), else
+    TOOK_TOO_LONG when the wall clock ran out (the child is killed), else CHECKER_STOPPED when the
+    child died without one (killed by its CPU limit, a crash in the parser)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the server's loop
+        try:
+            os.close(read_end)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)  # the server's pipes to the web process are not the child's
+            os.dup2(devnull, 1)
+            limit_resources(cpu_seconds, memory_bytes)
+            answer = json.dumps(function(argument)).encode()
+            while answer:
+                answer = answer[os.write(write_end, answer) :]
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + wall_seconds
+    received = b""
+    timed_out = False
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([read_end], [], [], remaining)[0]:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                break
+            received += chunk
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    if timed_out:
+        return _result(False, problem=TOOK_TOO_LONG)
+    try:
+        return json.loads(received) or _result(False, problem=CHECKER_STOPPED)
+    except ValueError:
+        return _result(False, problem=CHECKER_STOPPED)
+
+
+def serve(cpu_seconds: int, memory_bytes: int, wall_seconds: float) -> None:
+    """The checker server's loop: one path per line in, one outcome per line out, until the web
+    process closes stdin (or dies)."""
+    import pikepdf  # noqa: F401 - loaded once, before any fork: what makes a check cheap
+    from PIL import Image, JpegImagePlugin, PngImagePlugin  # noqa: F401
+
+    for line in sys.stdin.buffer:
+        outcome = run_limited(
+            checked,
+            line.rstrip(b"\n").decode(),
+            cpu_seconds=cpu_seconds,
+            memory_bytes=memory_bytes,
+            wall_seconds=wall_seconds,
+        )
+        sys.stdout.write(json.dumps(outcome) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--serve":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in `make run` stops the web process
+        serve(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        sys.stdout.write(json.dumps(checked(sys.argv[1])))

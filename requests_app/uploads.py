@@ -1,13 +1,15 @@
 """Upload validation: size, type by content, and a parse of the file in a child process with
 resource limits (requests_app/filecheck.py). docs/instruments.md documents the policy."""
 
+import atexit
 import hashlib
 import json
 import os
-import resource
+import select
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -15,6 +17,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext, gettext_noop
+
+from requests_app import filecheck
 
 CONTENT_TYPES = {"pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg"}
 EXTENSIONS = {"pdf": {".pdf"}, "png": {".png"}, "jpeg": {".jpg", ".jpeg"}}
@@ -32,34 +36,106 @@ class CheckedFile:
     size: int
 
 
-def _limit_child() -> None:
+def _checker_argv(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "requests_app.filecheck", *arguments]
+
+
+# The checker sees PATH and nothing else of the environment: no secret key, no database URL.
+def _checker_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
+
+
+class CheckerServer:
+    """This process's checker server (filecheck.serve), started on first use and again after it
+    died. One check at a time goes through it: a second thread asking at the same moment, or any
+    fault of the server's (gone, garbled, silent), gets None and the caller spawns a checker of
+    its own, so a fault here costs time, never a check."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._owner = os.getpid()
+
+    def check(self, path: str) -> dict | None:
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            process = self._running()
+            process.stdin.write(path.encode() + b"\n")
+            process.stdin.flush()
+            # The server stops its child at CHILD_WALL_SECONDS; a silent server is stopped here.
+            if not select.select([process.stdout], [], [], CHILD_WALL_SECONDS + 5)[0]:
+                raise OSError("the checker server did not answer")
+            return json.loads(process.stdout.readline())
+        except (OSError, ValueError):
+            self.stop()
+            return None
+        finally:
+            self._lock.release()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def _running(self) -> subprocess.Popen:
+        if self._owner != os.getpid():  # a forked copy of this process: its pipes are not ours
+            self._process, self._owner = None, os.getpid()
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, our own module
+                _checker_argv(
+                    "--serve",
+                    str(CHILD_CPU_SECONDS),
+                    str(CHILD_MEMORY_BYTES),
+                    str(CHILD_WALL_SECONDS),
+                ),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=settings.BASE_DIR,
+                env=_checker_env(),
+            )
+        return self._process
+
+    def stop(self) -> None:
+        if self._process is not None and self._owner == os.getpid():
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+checker_server = CheckerServer()
+atexit.register(checker_server.stop)
+
+
+def _limit_spawned_checker() -> None:
     # Runs in the child before exec: a hostile file can exhaust only these budgets.
-    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    filecheck.limit_resources(CHILD_CPU_SECONDS, CHILD_MEMORY_BYTES)
+
+
+def spawn_checker(path: str) -> dict:
+    """One check in a fresh process: the fallback when the server cannot take it."""
+    try:
+        completed = subprocess.run(  # noqa: S603 - fixed argv, our own module
+            _checker_argv(path),
+            capture_output=True,
+            timeout=CHILD_WALL_SECONDS,
+            preexec_fn=_limit_spawned_checker,  # noqa: PLW1509 - no threads are started before exec
+            cwd=settings.BASE_DIR,
+            env=_checker_env(),
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "problem": filecheck.TOOK_TOO_LONG}
+    try:
+        return json.loads(completed.stdout or b"{}") or {
+            "ok": False,
+            "problem": filecheck.CHECKER_STOPPED,
+        }
+    except json.JSONDecodeError:
+        return {"ok": False, "problem": filecheck.CHECKER_STOPPED}
 
 
 def _run_checker(path: str) -> dict:
-    try:
-        completed = subprocess.run(  # noqa: S603 - fixed argv, our own module
-            [sys.executable, "-m", "requests_app.filecheck", path],
-            capture_output=True,
-            timeout=CHILD_WALL_SECONDS,
-            preexec_fn=_limit_child,  # noqa: PLW1509 - no threads are started before exec
-            cwd=settings.BASE_DIR,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"},
-        )
-    except subprocess.TimeoutExpired:
-        return {
-            "ok": False,
-            "problem": gettext_noop("took too long to check (it may be built to hang readers)"),
-        }
-    stopped = gettext_noop("could not be checked safely (the checker stopped)")
-    try:
-        return json.loads(completed.stdout or b"{}") or {"ok": False, "problem": stopped}
-    except json.JSONDecodeError:
-        return {"ok": False, "problem": stopped}
+    return checker_server.check(path) or spawn_checker(path)
 
 
 def check_upload(uploaded: UploadedFile) -> CheckedFile:
