@@ -41,6 +41,18 @@ def merge(recorded: dict) -> None:
 def summary_lines(failed: set[str]) -> list[str]:
     """`failed`: the ids of the tests that failed (or errored) in this run."""
     lines = []
+    if matrix := FIGURES.get("url matrix"):
+        # (role, URLs, cells, unexpected cells) per role; a role whose test failed before it
+        # could count is named apart, never silently left out of the total.
+        urls = max(item[1] for item in matrix)
+        not_counted = len(FIGURE_TESTS["url matrix"] & failed) - sum(1 for m in matrix if m[3])
+        line = (
+            f"URL x role matrix: {urls} URLs x {len(matrix)} roles x 2 methods = "
+            f"{sum(item[2] for item in matrix)} cells, {sum(item[3] for item in matrix)} unexpected"
+        )
+        if not_counted > 0:
+            line += f"; {not_counted} roles failed before counting"
+        lines.append(line)
     hostile = FIGURES.get("hostile upload", [])
     if hostile or FIGURE_TESTS["hostile upload"]:
         # A hostile file accepted fails its test, as does one refused for the wrong reason or

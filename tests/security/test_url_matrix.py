@@ -21,6 +21,7 @@ from requests_app.models import LegalRequest, Status
 from requests_app.review import services as review_services
 from tests.conftest import passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory, totp_device
+from tests.figures import record
 from tests.requests_app.helpers import VALID, submit
 
 pytestmark = pytest.mark.django_db
@@ -262,36 +263,36 @@ def expected_for(name: str, role: str):
     return tuple(v if isinstance(v, set) else {v} for v in get_post)
 
 
-def test_every_url_for_every_role_and_method(client, world, capsys, settings):
-    # Rate limits are tested on their own; here one test sends hundreds of requests.
-    for rate in ("SIGNUP", "LOGIN", "PASSWORD_RESET", "SUBMISSION", "UPLOAD"):
-        setattr(settings, f"PORTAL_RATE_{rate}", "10000/h")
-    patterns = list(walk(get_resolver()))
-    names = [name for name, _ in patterns]
+def test_every_url_has_an_expected_row():
+    names = [name for name, _ in walk(get_resolver())]
     missing = [n for n in names if not n.startswith("admin:") and n not in EXPECTED]
     assert missing == [], f"URLs without an expected row: {missing}"
     assert len(admin_site._registry) >= 5
     assert not any("totpdevice" in n for n in names)  # nobody sees a second factor's secret
 
-    cells = unexpected = 0
+
+# One test per role, so that pytest-xdist spreads the matrix over its workers (make check);
+# the run prints the whole matrix's figure (tests/figures.py).
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.figure("url matrix")
+def test_every_url_for_every_role_and_method(role, client, world, settings):
+    # Rate limits are tested on their own; here one test sends hundreds of requests.
+    for rate in ("SIGNUP", "LOGIN", "PASSWORD_RESET", "SUBMISSION", "UPLOAD"):
+        setattr(settings, f"PORTAL_RATE_{rate}", "10000/h")
+    patterns = list(walk(get_resolver()))
+    cells = 0
     problems = []
-    for role in ROLES:
-        log_in_as(client, role, world)
-        for name, pattern in patterns:
-            url = fill(name, pattern, world)
-            want_get, want_post = expected_for(name, role)
-            for method, want in (("get", want_get), ("post", want_post)):
-                status = getattr(client, method)(url).status_code
-                cells += 1
-                if status not in want:
-                    unexpected += 1
-                    problems.append((role, method.upper(), name, status, sorted(want)))
-                # Some cells act (a logout, a sign-out by re-check): log in again each time.
-                if role != "anonymous" and name in ("authorities:logout", "authorities:login"):
-                    log_in_as(client, role, world)
-    with capsys.disabled():
-        print(
-            f"\nURL x role matrix: {len(patterns)} URLs x {len(ROLES)} roles x 2 methods = "
-            f"{cells} cells, {unexpected} unexpected"
-        )
+    log_in_as(client, role, world)
+    for name, pattern in patterns:
+        url = fill(name, pattern, world)
+        want_get, want_post = expected_for(name, role)
+        for method, want in (("get", want_get), ("post", want_post)):
+            status = getattr(client, method)(url).status_code
+            cells += 1
+            if status not in want:
+                problems.append((role, method.upper(), name, status, sorted(want)))
+            # Some cells act (a logout, a sign-out by re-check): log in again each time.
+            if role != "anonymous" and name in ("authorities:logout", "authorities:login"):
+                log_in_as(client, role, world)
+    record("url matrix", (role, len(patterns), cells, len(problems)))
     assert problems == [], "\n".join(map(str, problems))
