@@ -6,6 +6,7 @@ deadline function and the review screens all read this table; nothing else encod
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import models
@@ -43,6 +44,15 @@ REDRESS = "redress_information"
 TERRITORIAL_SCOPE = "territorial_scope"
 EMERGENCY_JUSTIFICATION = "emergency_justification"
 DOCUMENTS = "documents"
+
+
+class Answer(StrEnum):
+    """How the platform answers an instrument: the review actions each one offers
+    (requests_app.policies reads InstrumentRule.answers; nothing else decides)."""
+
+    PRODUCED_DATA = "produced_data"  # files, through expiring and audited downloads (respond)
+    REMOVAL = "removal"  # the content removed or access to it disabled, confirmed (no file)
+    TEXT = "text"  # a written answer on the request's page (no data is disclosed)
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,9 @@ class InstrumentRule:
     emergency_enforcing_hold: timedelta | None = None
     # One line on the instrument choice: when to use it (English; pages show gettext()).
     when_to_use: str = ""
+    # How the platform answers it (Answer): data go only as produced files, never in a text
+    # answer, which stays on the page for good; a removal order is answered by the removal.
+    answers: frozenset[str] = frozenset({Answer.PRODUCED_DATA})
 
     @property
     def offers_emergency(self) -> bool:
@@ -263,6 +276,8 @@ RULES: dict[str, InstrumentRule] = {
         when_to_use=gettext_noop(
             "Terrorist content online to be removed or disabled within one hour."
         ),
+        # Art. 3(6): the provider informs the authority of the removal and of its time.
+        answers=frozenset({Answer.REMOVAL}),
     ),
     Instrument.DSA_ART9: InstrumentRule(
         code=Instrument.DSA_ART9,
@@ -274,6 +289,8 @@ RULES: dict[str, InstrumentRule] = {
         deadline_setting="dsa_art9",
         target_kinds=frozenset({"url", "username", "account_id"}),
         when_to_use=gettext_noop("Illegal content that must be acted against in your territory."),
+        # Art. 9(1): the provider informs the authority of the effect given to the order.
+        answers=frozenset({Answer.REMOVAL}),
     ),
     Instrument.DSA_ART10: InstrumentRule(
         code=Instrument.DSA_ART10,
@@ -321,6 +338,7 @@ RULES: dict[str, InstrumentRule] = {
         issuer_kinds=frozenset(AuthorityKind.values),
         deadline_setting="inquiry",
         when_to_use=gettext_noop("A general question to the legal team; no data is disclosed."),
+        answers=frozenset({Answer.TEXT}),
     ),
 }
 

@@ -167,6 +167,9 @@ class LegalRequest(ChoiceLabels, models.Model):
     # When the platform gave its answer (responded, partially responded, refused, preserved):
     # the response-time figures of the lead dashboard.
     answered_at = models.DateTimeField(null=True, blank=True)
+    # A removal order (TCO Art. 3(3), DSA Art. 9): when the legal team says the content was
+    # removed or access to it disabled; shown to the authority (Art. 3(6): the time of it).
+    content_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -230,6 +233,13 @@ class LegalRequest(ChoiceLabels, models.Model):
     def categories_left(self) -> list[str]:
         """The requested categories the enforcing authority did not refuse."""
         return [c for c in self.data_categories if c not in self.refused_categories]
+
+    @property
+    def written_answer(self):
+        """The platform's written answer (an inquiry), or None: the latest, read from the
+        messages the selectors prefetch (no query of its own)."""
+        answers = [m for m in self.messages.all() if m.kind == Message.Kind.ANSWER]
+        return answers[-1] if answers else None
 
     def time_left(self, now=None):
         if self.due_at is None:
@@ -297,6 +307,8 @@ class RequestEvent(ChoiceLabels, models.Model):
         ACCEPTED = "accepted", _("Accepted for review")
         REFUSED = "refused", _("Refused")
         RESPONDED = "responded", _("Response with produced data")
+        REMOVAL_CONFIRMED = "removal_confirmed", _("Removal or disabling of access confirmed")
+        ANSWERED = "answered", _("Answered in writing")
         PARTIALLY_RESPONDED = "partially_responded", _("Partial response")
         PRESERVED = "preserved", _("Preservation confirmed")
         EXTENSION_CONFIRMED = "extension_confirmed", _("Preservation extension confirmed")
@@ -344,6 +356,7 @@ class Message(ChoiceLabels, models.Model):
         CLARIFICATION_REQUEST = "clarification_request", _("Clarification requested")
         CLARIFICATION_ANSWER = "clarification_answer", _("Clarification answer")
         AMENDMENT = "amendment", _("Amendment from the authority")
+        ANSWER = "answer", _("Answer from the platform")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -183,12 +183,37 @@ def _accept(user, legal_request: LegalRequest) -> Decision:
     return _may_become(legal_request, Status.IN_REVIEW)
 
 
+def _answered_by(legal_request: LegalRequest, answer: str) -> Decision:
+    """Is this instrument answered this way (instruments.InstrumentRule.answers)? If not, the
+    page says how it is answered instead."""
+    # .get: a request whose instrument the table no longer knows still gets its page (a refusal).
+    rule = instruments.RULES.get(legal_request.instrument)
+    if rule is not None and answer in rule.answers:
+        return ALLOWED
+    if rule is None:
+        return _not_now(gettext("This instrument is not in the rule table: it cannot be answered."))
+    how = {
+        instruments.Answer.PRODUCED_DATA: gettext("with produced data"),
+        instruments.Answer.REMOVAL: gettext("by confirming the removal or disabling of access"),
+        instruments.Answer.TEXT: gettext("with a written answer"),
+    }
+    return _not_now(
+        gettext("%(instrument)s is not answered %(this)s but %(how)s.")
+        % {
+            "instrument": rule.label,
+            "this": how[answer],
+            "how": ", ".join(how[a] for a in sorted(rule.answers)),
+        }
+    )
+
+
 def _respond(user, legal_request: LegalRequest) -> Decision:
     def disclosure() -> Decision:
         problems = emergency_disclosure_problems(legal_request, user)
         return _forbidden(" ".join(problems)) if problems else ALLOWED
 
     return _first_refusal(
+        lambda: _answered_by(legal_request, instruments.Answer.PRODUCED_DATA),
         lambda: _may_become(legal_request, Status.RESPONDED),
         lambda: _validation_not_failed_for(legal_request),
         lambda: _not_held(legal_request),
@@ -220,6 +245,20 @@ def _not_held(legal_request: LegalRequest) -> Decision:
             "it raises no ground for refusal (e-Evidence Regulation Art. 10(2))."
         )
         % {"hold": held}
+    )
+
+
+def _confirm_removal(user, legal_request: LegalRequest) -> Decision:
+    return _first_refusal(
+        lambda: _answered_by(legal_request, instruments.Answer.REMOVAL),
+        lambda: _may_become(legal_request, Status.RESPONDED),
+    )
+
+
+def _answer(user, legal_request: LegalRequest) -> Decision:
+    return _first_refusal(
+        lambda: _answered_by(legal_request, instruments.Answer.TEXT),
+        lambda: _may_become(legal_request, Status.RESPONDED),
     )
 
 
@@ -457,6 +496,11 @@ RULES: dict[str, Rule] = {
     "clarify": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.CLARIFICATION)),
     "refuse": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.REFUSED)),
     "respond": Rule(C.REVIEW, _respond),
+    "confirm_removal": Rule(C.REVIEW, _confirm_removal),
+    "answer": Rule(C.REVIEW, _answer),
+    # A message in the thread, the clock running on ("clarify" stops it); until closed, as the
+    # authority's messages.
+    "message_officer": Rule(C.REVIEW, _message),
     "preserve": Rule(C.REVIEW, _preserve),
     "confirm_extension": Rule(C.REVIEW, _confirm_extension),
     "close": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.CLOSED)),

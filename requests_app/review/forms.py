@@ -26,6 +26,38 @@ class ClarificationForm(forms.Form):
     )
 
 
+class PlatformMessageForm(forms.Form):
+    body = forms.CharField(
+        label=_("Message to the authority (the clock keeps running)"),
+        help_text=_("To stop the clock until the authority answers, ask for a clarification."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10000,
+    )
+
+
+class AnswerForm(forms.Form):
+    answer = forms.CharField(
+        label=_("Written answer to the authority"),
+        help_text=_("Shown on the authority's page; answers the request."),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=20000,
+    )
+
+
+class RemovalForm(forms.Form):
+    removed_at = forms.DateTimeField(
+        label=_("Content removed or access disabled at"),
+        help_text=_("In your time zone. The authority is told this time."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    note = forms.CharField(
+        label=_("Note to the authority (optional)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+    )
+
+
 class RefuseForm(forms.Form):
     ground = forms.ChoiceField(label=_("Ground"), choices=RefusalGround.choices)
     explanation = forms.CharField(

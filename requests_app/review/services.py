@@ -3,7 +3,7 @@ may do it to the request now (and refuses otherwise), writes its event in the sa
 and e-mails the authority through the outbox."""
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -178,6 +178,85 @@ def legal_request_respond(
     )
     notify_authority(legal_request, key=f"response:{event.pk}", template="response_ready")
     return event
+
+
+@transaction.atomic
+def legal_request_confirm_removal(
+    *, reviewer, legal_request: LegalRequest, removed_at, note: str = ""
+) -> RequestEvent:
+    """Answer a removal order (TCO Art. 3(3), DSA Art. 9) without a file: the legal team
+    confirms the content was removed or access to it disabled, and when (TCO Art. 3(6): the
+    authority is told the time). The on-time figures count that time, not the click; content
+    already gone when the order arrived is counted as answered at receipt."""
+    policies.require(reviewer, "confirm_removal")
+    if removed_at is None:
+        raise ValidationError(gettext("Give the time the content was removed or disabled."))
+    now = timezone.now()
+    if removed_at > now:
+        raise ValidationError(gettext("The time of the removal is in the future."))
+    legal_request = policies.locked(reviewer, "confirm_removal", legal_request)
+    answered_at = max(removed_at, legal_request.received_at)
+    detail = (
+        f"Content removed or access disabled at {removed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
+    )
+    if note.strip():
+        detail = f"{detail} {note.strip()}"
+    event = transition(
+        legal_request=legal_request,
+        to=Status.RESPONDED,
+        actor=reviewer,
+        kind=RequestEvent.Kind.REMOVAL_CONFIRMED,
+        detail=detail,
+        content_removed_at=removed_at,
+        answered_at=legal_request.answered_at or answered_at,
+    )
+    _notify_status(legal_request, event)
+    return event
+
+
+@transaction.atomic
+def legal_request_answer(*, reviewer, legal_request: LegalRequest, answer: str) -> Message:
+    """Answer in writing (an inquiry: no data is disclosed). The answer is a message of the
+    request's thread, read on the authority's page; the e-mail only says there is one."""
+    policies.require(reviewer, "answer")
+    if not answer.strip():
+        raise ValidationError(gettext("Write the answer to the authority."))
+    legal_request = policies.locked(reviewer, "answer", legal_request)
+    message = Message.objects.create(
+        request=legal_request, author=reviewer, kind=Message.Kind.ANSWER, body=answer.strip()
+    )
+    event = transition(
+        legal_request=legal_request,
+        to=Status.RESPONDED,
+        actor=reviewer,
+        kind=RequestEvent.Kind.ANSWERED,
+        answered_at=legal_request.answered_at or timezone.now(),
+    )
+    _notify_status(legal_request, event)
+    return message
+
+
+@transaction.atomic
+def message_post_by_platform(*, reviewer, legal_request: LegalRequest, body: str) -> Message:
+    """A message from the legal team in the request's thread. Unlike a clarification
+    (legal_request_ask_clarification) it neither stops the clock nor changes the status."""
+    policies.require(reviewer, "message_officer")
+    if not body.strip():
+        raise ValidationError(gettext("Write the message to the authority."))
+    legal_request = policies.locked(reviewer, "message_officer", legal_request)
+    message = Message.objects.create(
+        request=legal_request, author=reviewer, kind=Message.Kind.FROM_PLATFORM, body=body.strip()
+    )
+    RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.MESSAGE,
+        actor=reviewer,
+        detail=in_english(Message.Kind.FROM_PLATFORM.label),
+    )
+    notify_authority(
+        legal_request, key=f"platform-message:{message.pk}", template="platform_message"
+    )
+    return message
 
 
 def _check_categories(legal_request: LegalRequest, categories: list[str] | None) -> None:

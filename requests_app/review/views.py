@@ -35,13 +35,16 @@ from ..risk import review_panel
 from ..views import _problem_text, attachment_response
 from . import services
 from .forms import (
+    AnswerForm,
     ApproveDisclosureForm,
     AssignForm,
     CallbackForm,
     ClarificationForm,
     CloseForm,
     DeletionForm,
+    PlatformMessageForm,
     RefuseForm,
+    RemovalForm,
     ReportPeriodForm,
     RespondForm,
 )
@@ -166,6 +169,9 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         "clarification_form": ClarificationForm(),
         "refuse_form": RefuseForm(),
         "respond_form": RespondForm(legal_request=legal_request),
+        "removal_form": RemovalForm(initial={"removed_at": now.replace(second=0, microsecond=0)}),
+        "answer_form": AnswerForm(),
+        "platform_message_form": PlatformMessageForm(),
         "callback_form": CallbackForm(),
         "close_form": CloseForm(),
         "deletion_form": DeletionForm(),
@@ -254,6 +260,30 @@ ACTIONS: dict[str, ReviewAction] = {
             categories=data.get("categories") or None,
         ),
         _("Response delivered through the portal."),
+    ),
+    "confirm_removal": ReviewAction(
+        lambda request: RemovalForm(request.POST),
+        lambda request, legal_request, data: services.legal_request_confirm_removal(
+            reviewer=request.user,
+            legal_request=legal_request,
+            removed_at=data["removed_at"],
+            note=data["note"],
+        ),
+        _("Removal confirmed; the authority is told."),
+    ),
+    "answer": ReviewAction(
+        lambda request: AnswerForm(request.POST),
+        lambda request, legal_request, data: services.legal_request_answer(
+            reviewer=request.user, legal_request=legal_request, answer=data["answer"]
+        ),
+        _("Answer sent to the authority."),
+    ),
+    "message_officer": ReviewAction(
+        lambda request: PlatformMessageForm(request.POST),
+        lambda request, legal_request, data: services.message_post_by_platform(
+            reviewer=request.user, legal_request=legal_request, body=data["body"]
+        ),
+        _("Message sent; the clock keeps running."),
     ),
     "preserve": ReviewAction(
         None,

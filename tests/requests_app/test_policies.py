@@ -66,6 +66,9 @@ def _accepted(act) -> bool:
 # name: (instrument, emergency, extension asked, extension confirmed, call-back, lead approval)
 SCENARIOS = {
     "epoc": (Instrument.EPOC, False, False, False, False, False),
+    # Answered without a file: a removal confirmed, a written answer (test_answers.py).
+    "tco removal": (Instrument.TCO_REMOVAL, False, False, False, False, False),
+    "inquiry": (Instrument.INQUIRY, False, False, False, False, False),
     "preservation": (Instrument.EPOC_PR, False, False, False, False, False),
     "preservation, extension asked": (Instrument.EPOC_PR, False, True, False, False, False),
     "preservation, extension confirmed": (Instrument.EPOC_PR, False, True, True, False, False),
@@ -160,6 +163,15 @@ def review_actions(user, legal_request: LegalRequest, device_id: str) -> dict:
             reviewer=user,
             legal_request=legal_request,
             files=[SimpleUploadedFile("export.csv", b"account,ip\n", "text/csv")],
+        ),
+        "confirm_removal": lambda: review_services.legal_request_confirm_removal(
+            reviewer=user, legal_request=legal_request, removed_at=timezone.now()
+        ),
+        "answer": lambda: review_services.legal_request_answer(
+            reviewer=user, legal_request=legal_request, answer="We keep it for 90 days."
+        ),
+        "message_officer": lambda: review_services.message_post_by_platform(
+            reviewer=user, legal_request=legal_request, body="Working on it."
         ),
         "preserve": lambda: review_services.legal_request_confirm_preservation(
             reviewer=user, legal_request=legal_request

@@ -87,13 +87,16 @@ from requests_app.forms import (
 from requests_app.models import LegalRequest
 from requests_app.review import services as review_services
 from requests_app.review.forms import (
+    AnswerForm,
     ApproveDisclosureForm,
     AssignForm,
     CallbackForm,
     ClarificationForm,
     CloseForm,
     DeletionForm,
+    PlatformMessageForm,
     RefuseForm,
+    RemovalForm,
     ReportPeriodForm,
     RespondForm,
 )
@@ -713,6 +716,9 @@ FORMS: dict[str, Callable[[Mapping[str, User]], Callable[..., forms.Form]]] = {
     "ClarificationForm": lambda users: ClarificationForm,
     "RefuseForm": lambda users: RefuseForm,
     "RespondForm": lambda users: RespondForm,
+    "RemovalForm": lambda users: RemovalForm,
+    "AnswerForm": lambda users: AnswerForm,
+    "PlatformMessageForm": lambda users: PlatformMessageForm,
     "CallbackForm": lambda users: CallbackForm,
     "CloseForm": lambda users: CloseForm,
     "ReportPeriodForm": lambda users: ReportPeriodForm,
@@ -1169,6 +1175,9 @@ ACTION_FORMS: dict[str, Callable[[], forms.Form]] = {
     "callback": CallbackForm,
     "approve": ApproveDisclosureForm,
     "record_deletion": DeletionForm,
+    "confirm_removal": RemovalForm,
+    "answer": AnswerForm,
+    "message_officer": PlatformMessageForm,
 }
 ACTION_DATA = {  # data each action accepts
     "clarify": {"question": "Which period exactly?"},
@@ -1177,6 +1186,9 @@ ACTION_DATA = {  # data each action accepts
     "close": {"note": "Done."},
     "callback": {"outcome": "confirmed", "notes": "Duty officer, Cdt Martin"},
     "record_deletion": {"note": "Preserved copy purged."},
+    "confirm_removal": {"removed_at": "2026-01-02T03:04", "note": "Disabled in the EU."},
+    "answer": {"answer": "We keep subscriber data for 90 days."},
+    "message_officer": {"body": "The export takes two days."},
 }
 
 
@@ -1186,6 +1198,10 @@ def request_ready_for(name: str, *, officer: User, reviewer: User) -> LegalReque
         legal_request = submitted(officer, Instrument.EMERGENCY_DISCLOSURE)
     elif name in ("preserve", "confirm_extension", "record_deletion"):
         legal_request = submitted(officer, Instrument.EPOC_PR)
+    elif name == "confirm_removal":
+        legal_request = submitted(officer, Instrument.TCO_REMOVAL)
+    elif name == "answer":
+        legal_request = submitted(officer, Instrument.INQUIRY)
     else:
         legal_request = submitted(officer, Instrument.EPOC)
     if name not in ("accept", "assign", "refuse", "no-such-action"):
