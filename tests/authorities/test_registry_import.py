@@ -667,6 +667,40 @@ def test_registry_change_history_says_what_changed_in_words(client, staff):
         assert '[["dsa_art9"' not in page, url  # not the recorded JSON
 
 
+def test_an_authority_added_by_staff_reads_as_added_to_the_registry(client, staff):
+    passkey_login(client, staff)  # the admin needs a passkey session
+    data = {
+        "id": "FR-NEW",
+        "name": "Parquet de test",
+        "name_en": "Test prosecution office",
+        "country": "FR",
+        "kind": "prosecutor",
+        "instruments": ["epoc", "inquiry"],
+        "callback_phone": "+33100000001",
+        "source_list": "Test list",
+        "source_reference": "https://example.eu/list",
+        "source_checked": "2026-11-01",
+        "status": "active",
+        "status_reason": "",
+        "domains-TOTAL_FORMS": "1",
+        "domains-INITIAL_FORMS": "0",
+        "domains-0-domain": "new.justice.fr",
+        "changes-TOTAL_FORMS": "0",
+        "changes-INITIAL_FORMS": "0",
+        "_save": "Save",
+    }
+
+    response = client.post("/admin/authorities/authority/add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    change = RegistryChange.objects.get(authority_id="FR-NEW")
+    assert change.origin == RegistryChange.Origin.ADMIN
+    words = change.in_words()
+    assert words[0] == "Added to the registry"
+    assert "Instruments: European Production Order (EPOC), General inquiry" in words
+    assert "Official e-mail domains: new.justice.fr" in words
+
+
 @pytest.mark.django_db
 def test_an_imported_authority_reads_as_added_with_its_values(tmp_path):
     import_registry(registry_file(tmp_path, entry("FR-PNAT", instruments=["epoc", "inquiry"])))
