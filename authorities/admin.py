@@ -10,7 +10,6 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -104,7 +103,7 @@ class AuthorityDomainInline(admin.TabularInline):
 
 @admin.display(description=gettext_lazy("What changed"))
 def registry_change_in_words(change: RegistryChange):
-    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in change.in_words()))
+    return format_html_join("", "<div>{}</div>", ((line,) for line in change.in_words()))
 
 
 class RegistryChangeInline(admin.TabularInline):
