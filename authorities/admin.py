@@ -4,12 +4,13 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import accounts, registry_import, second_factor, selectors
@@ -23,30 +24,47 @@ from .models import (
     RegistryImport,
     User,
 )
-from .registry import instrument_problems
 
 
-class InstrumentsField(forms.JSONField):
-    """The instruments as the registry file gives them: a JSON list of known codes. Django's
-    JSON field took any JSON (-1, {}, NaN, a number of 5,000 digits): the save, or the registry
-    snapshot after it, failed with a 500, and instruments that are not a list of codes would
-    break every may_issue()."""
+class InstrumentsField(forms.MultipleChoiceField):
+    """An authority's instruments, one checkbox each (typing the registry's JSON list by hand
+    invited typos). Stored as the registry file gives them: a list of known codes, each once,
+    in Instrument's order."""
 
-    def to_python(self, value):
-        try:
-            value = super().to_python(value)
-        except ValueError:  # json.loads' own, for a number of more than 4,300 digits
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if value is not None and (problems := instrument_problems(value)):
-            allowed = ", ".join(Instrument.values)
-            raise ValidationError([f"Instruments {p}; allowed: {allowed}." for p in problems])
-        return value
+    widget = forms.CheckboxSelectMultiple
 
-    def bound_data(self, data, initial):
-        try:
-            return super().bound_data(data, initial)
-        except ValueError:
-            return forms.fields.InvalidJSONInput(data)
+    def __init__(self, **kwargs):
+        super().__init__(choices=Instrument.choices, **kwargs)
+
+    def clean(self, value):
+        chosen = set(super().clean(value))
+        return [code for code in Instrument.values if code in chosen]
+
+
+class AuthorityForm(forms.ModelForm):
+    instruments = InstrumentsField(
+        label=gettext_lazy("Instruments"),
+        help_text=gettext_lazy("What the official source says this authority may issue."),
+    )
+
+    class Meta:
+        model = Authority
+        fields = [
+            "id",
+            "name",
+            "name_en",
+            "country",
+            "kind",
+            "instruments",
+            "callback_phone",
+            "source_list",
+            "source_reference",
+            "source_checked",
+            "status",
+            "status_reason",
+            "colleagues_see_requests",
+            "enforcing",
+        ]
 
 
 class CheckedSelection:
@@ -83,9 +101,14 @@ class AuthorityDomainInline(admin.TabularInline):
     extra = 0
 
 
+@admin.display(description=gettext_lazy("What changed"))
+def registry_change_in_words(change: RegistryChange):
+    return format_html_join("", "<div>{}</div>", ((line,) for line in change.in_words()))
+
+
 class RegistryChangeInline(admin.TabularInline):
     model = RegistryChange
-    fields = ["changed_at", "changed_by", "origin", "changes"]
+    fields = ["changed_at", "changed_by", "origin", registry_change_in_words]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -96,12 +119,12 @@ class RegistryChangeInline(admin.TabularInline):
 
 @admin.register(Authority)
 class AuthorityAdmin(CheckedSelection, admin.ModelAdmin):
+    form = AuthorityForm
     list_display = ["id", "name_en", "country", "kind", "status", "enforcing", "source_checked"]
     list_filter = ["status", "country", "kind", "enforcing"]
     search_fields = ["id", "name", "name_en", "domains__domain"]
     inlines = [AuthorityDomainInline, RegistryChangeInline]
     readonly_fields = ["status_changed_at", "updated_at"]
-    formfield_overrides = {models.JSONField: {"form_class": InstrumentsField}}  # instruments
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Snapshot before the edit, so save_related can record old -> new with who and when.
@@ -110,9 +133,17 @@ class AuthorityAdmin(CheckedSelection, admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        registry_import.registry_change_record(
+        request._registry_change = registry_import.registry_change_record(
             authority=form.instance, before=request._registry_before, by=request.user
         )
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The admin's history of the authority says what changed, as the registry change log
+        # does ("Instruments: added …"), not only which fields.
+        change = getattr(request, "_registry_change", None)
+        if change is None:
+            return super().construct_change_message(request, form, formsets, add)
+        return " · ".join(change.in_words())
 
     def has_delete_permission(self, request, obj=None):
         return False  # suspend or revoke instead: requests keep their issuer
@@ -135,8 +166,17 @@ class RegistryImportAdmin(ReadOnlyAdmin):
 
 @admin.register(RegistryChange)
 class RegistryChangeAdmin(ReadOnlyAdmin):
-    list_display = ["changed_at", "authority", "origin", "changed_by"]
+    list_display = ["changed_at", "authority", "origin", "changed_by", registry_change_in_words]
     list_filter = ["origin"]
+    fields = [
+        "authority",
+        "changed_at",
+        "changed_by",
+        "origin",
+        "registry_import",
+        registry_change_in_words,
+    ]
+    readonly_fields = fields
 
 
 class ReadOnlyUserInline(admin.TabularInline):
@@ -209,6 +249,27 @@ class IdentityCheckForm(forms.Form):
     )
 
 
+class ApprovalFilter(admin.SimpleListFilter):
+    """Officers waiting for a staff member's approval (the staff e-mail about a sign-up links to
+    one of them), or those approved."""
+
+    title = gettext_lazy("approval")
+    parameter_name = "approval"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("waiting", gettext_lazy("Waiting for approval")),
+            ("approved", gettext_lazy("Approved officers")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.filter(selectors.AWAITS_APPROVAL)
+        if self.value() == "approved":
+            return queryset.filter(authority__isnull=False, approved_at__isnull=False)
+        return queryset
+
+
 @admin.register(User)
 class UserAdmin(CheckedSelection, BaseUserAdmin):
     """Staff see and change an account's roles and standing; they never set or see a password
@@ -217,7 +278,7 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
 
     ordering = ["email"]
     list_display = ["email", "full_name", "authority", "email_verified_at", "approved_at"]
-    list_filter = ["is_staff", "groups", "authority__country"]
+    list_filter = [ApprovalFilter, "is_staff", "groups", "authority__country"]
     search_fields = ["email", "full_name", "authority__name_en"]
     form = UserChangeForm
     add_form = UserAddForm
@@ -254,6 +315,9 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
     inlines = [IdentityCheckInline, AccountEventInline]
     actions = ["approve_officers", "reinstate_platform_accounts", "reset_second_factor"]
 
+    class Media:
+        js = ["js/confirm.js"]  # the Approve button's data-confirm (strict CSP: no inline script)
+
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj is not None else []
 
@@ -276,7 +340,46 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
             self.admin_site.admin_view(self.reset_second_factor_view),
             name="authorities_user_reset_second_factor",
         )
-        return [reset, *super().get_urls()]
+        approve = path(
+            "<path:object_id>/approve/",
+            self.admin_site.admin_view(self.approve_view),
+            name="authorities_user_approve",
+        )
+        return [reset, approve, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # An officer waiting for approval: the Approve button, with the registry evidence, above
+        # the form (templates/admin/authorities/user/change_form.html).
+        user = self.get_object(request, unquote(object_id))
+        if user is not None and selectors.officer_awaits_approval(user):
+            extra_context = {
+                **(extra_context or {}),
+                "approval_evidence": selectors.officer_registry_evidence(user),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def approve_view(self, request, object_id):
+        """The Approve button of an officer's page: accounts.officer_approve, which checks and
+        records it (AccountEvent) and e-mails the officer."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        officer = self.get_object(request, unquote(object_id))
+        if officer is None or not self.has_change_permission(request, officer):
+            raise Http404
+        try:
+            accounts.officer_approve(officer=officer, approver=request.user)
+            self.message_user(
+                request,
+                gettext("Approved: %(email)s. The officer is e-mailed and may submit requests.")
+                % {"email": officer.email},
+            )
+        except (ValidationError, PermissionDenied) as problem:
+            self.message_user(
+                request,
+                " ".join(getattr(problem, "messages", [str(problem)])),
+                level=messages.ERROR,
+            )
+        return redirect("admin:authorities_user_change", officer.pk)
 
     def user_change_password(self, request, id, form_url=""):
         raise Http404("Staff do not set passwords.")
@@ -297,24 +400,11 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
 
     @admin.display(description="What the registry says")
     def registry_evidence(self, obj: User):
-        if not obj.is_officer:
-            return "Not an officer (platform account)."
-        authority = obj.authority
-        return format_html(
-            "{} ({}, {}), status <strong>{}</strong>.<br>Source: {} — {} (checked {}).<br>"
-            "Call-back number: {}.<br>E-mail domain {}: {}.",
-            authority.name,
-            authority.get_country_display(),
-            authority.get_kind_display(),
-            authority.get_status_display(),
-            authority.source_list,
-            authority.source_reference,
-            authority.source_checked,
-            authority.callback_phone,
-            obj.email_domain,
-            "matches this authority in the registry"
-            if selectors.address_belongs_to(obj.email, authority.pk)
-            else "DOES NOT match this authority any more",
+        evidence = selectors.officer_registry_evidence(obj)
+        if evidence is None:
+            return gettext("Not an officer (platform account).")
+        return render_to_string(
+            "admin/authorities/user/registry_evidence.html", {"evidence": evidence}
         )
 
     @admin.display(description="Second factor")

@@ -4,14 +4,23 @@ import secrets
 from datetime import UTC
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django_otp.models import Device
 
 from portal.audit_chain import HashChainedModel
 from portal.choices import ChoiceLabels
 
-from .constants import COUNTRY_CHOICES, AuthorityKind, AuthorityStatus, time_zone_choices
+from .constants import (
+    COUNTRY_CHOICES,
+    AuthorityKind,
+    AuthorityStatus,
+    Instrument,
+    time_zone_choices,
+)
 
 
 class Authority(ChoiceLabels, models.Model):
@@ -122,6 +131,71 @@ class RegistryChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.authority_id} {self.origin} {self.changed_at:%Y-%m-%d %H:%M}"
+
+    def in_words(self) -> list[str]:
+        """The change as staff read it, one line per field: "Instruments: added European
+        Production Order (EPOC); removed …", "Status: Active → Suspended". `changes` keeps
+        the codes (the evidence); this is only how they are shown."""
+        changes = self.changes if isinstance(self.changes, dict) else {}
+        if changes.get("created"):
+            lines = [gettext("Added to the registry")]
+            for name, (_old, new) in _recorded_fields(changes):
+                if new not in (None, "", []):
+                    lines.append(f"{_field_label(name)}: {_shown(name, new)}")
+            return lines
+        lines = []
+        for name, (old, new) in _recorded_fields(changes):
+            if isinstance(old, list) and isinstance(new, list):
+                parts = []
+                if added := [v for v in new if v not in old]:
+                    parts.append(gettext("added %s") % _shown(name, added))
+                if removed := [v for v in old if v not in new]:
+                    parts.append(gettext("removed %s") % _shown(name, removed))
+                lines.append(f"{_field_label(name)}: {'; '.join(parts)}")
+            else:
+                lines.append(f"{_field_label(name)}: {_shown(name, old)} → {_shown(name, new)}")
+        return lines
+
+
+def _recorded_fields(changes: dict) -> list[tuple[str, list]]:
+    """The {"field": [old, new]} pairs in the order of the authority's page (PostgreSQL's jsonb
+    keeps no key order). Anything else (a hand-edited row) is left out rather than failing."""
+    order = [field.name for field in Authority._meta.fields] + ["domains"]
+    pairs = [
+        (name, pair) for name, pair in changes.items() if isinstance(pair, list) and len(pair) == 2
+    ]
+    return sorted(pairs, key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
+def _field_label(name: str) -> str:
+    if name == "domains":
+        return gettext("Official e-mail domains")
+    try:
+        return capfirst(Authority._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
+def _shown(name: str, value) -> str:
+    """A recorded value as words: choice labels for codes, the items of a list."""
+    if isinstance(value, list):
+        return ", ".join(_shown(name, item) for item in value)
+    if value is None or value == "":
+        return gettext("(empty)")
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    choices = (
+        dict(Instrument.choices) if name == "instruments" else dict(_authority_field_choices(name))
+    )
+    return str(choices.get(value, value))
+
+
+def _authority_field_choices(name: str) -> list:
+    try:
+        field = Authority._meta.get_field(name)
+    except FieldDoesNotExist:
+        return []
+    return getattr(field, "flatchoices", [])  # none on the domains' reverse relation
 
 
 class UserManager(BaseUserManager):

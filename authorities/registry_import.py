@@ -173,16 +173,22 @@ def _owner_entry(entries: list[RegistryEntry], domain: str) -> str:
     return next(entry.id for entry in entries if domain in entry.domains)
 
 
-def registry_change_record(*, authority: Authority, before: dict, by: User) -> None:
-    """Record a staff edit made in the admin (`before` is _authority_snapshot taken earlier)."""
+def registry_change_record(
+    *, authority: Authority, before: dict, by: User
+) -> RegistryChange | None:
+    """Record a staff edit made in the admin (`before` is _authority_snapshot taken earlier, {}
+    for an authority added there). Returns the change, or None when nothing changed."""
     changes = _diff(before, _authority_snapshot(authority))
-    if changes:
-        RegistryChange.objects.create(
-            authority=authority,
-            changed_by=by.email,
-            origin=RegistryChange.Origin.ADMIN,
-            changes=changes,
-        )
+    if not changes:
+        return None
+    if not before:
+        changes = {"created": True, **changes}  # as an import records a new authority
+    return RegistryChange.objects.create(
+        authority=authority,
+        changed_by=by.email,
+        origin=RegistryChange.Origin.ADMIN,
+        changes=changes,
+    )
 
 
 authority_snapshot = _authority_snapshot

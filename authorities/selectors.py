@@ -1,12 +1,21 @@
 """Reads of the registry and of officers, with the rules that decide who is a real officer."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .constants import AuthorityStatus
+from .constants import AuthorityStatus, Instrument
 from .domains import DomainError, candidate_registry_domains, email_domain
-from .models import Authority, AuthorityDomain, BackupCodeDevice, User
+from .models import (
+    Authority,
+    AuthorityDomain,
+    BackupCodeDevice,
+    RegistryChange,
+    RegistryImport,
+    User,
+)
 
 
 def authority_for_email(email: str) -> Authority | None:
@@ -55,13 +64,53 @@ def officer_block_reason(user: User) -> str | None:
     return None
 
 
+# An officer who signed up and confirmed their address, not yet approved (or back to waiting
+# after a staff reset of their second factor): the staff's "waiting for approval".
+AWAITS_APPROVAL = Q(
+    authority__isnull=False, email_verified_at__isnull=False, approved_at__isnull=True
+)
+
+
 def officers_pending_approval() -> QuerySet[User]:
-    return (
-        User.objects.filter(
-            authority__isnull=False, email_verified_at__isnull=False, approved_at__isnull=True
-        )
-        .select_related("authority")
-        .order_by("date_joined")
+    return User.objects.filter(AWAITS_APPROVAL).select_related("authority").order_by("date_joined")
+
+
+def officer_awaits_approval(user: User) -> bool:
+    return user.pk is not None and User.objects.filter(AWAITS_APPROVAL, pk=user.pk).exists()
+
+
+@dataclass(frozen=True)
+class RegistryEvidence:
+    """What the registry says of an officer's authority, for the staff member who approves them:
+    the entry, whether the address is still one of its official domains, and where the entry
+    comes from (its official source, and the registry file it was last imported from)."""
+
+    authority: Authority
+    email_domain: str
+    domain_matches: bool
+    instrument_labels: list[str]
+    last_import: RegistryImport | None
+    last_change: RegistryChange | None
+
+
+def officer_registry_evidence(officer: User) -> RegistryEvidence | None:
+    authority = officer.authority
+    if authority is None:
+        return None
+    imported = (
+        authority.changes.filter(registry_import__isnull=False)
+        .select_related("registry_import")
+        .order_by("-changed_at")
+        .first()
+    )
+    labels = dict(Instrument.choices)
+    return RegistryEvidence(
+        authority=authority,
+        email_domain=officer.email_domain,
+        domain_matches=address_belongs_to(officer.email, authority.pk),
+        instrument_labels=[str(labels[i]) for i in Instrument.values if i in authority.instruments],
+        last_import=imported.registry_import if imported else None,
+        last_change=authority.changes.order_by("-changed_at").first(),
     )
 
 

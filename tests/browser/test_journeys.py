@@ -142,17 +142,26 @@ def test_journey_signup_verify_approve_enrol_login(portal, page_factory, mailbox
     page.click("text=I have stored them")
     page.wait_for_selector("text=Awaiting approval")
 
-    # Staff approve in the admin, after reading the registry evidence.
+    # Staff find the newcomer among those waiting and approve from their page, beside the
+    # registry evidence; the button asks first (static/js/confirm.js, strict CSP).
     admin = page_factory()
     log_in_with_passkey(admin, portal, cast["staff"])
     newcomer = User.objects.get(email="paul.martin@interieur.gouv.fr")
-    admin.goto(f"{portal}/admin/authorities/user/{newcomer.pk}/change/")
-    assert "matches this authority in the registry" in admin.content()
     admin.goto(f"{portal}/admin/authorities/user/")
-    admin.check(f"input[name=_selected_action][value='{newcomer.pk}']")
-    admin.select_option("select[name=action]", "approve_officers")
-    admin.click("button[name=index]")
-    admin.wait_for_selector("text=paul.martin@interieur.gouv.fr approved")
+    admin.click("text=Waiting for approval")
+    admin.click("text=paul.martin@interieur.gouv.fr")
+    admin.wait_for_selector("#approve-officer")
+    assert "matches this authority in the registry" in admin.inner_text(".approval")
+    questions = []
+    admin.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    admin.click("#approve-officer input[type=submit]")
+    admin.wait_for_timeout(300)
+    newcomer.refresh_from_db()
+    assert newcomer.approved_at is None, "approved although the staff member cancelled"
+    assert questions and "paul.martin@interieur.gouv.fr" in questions[0]
+    admin.once("dialog", lambda dialog: dialog.accept())
+    admin.click("#approve-officer input[type=submit]")
+    admin.wait_for_selector("text=Approved: paul.martin@interieur.gouv.fr")
     newcomer.refresh_from_db()
     assert newcomer.approved_at is not None
 

@@ -1367,7 +1367,7 @@ NEW_AUTHORITY = {
     "name_en": "Test prosecution office",
     "country": "FR",
     "kind": "prosecutor",
-    "instruments": '["epoc", "inquiry"]',
+    "instruments": ["epoc", "inquiry"],  # one checkbox each
     "callback_phone": "+33100000001",
     "source_list": "Test list",
     "source_reference": "https://example.eu/list",

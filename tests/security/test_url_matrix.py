@@ -143,10 +143,17 @@ EXPECTED = {
 for _row in EXPECTED.values():
     if "officer_b" in _row and "enforcer" not in _row:
         _row["enforcer"] = _row["officer_b"]
-ADMIN = {**LOGIN_FIRST, "*": (404, 404), "staff": ({200, 302, 405}, {200, 302, 403})}
+# Staff: the page, a redirect, 405 for the other method, or 403 where the admin refuses (adding
+# or deleting records that nobody adds or deletes, an autocomplete without its parameters).
+ADMIN = {**LOGIN_FIRST, "*": (404, 404), "staff": ({200, 302, 403, 405}, {200, 302, 403, 405})}
 # Admin pages that differ from ADMIN. No staff path sets a password: Django's password page of
 # the user admin answers 404 to staff too.
 EXPECTED["admin:authorities_user_password_change"] = {**LOGIN_FIRST, "*": (404, 404)}
+EXPECTED["admin:auth_user_password_change"] = {**LOGIN_FIRST, "*": (404, 404)}
+# No model of the admin has a public page ("View on site"): nothing to redirect to.
+EXPECTED["admin:view_on_site"] = {**LOGIN_FIRST, "*": (404, 404)}
+# The Approve button of an officer's page: POST only, back to the page with the outcome.
+EXPECTED["admin:authorities_user_approve"] = {**LOGIN_FIRST, "*": (404, 404), "staff": (405, 302)}
 
 
 def walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
@@ -291,8 +298,13 @@ def test_every_url_for_every_role_and_method(role, client, world, settings):
             cells += 1
             if status not in want:
                 problems.append((role, method.upper(), name, status, sorted(want)))
-            # Some cells act (a logout, a sign-out by re-check): log in again each time.
-            if role != "anonymous" and name in ("authorities:logout", "authorities:login"):
+            # Some cells act (a logout, a sign-out by re-check): log in again each time. The
+            # admin's logout too, or every admin cell after it was checked logged out.
+            if role != "anonymous" and name in (
+                "authorities:logout",
+                "authorities:login",
+                "admin:logout",
+            ):
                 log_in_as(client, role, world)
     record("url matrix", (role, len(patterns), cells, len(problems)))
     assert problems == [], "\n".join(map(str, problems))
