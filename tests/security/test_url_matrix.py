@@ -115,6 +115,8 @@ EXPECTED = {
     "requests:withdraw": OFFICER_OWN_POST,
     # Filled with the submitted request: refused (not a draft), back to its page with the reason.
     "requests:delete_draft": OFFICER_OWN_POST,
+    # Copy for a follow-up: POST only, a new draft of one's own, then its form (302).
+    "requests:copy": OFFICER_OWN_POST,
     "requests:preservation": OFFICER_OWN_POST,
     # The ex post validation of an emergency order (Art. 4(5)); POST only, with a document.
     "requests:validation": OFFICER_OWN_POST,
