@@ -100,6 +100,8 @@ EXPECTED = {
     # Complete without the browser's answer: refused (the begin cell left a challenge).
     "authorities:passkey_auth_complete": {"anonymous": (302, 302), "*": (405, {400, 422})},
     "authorities:email_confirm": everyone_else((200, 302)),
+    # The backup codes just shown, as a file: POST only, with the codes (none here: 400).
+    "authorities:backup_codes_download": everyone_else((405, 400)),
     "requests:list": everyone_else(
         (404, 404), unapproved=(200, 405), officer_a=(200, 405), officer_b=(200, 405)
     ),
