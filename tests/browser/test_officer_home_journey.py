@@ -2,13 +2,22 @@
 the home, the officer follows it to the request, answers, and the home then shows the request
 among the deadlines (the clock runs again) instead."""
 
+import base64
+import re
+
 import pytest
 
 from requests_app import services
 from requests_app.models import LegalRequest, Status
 from requests_app.review import services as review_services
 from tests.browser.conftest import screenshot
-from tests.browser.test_journeys import cast, check_axe, log_in  # noqa: F401 - cast: a fixture
+from tests.browser.test_journeys import (  # noqa: F401 - cast: a fixture
+    cast,
+    check_axe,
+    code_for,
+    log_in,
+)
+from tests.factories import PASSWORD, OfficerFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -69,3 +78,44 @@ def test_journey_home_shows_a_clarification_the_officer_follows_and_answers(
     assert "Answer the platform" not in agenda.inner_text()
     assert "Deadlines coming" in agenda.inner_text()
     assert legal_request.reference in agenda.inner_text()
+
+
+def test_journey_backup_codes_are_downloaded_and_printed(portal, page_factory, cast, tmp_path):  # noqa: F811
+    """A new officer sets up the second factor: the codes page downloads them as a text file and
+    prints them, its button brought by a static script under the strict CSP."""
+    newcomer = OfficerFactory(
+        authority=cast["authority"], email="lucie@interieur.gouv.fr", full_name="Lucie Petit"
+    )
+    page = page_factory()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{portal}/login/")
+    page.fill("input[name=username]", newcomer.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/setup/.*"))
+    secret = page.inner_text("#totp-secret").replace(" ", "")
+    key_hex = base64.b32decode(secret + "=" * (-len(secret) % 8)).hex()
+    page.fill("input[name=token]", code_for(key_hex))
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#backup-codes")
+    codes = [li.inner_text() for li in page.query_selector_all("#backup-codes li")]
+    assert len(codes) == 10
+
+    with page.expect_download() as download:
+        page.click("text=Download as a text file")
+    assert download.value.suggested_filename == "backup-codes.txt"
+    saved = tmp_path / "codes.txt"
+    download.value.save_as(saved)
+    assert all(code in saved.read_text() for code in codes)
+
+    # The print button exists only through js/print.js (no inline script under the CSP).
+    page.evaluate("window.print = () => { window.printed = true; }")
+    page.click("#print-codes")
+    assert page.evaluate("window.printed") is True
+    page.emulate_media(media="print")
+    assert not page.is_visible("#backup-codes-download")
+    assert page.is_visible("#backup-codes")
+    page.emulate_media(media="screen")
+    check_axe(page, "backup codes")
+    assert not [e for e in errors if "Content Security Policy" in e]
