@@ -92,6 +92,17 @@ def test_a_long_file_name_still_counts_as_downloaded(client, officer, reviewer):
     assert selectors.officer_agenda(officer, now=timezone.now()).downloads == []
 
 
+def test_agenda_leaves_out_data_withdrawn_by_a_failed_ex_post_validation(client, officer, reviewer):
+    legal_request = submitted(client, officer, "CASE-VAL")
+    produced(legal_request, reviewer)
+    # An emergency order whose 48 hours for validation (Art. 4(5)) have passed unvalidated:
+    # its download is refused (410), so the home does not offer it.
+    LegalRequest.objects.filter(pk=legal_request.pk).update(
+        validation_due_at=timezone.now() - timedelta(hours=1)
+    )
+    assert selectors.officer_agenda(officer, now=timezone.now()).downloads == []
+
+
 def test_agenda_shows_nothing_of_another_authority_or_a_colleague(
     client, officer, colleague, outsider, reviewer
 ):
@@ -111,7 +122,7 @@ def test_home_links_each_item_needing_the_officer_to_its_request(client, officer
     asked = clarification_asked(submitted(client, officer, "CASE-ASK"), reviewer)
     waiting = submitted(client, officer, "CASE-WAIT")
     answered = submitted(client, officer, "CASE-DATA")
-    data = produced(answered, reviewer, name="subscriber.csv")
+    produced(answered, reviewer, name="subscriber.csv")
     page = client.get(reverse("home")).content.decode()
     assert "Answer the platform" in page
     assert reverse("requests:detail", args=[asked.public_id]) in page
@@ -120,7 +131,6 @@ def test_home_links_each_item_needing_the_officer_to_its_request(client, officer
     assert reverse("requests:detail", args=[answered.public_id]) in page
     assert "subscriber.csv" in page
     assert "CASE-ASK" in page and "CASE-WAIT" in page
-    assert data.public_id  # the link goes to the request's page, where downloads are recorded
 
 
 def test_home_of_an_officer_with_nothing_waiting_says_so(client, officer):
@@ -143,9 +153,9 @@ def _rows(page: str, references: list[str]) -> list[str]:
 
 
 def test_list_puts_a_clarification_first_then_the_nearest_due(client, officer, reviewer):
-    epoc = submitted(client, officer, "CASE-EPOC")
-    tco = submitted(client, officer, "CASE-TCO", Instrument.TCO_REMOVAL)
-    asked = clarification_asked(submitted(client, officer, "CASE-ASK"), reviewer)
+    submitted(client, officer, "CASE-EPOC")
+    submitted(client, officer, "CASE-TCO", Instrument.TCO_REMOVAL)
+    clarification_asked(submitted(client, officer, "CASE-ASK"), reviewer)
     refused = submitted(client, officer, "CASE-OLD")
     review_services.legal_request_refuse(
         reviewer=reviewer, legal_request=refused, ground="other", explanation="x"
@@ -165,7 +175,6 @@ def test_list_puts_a_clarification_first_then_the_nearest_due(client, officer, r
         "CASE-TCO",
         "CASE-EPOC",
     ]
-    assert {epoc.pk, tco.pk, asked.pk}
 
 
 @pytest.mark.parametrize(
