@@ -408,6 +408,22 @@ class BackupCodeDevice(Device):
     def remaining(self) -> int:
         return self.codes.filter(used_at__isnull=True).count()
 
+    def holds_unused(self, codes: list[str]) -> bool:
+        """Whether every one of these codes (1 to CODE_COUNT, no repeats) is an unused code of
+        this device. Nothing is used up: this is how the backup-codes download checks that it
+        echoes only codes the page has just shown to their owner."""
+        wanted = {normalise_backup_code(code) for code in codes}
+        if not 0 < len(wanted) == len(codes) <= self.CODE_COUNT:
+            return False
+        unused = list(self.codes.filter(used_at__isnull=True))
+        return all(
+            any(
+                hmac.compare_digest(backup.code_hash, _backup_code_hash(backup.salt, code))
+                for backup in unused
+            )
+            for code in wanted
+        )
+
 
 def normalise_backup_code(code: str) -> str:
     return "".join(ch for ch in code.lower() if ch.isalnum())

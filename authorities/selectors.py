@@ -140,3 +140,9 @@ def has_second_factor(user: User) -> bool:
     # the account page (authorities.passkeys), so they never replace this first factor; and
     # confirmed_devices() lists the devices that take a typed code, which passkeys do not.
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def backup_codes_unused(user: User, codes: list[str]) -> bool:
+    """Whether these are unused backup codes of this user (BackupCodeDevice.holds_unused)."""
+    device = BackupCodeDevice.objects.filter(user=user, confirmed=True).first()
+    return device is not None and device.holds_unused(codes)

@@ -35,6 +35,11 @@ urlpatterns = [
     ),
     path("authority/officers/", views.authority_officers, name="officers"),
     path("account/", views.account, name="account"),
+    path(
+        "account/backup-codes.txt",
+        views.backup_codes_download,
+        name="backup_codes_download",
+    ),
     path("account/passkeys/", passkey_views.passkeys_page, name="passkeys"),
     path(
         "account/passkeys/register/begin/",

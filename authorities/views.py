@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate, logout
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
@@ -407,6 +407,37 @@ def account(request: HttpRequest) -> HttpResponse:
             else user.known_devices.order_by("-last_seen")[:10],
         },
     )
+
+
+@never_cache
+@sensitive_post_parameters("code")
+@require_POST
+def backup_codes_download(request: HttpRequest) -> HttpResponse:
+    """The backup codes just shown, as a text file to keep. The portal keeps only their hashes,
+    so the page posts back the codes it shows; they are echoed only if each is an unused code
+    of this user (a verified session, whose owner the page has just shown them to), and the
+    response is never cached. A guess gains nothing: 50 random bits a code."""
+    user = request.user
+    codes = request.POST.getlist("code")
+    if not selectors.backup_codes_unused(user, codes):
+        return HttpResponseBadRequest(
+            _("These are not your current backup codes: nothing to download."),
+            content_type="text/plain; charset=utf-8",
+        )
+    lines = [
+        _("EU Authority Request Portal: backup codes"),
+        _("Account: %(email)s") % {"email": user.email},
+        _("Each code works once, if you lose your phone. Keep this file somewhere safe."),
+        "",
+        *codes,
+        "",
+    ]
+    response = HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="backup-codes.txt"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @never_cache

@@ -366,6 +366,21 @@ def _delete_draft(user, legal_request: LegalRequest) -> Decision:
     return ALLOWED
 
 
+def _copy(user, legal_request: LegalRequest) -> Decision:
+    """A follow-up starts as a copy of a submitted request the officer sees (their authority's),
+    into a draft of their own."""
+    block = submit_block(user)
+    if block:
+        return _forbidden(block)
+    if not officer_sees(user, legal_request):
+        return _forbidden(gettext("Not a request of your authority."))
+    if legal_request.status == Status.DRAFT:
+        return _not_now(gettext("A draft is continued, not copied."))
+    if not instruments.is_known(legal_request.instrument):
+        return _not_now(gettext("This instrument is no longer offered: start a new request."))
+    return ALLOWED
+
+
 def _submit(user, legal_request: LegalRequest) -> Decision:
     block = submit_block(user)
     if block:
@@ -511,6 +526,7 @@ RULES: dict[str, Rule] = {
     "edit_draft": Rule(C.SUBMIT, _own_draft),
     "delete_draft": Rule(C.SUBMIT, _delete_draft),
     "submit": Rule(C.SUBMIT, _submit),
+    "copy": Rule(C.SUBMIT, _copy),
     "message": Rule(C.FOLLOW, _message, followed=True),
     "withdraw": Rule(C.FOLLOW, _withdraw, followed=True),
     "extend_preservation": Rule(C.FOLLOW, _extend, followed=True),

@@ -3,11 +3,13 @@ An object outside the audience's reach does not exist for them (Http404)."""
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
+    Case,
+    CharField,
     Count,
     DateTimeField,
     Exists,
@@ -15,10 +17,13 @@ from django.db.models import (
     Func,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
+    When,
 )
+from django.db.models.functions import Cast, Concat
 from django.db.models.lookups import GreaterThan, LessThan
 from django.http import Http404
 
@@ -27,6 +32,7 @@ from authorities.models import Authority
 from portal.logs import bind_reference
 
 from . import policies
+from .ex_post_validation import validation_state
 from .models import (
     OPEN_STATUSES,
     AccessLog,
@@ -56,11 +62,110 @@ def _officer_scope(officer) -> QuerySet[LegalRequest]:
     return scope
 
 
-def legal_requests_for_officer(officer, *, status: str | None = None) -> QuerySet[LegalRequest]:
-    requests = _officer_scope(officer).select_related("officer").order_by("-created_at")
+# The officer's list orders (?sort=); anything else is the default, "urgency".
+OFFICER_SORTS = ("urgency", "due", "newest", "oldest")
+# How long a search string may be: the longest case reference (LegalRequest.case_reference).
+OFFICER_SEARCH_MAX = 100
+
+
+def legal_requests_for_officer(
+    officer, *, status: str | None = None, q: str = "", sort: str = "urgency"
+) -> QuerySet[LegalRequest]:
+    """The officer's requests. `q` finds a reference (exactly, any case) or a case reference
+    (any part of it). `sort`, one of OFFICER_SORTS: "urgency" puts first what waits for the
+    authority's answer (a clarification), then the open requests by the nearest due date, then
+    drafts, then the finished ones, newest first; "due" orders by the internal target."""
+    requests = _officer_scope(officer).select_related("officer")
     if status:
         requests = requests.filter(status=status)
-    return requests
+    q = q.strip()[:OFFICER_SEARCH_MAX]
+    if q:
+        requests = requests.filter(Q(reference__iexact=q) | Q(case_reference__icontains=q))
+    if sort == "due":
+        return requests.order_by(F("due_at").asc(nulls_last=True), "-created_at", "-pk")
+    if sort == "newest":
+        return requests.order_by("-created_at", "-pk")
+    if sort == "oldest":
+        return requests.order_by("created_at", "pk")
+    rank = Case(
+        When(status=Status.CLARIFICATION, then=Value(0)),
+        When(status__in=OPEN_STATUSES, then=Value(1)),
+        When(status=Status.DRAFT, then=Value(2)),
+        default=Value(3),
+    )
+    # A finished request may keep its last due_at: only an open one's counts here.
+    open_due = Case(When(status__in=OPEN_STATUSES, then=F("due_at")), default=None)
+    return requests.annotate(urgency=rank, open_due=open_due).order_by(
+        "urgency", F("open_due").asc(nulls_last=True), "-created_at", "-pk"
+    )
+
+
+@dataclass(frozen=True)
+class OfficerAgenda:
+    """What waits for the officer, for their home page: the questions to answer, the nearest
+    deadlines, the produced data to fetch before the link expires."""
+
+    clarifications: list[LegalRequest]
+    deadlines: list[LegalRequest]
+    downloads: list[ProducedData]
+
+    def __bool__(self) -> bool:
+        return bool(self.clarifications or self.deadlines or self.downloads)
+
+
+# Produced data already downloaded stay on the home while their link has this long to run.
+DOWNLOAD_EXPIRING = timedelta(days=2)
+
+
+def officer_agenda(officer, *, now: datetime, size: int = 10) -> OfficerAgenda:
+    """The officer's own requests that need them (through _officer_scope: nothing for anyone
+    else, nothing while awaiting approval):
+
+    1. clarifications: on hold until the authority answers, the longest waiting first, each
+       with the platform's latest question (`question`);
+    2. deadlines: the open requests by the nearest internal target;
+    3. downloads: produced data whose link still runs and which nobody has downloaded yet
+       (the access log), or which expire within DOWNLOAD_EXPIRING, soonest first; data the
+       portal would refuse (a failed ex post validation) are left out."""
+    own = _officer_scope(officer).filter(officer=officer)
+    question = (
+        Message.objects.filter(request=OuterRef("pk"), kind=Message.Kind.CLARIFICATION_REQUEST)
+        .order_by("-at", "-pk")
+        .values("body")[:1]
+    )
+    clarifications = list(
+        own.filter(status=Status.CLARIFICATION)
+        .annotate(question=Subquery(question))
+        .order_by(F("clock_stopped_at").asc(nulls_last=True), "pk")[:size]
+    )
+    deadlines = list(
+        own.filter(status__in=OPEN_STATUSES, due_at__isnull=False)
+        .exclude(status=Status.CLARIFICATION)
+        .order_by("due_at", "pk")[:size]
+    )
+    downloaded = AccessLog.objects.filter(
+        request=OuterRef("request"),
+        action=AccessLog.Action.DOWNLOAD_PRODUCED,
+        object_ref__endswith=Concat(
+            Value("("), Cast(OuterRef("public_id"), CharField()), Value(")")
+        ),
+    )
+    candidates = (
+        ProducedData.objects.filter(request__in=own, expires_at__gt=now)
+        .annotate(downloaded=Exists(downloaded))
+        .filter(Q(downloaded=False) | Q(expires_at__lte=now + DOWNLOAD_EXPIRING))
+        .select_related("request")
+        .order_by("expires_at", "pk")
+    )
+    downloads = []
+    # The download's own rule (views.produced_download): a few rows, each read once.
+    for produced in candidates.iterator(chunk_size=size):
+        validation = validation_state(produced.request, now)
+        if validation is None or not validation.failed:
+            downloads.append(produced)
+            if len(downloads) == size:
+                break
+    return OfficerAgenda(clarifications, deadlines, downloads)
 
 
 def legal_request_get_for_officer(officer, public_id) -> LegalRequest:

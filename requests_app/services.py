@@ -91,6 +91,27 @@ def legal_request_save_draft(
     return legal_request
 
 
+# What a copy leaves out: whether it is an emergency is decided afresh for each request.
+NOT_COPIED = frozenset({"is_emergency"})
+
+
+@transaction.atomic
+def legal_request_copy(*, officer, legal_request: LegalRequest) -> LegalRequest:
+    """A follow-up: a new draft of this officer with the instrument, fields and targets of a
+    request their authority sent. Not its documents (the new order needs its own), and nothing
+    of its life (status, reference, clock, messages): those belong to the original."""
+    policies.check(officer, "copy", legal_request)
+    data = {name: getattr(legal_request, name) for name in OFFICER_FIELDS if name not in NOT_COPIED}
+    targets = [(t.kind, t.value) for t in RequestTarget.objects.filter(request=legal_request)]
+    draft = legal_request_save_draft(
+        officer=officer, instrument=legal_request.instrument, data=data, targets=targets
+    )
+    RequestEvent.objects.filter(request=draft, kind=RequestEvent.Kind.CREATED).update(
+        detail=f"Copied from {legal_request.reference}"
+    )
+    return draft
+
+
 @transaction.atomic
 def attachment_add(
     *,

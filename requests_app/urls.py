@@ -13,6 +13,7 @@ urlpatterns = [
     path("<uuid:public_id>/messages/", views.message_post, name="message"),
     path("<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
     path("<uuid:public_id>/delete/", views.delete_draft, name="delete_draft"),
+    path("<uuid:public_id>/copy/", views.request_copy, name="copy"),
     path("<uuid:public_id>/preservation/", views.preservation, name="preservation"),
     path("<uuid:public_id>/validation/", views.validation, name="validation"),
     path("<uuid:public_id>/notice/", views.refusal_notice, name="notice"),

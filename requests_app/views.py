@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -51,13 +52,33 @@ def request_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
     if status not in Status.values:
         status = None
-    page = Paginator(selectors.legal_requests_for_officer(officer, status=status), 25).get_page(
-        request.GET.get("page")
-    )
+    sort = request.GET.get("sort", "")
+    if sort not in selectors.OFFICER_SORTS:
+        sort = "urgency"
+    # NUL cannot reach PostgreSQL in a query (it was a 500): what is left is searched.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[: selectors.OFFICER_SEARCH_MAX]
+    requests = selectors.legal_requests_for_officer(officer, status=status, q=q, sort=sort)
+    page = Paginator(requests, 25).get_page(request.GET.get("page"))
+    # The page links keep the filters: only the non-default ones, encoded.
+    kept = {"status": status, "q": q, "sort": "" if sort == "urgency" else sort}
     return render(
         request,
         "requests_app/list.html",
-        {"page": page, "status": status, "statuses": Status.choices, "now": timezone.now()},
+        {
+            "page": page,
+            "status": status,
+            "statuses": Status.choices,
+            "q": q,
+            "sort": sort,
+            "sorts": [
+                ("urgency", gettext("Most urgent first")),
+                ("due", gettext("Due date")),
+                ("newest", gettext("Newest first")),
+                ("oldest", gettext("Oldest first")),
+            ],
+            "query": urlencode({k: v for k, v in kept.items() if v}),
+            "now": timezone.now(),
+        },
     )
 
 
@@ -362,6 +383,7 @@ OFFICER_ACTIONS = (
     "confirm_production",
     "end_preservation",
     "record_validation",
+    "copy",
 )
 
 
@@ -422,7 +444,8 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
     """Produced data: only here, only until the link expires, and every attempt is logged."""
     officer = request.user
     produced = selectors.produced_get_for_officer(officer, public_id, produced_id)
-    ref = f"{produced.original_name} ({produced.public_id})"
+    # The id last and whole (the log keeps 200 characters): the officer's home looks for it.
+    ref = f"{produced.original_name[:150]} ({produced.public_id})"
     validation = validation_state(produced.request, timezone.now())
     if validation is not None and validation.failed:
         # e-Evidence Art. 4(5): an order whose validation was refused or lapsed is withdrawn;
@@ -558,6 +581,28 @@ def withdraw(request: HttpRequest, public_id) -> HttpResponse:
     except (ValidationError, PermissionDenied) as problem:
         messages.error(request, _problem_text(problem))
     return redirect("requests:detail", legal_request.public_id)
+
+
+@submitter_only
+@require_POST
+def request_copy(request: HttpRequest, public_id) -> HttpResponse:
+    """Copy this request for a follow-up: a new draft of one's own, to complete and submit."""
+    officer = request.user
+    legal_request = selectors.legal_request_get_for_officer(officer, public_id)
+    try:
+        draft = services.legal_request_copy(officer=officer, legal_request=legal_request)
+    except (ValidationError, PermissionDenied) as problem:
+        messages.error(request, _problem_text(problem))
+        return redirect("requests:detail", legal_request.public_id)
+    messages.success(
+        request,
+        gettext(
+            "A new draft copied from %(reference)s, without its documents: check it, attach "
+            "the new order and submit it."
+        )
+        % {"reference": legal_request.reference},
+    )
+    return redirect("requests:edit", draft.public_id)
 
 
 @officer_only

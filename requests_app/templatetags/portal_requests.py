@@ -4,9 +4,9 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 
-from requests_app import instruments
+from requests_app import instruments, selectors
 from requests_app.holds import hold_text
-from requests_app.models import OPEN_STATUSES
+from requests_app.models import OPEN_STATUSES, Status
 from requests_app.notifications import format_duration
 from requests_app.policies import submit_block
 from requests_app.risk import stored_snapshot
@@ -184,3 +184,21 @@ def emergency_block(officer):
     """Emergency: threat to life, first and apart, on the officer's home (an authorities page:
     a tag, so that authorities imports nothing of requests_app)."""
     return {"emergency_choices": emergency_choices(officer), "blocked": submit_block(officer)}
+
+
+@register.simple_tag
+def request_name(legal_request) -> str:
+    """A request as the officer's pages name it: its reference; a draft, which has none yet, by
+    its case reference ("Draft: PARQUET-2026-0042"), so that two drafts can be told apart."""
+    if legal_request.status != Status.DRAFT and legal_request.reference:
+        return legal_request.reference
+    if legal_request.case_reference:
+        return gettext("Draft: %(case)s") % {"case": legal_request.case_reference}
+    return gettext("Draft (no case reference)")
+
+
+@register.inclusion_tag("requests_app/_officer_agenda.html")
+def officer_agenda(officer):
+    """What waits for the officer, on their home (an authorities page: a tag, as above)."""
+    now = timezone.now()
+    return {"agenda": selectors.officer_agenda(officer, now=now), "now": now}

@@ -98,7 +98,13 @@ def mailbox():
 
 
 def _collected_static(var_dir: Path, env: dict) -> None:
-    if not (var_dir / "staticfiles" / "staticfiles.json").exists():
+    # Collected again when a static file changed since: a file missing from the manifest is a
+    # 500 on every page that names it (a new script, say).
+    manifest = var_dir / "staticfiles" / "staticfiles.json"
+    newest = max(
+        (f.stat().st_mtime for f in (ROOT / "static").rglob("*") if f.is_file()), default=0
+    )
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
             cwd=ROOT,

@@ -251,6 +251,8 @@ def officer_page_actions(page: str, legal_request: LegalRequest) -> set[str]:
             shown.add(name)
     if reverse("requests:edit", args=[legal_request.public_id]) in page:
         shown.add("edit")
+    if reverse("requests:copy", args=[legal_request.public_id]) in page:
+        shown.add("copy")
     return shown
 
 
@@ -273,6 +275,7 @@ def officer_services(user, legal_request: LegalRequest) -> dict:
         "production": lambda: services.preservation_confirm_production(
             officer=user, legal_request=legal_request, production_reference="EPOC-2026-1"
         ),
+        "copy": lambda: services.legal_request_copy(officer=user, legal_request=legal_request),
     }
 
 

@@ -10,10 +10,12 @@ from the same state (flash messages shown, session clock written, status counts 
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from authorities.constants import Instrument
 from requests_app.models import LegalRequest, Status
+from requests_app.review import services as review_services
 from tests.conftest import verified_login
 from tests.requests_app.helpers import pdf_upload, submit
 
@@ -109,3 +111,40 @@ def test_officer_list_queries_do_not_grow_with_the_requests_listed(
     submit_inquiries(client, officer, 27)
     _, page = queries_of_get(client, url, django_assert_num_queries(small))
     assert len(set(REFERENCE.findall(page))) == 25  # a full first page of 30
+
+
+HOME_MAX_QUERIES = 16
+
+
+def test_officer_home_queries_do_not_grow_with_what_waits(
+    client, officer, reviewer, django_assert_max_num_queries, django_assert_num_queries
+):
+    """The officer's home (its agenda: clarifications, deadlines, produced data) with 1 or 6 of
+    each."""
+
+    def waiting(count: int) -> None:
+        submit_inquiries(client, officer, count * 3)
+        fresh = LegalRequest.objects.filter(status=Status.SUBMITTED).order_by("pk")
+        asked, answered = list(fresh[:count]), list(fresh[count : count * 2])
+        for legal_request in asked + answered:
+            review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
+        for legal_request in asked:
+            review_services.legal_request_ask_clarification(
+                reviewer=reviewer, legal_request=legal_request, question="Which one?"
+            )
+        for legal_request in answered:
+            review_services.legal_request_respond(
+                reviewer=reviewer,
+                legal_request=legal_request,
+                partial=False,
+                note="Here.",
+                files=[SimpleUploadedFile("export.csv", b"a,b\n")],
+            )
+
+    url = reverse("home")
+    waiting(1)
+    small, page = queries_of_get(client, url, django_assert_max_num_queries(HOME_MAX_QUERIES))
+    assert len(set(REFERENCE.findall(page))) == 3
+    waiting(5)
+    _, page = queries_of_get(client, url, django_assert_num_queries(small))
+    assert len(set(REFERENCE.findall(page))) == 18

@@ -101,6 +101,8 @@ EXPECTED = {
     # Complete without the browser's answer: refused (the begin cell left a challenge).
     "authorities:passkey_auth_complete": {"anonymous": (302, 302), "*": (405, {400, 422})},
     "authorities:email_confirm": everyone_else((200, 302)),
+    # The backup codes just shown, as a file: POST only, with the codes (none here: 400).
+    "authorities:backup_codes_download": everyone_else((405, 400)),
     "requests:list": everyone_else(
         (404, 404), unapproved=(200, 405), officer_a=(200, 405), officer_b=(200, 405)
     ),
@@ -116,6 +118,8 @@ EXPECTED = {
     "requests:withdraw": OFFICER_OWN_POST,
     # Filled with the submitted request: refused (not a draft), back to its page with the reason.
     "requests:delete_draft": OFFICER_OWN_POST,
+    # Copy for a follow-up: POST only, a new draft of one's own, then its form (302).
+    "requests:copy": OFFICER_OWN_POST,
     "requests:preservation": OFFICER_OWN_POST,
     # The ex post validation of an emergency order (Art. 4(5)); POST only, with a document.
     "requests:validation": OFFICER_OWN_POST,
