@@ -68,9 +68,9 @@ def a_request(client, officer, reviewer):
 def test_every_request_url_is_404_for_an_officer_of_another_authority(client, a_request, outsider):
     attachment = a_request.attachments.first()
     urls = request_urls(a_request, attachment, a_request.produced.get())
-    # detail, edit, messages, withdraw, delete draft, preservation, validation, notice, produced
-    # data, documents
-    assert len(urls) == 10
+    # detail, edit, messages, withdraw, delete draft, preservation, validation, notice, receipt,
+    # produced data, documents
+    assert len(urls) == 11
     before = (a_request.status, a_request.messages.count(), a_request.events.count())
     verified_login(client, outsider)
     cells = 0
