@@ -116,6 +116,15 @@ def seal_info(now: datetime | None = None) -> SealInfo:
     return SealInfo(subject=subject, not_after=not_after, is_demo=DEMO in subject)
 
 
+def seal_certificates_pem() -> bytes:
+    """The seal's certificate and the chain in its PKCS#12 file, as PEM: what the platform gives
+    the authorities to trust (docs/receipts.md)."""
+    data, passphrase = _configured()
+    _, certificate, chain = pkcs12.load_key_and_certificates(data, passphrase or None)
+    certificates = [certificate, *(chain or [])] if certificate else list(chain or [])
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
+
+
 @dataclass(frozen=True)
 class Sealed:
     pdf: bytes

@@ -30,11 +30,11 @@ TEST_ENVIRONMENT = {
     "DJANGO_SECURE_SSL_REDIRECT": "0",
     "EMAIL_URL": "smtp://127.0.0.1:2525",
     "PORTAL_VAR_DIR": str(_ROOT / "var" / "test"),
-    "PORTAL_SEAL_P12": str(_ROOT / "var" / "test" / "seal.p12"),
     "PORTAL_SEAL_PASSPHRASE": "test-only-seal",
 }
 for _name, _value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
+os.environ.setdefault("PORTAL_SEAL_P12", str(Path(os.environ["PORTAL_VAR_DIR"]) / "seal.p12"))
 # Every submission is sealed (requests_app/receipts.py): a self-signed DEMO seal for the suite,
 # written once (to a temporary name, then renamed: xdist workers start together). The tests that
 # check a receipt's seal against a CA make their own (tests/requests_app/test_receipts.py).

@@ -266,3 +266,15 @@ def test_make_demo_seal_writes_a_self_signed_demo_seal_once(settings, tmp_path):
     assert (tmp_path / "demo-seal.p12").read_bytes() == first  # never replaced silently
     info = seal.seal_info()
     assert info.is_demo and "DEMO" in info.subject
+
+
+def test_seal_certificate_prints_the_certificates_an_authority_trusts(platform_ca):
+    out = io.StringIO()
+    call_command("seal_certificate", stdout=out)
+
+    pem = out.getvalue().encode()
+    certificates = x509.load_pem_x509_certificates(pem)
+    assert [c.subject.rfc4514_string() for c in certificates] == [
+        "CN=Portal seal",
+        "CN=Test platform CA",
+    ]
