@@ -3,19 +3,23 @@ checked here as an authority would, with pyHanko's validator trusting the platfo
 
 import hashlib
 import io
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from asn1crypto import keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
@@ -30,7 +34,9 @@ pytestmark = pytest.mark.django_db
 PASSPHRASE = "receipt-test"
 
 
-def _certificate(subject: str, key, issuer: x509.Name, issuer_key, *, ca: bool):
+def _certificate(
+    subject: str, key, issuer: x509.Name, issuer_key, *, ca: bool, time_stamping: bool = False
+):
     now = datetime.now(UTC)
     usage = dict.fromkeys(
         (
@@ -51,7 +57,7 @@ def _certificate(subject: str, key, issuer: x509.Name, issuer_key, *, ca: bool):
         if ca
         else {"digital_signature": True, "content_commitment": True}
     )
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
         .issuer_name(issuer)
@@ -61,17 +67,28 @@ def _certificate(subject: str, key, issuer: x509.Name, issuer_key, *, ca: bool):
         .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
         .add_extension(x509.KeyUsage(**usage), critical=True)
-        .sign(issuer_key, hashes.SHA256())
     )
+    if time_stamping:  # RFC 3161 2.3: a TSA's certificate has only this purpose, critical
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
 
 
 @pytest.fixture
-def platform_ca(settings, tmp_path):
-    """A CA of the tests' own and a seal certificate it issued, configured as the platform's
-    seal; returns the CA certificate an authority would trust."""
+def platform_ca_keys():
+    """A CA of the tests' own: its certificate and key."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test platform CA")])
-    ca = _certificate("Test platform CA", ca_key, ca_name, ca_key, ca=True)
+    return _certificate("Test platform CA", ca_key, ca_name, ca_key, ca=True), ca_key
+
+
+@pytest.fixture
+def platform_ca(settings, tmp_path, platform_ca_keys):
+    """A seal certificate the test CA issued, configured as the platform's seal; returns the CA
+    certificate an authority would trust."""
+    ca, ca_key = platform_ca_keys
+    ca_name = ca.subject
     seal_key = ec.generate_private_key(ec.SECP256R1())
     seal_certificate = _certificate("Portal seal", seal_key, ca_name, ca_key, ca=False)
     path = tmp_path / "seal.p12"
@@ -172,6 +189,66 @@ def test_receipt_names_the_request_its_documents_times_and_deadlines(client, off
         "DEMO SEAL",  # the suite's seal is a demo one (tests/settings.py)
     ):
         assert text.encode() in pdf, text
+
+
+@pytest.fixture
+def time_stamping_authority(settings, platform_ca_keys):
+    """An RFC 3161 time-stamping authority on loopback (pyHanko's DummyTimeStamper behind a
+    plain HTTP server), its certificate issued by the test CA; PORTAL_TSA_URL names it."""
+    ca, ca_key = platform_ca_keys
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    tsa_certificate = _certificate(
+        "Test TSA", tsa_key, ca.subject, ca_key, ca=False, time_stamping=True
+    )
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(
+            tsa_certificate.public_bytes(serialization.Encoding.DER)
+        ),
+        tsa_key=keys.PrivateKeyInfo.load(
+            tsa_key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+            body = stamper.request_tsa_response(request).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.PORTAL_TSA_URL = f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    yield
+    server.shutdown()
+    server.server_close()
+
+
+def test_with_a_time_stamping_authority_the_receipt_is_time_stamped(
+    client, officer, platform_ca, time_stamping_authority
+):
+    """PAdES B-T: the time of sealing is attested by the TSA, not only claimed by the portal."""
+    legal_request = _submitted(client, officer)
+
+    assert legal_request.receipt.timestamped
+    status = _validate(legal_request.receipt.file.read(), platform_ca)
+    assert status.bottom_line
+    assert status.timestamp_validity is not None
+    assert status.timestamp_validity.intact and status.timestamp_validity.trusted
+    assert abs(status.timestamp_validity.timestamp - legal_request.received_at) < timedelta(
+        minutes=1
+    )
 
 
 def test_receipt_with_an_unreachable_time_stamping_authority_is_still_sealed(
