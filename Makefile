@@ -23,7 +23,8 @@ DEPLOY_ENV := DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token
 	DJANGO_ALLOWED_HOSTS=portal.example.eu DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp+tls://portal:secret@smtp.example.eu:587 \
 	PORTAL_BASE_URL=https://portal.example.eu PORTAL_VAR_DIR=$(CURDIR)/var/deploy-check \
-	PORTAL_TRUSTED_PROXIES=127.0.0.1/32
+	PORTAL_TRUSTED_PROXIES=127.0.0.1/32 PORTAL_SEAL_P12=$(CURDIR)/var/deploy-check/seal.p12 \
+	PORTAL_SEAL_PASSPHRASE=deploy-check-only
 
 .PHONY: venv run test check lint security deploy-check otp audit clean chromium bench fuzz
 
@@ -36,6 +37,8 @@ $(STAMP):
 venv: $(STAMP)
 
 run: venv
+	@# The platform's seal for the receipts: a self-signed DEMO one, written on the first run.
+	$(RUN_ENV) $(PY) manage.py make_demo_seal
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py load_demo
 	@echo
@@ -69,6 +72,8 @@ audit: venv
 
 deploy-check: venv
 	@echo 'manage.py check --deploy --fail-level WARNING (production env from the README)'
+	@# A seal is required in production (docs/receipts.md): a demo one stands in for it here.
+	@$(DEPLOY_ENV) $(PY) manage.py make_demo_seal >/dev/null
 	@$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
 # The browser journeys drive Debian's Chromium (a test tool's own browser download does not work

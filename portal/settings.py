@@ -192,6 +192,16 @@ STORAGES = {
 # Uploaded documents live outside the web root and are served only by access-checked views.
 PRIVATE_MEDIA_ROOT = Path(env.str("PORTAL_PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 MEDIA_ROOT = PRIVATE_MEDIA_ROOT
+# The platform's seal (docs/receipts.md): a PKCS#12 file (key and certificate, with its chain)
+# that seals each submitted request's receipt (PAdES). No default in production: without a
+# readable seal the portal does not start (system check requests_app.E004). With DJANGO_DEBUG=1,
+# `make run` writes a self-signed DEMO seal into var/ (manage.py make_demo_seal).
+PORTAL_SEAL_P12 = env.str(
+    "PORTAL_SEAL_P12", default=str(VAR_DIR / "demo-seal.p12") if DEBUG else ""
+)
+PORTAL_SEAL_PASSPHRASE = env.str("PORTAL_SEAL_PASSPHRASE", default="demo-seal" if DEBUG else "")
+# An RFC 3161 time-stamping authority: receipts are then PAdES B-T (a trusted time), else B-B.
+PORTAL_TSA_URL = env.str("PORTAL_TSA_URL", default="")
 # One uploaded document at most (the front proxy should cap request bodies a little above this).
 PORTAL_MAX_UPLOAD_BYTES = env.int("PORTAL_MAX_UPLOAD_MB", default=20) * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600

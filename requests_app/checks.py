@@ -10,6 +10,7 @@ an error and the portal does not start.
 """
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from django.core import checks
 
@@ -18,6 +19,37 @@ from .instruments import RULES, InstrumentRule
 LATER_THAN_THE_LAW = "requests_app.E001"
 SETTING_MISSING = "requests_app.E002"
 NOT_A_MEMBER_STATE = "requests_app.E003"
+NO_SEAL = "requests_app.E004"
+NO_DEMO_SEAL_YET = "requests_app.W004"
+
+
+def check_seal(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every submission is sealed (receipts.py): without a usable seal the portal does not start.
+    With DEBUG on and no seal yet, a warning: `make run` writes the demo seal first."""
+    from django.conf import settings
+
+    from .seal import SealUnavailable, seal_info
+
+    try:
+        seal_info()
+    except SealUnavailable as problem:
+        if settings.DEBUG and not Path(settings.PORTAL_SEAL_P12).exists():
+            return [
+                checks.Warning(
+                    f"No seal yet: {problem}",
+                    hint="Run `manage.py make_demo_seal` (make run does).",
+                    id=NO_DEMO_SEAL_YET,
+                )
+            ]
+        return [
+            checks.Error(
+                f"The platform's seal cannot be used: {problem}",
+                hint="Set PORTAL_SEAL_P12 to the seal's PKCS#12 file and PORTAL_SEAL_PASSPHRASE "
+                "to its passphrase (docs/receipts.md).",
+                id=NO_SEAL,
+            )
+        ]
+    return []
 
 
 def check_enforcing_state(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -109,7 +109,9 @@ def transition(
     )
 
 
-def notify_authority(legal_request: LegalRequest, *, key: str, template: str) -> None:
+def notify_authority(
+    legal_request: LegalRequest, *, key: str, template: str, extra: dict | None = None
+) -> None:
     notifications_enqueue(
         [
             Email(
@@ -120,7 +122,8 @@ def notify_authority(legal_request: LegalRequest, *, key: str, template: str) ->
                     legal_request,
                     language=legal_request.officer.preferred_language,
                     time_zone=legal_request.officer.time_zone,
-                ),
+                )
+                | (extra or {}),
                 legal_request=legal_request,
                 language=legal_request.officer.preferred_language,
             )

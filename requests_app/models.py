@@ -410,6 +410,33 @@ class Attachment(models.Model):
         return f"{self.original_name} ({self.content_type}, {self.size} bytes)"
 
 
+def _receipt_path(instance, filename: str) -> str:
+    return f"receipts/{uuid.uuid4().hex}"
+
+
+class Receipt(models.Model):
+    """The sealed receipt of a submitted request (requests_app.receipts): a PDF written and
+    sealed in the submission's transaction, so no submitted request is ever without one. Stored
+    outside the web root; its own SHA-256 is here, and in the acknowledgment e-mail."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    request = models.OneToOneField(LegalRequest, on_delete=models.CASCADE, related_name="receipt")
+    file = models.FileField(upload_to=_receipt_path, max_length=200)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now)
+    seal_subject = models.CharField(max_length=300)
+    # PAdES B-T (a time-stamping authority's time) or B-B (the platform's own clock).
+    timestamped = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"receipt of {self.request_id} ({self.sha256[:12]})"
+
+    @property
+    def file_name(self) -> str:
+        return f"receipt-{self.request.reference}.pdf"
+
+
 class Notification(models.Model):
     """The e-mail outbox. A row is written in the transaction that causes the e-mail (its `key`
     unique, so the same notice is never queued twice); Celery only delivers. A send claims the row

@@ -42,6 +42,7 @@ from .models import (
     LegalRequest,
     Message,
     ProducedData,
+    Receipt,
     RequestEvent,
     RequestTarget,
     Status,
@@ -171,7 +172,7 @@ def officer_agenda(officer, *, now: datetime, size: int = 10) -> OfficerAgenda:
 def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
     legal_request = (
         _officer_scope(officer)
-        .select_related("authority", "officer")
+        .select_related("authority", "officer", "receipt")
         .prefetch_related(
             "targets",
             Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
@@ -196,6 +197,20 @@ def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
 
 def attachment_get_for_officer(officer, request_public_id, attachment_public_id) -> Attachment:
     return _attachment_in(_officer_scope(officer), request_public_id, attachment_public_id)
+
+
+def receipt_get_for_officer(officer, request_public_id) -> Receipt:
+    """The sealed receipt of one of the officer's authority's requests, or 404."""
+    receipt = (
+        Receipt.objects.filter(
+            request__in=_officer_scope(officer), request__public_id=request_public_id
+        )
+        .select_related("request")
+        .first()
+    )
+    if receipt is None:
+        raise Http404("No receipt.")
+    return receipt
 
 
 def _attachment_in(scope, request_public_id, attachment_public_id) -> Attachment:

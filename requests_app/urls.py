@@ -17,6 +17,7 @@ urlpatterns = [
     path("<uuid:public_id>/preservation/", views.preservation, name="preservation"),
     path("<uuid:public_id>/validation/", views.validation, name="validation"),
     path("<uuid:public_id>/notice/", views.refusal_notice, name="notice"),
+    path("<uuid:public_id>/receipt/", views.receipt_download, name="receipt"),
     path(
         "<uuid:public_id>/produced/<uuid:produced_id>/",
         views.produced_download,

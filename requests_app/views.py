@@ -30,7 +30,15 @@ from .forms import (
     WithdrawForm,
     initial_from_request,
 )
-from .models import AccessLog, Attachment, LegalRequest, RefusalGround, RequestEvent, Status
+from .models import (
+    AccessLog,
+    Attachment,
+    LegalRequest,
+    Receipt,
+    RefusalGround,
+    RequestEvent,
+    Status,
+)
 from .notifications import format_duration
 from .policies import Capability, capability_required
 from .preservation import preservation_state
@@ -440,6 +448,15 @@ def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileR
 @officer_only
 @never_cache
 @require_safe
+def receipt_download(request: HttpRequest, public_id) -> FileResponse:
+    """The request's sealed receipt (receipts.py), audited like any document opened."""
+    receipt = selectors.receipt_get_for_officer(request.user, public_id)
+    return attachment_response(request, receipt)
+
+
+@officer_only
+@never_cache
+@require_safe
 def produced_download(request: HttpRequest, public_id, produced_id) -> HttpResponse:
     """Produced data: only here, only until the link expires, and every attempt is logged."""
     officer = request.user
@@ -516,21 +533,26 @@ def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
-def attachment_response(request: HttpRequest, attachment: Attachment) -> FileResponse:
+def attachment_response(request: HttpRequest, attachment: Attachment | Receipt) -> FileResponse:
     """The opening recorded in the access log, then always a download (never rendered in the
-    browser), with the type decided at upload. Every reader's attachment view ends here."""
+    browser), with the type decided at upload. Every reader's attachment view ends here, and so
+    does the download of a request's sealed receipt."""
+    if isinstance(attachment, Receipt):
+        name, content_type = attachment.file_name, "application/pdf"
+    else:
+        name, content_type = attachment.original_name, attachment.content_type
     access_log_record(
         user=request.user,
         action=AccessLog.Action.OPEN_ATTACHMENT,
         legal_request=attachment.request,
-        object_ref=f"{attachment.original_name} ({attachment.public_id})",
+        object_ref=f"{name} ({attachment.public_id})",
         ip=client_ip(request),
     )
     response = FileResponse(
         attachment.file.open("rb"),
         as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
+        filename=name,
+        content_type=content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -127,7 +127,9 @@ def _pdf() -> bytes:
 
 
 def _embedded_env(var_dir) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    # The suite's seal too: make run writes its own demo seal into var/ (make_demo_seal below).
+    unset = (*UNSET, "PORTAL_SEAL_P12", "PORTAL_SEAL_PASSPHRASE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         # make run's settings, not the suite's (tests/settings.py would put back the test
         # environment removed above).
@@ -151,7 +153,7 @@ def embedded(tmp_path_factory):
         PORTAL_NOTIFICATION_SWEEP_SECONDS="2",
         PORTAL_DEADLINE_SWEEP_SECONDS="2",
     )
-    for command in (["migrate", "--noinput", "-v0"], ["load_demo"]):
+    for command in (["make_demo_seal"], ["migrate", "--noinput", "-v0"], ["load_demo"]):
         subprocess.run(
             [sys.executable, "manage.py", *command],
             cwd=ROOT,

@@ -69,8 +69,8 @@ def test_every_request_url_is_404_for_an_officer_of_another_authority(client, a_
     attachment = a_request.attachments.first()
     urls = request_urls(a_request, attachment, a_request.produced.get())
     # detail, edit, messages, withdraw, delete draft, copy, preservation, validation, notice,
-    # produced data, documents
-    assert len(urls) == 11
+    # receipt, produced data, documents
+    assert len(urls) == 12
     before = (a_request.status, a_request.messages.count(), a_request.events.count())
     verified_login(client, outsider)
     cells = 0

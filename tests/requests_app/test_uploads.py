@@ -543,7 +543,9 @@ def test_valid_pdf_is_stored_under_a_random_name_and_downloaded_as_an_attachment
     assert stored.is_relative_to(private_media)
     assert re.fullmatch(r"[0-9a-f]{32}", stored.name)  # random, nothing from the uploader
     assert stored.read_bytes() == content
-    assert stored_files(private_media) == [stored]
+    # Beside it, only the request's sealed receipt (requests_app/receipts.py).
+    receipt = Path(attachment.request.receipt.file.path)
+    assert sorted(stored_files(private_media)) == sorted([stored, receipt])
     url = reverse("requests:attachment", args=[attachment.request.public_id, attachment.public_id])
 
     download = client.get(url)

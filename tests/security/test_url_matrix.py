@@ -124,6 +124,8 @@ EXPECTED = {
     # The ex post validation of an emergency order (Art. 4(5)); POST only, with a document.
     "requests:validation": OFFICER_OWN_POST,
     "requests:notice": OFFICER_OWN_GET,
+    # The sealed receipt of the submitted request (issue 18).
+    "requests:receipt": OFFICER_OWN_GET,
     "requests:produced": OFFICER_OWN_GET,
     "requests:attachment": OFFICER_OWN_GET,
     "review:queue": LEGAL_GET,
