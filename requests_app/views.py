@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -124,6 +124,14 @@ def _emergency_passkey_note(request: HttpRequest, instrument: str) -> str | None
     return gettext("Emergency requests need a passkey: add one in your account.")
 
 
+def _callback_phone(officer, instrument: str) -> str | None:
+    """The registry's call-back number, shown on an emergency instrument's form: the only
+    number the platform calls to confirm an emergency (review: the call-back step)."""
+    if not instruments.rule_for(instrument).always_emergency:
+        return None
+    return officer.authority.callback_phone
+
+
 def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: str, draft=None):
     """Save the draft and its documents; then submit it if asked. Returns a response."""
     officer = request.user
@@ -219,19 +227,24 @@ def _refusal(request: HttpRequest, form: LegalRequestForm, instrument: str, draf
                 form.add_error(target, problem)
     if valid and not form.errors:
         return None
-    summary = []
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        summary.extend({"label": label, "message": error} for error in errors)
+    title = (
+        gettext("The request was not submitted.")
+        if submitting
+        else gettext("The draft was not saved.")
+    )
     return {
-        "refusal": {
-            "title": gettext("The request was not submitted.")
-            if submitting
-            else gettext("The draft was not saved."),
-            "problems": summary,
-        },
+        "refusal": _problems_box(form, title),
         "reattach": [f.name for f in request.FILES.getlist("documents")],
     }
+
+
+def _problems_box(form: LegalRequestForm, title: str) -> dict:
+    """The summary at the top of the form: what is wrong, each problem once, with the count."""
+    problems = form.problems()
+    count = ngettext("%(count)d problem:", "%(count)d problems:", len(problems)) % {
+        "count": len(problems)
+    }
+    return {"title": title, "count": count, "problems": problems}
 
 
 def what_happens_next(legal_request) -> str:
@@ -291,6 +304,7 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
             "rule": instruments.rule_for(instrument),
             "draft": None,
             "passkey_note": _emergency_passkey_note(request, instrument),
+            "callback_phone": _callback_phone(officer, instrument),
             **(refused or {}),
         },
     )
@@ -340,6 +354,8 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
             target = field if field in form.fields else None
             for problem in problems:
                 form.add_error(target, problem)
+        if form.errors:
+            refused = {"refusal": _problems_box(form, gettext("Not ready to submit yet."))}
     return render(
         request,
         "requests_app/form.html",
@@ -348,6 +364,7 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
             "rule": instruments.rule_for(draft.instrument),
             "draft": draft,
             "passkey_note": _emergency_passkey_note(request, draft.instrument),
+            "callback_phone": _callback_phone(officer, draft.instrument),
             **(refused or {}),
         },
     )
