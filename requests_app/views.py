@@ -8,12 +8,14 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from authorities import second_factor
 from authorities.passkey_views import passkey_required_response
+from portal import kept_forms
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
@@ -247,6 +249,24 @@ def _problems_box(form: LegalRequestForm, title: str) -> dict:
     return {"title": title, "count": count, "problems": problems}
 
 
+def _restore_kept_typing(request: HttpRequest, form: LegalRequestForm) -> None:
+    """What the officer typed into this form before the session ended, posted and kept
+    (portal.kept_forms), back in the fields after the new login; files are not kept."""
+    kept = kept_forms.take(request)
+    if kept is None:
+        return
+    data = MultiValueDict(kept.data)
+    for name, field in form.fields.items():
+        if name != "documents":
+            form.initial[name] = field.widget.value_from_datadict(data, MultiValueDict(), name)
+    text = gettext("What you typed before your session ended is back in the form: check it.")
+    if kept.files:
+        text += " " + gettext("Attach these files again: %(files)s.") % {
+            "files": ", ".join(kept.files)
+        }
+    messages.warning(request, text)
+
+
 def what_happens_next(legal_request) -> str:
     """Said to the officer after submitting: for an emergency the call-back to the authority's
     registered number and the time left; otherwise the internal target and the legal limit."""
@@ -296,6 +316,8 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
         refused = _refusal(request, form, instrument)
         if refused is None:
             return _save_from_form(request, form, instrument)
+    else:
+        _restore_kept_typing(request, form)
     return render(
         request,
         "requests_app/form.html",
@@ -344,6 +366,8 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
         refused = _refusal(request, form, draft.instrument, draft=draft)
         if refused is None:
             return _save_from_form(request, form, draft.instrument, draft=draft)
+    if request.method == "GET":
+        _restore_kept_typing(request, form)
     if request.method == "GET" and request.GET.get("check"):
         form = LegalRequestForm(
             initial_from_request(draft),

@@ -100,6 +100,8 @@ EXPECTED = {
     # Complete without the browser's answer: refused (the begin cell left a challenge).
     "authorities:passkey_auth_complete": {"anonymous": (302, 302), "*": (405, {400, 422})},
     "authorities:email_confirm": everyone_else((200, 302)),
+    # "Stay signed in" of the idle-timeout warning: POST only, any verified session (JSON).
+    "authorities:keep_alive": everyone_else((405, 200)),
     "requests:list": everyone_else(
         (404, 404), unapproved=(200, 405), officer_a=(200, 405), officer_b=(200, 405)
     ),
