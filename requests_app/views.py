@@ -249,12 +249,13 @@ def _problems_box(form: LegalRequestForm, title: str) -> dict:
     return {"title": title, "count": count, "problems": problems}
 
 
-def _restore_kept_typing(request: HttpRequest, form: LegalRequestForm) -> None:
+def _restore_kept_typing(request: HttpRequest, form: LegalRequestForm) -> bool:
     """What the officer typed into this form before the session ended, posted and kept
-    (portal.kept_forms), back in the fields after the new login; files are not kept."""
+    (portal.kept_forms), back in the fields after the new login; files are not kept. True when
+    something came back."""
     kept = kept_forms.take(request)
     if kept is None:
-        return
+        return False
     data = MultiValueDict(kept.data)
     for name, field in form.fields.items():
         if name != "documents":
@@ -265,6 +266,7 @@ def _restore_kept_typing(request: HttpRequest, form: LegalRequestForm) -> None:
             "files": ", ".join(kept.files)
         }
     messages.warning(request, text)
+    return True
 
 
 def what_happens_next(legal_request) -> str:
@@ -366,9 +368,8 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
         refused = _refusal(request, form, draft.instrument, draft=draft)
         if refused is None:
             return _save_from_form(request, form, draft.instrument, draft=draft)
-    if request.method == "GET":
-        _restore_kept_typing(request, form)
-    if request.method == "GET" and request.GET.get("check"):
+    restored = request.method == "GET" and _restore_kept_typing(request, form)
+    if request.method == "GET" and request.GET.get("check") and not restored:
         form = LegalRequestForm(
             initial_from_request(draft),
             instrument=draft.instrument,

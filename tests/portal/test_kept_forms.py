@@ -103,11 +103,13 @@ def test_a_form_posted_after_the_idle_timeout_is_kept(client, officer):
         assert TYPED["statement_of_reasons"] in _shown(client)
 
 
-def test_a_kept_draft_edit_comes_back_on_the_draft(client, officer):
+@pytest.mark.parametrize("check", ["", "?check=1"])
+def test_a_kept_draft_edit_comes_back_on_the_draft(client, officer, check):
     verified_login(client, officer)
     client.post(FORM, {**VALID[Instrument.EPOC], "action": "draft"})
     draft = LegalRequest.objects.get()
-    edit = reverse("requests:edit", args=[draft.public_id])
+    # The form posts to its own address: the draft's page, or its "check before submitting".
+    edit = reverse("requests:edit", args=[draft.public_id]) + check
     field = _kept_field(client.get(edit).content.decode())
     Session.objects.all().delete()
     assert _post_typed(client, field, url=edit).status_code == 302
