@@ -21,6 +21,7 @@ urlpatterns = [
         name="passkey_auth_complete",
     ),
     path("logout/", views.logout_view, name="logout"),
+    path("session/keep-alive/", views.session_keep_alive, name="keep_alive"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate, logout
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
@@ -25,6 +25,7 @@ from django_otp import login as otp_login
 
 from portal.access import PUBLIC, login_step, public
 from portal.http import client_ip, remember_language
+from portal.middleware import SessionTimeoutMiddleware
 from portal.ratelimits import login_limit, password_reset_limit, signup_limit
 
 from . import accounts, devices, second_factor, selectors
@@ -252,6 +253,14 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)  # deletes the session row: the old cookie is worthless
     messages.info(request, _("You are logged out."))
     return redirect("landing")
+
+
+@never_cache
+@require_POST
+def session_keep_alive(request: HttpRequest) -> JsonResponse:
+    """ "Stay signed in" on the idle-timeout warning (static/js/session.js): login and second
+    factor required like any page, POST with the CSRF token; the idle clock starts again."""
+    return JsonResponse({"seconds_left": SessionTimeoutMiddleware.renew(request)})
 
 
 # --- Password reset (e-mail link + second factor) ---------------------------------------------

@@ -9,8 +9,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from . import kept_forms
 from .access import LOGIN_STEP, PUBLIC, access_of
+
+SESSION_ENDED = gettext_lazy("Your session has ended. Please log in again.")
 
 
 class SecondFactorRequiredMiddleware:
@@ -30,7 +34,20 @@ class SecondFactorRequiredMiddleware:
             return None
         user = request.user
         if not user.is_authenticated:
-            return _redirect(settings.LOGIN_URL, request)
+            response = _redirect(settings.LOGIN_URL, request)
+            # A form posted after its session ended (the CSRF check has passed by now).
+            if kept_forms.keep(request, response):
+                messages.warning(
+                    request,
+                    _(
+                        "Your session had ended, so nothing was sent. What you typed is kept "
+                        "for you: log in again and it is back in the form. Files are not kept: "
+                        "you will attach them again."
+                    ),
+                )
+            elif getattr(request, "portal_session_ended", False):
+                messages.info(request, SESSION_ENDED)
+            return response
         if access == LOGIN_STEP:
             return None
         if not user.is_verified():
@@ -69,12 +86,35 @@ class SessionTimeoutMiddleware:
             expired = now - login_at > settings.SESSION_COOKIE_AGE
             if idle or expired:
                 logout(request)
-                messages.info(request, _("Your session has ended. Please log in again."))
-                return _redirect(settings.LOGIN_URL, request)
+                if request.method != "POST":
+                    messages.info(request, SESSION_ENDED)
+                    return _redirect(settings.LOGIN_URL, request)
+                # A post goes on, logged out: past the CSRF check, SecondFactorRequired sends
+                # it to the login page and keeps a typed form (kept_forms).
+                request.portal_session_ended = True
+                return self.get_response(request)
             # Write at most once a minute: a session save on every request costs a query.
             if now - seen_at >= 60 or self.SEEN_AT not in session:
                 session[self.SEEN_AT] = now
+                seen_at = now
+            request.session_seconds_left = min(
+                settings.PORTAL_SESSION_IDLE_SECONDS - (now - seen_at),
+                settings.SESSION_COOKIE_AGE - (now - login_at),
+            )
         return self.get_response(request)
+
+    @classmethod
+    def renew(cls, request: HttpRequest) -> int:
+        """The idle clock starts again now (the "Stay signed in" of static/js/session.js); the
+        seconds the session now has, never past its absolute limit."""
+        now = int(time.time())
+        request.session[cls.SEEN_AT] = now
+        login_at = request.session.get(cls.LOGIN_AT, now)
+        request.session_seconds_left = min(
+            settings.PORTAL_SESSION_IDLE_SECONDS,
+            settings.SESSION_COOKIE_AGE - (now - login_at),
+        )
+        return request.session_seconds_left
 
 
 class UserTimeZoneMiddleware:

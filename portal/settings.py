@@ -119,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "requests_app.context_processors.legal_team",
+                "portal.context_processors.session_clock",
             ],
         },
     },
@@ -249,6 +250,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # can never be shown to the next person who logs in on the same browser.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 PORTAL_SESSION_IDLE_SECONDS = env.int("PORTAL_SESSION_IDLE_SECONDS", default=30 * 60)
+# How long before the idle timeout the page warns "You will be signed out in N minutes" with a
+# "Stay signed in" button (static/js/session.js).
+PORTAL_SESSION_WARN_SECONDS = env.int("PORTAL_SESSION_WARN_SECONDS", default=5 * 60)
 PORTAL_EMAIL_LINK_HOURS = env.int("PORTAL_EMAIL_LINK_HOURS", default=24)
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -76,6 +76,13 @@ FIELDS_BY_REQUIREMENT = {
 }
 
 
+# The requirement (instruments.InstrumentRule.required) a form field answers, where the names
+# differ.
+REQUIREMENT_OF_FIELD = {
+    name: requirement for requirement, names in FIELDS_BY_REQUIREMENT.items() for name in names
+}
+
+
 class LegalRequestForm(forms.Form):
     """The officer's form for one instrument. Field formats are checked here; whether the
     request may be submitted (required fields, powers) is validation.submission_problems, which
@@ -231,6 +238,10 @@ class LegalRequestForm(forms.Form):
             shown.add("data_categories")
         if self.rule.notified_categories:
             shown.update({"enforcing_notified", "enforcing_authority", "art8_2_statement"})
+        if self.rule.optional_fields is not None:
+            # The rule's short form: what it requires and the optional fields it names.
+            asked = self.rule.required | self.rule.optional_fields
+            shown = {name for name in shown if REQUIREMENT_OF_FIELD.get(name, name) in asked}
         for name in list(self.fields):
             if name not in shown:
                 del self.fields[name]
@@ -253,6 +264,35 @@ class LegalRequestForm(forms.Form):
                     "label": self.fields[name].label
                 }
 
+    def problems(self) -> list[dict]:
+        """Every error of the form, each once, numbered, for the summary at the top of the page
+        (the only place its words appear): a field's label links to the field, which is marked
+        invalid, points back to its problems, and is described by them (aria-describedby)."""
+        found: list[dict] = []
+        for name, errors in self.errors.items():
+            field = self[name] if name in self.fields else None
+            numbers = []
+            for message in dict.fromkeys(errors):  # the same words twice are one problem
+                number = len(found) + 1
+                numbers.append(number)
+                found.append(
+                    {
+                        "number": number,
+                        "id": f"problem-{number}",
+                        "label": self.base_fields[name].label if field is not None else "",
+                        "anchor": field.auto_id if field is not None else "",
+                        "message": message,
+                    }
+                )
+            if field is not None:
+                field.problem_numbers = numbers
+                described = [f"problem-{n}" for n in numbers]
+                if field.help_text:
+                    described.append(f"{field.auto_id}_helptext")
+                field.described_by = " ".join(described)
+                field.field.widget.attrs["aria-describedby"] = field.described_by
+        return found
+
     def clean_targets(self):
         return parse_targets(self.cleaned_data.get("targets", ""), self.rule.target_kinds)
 
@@ -272,6 +312,10 @@ class LegalRequestForm(forms.Form):
         ):
             if text in data:
                 data[text] = data[text].strip()
+        if "language" not in self.fields:
+            # A short form does not ask: the officer's language (the view's initial) or the
+            # draft's.
+            data["language"] = self.initial.get("language") or "en"
         if "enforcing_notified" in data and not data["enforcing_notified"]:
             data["enforcing_authority"] = None  # named only on a notified order
         return data

@@ -44,6 +44,7 @@ REDRESS = "redress_information"
 TERRITORIAL_SCOPE = "territorial_scope"
 EMERGENCY_JUSTIFICATION = "emergency_justification"
 DOCUMENTS = "documents"
+CONFIDENTIAL = "confidential"
 
 
 class Answer(StrEnum):
@@ -152,6 +153,10 @@ class InstrumentRule:
     # How the platform answers it (Answer): data go only as produced files, never in a text
     # answer, which stays on the page for good; a removal order is answered by the removal.
     answers: frozenset[str] = frozenset({Answer.PRODUCED_DATA})
+    # A short form: the officer is asked what `required` names and these optional fields, no
+    # more (an emergency has no time for an order's legal basis, language or validation).
+    # None: the full form an order needs (forms.LegalRequestForm adds what the rules call for).
+    optional_fields: frozenset[str] | None = None
 
     @property
     def offers_emergency(self) -> bool:
@@ -322,6 +327,9 @@ RULES: dict[str, InstrumentRule] = {
         ),
         deadline_setting="emergency_disclosure",
         always_emergency=True,
+        # Supporting material if the officer has it (a screenshot of the threat), and keeping
+        # the user from being told; the call-back goes to the registry number, never one typed.
+        optional_fields=frozenset({DOCUMENTS, CONFIDENTIAL}),
         when_to_use=gettext_noop(
             "An imminent threat to life or of serious physical harm, "
             "when there is no time for an order."

@@ -51,7 +51,12 @@ def submission_problems(
                 % {"instrument": rule.label, "what": label},
             )
     emergency = instruments.is_emergency(legal_request.instrument, legal_request.is_emergency)
-    if emergency and not legal_request.emergency_justification.strip():
+    # Said once: an instrument that requires the justification has just said it is missing.
+    if (
+        emergency
+        and not legal_request.emergency_justification.strip()
+        and instruments.EMERGENCY_JUSTIFICATION not in problems
+    ):
         add(
             instruments.EMERGENCY_JUSTIFICATION,
             gettext(

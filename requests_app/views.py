@@ -8,13 +8,15 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from django.utils.http import urlencode
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from authorities import second_factor
 from authorities.passkey_views import passkey_required_response
+from portal import kept_forms
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
@@ -153,6 +155,14 @@ def _emergency_passkey_note(request: HttpRequest, instrument: str) -> str | None
     return gettext("Emergency requests need a passkey: add one in your account.")
 
 
+def _callback_phone(officer, instrument: str) -> str | None:
+    """The registry's call-back number, shown on an emergency instrument's form: the only
+    number the platform calls to confirm an emergency (review: the call-back step)."""
+    if not instruments.rule_for(instrument).always_emergency:
+        return None
+    return officer.authority.callback_phone
+
+
 def _save_from_form(request: HttpRequest, form: LegalRequestForm, instrument: str, draft=None):
     """Save the draft and its documents; then submit it if asked. Returns a response."""
     officer = request.user
@@ -248,19 +258,44 @@ def _refusal(request: HttpRequest, form: LegalRequestForm, instrument: str, draf
                 form.add_error(target, problem)
     if valid and not form.errors:
         return None
-    summary = []
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        summary.extend({"label": label, "message": error} for error in errors)
+    title = (
+        gettext("The request was not submitted.")
+        if submitting
+        else gettext("The draft was not saved.")
+    )
     return {
-        "refusal": {
-            "title": gettext("The request was not submitted.")
-            if submitting
-            else gettext("The draft was not saved."),
-            "problems": summary,
-        },
+        "refusal": _problems_box(form, title),
         "reattach": [f.name for f in request.FILES.getlist("documents")],
     }
+
+
+def _problems_box(form: LegalRequestForm, title: str) -> dict:
+    """The summary at the top of the form: what is wrong, each problem once, with the count."""
+    problems = form.problems()
+    count = ngettext("%(count)d problem:", "%(count)d problems:", len(problems)) % {
+        "count": len(problems)
+    }
+    return {"title": title, "count": count, "problems": problems}
+
+
+def _restore_kept_typing(request: HttpRequest, form: LegalRequestForm) -> bool:
+    """What the officer typed into this form before the session ended, posted and kept
+    (portal.kept_forms), back in the fields after the new login; files are not kept. True when
+    something came back."""
+    kept = kept_forms.take(request)
+    if kept is None:
+        return False
+    data = MultiValueDict(kept.data)
+    for name, field in form.fields.items():
+        if name != "documents":
+            form.initial[name] = field.widget.value_from_datadict(data, MultiValueDict(), name)
+    text = gettext("What you typed before your session ended is back in the form: check it.")
+    if kept.files:
+        text += " " + gettext("Attach these files again: %(files)s.") % {
+            "files": ", ".join(kept.files)
+        }
+    messages.warning(request, text)
+    return True
 
 
 def what_happens_next(legal_request) -> str:
@@ -312,6 +347,8 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
         refused = _refusal(request, form, instrument)
         if refused is None:
             return _save_from_form(request, form, instrument)
+    else:
+        _restore_kept_typing(request, form)
     return render(
         request,
         "requests_app/form.html",
@@ -320,6 +357,7 @@ def request_create(request: HttpRequest, instrument: str) -> HttpResponse:
             "rule": instruments.rule_for(instrument),
             "draft": None,
             "passkey_note": _emergency_passkey_note(request, instrument),
+            "callback_phone": _callback_phone(officer, instrument),
             **(refused or {}),
         },
     )
@@ -359,7 +397,8 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
         refused = _refusal(request, form, draft.instrument, draft=draft)
         if refused is None:
             return _save_from_form(request, form, draft.instrument, draft=draft)
-    if request.method == "GET" and request.GET.get("check"):
+    restored = request.method == "GET" and _restore_kept_typing(request, form)
+    if request.method == "GET" and request.GET.get("check") and not restored:
         form = LegalRequestForm(
             initial_from_request(draft),
             instrument=draft.instrument,
@@ -369,6 +408,8 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
             target = field if field in form.fields else None
             for problem in problems:
                 form.add_error(target, problem)
+        if form.errors:
+            refused = {"refusal": _problems_box(form, gettext("Not ready to submit yet."))}
     return render(
         request,
         "requests_app/form.html",
@@ -377,6 +418,7 @@ def request_edit(request: HttpRequest, public_id) -> HttpResponse:
             "rule": instruments.rule_for(draft.instrument),
             "draft": draft,
             "passkey_note": _emergency_passkey_note(request, draft.instrument),
+            "callback_phone": _callback_phone(officer, draft.instrument),
             **(refused or {}),
         },
     )

@@ -4,6 +4,7 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 
+from portal import kept_forms
 from requests_app import instruments, selectors
 from requests_app.holds import hold_text
 from requests_app.models import OPEN_STATUSES, Status
@@ -64,6 +65,17 @@ def legal_limit(legal_request, short=False):
 def duration(value) -> str:
     """A timedelta in days, hours and minutes ("6 h 5 min"), as the alerts and the queue say it."""
     return format_duration(value) if value is not None else "—"
+
+
+@register.simple_tag(takes_context=True)
+def kept_form_field(context) -> str:
+    """The hidden field by which a request form opts in to being kept when it is posted after
+    the session ended (portal.kept_forms): signed for this account and this page."""
+    return format_html(
+        '<input type="hidden" name="{}" value="{}">',
+        kept_forms.FIELD,
+        kept_forms.hidden_value(context["request"]),
+    )
 
 
 @register.filter

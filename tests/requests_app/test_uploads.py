@@ -486,10 +486,9 @@ def test_renamed_file_is_refused_next_to_the_documents_field_and_nothing_is_save
     )
 
     assert response.status_code == 200
-    documents_row = next(
-        row
-        for row in response.content.decode().split('<div class="form-row">')
-        if 'name="documents"' in row
+    # Said once, in the summary at the top, linked to the documents field (issue 17).
+    documents_row = " ".join(
+        re.findall(r'<li id="problem-\d+"><a href="#id_documents">.*?</li>', response.text)
     )
     assert (
         escape("order.pdf is a ZIP archive (or Office document), not a PDF, PNG or JPEG.")

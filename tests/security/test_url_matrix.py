@@ -103,6 +103,8 @@ EXPECTED = {
     "authorities:email_confirm": everyone_else((200, 302)),
     # The backup codes just shown, as a file: POST only, with the codes (none here: 400).
     "authorities:backup_codes_download": everyone_else((405, 400)),
+    # "Stay signed in" of the idle-timeout warning: POST only, any verified session (JSON).
+    "authorities:keep_alive": everyone_else((405, 200)),
     "requests:list": everyone_else(
         (404, 404), unapproved=(200, 405), officer_a=(200, 405), officer_b=(200, 405)
     ),
