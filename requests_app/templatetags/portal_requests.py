@@ -10,8 +10,10 @@ from authorities.second_factor import device_kind_label
 from requests_app import instruments
 from requests_app.holds import hold_text
 from requests_app.instruments import DataCategory
+from requests_app.lifecycle import in_english
 from requests_app.models import (
     OPEN_STATUSES,
+    CallbackVerification,
     EnforcingGround,
     RefusalGround,
     RequestEvent,
@@ -271,6 +273,13 @@ def event_detail(event, legal_request) -> str:
             return gettext("%(authority)s: no ground for refusal") % {
                 "authority": legal_request.enforcing_authority.name_en
             }
+    if event.kind == Kind.CALLBACK:
+        for outcome in CallbackVerification.Outcome:
+            english = in_english(outcome.label)
+            if detail.startswith(english):
+                return str(outcome.label) + detail[len(english) :]
+    if event.kind == Kind.ASSIGNED and detail == "Unassigned":
+        return gettext("Unassigned")
     if event.kind in (Kind.RESPONDED, Kind.PARTIALLY_RESPONDED):
         return _DELIVERED.sub(
             lambda m: (

@@ -295,6 +295,30 @@ def test_journey_clarification_stops_and_restarts_the_clock(portal, page_factory
     assert legal_request.status == Status.IN_REVIEW and legal_request.due_at is not None
 
 
+def test_review_actions_stay_in_view_and_the_page_fits_a_phone(
+    portal, page_factory, cast, tmp_path
+):
+    officer_page = page_factory()
+    log_in_with_passkey(officer_page, portal, cast["officer"])
+    legal_request = LegalRequest.objects.get(
+        reference=submit_emergency_epoc(officer_page, portal, tmp_path)
+    )
+    url = f"{portal}/review/{legal_request.public_id}/"
+    reviewer = page_factory()
+    log_in(reviewer, portal, cast["reviewer"])
+    reviewer.goto(url)
+    # Read down to the timeline: the action bar is still on screen, at its top.
+    reviewer.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    top = reviewer.evaluate("document.getElementById('action-bar').getBoundingClientRect().top")
+    assert 0 <= top < 5, top
+    # A phone, 390 px wide: no sideways scrolling, the page or an opened form.
+    reviewer.set_viewport_size({"width": 390, "height": 844})
+    for path in ("", "?action=callback", "?action=refuse", "?action=respond"):
+        reviewer.goto(url + path)
+        width = reviewer.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+
+
 def test_refusals_a_person_would_meet(portal, page_factory, cast, tmp_path):
     page = page_factory()
     page.goto(portal + "/signup/")

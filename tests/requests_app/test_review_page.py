@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from authorities.constants import Instrument
@@ -140,6 +141,31 @@ def test_the_page_names_things_in_french_too(client, worked_request, reviewer):
     assert 'lang="fr"' in page
     assert [code for code in INTERNAL if code in page] == []
     assert "<dd>Anglais</dd>" in page
+
+
+def test_an_answer_and_a_call_back_are_named_too(client, officer, reviewer):
+    emergency = submitted(client, officer, Instrument.EMERGENCY_DISCLOSURE)
+    review_services.callback_record(
+        reviewer=reviewer, legal_request=emergency, outcome="not_confirmed", notes="Unknown there"
+    )
+    page = page_of(client, reviewer, emergency)
+    assert "Not confirmed: the authority does not know it" in page
+    assert "not_confirmed" not in page
+
+    legal_request = submitted(client, officer)
+    review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
+    review_services.legal_request_respond(
+        reviewer=reviewer,
+        legal_request=LegalRequest.objects.get(pk=legal_request.pk),
+        files=[SimpleUploadedFile("export.csv", b"account,ip\n", "text/csv")],
+        partial=True,
+        note="Traffic data not kept.",
+        categories=["subscriber"],
+    )
+    page = page_of(client, reviewer, legal_request)
+    assert "Categories delivered: Subscriber data. Traffic data not kept." in page
+    assert "export.csv" in page  # the produced data, read once the request is answered
+    assert "→ Partially responded" in page and "partially_responded" not in page
 
 
 # --- The call-back: no outcome chosen for the reviewer ----------------------------------------
