@@ -242,7 +242,9 @@ def _approve(request: HttpRequest, legal_request: LegalRequest, data: dict) -> N
 class ReviewAction:
     """One action of the review page: the form it posts (None: a bare button), the service it
     calls with the form's data, and what the page says once done. Who may do it, and when, is
-    policies.RULES[name]: the service asks it too."""
+    policies.RULES[name]: the service asks it too. The page's action bar lists every entry the
+    reader may do now, in this table's order (templates/requests_app/review/_action_bar.html):
+    a new action needs an entry here and a rule, no template change."""
 
     form: Callable[[HttpRequest], object] | None
     perform: Callable[[HttpRequest, LegalRequest, dict], object]
