@@ -88,6 +88,19 @@ def session_is_phishing_resistant(request: HttpRequest) -> bool:
     )
 
 
+def device_kind_label(device_id: str) -> str:
+    """What kind of second factor a stored persistent id ("otp_totp.totpdevice/4") names, in
+    words for the pages: the id itself means nothing to a reviewer. Read from the id alone, so a
+    page listing many costs no query."""
+    model = device_id.partition("/")[0]
+    labels = {
+        TOTPDevice._meta.label_lower: gettext("Authenticator app"),
+        WebAuthnCredential._meta.label_lower: gettext("Passkey"),
+        BackupCodeDevice._meta.label_lower: gettext("Backup code"),
+    }
+    return labels.get(model, gettext("Other second factor")) if device_id else ""
+
+
 def session_device_id(request: HttpRequest) -> str:
     """The persistent id of the device that verified this session ("" when none): what views
     hand to services that apply the rule (device_id_is_phishing_resistant)."""

@@ -22,6 +22,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Cast, Concat
 from django.db.models.lookups import GreaterThan, LessThan
@@ -469,19 +470,25 @@ def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
             Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
             Prefetch("messages", queryset=Message.objects.select_related("author")),
             Prefetch("events", queryset=RequestEvent.objects.select_related("actor")),
-            Prefetch(
-                "callbacks", queryset=CallbackVerification.objects.select_related("verified_by")
-            ),
-            Prefetch(
-                "approvals", queryset=DisclosureApproval.objects.select_related("approved_by")
-            ),
-            Prefetch("produced", queryset=ProducedData.objects.select_related("uploaded_by")),
         )
         .filter(public_id=public_id)
         .first()
     )
     if legal_request is None:
         raise Http404("No such request.")
+    # Rows only some requests have are read only where they can exist: call-backs and approvals
+    # for an emergency, produced data once answered. Elsewhere the page reads them as empty with
+    # no query (each query is a round trip of the review page, docs/performance.md).
+    emergency, answered = legal_request.is_emergency, legal_request.answered_at is not None
+    callbacks = CallbackVerification.objects.select_related("verified_by")
+    approvals = DisclosureApproval.objects.select_related("approved_by")
+    produced = ProducedData.objects.select_related("uploaded_by")
+    prefetch_related_objects(
+        [legal_request],
+        Prefetch("callbacks", queryset=callbacks if emergency else callbacks.none()),
+        Prefetch("approvals", queryset=approvals if emergency else approvals.none()),
+        Prefetch("produced", queryset=produced if answered else produced.none()),
+    )
     bind_reference(legal_request.reference)  # every log line of this HTTP request names it
     return legal_request
 

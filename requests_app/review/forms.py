@@ -16,6 +16,8 @@ class AssignForm(forms.Form):
     def __init__(self, *args, members, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = members
+        # A person's name, not their account's string (their e-mail address).
+        self.fields["assignee"].label_from_instance = lambda user: user.full_name or user.email
 
 
 class ClarificationForm(forms.Form):
@@ -111,8 +113,13 @@ class RespondForm(forms.Form):
 
 
 class CallbackForm(forms.Form):
+    # No outcome is chosen in advance: the reviewer says what the call gave (a pre-selected
+    # "Confirmed" would be recorded by anyone who only meant to add a note).
     outcome = forms.ChoiceField(
-        label=_("Outcome of the call"), choices=CallbackVerification.Outcome.choices
+        label=_("Outcome of the call"),
+        choices=CallbackVerification.Outcome.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose the outcome of the call.")},
     )
     notes = forms.CharField(
         label=_("Who you spoke to, what they confirmed"),

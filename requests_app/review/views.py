@@ -120,7 +120,17 @@ def _assignable(user):
 @never_cache
 @require_safe
 def detail(request: HttpRequest, public_id) -> HttpResponse:
+    """The request, its evidence and the actions open to the reader. An action's form is
+    rendered only once opened (?action=refuse): the page lists the actions, and stays light."""
     legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)
+    return _detail_page(request, legal_request, opened=request.GET.get("action", ""))
+
+
+def _detail_page(
+    request: HttpRequest, legal_request: LegalRequest, *, opened: str, form=None
+) -> HttpResponse:
+    """The detail page, with the action `opened` showing its form: blank when opened from the
+    list, or `form` as posted (its errors and what was typed) when an action was refused."""
     audit.access_log_record(
         user=request.user,
         action=AccessLog.Action.VIEW_REQUEST,
@@ -131,6 +141,11 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     officer = legal_request.officer
     known = instruments.is_known(legal_request.instrument)
     now = timezone.now()
+    # What this user may do to this request now ({% if actions.close %}), and why not.
+    actions = policies.offered(request.user, legal_request, ACTIONS)
+    entry = ACTIONS.get(opened)
+    if form is None and entry is not None and entry.form is not None and actions[opened]:
+        form = _blank_form(entry, request, legal_request)
     context = {
         "legal_request": legal_request,
         "rule": instruments.rule_for(legal_request.instrument) if known else None,
@@ -161,24 +176,36 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         else {"__all__": [_unknown_instrument(legal_request.instrument)]},
         "risk": review_panel(legal_request),
         "disclosure_problems": policies.emergency_disclosure_problems(legal_request, request.user),
-        # What this user may do to this request now ({% if actions.close %}), and why not.
-        "actions": policies.offered(request.user, legal_request, ACTIONS),
-        "assign_form": AssignForm(
-            members=_assignable(request.user), initial={"assignee": legal_request.assignee_id}
-        ),
-        "clarification_form": ClarificationForm(),
-        "refuse_form": RefuseForm(),
-        "respond_form": RespondForm(legal_request=legal_request),
-        "removal_form": RemovalForm(initial={"removed_at": now.replace(second=0, microsecond=0)}),
-        "answer_form": AnswerForm(),
-        "platform_message_form": PlatformMessageForm(),
-        "callback_form": CallbackForm(),
-        "close_form": CloseForm(),
-        "deletion_form": DeletionForm(),
-        "approve_form": ApproveDisclosureForm(),
+        "actions": actions,
+        # The action bar: every action open now, in the order of ACTIONS.
+        "action_list": [_offered(name, entry) for name, entry in ACTIONS.items() if actions[name]],
+        "opened": _offered(opened, entry, form) if form is not None and entry else None,
         "open_statuses": OPEN_STATUSES,
     }
     return render(request, "requests_app/review/detail.html", context)
+
+
+def _offered(name: str, entry: "ReviewAction", form=None) -> dict:
+    return {
+        "name": name,
+        "label": entry.label or name,
+        "style": entry.style,
+        "confirm": entry.confirm,
+        "note": entry.note,
+        "has_form": entry.form is not None,
+        "multipart": entry.multipart,
+        "form": form,
+    }
+
+
+def _blank_form(entry: "ReviewAction", request: HttpRequest, legal_request: LegalRequest):
+    if entry.blank is not None:
+        return entry.blank(request, legal_request)
+    # The action's own form, built as for a POST: on a GET its data are empty, and unbound it
+    # shows empty fields instead of "This field is required".
+    form = entry.form(request)
+    form.is_bound = False
+    return form
 
 
 @capability_required(Capability.VIEW_REQUEST)
@@ -218,13 +245,24 @@ def _approve(request: HttpRequest, legal_request: LegalRequest, data: dict) -> N
 class ReviewAction:
     """One action of the review page: the form it posts (None: a bare button), the service it
     calls with the form's data, and what the page says once done. Who may do it, and when, is
-    policies.RULES[name]: the service asks it too."""
+    policies.RULES[name]: the service asks it too. The page's action bar lists every entry the
+    reader may do now, in this table's order (templates/requests_app/review/_action_bar.html):
+    a new action needs an entry here and a rule, no template change."""
 
     form: Callable[[HttpRequest], object] | None
     perform: Callable[[HttpRequest, LegalRequest, dict], object]
     done: str
     # A check of the session before the form is read; a response to send instead, or None.
     before: Callable[[HttpRequest, LegalRequest], HttpResponse | None] | None = None
+    # How the page offers it: the button's words, its look ("" the main one, "secondary",
+    # "danger"), the question asked before a destructive post, a line above its form.
+    label: str = ""
+    style: str = ""
+    confirm: str = ""
+    note: str = ""
+    multipart: bool = False
+    # The form as the page opens it, when it needs to know the request (None: `form`, unbound).
+    blank: Callable[[HttpRequest, LegalRequest], object] | None = None
 
 
 ACTIONS: dict[str, ReviewAction] = {
@@ -234,6 +272,11 @@ ACTIONS: dict[str, ReviewAction] = {
             actor=request.user, legal_request=legal_request, assignee=data["assignee"]
         ),
         _("Assignment saved."),
+        label=_("Assign"),
+        style="secondary",
+        blank=lambda request, legal_request: AssignForm(
+            members=_assignable(request.user), initial={"assignee": legal_request.assignee_id}
+        ),
     ),
     "accept": ReviewAction(
         None,
@@ -241,6 +284,7 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request
         ),
         _("Accepted for review."),
+        label=_("Accept for review"),
     ),
     "clarify": ReviewAction(
         lambda request: ClarificationForm(request.POST),
@@ -248,6 +292,8 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request, question=data["question"]
         ),
         _("Clarification requested; the clock is stopped."),
+        label=_("Ask for clarification"),
+        style="secondary",
     ),
     "respond": ReviewAction(
         lambda request: RespondForm(request.POST, request.FILES),
@@ -260,6 +306,9 @@ ACTIONS: dict[str, ReviewAction] = {
             categories=data.get("categories") or None,
         ),
         _("Response delivered through the portal."),
+        label=_("Respond with produced data"),
+        multipart=True,
+        blank=lambda request, legal_request: RespondForm(legal_request=legal_request),
     ),
     "confirm_removal": ReviewAction(
         lambda request: RemovalForm(request.POST),
@@ -270,6 +319,11 @@ ACTIONS: dict[str, ReviewAction] = {
             note=data["note"],
         ),
         _("Removal confirmed; the authority is told."),
+        label=_("Confirm the removal"),
+        note=_("Confirm the removal or disabling of access: no file is needed."),
+        blank=lambda request, legal_request: RemovalForm(
+            initial={"removed_at": timezone.now().replace(second=0, microsecond=0)}
+        ),
     ),
     "answer": ReviewAction(
         lambda request: AnswerForm(request.POST),
@@ -277,6 +331,7 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request, answer=data["answer"]
         ),
         _("Answer sent to the authority."),
+        label=_("Send the answer"),
     ),
     "message_officer": ReviewAction(
         lambda request: PlatformMessageForm(request.POST),
@@ -284,6 +339,8 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request, body=data["body"]
         ),
         _("Message sent; the clock keeps running."),
+        label=_("Send the message (the clock keeps running)"),
+        style="secondary",
     ),
     "preserve": ReviewAction(
         None,
@@ -291,6 +348,7 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request
         ),
         _("Preservation confirmed."),
+        label=_("Confirm preservation"),
     ),
     "confirm_extension": ReviewAction(
         None,
@@ -298,6 +356,8 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request
         ),
         _("Extension confirmed."),
+        label=_("Confirm the 30-day extension"),
+        style="secondary",
     ),
     "refuse": ReviewAction(
         lambda request: RefuseForm(request.POST),
@@ -308,6 +368,9 @@ ACTIONS: dict[str, ReviewAction] = {
             explanation=data["explanation"],
         ),
         _("Refused; the authority has the notice."),
+        label=_("Refuse"),
+        style="danger",
+        confirm=_("Refuse this request? The authority is told at once."),
     ),
     "close": ReviewAction(
         lambda request: CloseForm(request.POST),
@@ -315,6 +378,9 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request, note=data["note"]
         ),
         _("Closed."),
+        label=_("Close"),
+        style="danger",
+        confirm=_("Close this request?"),
     ),
     "record_deletion": ReviewAction(
         lambda request: DeletionForm(request.POST),
@@ -322,6 +388,8 @@ ACTIONS: dict[str, ReviewAction] = {
             reviewer=request.user, legal_request=legal_request, note=data["note"]
         ),
         _("Deletion recorded."),
+        label=_("Record the deletion"),
+        note=_("The data of this request are due for deletion."),
     ),
     "callback": ReviewAction(
         lambda request: CallbackForm(request.POST),
@@ -332,12 +400,14 @@ ACTIONS: dict[str, ReviewAction] = {
             notes=data["notes"],
         ),
         _("Call-back recorded."),
+        label=_("Record the call-back"),
     ),
     "approve": ReviewAction(
         lambda request: ApproveDisclosureForm(request.POST),
         _approve,
         _("Emergency disclosure approved."),
         before=_approve_needs_passkey,
+        label=_("Approve the emergency disclosure (lead)"),
     ),
 }
 
@@ -346,36 +416,36 @@ ACTIONS: dict[str, ReviewAction] = {
 @require_POST
 @upload_limit
 def action(request: HttpRequest, public_id, name: str) -> HttpResponse:
-    """One URL per action (ACTIONS); each calls its service, which asks the policy again."""
+    """One URL per action (ACTIONS); each calls its service, which asks the policy again. A form
+    refused (its input, or the service's rule of the moment) comes back on the page with its
+    errors and what was typed; a bare button's refusal is a message."""
     legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)
     entry = ACTIONS.get(name)
     if entry is None:
         raise Http404
     # Someone who may never do this (an auditor, a reviewer approving) was offered no button:
-    # a 403. A refusal of the moment (the request's state, the input) is a message on the page.
+    # a 403. A refusal of the moment (the request's state, the input) is said on the page.
     policies.may(request.user, name).raise_if_refused()
     if entry.before is not None and (response := entry.before(request, legal_request)):
         return response
+    form = entry.form(request) if entry.form else None
+    if form is not None and not form.is_valid():
+        return _detail_page(request, legal_request, opened=name, form=form)
     try:
-        data = _valid(entry.form(request)).cleaned_data if entry.form else {}
-        entry.perform(request, legal_request, data)
-    except (PermissionDenied, ValidationError) as problem:
+        entry.perform(request, legal_request, form.cleaned_data if form is not None else {})
+    except ValidationError as problem:
+        if form is None:
+            messages.error(request, _problem_text(problem))
+            return redirect("review:detail", legal_request.public_id)
+        form.add_error(None, _problem_text(problem))
+        # Read again: the service may have changed the instance before it refused.
+        legal_request = selectors.legal_request_get_for_legal_team(request.user, public_id)
+        return _detail_page(request, legal_request, opened=name, form=form)
+    except PermissionDenied as problem:
         messages.error(request, _problem_text(problem))
         return redirect("review:detail", legal_request.public_id)
     messages.success(request, entry.done)
     return redirect("review:detail", legal_request.public_id)
-
-
-def _valid(form):
-    if not form.is_valid():
-        raise ValidationError(
-            [
-                f"{form.fields[f].label if f in form.fields else ''}: {e}".lstrip(": ")
-                for f, errors in form.errors.items()
-                for e in errors
-            ]
-        )
-    return form
 
 
 def _period(request: HttpRequest) -> tuple[ReportPeriodForm, datetime, datetime]:

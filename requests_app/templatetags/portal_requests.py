@@ -1,13 +1,25 @@
+import re
+
 from django import template
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 
+from authorities.second_factor import device_kind_label
 from portal import kept_forms
 from requests_app import instruments, selectors
 from requests_app.holds import hold_text
-from requests_app.models import OPEN_STATUSES, Status
+from requests_app.instruments import DataCategory
+from requests_app.lifecycle import in_english
+from requests_app.models import (
+    OPEN_STATUSES,
+    CallbackVerification,
+    EnforcingGround,
+    RefusalGround,
+    RequestEvent,
+    Status,
+)
 from requests_app.notifications import format_duration
 from requests_app.policies import submit_block
 from requests_app.risk import stored_snapshot
@@ -214,3 +226,121 @@ def officer_agenda(officer):
     """What waits for the officer, on their home (an authorities page: a tag, as above)."""
     now = timezone.now()
     return {"agenda": selectors.officer_agenda(officer, now=now), "now": now}
+
+
+# --- Stored codes as words for people (the review page; tests/requests_app/test_review_page.py)
+
+
+@register.filter
+def language_name(code: str) -> str:
+    """A request's language code ("en") as its name in the reader's language ("English")."""
+    try:
+        return translation.get_language_info(code)["name_translated"]
+    except KeyError:
+        return code
+
+
+@register.filter
+def category_labels(codes) -> str:
+    """Data category codes as their labels, in the order given."""
+    return ", ".join(_category_label(code) for code in codes or ())
+
+
+def _category_label(code: str) -> str:
+    return str(DataCategory(code).label) if code in DataCategory.values else code
+
+
+@register.filter
+def status_label(code: str) -> str:
+    return str(Status(code).label) if code in Status.values else code
+
+
+@register.filter
+def second_factor_label(device_id: str) -> str:
+    return device_kind_label(device_id)
+
+
+@register.filter
+def web_address(value: str) -> str:
+    """The value if it is a web address a link may point to (http or https only: never a
+    javascript: link out of a registry file), else ""."""
+    value = (value or "").strip()
+    return value if re.match(r"https?://[^\s<>\"']+$", value, re.IGNORECASE) else ""
+
+
+_REFUSAL = re.compile(r"^(?P<code>[a-z_]+): ", re.S)
+_ENFORCING_GROUND = re.compile(r"(^|; )(?P<code>[a-z_]+) \((?P<categories>[^)]*)\): ")
+_DELIVERED = re.compile(r"^Categories delivered: (?P<categories>[a-z_, ]+)\.")
+
+
+@register.simple_tag
+def event_detail(event, legal_request) -> str:
+    """An event's stored detail (English, written by the services with codes in some kinds) as
+    the reader's words: a refusal's ground, the enforcing authority's grounds and categories,
+    the categories delivered, the enforcing authority's name instead of its registry id."""
+    detail = event.detail
+    Kind = RequestEvent.Kind
+    if event.kind in (Kind.MESSAGE, Kind.AMENDMENT):
+        return gettext(detail)
+    if event.kind == Kind.REFUSED:
+        return _REFUSAL.sub(
+            lambda m: f"{_choice_label(RefusalGround, m['code'])}: ", detail, count=1
+        )
+    if event.kind == Kind.ENFORCING_GROUNDS:
+        return _ENFORCING_GROUND.sub(
+            lambda m: "{}{} ({}): ".format(
+                m[1],
+                _choice_label(EnforcingGround, m["code"]),
+                category_labels([c.strip() for c in m["categories"].split(",") if c.strip()])
+                if m["categories"] != "whole order"
+                else gettext("the whole order"),
+            ),
+            detail,
+        )
+    if event.kind == Kind.ENFORCING_NO_GROUND and legal_request.enforcing_authority_id:
+        prefix = f"{legal_request.enforcing_authority_id}: "
+        if detail.startswith(prefix):
+            return gettext("%(authority)s: no ground for refusal") % {
+                "authority": legal_request.enforcing_authority.name_en
+            }
+    if event.kind == Kind.CALLBACK:
+        for outcome in CallbackVerification.Outcome:
+            english = in_english(outcome.label)
+            if detail.startswith(english):
+                return str(outcome.label) + detail[len(english) :]
+    if event.kind == Kind.ASSIGNED and detail == "Unassigned":
+        return gettext("Unassigned")
+    if event.kind in (Kind.RESPONDED, Kind.PARTIALLY_RESPONDED):
+        return _DELIVERED.sub(
+            lambda m: (
+                gettext("Categories delivered: %(categories)s.")
+                % {"categories": category_labels([c.strip() for c in m["categories"].split(",")])}
+            ),
+            detail,
+            count=1,
+        )
+    return detail
+
+
+def _choice_label(choices, code: str) -> str:
+    return str(choices(code).label) if code in choices.values else code
+
+
+@register.simple_tag
+def registry_source(authority) -> str:
+    """Where the registry took an authority from: the official list, linked by its name when
+    the reference is a web address (the address itself stays in the link)."""
+    checked = dateformat.format(authority.source_checked, "Y-m-d")
+    address = web_address(authority.source_reference)
+    if not address:
+        return gettext("Source: %(source)s — %(reference)s (checked %(checked)s).") % {
+            "source": authority.source_list,
+            "reference": authority.source_reference,
+            "checked": checked,
+        }
+    link = format_html(
+        '<a href="{}" rel="noopener noreferrer">{}</a>', address, authority.source_list
+    )
+    return format_html(
+        gettext("Source: {source} (checked {checked})."), source=link, checked=checked
+    )

@@ -58,14 +58,17 @@ def test_journey_tco_removal_confirmed_without_a_file(portal, page_factory, cast
     log_in(reviewer, portal, cast["reviewer"])
     accept(reviewer, portal, legal_request)
     # A removal order is answered by the removal: no file to upload, no written answer.
-    assert reviewer.locator("#action-confirm-removal").count() == 1
+    bar = reviewer.locator("#action-bar")
+    assert bar.locator("text=Confirm the removal").count() == 1
+    assert bar.locator("text=Respond with produced data").count() == 0
+    assert bar.locator("text=Send the answer").count() == 0
+    bar.locator("text=Confirm the removal").click()
     assert reviewer.locator("input[name=files]").count() == 0
-    assert reviewer.locator("#action-answer").count() == 0
     assert reviewer.input_value("input[name=removed_at]")  # now, in the reviewer's zone
-    reviewer.fill("#action-confirm-removal textarea[name=note]", "Access disabled in the EU.")
+    reviewer.fill("#action-form textarea[name=note]", "Access disabled in the EU.")
     screenshot(reviewer, "answers-01-confirm-removal")
     check_axe(reviewer, "review detail (removal order)")
-    reviewer.click("#action-confirm-removal button[type=submit]")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=Removal confirmed; the authority is told.")
     legal_request.refresh_from_db()
     assert legal_request.status == Status.RESPONDED
@@ -94,12 +97,14 @@ def test_journey_inquiry_answered_in_text(portal, page_factory, cast):
     reviewer = page_factory()
     log_in(reviewer, portal, cast["reviewer"])
     accept(reviewer, portal, legal_request)
-    assert reviewer.locator("input[name=files]").count() == 0
-    assert reviewer.locator("#action-confirm-removal").count() == 0
+    bar = reviewer.locator("#action-bar")
+    assert bar.locator("text=Respond with produced data").count() == 0
+    assert bar.locator("text=Confirm the removal").count() == 0
     # A plain message first: the page says the clock keeps running (a clarification stops it).
-    assert "the clock keeps running" in reviewer.inner_text("#action-message-officer")
-    reviewer.fill("#action-message-officer textarea[name=body]", "We are checking with the team.")
-    reviewer.click("#action-message-officer button[type=submit]")
+    bar.locator("text=Send the message (the clock keeps running)").click()
+    assert "the clock keeps running" in reviewer.inner_text("#action-form")
+    reviewer.fill("#action-form textarea[name=body]", "We are checking with the team.")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=Message sent; the clock keeps running.")
     legal_request.refresh_from_db()
     assert legal_request.status == Status.IN_REVIEW and legal_request.due_at is not None
@@ -109,10 +114,11 @@ def test_journey_inquiry_answered_in_text(portal, page_factory, cast):
     ).exists()
 
     answer = "We keep the data of deleted accounts for 90 days, then erase them."
-    reviewer.fill("#action-answer textarea[name=answer]", answer)
+    reviewer.locator("#action-bar").locator("text=Send the answer").click()
+    reviewer.fill("#action-form textarea[name=answer]", answer)
     screenshot(reviewer, "answers-03-written-answer")
     check_axe(reviewer, "review detail (inquiry)")
-    reviewer.click("#action-answer button[type=submit]")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=Answer sent to the authority.")
     legal_request.refresh_from_db()
     assert legal_request.status == Status.RESPONDED

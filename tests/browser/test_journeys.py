@@ -215,6 +215,12 @@ def submit_emergency_epoc(page, portal: str, tmp_path) -> str:
     return LegalRequest.objects.get(case_reference="OFAC-2026-1187").reference
 
 
+def open_action(page, label: str) -> None:
+    """The review page lists its actions at the top; an action's form opens under the list."""
+    page.click(f"#action-bar a:has-text('{label}')")
+    page.wait_for_selector("#action-form form")
+
+
 def test_journey_emergency_request_callback_approval_response_download(
     portal, page_factory, cast, tmp_path
 ):
@@ -236,17 +242,20 @@ def test_journey_emergency_request_callback_approval_response_download(
     check_axe(reviewer, "review detail")
     reviewer.click("text=Accept for review")
     reviewer.wait_for_selector("text=Accepted for review.")
-    reviewer.select_option("select[name=outcome]", "confirmed")
+    open_action(reviewer, "Record the call-back")
+    assert reviewer.locator("input[name=outcome]:checked").count() == 0  # no default outcome
+    reviewer.check("input[name=outcome][value=confirmed]")
     reviewer.fill("textarea[name=notes]", "Cdt Martin confirmed on the registry number")
-    reviewer.click("text=Record the call-back")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=Call-back recorded.")
 
     lead = page_factory()
     log_in_with_passkey(lead, portal, cast["lead"])
     legal_request = LegalRequest.objects.get(reference=reference)
     lead.goto(f"{portal}/review/{legal_request.public_id}/")
+    open_action(lead, "Approve the emergency disclosure (lead)")
     lead.fill("input[name=otp_token]", code_for(key_of(cast["lead"]), ahead=1))
-    lead.click("text=Approve the emergency disclosure (lead)")
+    lead.click("#action-form button[type=submit]")
     lead.wait_for_selector("text=Emergency disclosure approved.")
     lead.goto(portal + "/review/dashboard/")
     screenshot(lead, "10-lead-dashboard")
@@ -255,8 +264,9 @@ def test_journey_emergency_request_callback_approval_response_download(
     export = tmp_path / "subscriber-data.csv"
     export.write_text("account,ip\nkidnapper.account,192.0.2.7\n")
     reviewer.reload()
+    open_action(reviewer, "Respond with produced data")
     reviewer.set_input_files("input[name=files]", str(export))
-    reviewer.click("text=Respond with produced data")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=Response delivered through the portal.")
     legal_request.refresh_from_db()
     assert legal_request.status == Status.RESPONDED
@@ -277,8 +287,9 @@ def test_journey_clarification_stops_and_restarts_the_clock(portal, page_factory
     reviewer = page_factory()
     log_in(reviewer, portal, cast["reviewer"])
     reviewer.goto(f"{portal}/review/{legal_request.public_id}/")
+    open_action(reviewer, "Ask for clarification")
     reviewer.fill("textarea[name=question]", "Which account handle exactly?")
-    reviewer.click("text=Ask for clarification")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=the clock is stopped")
 
     officer_page.goto(f"{portal}/requests/{legal_request.public_id}/")
@@ -291,6 +302,30 @@ def test_journey_clarification_stops_and_restarts_the_clock(portal, page_factory
     assert officer_page.locator(".status-badge", has_text="left").count() >= 1
     legal_request.refresh_from_db()
     assert legal_request.status == Status.IN_REVIEW and legal_request.due_at is not None
+
+
+def test_review_actions_stay_in_view_and_the_page_fits_a_phone(
+    portal, page_factory, cast, tmp_path
+):
+    officer_page = page_factory()
+    log_in_with_passkey(officer_page, portal, cast["officer"])
+    legal_request = LegalRequest.objects.get(
+        reference=submit_emergency_epoc(officer_page, portal, tmp_path)
+    )
+    url = f"{portal}/review/{legal_request.public_id}/"
+    reviewer = page_factory()
+    log_in(reviewer, portal, cast["reviewer"])
+    reviewer.goto(url)
+    # Read down to the timeline: the action bar is still on screen, at its top.
+    reviewer.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    top = reviewer.evaluate("document.getElementById('action-bar').getBoundingClientRect().top")
+    assert 0 <= top < 5, top
+    # A phone, 390 px wide: no sideways scrolling, the page or an opened form.
+    reviewer.set_viewport_size({"width": 390, "height": 844})
+    for path in ("", "?action=callback", "?action=refuse", "?action=respond"):
+        reviewer.goto(url + path)
+        width = reviewer.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
 
 
 def test_refusals_a_person_would_meet(portal, page_factory, cast, tmp_path):
@@ -418,6 +453,7 @@ def test_journey_enforcing_authority_raises_a_partial_ground(portal, page_factor
     assert enforcing.holds_lapse() == 1
 
     reviewer.reload()
+    open_action(reviewer, "Respond with produced data")
     offered = reviewer.locator("input[name=categories]")
     assert sorted(offered.evaluate_all("els => els.map(e => e.value)")) == [
         "subscriber",
@@ -428,7 +464,7 @@ def test_journey_enforcing_authority_raises_a_partial_ground(portal, page_factor
     reviewer.set_input_files("input[name=files]", str(export))
     reviewer.check("input[name=categories][value=subscriber]")
     reviewer.check("input[name=categories][value=traffic]")
-    reviewer.click("text=Respond with produced data")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=Response delivered through the portal.")
     legal_request.refresh_from_db()
     assert legal_request.status == Status.RESPONDED

@@ -55,6 +55,12 @@ def action_url(legal_request, name: str) -> str:
     return reverse("review:action", args=[legal_request.public_id, name])
 
 
+def offered(legal_request, name: str) -> str:
+    """What the review page's action bar shows for an action with a form: the link that opens it
+    (?action=name); its form, posted to action_url, is rendered only once opened."""
+    return f"?action={name}#action-form"
+
+
 # --- The instrument table says how each instrument is answered ------------------------------
 
 
@@ -146,9 +152,9 @@ def test_a_tco_order_is_not_answered_with_produced_data_nor_in_text(client, offi
             reviewer=reviewer, legal_request=legal_request, answer="Done."
         )
     page = review_page(client, reviewer, legal_request)
-    assert action_url(legal_request, "confirm_removal") in page
-    assert action_url(legal_request, "respond") not in page
-    assert action_url(legal_request, "answer") not in page
+    assert offered(legal_request, "confirm_removal") in page
+    assert offered(legal_request, "respond") not in page
+    assert offered(legal_request, "answer") not in page
     assert 'name="files"' not in page
 
 
@@ -159,8 +165,8 @@ def test_only_a_removal_order_has_its_removal_confirmed(client, officer, reviewe
             reviewer=reviewer, legal_request=legal_request, removed_at=RECEIVED
         )
     page = review_page(client, reviewer, legal_request)
-    assert action_url(legal_request, "confirm_removal") not in page
-    assert action_url(legal_request, "respond") in page
+    assert offered(legal_request, "confirm_removal") not in page
+    assert offered(legal_request, "respond") in page
 
 
 def test_a_removal_is_confirmed_once_the_order_is_in_review(client, officer, reviewer):
@@ -175,9 +181,13 @@ def test_a_removal_is_confirmed_once_the_order_is_in_review(client, officer, rev
 def test_reviewer_confirms_the_removal_through_the_page(client, officer, reviewer):
     legal_request = in_review(client, officer, reviewer, Instrument.TCO_REMOVAL)
     with time_machine.travel(RECEIVED + timedelta(minutes=50), tick=False):
-        page = review_page(client, reviewer, legal_request)
+        assert offered(legal_request, "confirm_removal") in review_page(
+            client, reviewer, legal_request
+        )
+        detail = reverse("review:detail", args=[legal_request.public_id])
+        page = client.get(detail, {"action": "confirm_removal"}).content.decode()
         assert 'name="removed_at"' in page and 'type="datetime-local"' in page
-        verified_login(client, reviewer)
+        assert 'value="2026-11-27T' in page  # opened with now, in the reviewer's zone
         response = act(
             client,
             legal_request,
@@ -234,13 +244,13 @@ def test_an_inquiry_discloses_no_data_and_a_production_order_gets_no_text_answer
     assert not policies.decide(reviewer, "respond", inquiry)
     assert not policies.decide(reviewer, "confirm_removal", inquiry)
     page = review_page(client, reviewer, inquiry)
-    assert action_url(inquiry, "answer") in page
-    assert action_url(inquiry, "respond") not in page
+    assert offered(inquiry, "answer") in page
+    assert offered(inquiry, "respond") not in page
 
     epoc = in_review(client, officer, reviewer, Instrument.EPOC)
     with pytest.raises(lifecycle.TransitionError):
         review_services.legal_request_answer(reviewer=reviewer, legal_request=epoc, answer="x")
-    assert action_url(epoc, "answer") not in review_page(client, reviewer, epoc)
+    assert offered(epoc, "answer") not in review_page(client, reviewer, epoc)
 
 
 def test_reviewer_answers_through_the_page(client, officer, reviewer):
@@ -322,10 +332,14 @@ def test_no_message_on_a_closed_request_nor_an_empty_one(client, officer, review
 def test_the_page_tells_which_action_stops_the_clock(client, officer, reviewer):
     legal_request = in_review(client, officer, reviewer, Instrument.EPOC)
     page = review_page(client, reviewer, legal_request)
-    assert action_url(legal_request, "message_officer") in page
-    assert action_url(legal_request, "clarify") in page
-    assert "the clock stops until it answers" in page
-    assert "the clock keeps running" in page
+    assert offered(legal_request, "message_officer") in page
+    assert offered(legal_request, "clarify") in page
+    assert "Send the message (the clock keeps running)" in page
+    detail = reverse("review:detail", args=[legal_request.public_id])
+    clarify = client.get(detail, {"action": "clarify"}).content.decode()
+    assert "the clock stops until it answers" in clarify
+    message = client.get(detail, {"action": "message_officer"}).content.decode()
+    assert "the clock keeps running" in message and 'name="body"' in message
     verified_login(client, reviewer)
     response = act(client, legal_request, "message_officer", {"body": "Noted, thank you."})
     assert response.status_code == 302
@@ -373,4 +387,4 @@ def test_answers_are_offered_in_french(client, officer, reviewer):
     finally:
         translation.activate(settings.LANGUAGE_CODE)
     assert '<html lang="fr">' in page
-    assert action_url(tco, "confirm_removal") in page
+    assert offered(tco, "confirm_removal") in page

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 # Ceilings for the small case: session, user, device, roles, the page's own reads (and, for the
 # detail page, the access-log write). Raise one only with a reason.
 QUEUE_MAX_QUERIES = 12
-DETAIL_MAX_QUERIES = 30
+# The detail page makes 17 for an ordinary request (call-backs, approvals and produced data are
+# read only where they can exist); the ceiling leaves room for a new action's rule, not for more.
+DETAIL_MAX_QUERIES = 20
 LIST_MAX_QUERIES = 12
 REFERENCE = re.compile(r"LR-\d{4}-\d{6}")
 
@@ -123,9 +125,12 @@ def test_officer_home_queries_do_not_grow_with_what_waits(
     each."""
 
     def waiting(count: int) -> None:
-        submit_inquiries(client, officer, count * 3)
+        submit_inquiries(client, officer, count * 2)
+        for _ in range(count):  # answered with produced data, which an inquiry never is
+            assert submit(client, Instrument.EPOC).status_code == 302
         fresh = LegalRequest.objects.filter(status=Status.SUBMITTED).order_by("pk")
-        asked, answered = list(fresh[:count]), list(fresh[count : count * 2])
+        asked = list(fresh.filter(instrument=Instrument.INQUIRY)[:count])
+        answered = list(fresh.filter(instrument=Instrument.EPOC))
         for legal_request in asked + answered:
             review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)
         for legal_request in asked:

@@ -126,7 +126,7 @@ def test_detail_shows_the_verification_evidence(client, officer, reviewer, autho
     assert authority.source_reference in page
     assert "matches this authority in the registry" in page
     assert "Power check: the registry and the law allow" in page
-    assert "otp_totp.totpdevice" in page  # the second factor used at submission
+    assert "Authenticator app" in page  # the second factor used at submission, named
     assert "New officer account" in page  # the factory's officer was created today
     assert "order.pdf" in page
     assert AccessLog.objects.filter(
@@ -256,7 +256,11 @@ def test_refusal_without_explanation_is_refused(client, officer, reviewer):
     legal_request = new_request(client, officer)
     verified_login(client, reviewer)
     response = act(client, legal_request, "refuse", {"ground": "other", "explanation": ""})
-    assert response.status_code == 302
+    # The form comes back with the field's error, the ground as chosen.
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This field is required." in page
+    assert '<option value="other" selected>' in page
     legal_request.refresh_from_db()
     assert legal_request.status == Status.SUBMITTED
 
@@ -299,10 +303,12 @@ def test_preservation_is_confirmed_and_its_extension_too(client, officer, review
 def test_wrong_state_is_refused_with_a_message(client, officer, reviewer):
     legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    response = act(client, legal_request, "close")
-    assert response.status_code == 302
-    follow = client.get(response.url).content.decode()
-    assert "cannot become" in follow
+    response = act(client, legal_request, "close", {"note": "Nothing to keep"})
+    # The closing form comes back with the reason, the note as typed.
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "cannot become" in page
+    assert 'value="Nothing to keep"' in page
     legal_request.refresh_from_db()
     assert legal_request.status == Status.SUBMITTED
 
@@ -343,8 +349,10 @@ def test_assign_to_me_is_one_click_and_gone_once_assigned(client, officer, revie
 def test_destructive_actions_look_apart_and_ask_first(client, officer, reviewer):
     legal_request = new_request(client, officer)
     verified_login(client, reviewer)
-    page = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
-    # Refuse (open now; close, offered once answered, is marked the same way in the template).
+    page = client.get(
+        reverse("review:detail", args=[legal_request.public_id]) + "?action=refuse"
+    ).content.decode()
+    # Refuse (open now; close, offered once answered, is marked the same way in ACTIONS).
     url = reverse("review:action", args=[legal_request.public_id, "refuse"])
     form = re.search(rf'<form [^>]*action="{url}"[^>]*>.*?</form>', page, re.S).group(0)
     assert "data-confirm=" in form and "button-danger" in form
