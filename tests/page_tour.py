@@ -26,7 +26,10 @@ LONG_URL = (
     "1234567890123456789/comments?thread=abcdefghijklmnopqrstuvwxyz0123456789&ref=share"
 )
 LONG_WORD = "Rechtshilfeersuchen" * 4
-LONG_FILE_NAME = "subscriber-and-traffic-data-for-kidnapper-account-2026-11-01-to-2026-11-26.csv"
+# Officers' own words are in French here: the French tour (tests/portal/test_i18n.py) then finds
+# no English that is not the interface's.
+STATEMENT = "Le compte sert à organiser l'infraction sur laquelle porte l'enquête."
+LONG_FILE_NAME = "donnees-abonne-et-trafic-du-compte-kidnapper-du-2026-11-01-au-2026-11-26.csv"
 
 
 @dataclass
@@ -168,7 +171,7 @@ def build_tour(
     epoc = VALID[Instrument.EPOC]
 
     def epoc_named(name: str, **extra) -> dict:
-        return {**epoc, "case_reference": name, **extra}
+        return {**epoc, "case_reference": name, "statement_of_reasons": STATEMENT, **extra}
 
     long_targets = f"{LONG_URL}\n@kidnapper.account"
     open_request = _submitted(
@@ -177,7 +180,7 @@ def build_tour(
         epoc_named(
             "OFAC-2026-OPEN",
             targets=long_targets,
-            statement_of_reasons=f"The account posted {LONG_URL} ({LONG_WORD}).",
+            statement_of_reasons=f"Le compte a publié {LONG_URL} ({LONG_WORD}).",
         ),
         "OFAC-2026-OPEN",
     )
@@ -185,12 +188,12 @@ def build_tour(
     review_services.legal_request_ask_clarification(
         reviewer=reviewer,
         legal_request=open_request,
-        question=f"Is {LONG_URL} the account's only post?",
+        question=f"Est-ce que {LONG_URL} est la seule publication du compte ?",
     )
     message_post_by_officer(
         officer=officer,
         legal_request=LegalRequest.objects.get(pk=open_request.pk),
-        body=f"Yes: {LONG_URL} and {LONG_WORD}.",
+        body=f"Oui : {LONG_URL} et {LONG_WORD}.",
     )
     tour.requests["open"] = open_request
 
@@ -206,28 +209,37 @@ def build_tour(
         legal_request=LegalRequest.objects.get(pk=responded.pk),
         files=[SimpleUploadedFile(LONG_FILE_NAME, b"account,ip\nkidnapper.account,192.0.2.7\n")],
         partial=True,
-        note=f"The traffic data ends on 2026-11-20: {LONG_WORD}.",
+        note=f"Les données de trafic s'arrêtent le 20 novembre : {LONG_WORD}.",
     )
     tour.requests["responded"] = responded
 
     refused = _submitted(
         client,
         Instrument.INQUIRY,
-        {**VALID[Instrument.INQUIRY], "case_reference": "OFAC-2026-NO"},
+        {
+            **VALID[Instrument.INQUIRY],
+            "case_reference": "OFAC-2026-NO",
+            "statement_of_reasons": "Combien de temps gardez-vous les comptes supprimés ?",
+        },
         "OFAC-2026-NO",
     )
     review_services.legal_request_refuse(
         reviewer=reviewer,
         legal_request=refused,
         ground="data_not_stored",
-        explanation=f"Deleted accounts are purged after 30 days ({LONG_URL}).",
+        explanation=f"Les comptes supprimés sont effacés après 30 jours ({LONG_URL}).",
     )
     tour.requests["refused"] = refused
 
     tour.requests["emergency"] = _submitted(
         client,
         Instrument.EMERGENCY_DISCLOSURE,
-        {**VALID[Instrument.EMERGENCY_DISCLOSURE], "targets": long_targets},
+        {
+            **VALID[Instrument.EMERGENCY_DISCLOSURE],
+            "targets": long_targets,
+            "statement_of_reasons": "Un utilisateur annonce une attaque contre une école demain.",
+            "emergency_justification": "Menace imminente pour la vie des élèves.",
+        },
         VALID[Instrument.EMERGENCY_DISCLOSURE]["case_reference"],
     )
 

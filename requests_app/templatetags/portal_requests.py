@@ -1,18 +1,74 @@
+import re
+
 from django import template
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from requests_app import instruments
 from requests_app.holds import hold_text
-from requests_app.models import OPEN_STATUSES
+from requests_app.models import OPEN_STATUSES, RefusalGround, RequestEvent, Status
 from requests_app.notifications import format_duration
 from requests_app.policies import submit_block
 from requests_app.risk import stored_snapshot
 from requests_app.views import emergency_choices
 
 register = template.Library()
+
+# Where a second factor's id (django-otp's persistent_id, "otp_totp.totpdevice/3") comes from.
+_DEVICE_KINDS = {
+    "django_otp_webauthn.": gettext_noop("Passkey"),
+    "otp_totp.": gettext_noop("Authenticator app"),
+    "otp_static.": gettext_noop("Backup code"),
+}
+_DELIVERED = re.compile(r"^Categories delivered: (?P<codes>[a-z_, ]+)\.\s*(?P<rest>.*)$", re.S)
+
+
+@register.filter
+def category_labels(codes) -> str:
+    """Data categories by their names in the reader's language, never their codes."""
+    return ", ".join(
+        str(instruments.DataCategory(code).label)
+        if code in instruments.DataCategory.values
+        else code
+        for code in codes or []
+    )
+
+
+@register.filter
+def status_label(code: str) -> str:
+    return str(Status(code).label) if code in Status.values else code
+
+
+@register.filter
+def device_label(persistent_id: str) -> str:
+    """The kind of second factor a request was submitted with, and its number."""
+    for prefix, label in _DEVICE_KINDS.items():
+        if persistent_id.startswith(prefix):
+            return f"{gettext(label)} (#{persistent_id.rpartition('/')[2]})"
+    return persistent_id
+
+
+@register.filter
+def event_detail(event) -> str:
+    """An event's detail in the reader's language. The record keeps it in English, with codes
+    (a refusal's "data_not_stored: ...", the categories delivered): here the codes become their
+    names, and a detail that is a label of the interface ("Clarification requested") is
+    translated. Free text (a note, an explanation) is shown as written."""
+    detail = event.detail
+    if event.kind == RequestEvent.Kind.REFUSED:
+        ground, colon, explanation = detail.partition(": ")
+        if colon and ground in RefusalGround.values:
+            return gettext("%(ground)s: %(explanation)s") % {
+                "ground": RefusalGround(ground).label,
+                "explanation": explanation,
+            }
+    if delivered := _DELIVERED.match(detail):
+        categories = category_labels([code.strip() for code in delivered["codes"].split(",")])
+        shown = gettext("Categories delivered: %(categories)s.") % {"categories": categories}
+        return f"{shown} {delivered['rest']}".strip()
+    return gettext(detail) if detail else detail
 
 
 @register.simple_tag
