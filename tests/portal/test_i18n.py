@@ -283,6 +283,63 @@ CODE_PATTERNS = {
 # Short strings of the interface that French shares (or keeps) and that cannot betray a missing
 # translation.
 SAME_IN_FRENCH = {"Instrument", "Message", "Messages", "Documents", "Notes", "Code", "Total"}
+# Common English words of a web interface, for text a template writes without marking it for
+# translation (which the source's marked strings would not list).
+COMMON_ENGLISH = {
+    "Submit",
+    "Save",
+    "Cancel",
+    "Back",
+    "Delete",
+    "Download",
+    "Search",
+    "Status",
+    "Reference",
+    "Received",
+    "Deadline",
+    "Overdue",
+    "overdue",
+    "Request",
+    "Requests",
+    "Account",
+    "Log out",
+    "Sign in",
+    "Sign up",
+    "Home",
+    "Details",
+    "Unknown",
+    "left",
+    "Yes",
+    "None",
+    "Name",
+    "Actions",
+    "Open",
+    "Closed",
+    "Submitted",
+    "Draft",
+    "Emergency",
+    "Review",
+    "Assigned",
+    "Unassigned",
+    "Timeline",
+    "Send",
+    "Change",
+    "Show",
+    "Hide",
+    "Next",
+    "Previous",
+    "Language",
+    "Time zone",
+    "Passkeys",
+    "Settings",
+    "Password",
+    "E-mail",
+    "Filter",
+    "Apply",
+    "Today",
+    "days",
+    "hours",
+}
 SOURCE_DIRS = ("authorities", "requests_app", "portal")
 _TEMPLATE_STRING = re.compile(r"\{%\s*(?:translate|trans)\s+(['\"])(.+?)\1")
 _PYTHON_STRING = re.compile(
@@ -348,7 +405,7 @@ def english_strings() -> list[str]:
         e.get("msgstr", "") for e in _po_entries(CATALOGUE / "django.po") if e.get("msgid")
     )
     kept = []
-    for english in _interface_strings():
+    for english in _interface_strings() | COMMON_ENGLISH:
         if len(english) < 4 or not re.search(r"[A-Za-z]{3}", english) or english in SAME_IN_FRENCH:
             continue
         if re.search(r"%\(|%s|\{|<|\\", english):
