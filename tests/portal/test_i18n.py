@@ -164,6 +164,14 @@ def test_french_catalogue_is_complete_and_compiled():
     assert len(compiled._catalog) >= len(entries)
 
 
+def test_every_string_marked_for_translation_is_in_the_french_catalogue():
+    """A string marked in a template or in Python but missing from the catalogue shows in
+    English on a French page: `makemessages` was not run after it was added."""
+    in_catalogue = {e["msgid"] for e in _po_entries(CATALOGUE / "django.po") if e.get("msgid")}
+    missing = sorted(s for s in _interface_strings() if s not in in_catalogue and "\\" not in s)
+    assert missing == []
+
+
 def test_language_picker_works_without_login(client):
     response = client.post(reverse("set_language"), {"language": "fr", "next": "/"})
     assert response.status_code == 302
@@ -342,9 +350,11 @@ COMMON_ENGLISH = {
 }
 SOURCE_DIRS = ("authorities", "requests_app", "portal")
 _TEMPLATE_STRING = re.compile(r"\{%\s*(?:translate|trans)\s+(['\"])(.+?)\1")
+# gettext("...") and _("...") with their literal, adjacent literals joined as Python joins them.
 _PYTHON_STRING = re.compile(
-    r"\b(?:_|gettext|gettext_lazy|gettext_noop|pgettext(?:_lazy)?\(\s*\"[^\"]*\",)\(\s*\"((?:[^\"\\]|\\.)+)\""
+    r"\b(?:_|gettext|gettext_lazy|gettext_noop)\(\s*((?:\"(?:[^\"\\]|\\.)*\"\s*)+)[,)]"
 )
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 class _VisibleText(HTMLParser):
@@ -394,7 +404,10 @@ def _interface_strings() -> set[str]:
     for folder in SOURCE_DIRS:
         for module in (root / folder).rglob("*.py"):
             if "migrations" not in module.parts:
-                found |= set(_PYTHON_STRING.findall(module.read_text()))
+                found |= {
+                    "".join(_LITERAL.findall(literals))
+                    for literals in _PYTHON_STRING.findall(module.read_text())
+                }
     return found
 
 
