@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, gettext_noop, ngettext
 
 from requests_app import instruments
+from requests_app.forms import LANGUAGES as ORDER_LANGUAGES
 from requests_app.holds import hold_text
 from requests_app.models import OPEN_STATUSES, RefusalGround, RequestEvent, Status
 from requests_app.notifications import format_duration
@@ -34,6 +35,12 @@ def category_labels(codes) -> str:
         else code
         for code in codes or []
     )
+
+
+@register.filter
+def order_language(code: str) -> str:
+    """The language an order is written in, by its name ("French"), not its code ("fr")."""
+    return str(dict(ORDER_LANGUAGES).get(code, code))
 
 
 @register.filter

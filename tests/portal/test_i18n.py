@@ -283,6 +283,8 @@ def test_utc_stays_the_default_zone(client, officer):
 CODE_PATTERNS = {
     "snake_case code": re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b\.?"),
     "raw ISO date-time": re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|[+-]\d{2}:\d{2}\b"),
+    # The order's language, shown after the heading "Langue" as "fr" instead of "Français".
+    "language code": re.compile(r"\bLangue (?:[a-z]{2}|other)(?=\s+[A-Z])"),
     "one-word code": re.compile(
         r"\b(?:subscriber|traffic|submitted|responded|refused|withdrawn|closed|preserved|draft"
         r"|created|amendment|assigned|accepted|callback|epoc|inquiry|reviewer|auditor)\b"
