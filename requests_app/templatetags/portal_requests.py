@@ -9,7 +9,13 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 from requests_app import instruments
 from requests_app.forms import LANGUAGES as ORDER_LANGUAGES
 from requests_app.holds import hold_text
-from requests_app.models import OPEN_STATUSES, RefusalGround, RequestEvent, Status
+from requests_app.models import (
+    OPEN_STATUSES,
+    Notification,
+    RefusalGround,
+    RequestEvent,
+    Status,
+)
 from requests_app.notifications import format_duration
 from requests_app.policies import submit_block
 from requests_app.risk import stored_snapshot
@@ -22,6 +28,16 @@ _DEVICE_KINDS = {
     "django_otp_webauthn.": gettext_noop("Passkey"),
     "otp_totp.": gettext_noop("Authenticator app"),
     "otp_static.": gettext_noop("Backup code"),
+}
+# What an e-mail of the outbox is, by its template, for the leads' list of failing e-mails.
+_EMAIL_KINDS = {
+    "request_received": gettext_noop("Acknowledgment of receipt"),
+    "request_status_changed": gettext_noop("Status changed"),
+    "clarification_requested": gettext_noop("Clarification requested"),
+    "clarification_answered": gettext_noop("Clarification answer"),
+    "response_ready": gettext_noop("Response with produced data"),
+    "enforcing_decision": gettext_noop("Decision of the enforcing authority"),
+    "daily_digest": gettext_noop("Daily digest"),
 }
 _DELIVERED = re.compile(r"^Categories delivered: (?P<codes>[a-z_, ]+)\.\s*(?P<rest>.*)$", re.S)
 
@@ -55,6 +71,16 @@ def device_label(persistent_id: str) -> str:
         if persistent_id.startswith(prefix):
             return f"{gettext(label)} (#{persistent_id.rpartition('/')[2]})"
     return persistent_id
+
+
+@register.filter
+def email_kind(row: dict) -> str:
+    """A failing e-mail by what it is ("Deadline reached", "Status changed"), not by its
+    template's file name; a template this list does not know yet by its name."""
+    if row.get("alert_kind") in Notification.AlertKind.values and row["alert_kind"]:
+        return str(Notification.AlertKind(row["alert_kind"]).label)
+    label = _EMAIL_KINDS.get(row.get("template", ""))
+    return gettext(label) if label else row.get("template", "")
 
 
 @register.filter
