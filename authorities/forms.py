@@ -140,8 +140,20 @@ class ReplaceSecondFactorForm(forms.Form):
     )
 
 
+class LanguageSelect(forms.Select):
+    """Each language named in itself ("English", "Français") and marked so (lang), as the
+    header's picker does: screen readers then say each name in its own language."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        option["attrs"]["lang"] = value
+        return option
+
+
 class PreferencesForm(forms.Form):
-    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    language = forms.ChoiceField(
+        label=_("Language"), choices=settings.LANGUAGES, widget=LanguageSelect
+    )
     time_zone = forms.ChoiceField(
         label=_("Time zone"),
         choices=time_zone_choices,

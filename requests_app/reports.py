@@ -118,7 +118,13 @@ def dashboard(user, *, now: datetime | None = None) -> Dashboard:
             notifications_failing()
             .order_by("created_at")
             .values(
-                "key", "request__reference", "template", "attempts", "last_error", "send_after"
+                "key",
+                "request__reference",
+                "template",
+                "alert_kind",
+                "attempts",
+                "last_error",
+                "send_after",
             )[:FAILURES_SHOWN]
         ),
     )

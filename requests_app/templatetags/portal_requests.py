@@ -2,20 +2,21 @@ import re
 
 from django import template
 from django.urls import reverse
-from django.utils import dateformat, timezone, translation
+from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from authorities.second_factor import device_kind_label
 from portal import kept_forms
 from requests_app import instruments, selectors
+from requests_app.forms import LANGUAGES as ORDER_LANGUAGES
 from requests_app.holds import hold_text
-from requests_app.instruments import DataCategory
 from requests_app.lifecycle import in_english
 from requests_app.models import (
     OPEN_STATUSES,
     CallbackVerification,
     EnforcingGround,
+    Notification,
     RefusalGround,
     RequestEvent,
     Status,
@@ -26,6 +27,33 @@ from requests_app.risk import stored_snapshot
 from requests_app.views import emergency_choices
 
 register = template.Library()
+
+# What an e-mail of the outbox is, by its template, for the leads' list of failing e-mails.
+_EMAIL_KINDS = {
+    "request_received": gettext_noop("Acknowledgment of receipt"),
+    "request_status_changed": gettext_noop("Status changed"),
+    "clarification_requested": gettext_noop("Clarification requested"),
+    "clarification_answered": gettext_noop("Clarification answer"),
+    "response_ready": gettext_noop("Response with produced data"),
+    "enforcing_decision": gettext_noop("Decision of the enforcing authority"),
+    "daily_digest": gettext_noop("Daily digest"),
+}
+
+
+@register.filter
+def order_language(code: str) -> str:
+    """The language an order is written in, by its name ("French"), not its code ("fr")."""
+    return str(dict(ORDER_LANGUAGES).get(code, code))
+
+
+@register.filter
+def email_kind(row: dict) -> str:
+    """A failing e-mail by what it is ("Deadline reached", "Status changed"), not by its
+    template's file name; a template this list does not know yet by its name."""
+    if row.get("alert_kind") in Notification.AlertKind.values and row["alert_kind"]:
+        return str(Notification.AlertKind(row["alert_kind"]).label)
+    label = _EMAIL_KINDS.get(row.get("template", ""))
+    return gettext(label) if label else row.get("template", "")
 
 
 @register.simple_tag
@@ -232,22 +260,14 @@ def officer_agenda(officer):
 
 
 @register.filter
-def language_name(code: str) -> str:
-    """A request's language code ("en") as its name in the reader's language ("English")."""
-    try:
-        return translation.get_language_info(code)["name_translated"]
-    except KeyError:
-        return code
-
-
-@register.filter
 def category_labels(codes) -> str:
     """Data category codes as their labels, in the order given."""
     return ", ".join(_category_label(code) for code in codes or ())
 
 
 def _category_label(code: str) -> str:
-    return str(DataCategory(code).label) if code in DataCategory.values else code
+    category = instruments.DataCategory
+    return str(category(code).label) if code in category.values else code
 
 
 @register.filter
@@ -257,7 +277,10 @@ def status_label(code: str) -> str:
 
 @register.filter
 def second_factor_label(device_id: str) -> str:
-    return device_kind_label(device_id)
+    """A second factor by its kind and number ("Authenticator app (#4)"), never its stored id."""
+    if not device_id:
+        return ""
+    return f"{device_kind_label(device_id)} (#{device_id.rpartition('/')[2]})"
 
 
 @register.filter

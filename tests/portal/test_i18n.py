@@ -3,6 +3,7 @@ viewer's time zone with the zone named."""
 
 import gettext as gnu_gettext
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from authorities.constants import Instrument
 from requests_app.models import LegalRequest
 from requests_app.notifications import deliver_all_due
 from tests.conftest import verified_login
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, OfficerFactory
+from tests.page_tour import PAGES, build_tour, client_for
 from tests.requests_app.helpers import submit
 
 pytestmark = pytest.mark.django_db
@@ -162,6 +164,14 @@ def test_french_catalogue_is_complete_and_compiled():
     assert len(compiled._catalog) >= len(entries)
 
 
+def test_every_string_marked_for_translation_is_in_the_french_catalogue():
+    """A string marked in a template or in Python but missing from the catalogue shows in
+    English on a French page: `makemessages` was not run after it was added."""
+    in_catalogue = {e["msgid"] for e in _po_entries(CATALOGUE / "django.po") if e.get("msgid")}
+    missing = sorted(s for s in _interface_strings() if s not in in_catalogue and "\\" not in s)
+    assert missing == []
+
+
 def test_language_picker_works_without_login(client):
     response = client.post(reverse("set_language"), {"language": "fr", "next": "/"})
     assert response.status_code == 302
@@ -262,3 +272,244 @@ def test_utc_stays_the_default_zone(client, officer):
         listing = page(client, reverse("requests:list"))
     assert "<dt>Received</dt><dd>2026-01-15 10:05 UTC</dd>" in detail
     assert "Times in UTC." in listing
+
+
+# --- Every main page in French: no internal code, no English ---------------------------------
+
+# Internal values that are not words of either language: snake_case codes (status_changed,
+# data_not_stored, emergency_disclosure, otp_totp), a raw ISO timestamp, and the one-word codes
+# of statuses, event kinds, data categories and instruments that are English words but not French
+# ones (the French pages say "Reçue", "Données relatives aux abonnés"...).
+CODE_PATTERNS = {
+    "snake_case code": re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b\.?"),
+    "raw ISO date-time": re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|[+-]\d{2}:\d{2}\b"),
+    # The order's language, shown after the heading "Langue" as "fr" instead of "Français".
+    "language code": re.compile(r"\bLangue (?:[a-z]{2}|other)(?=\s+[A-Z])"),
+    "one-word code": re.compile(
+        r"\b(?:subscriber|traffic|submitted|responded|refused|withdrawn|closed|preserved|draft"
+        r"|created|amendment|assigned|accepted|callback|epoc|inquiry|reviewer|auditor)\b"
+    ),
+}
+# Short strings of the interface that French shares (or keeps) and that cannot betray a missing
+# translation.
+SAME_IN_FRENCH = {"Instrument", "Message", "Messages", "Documents", "Notes", "Code", "Total"}
+# Common English words of a web interface, for text a template writes without marking it for
+# translation (which the source's marked strings would not list).
+COMMON_ENGLISH = {
+    "Submit",
+    "Save",
+    "Cancel",
+    "Back",
+    "Delete",
+    "Download",
+    "Search",
+    "Status",
+    "Reference",
+    "Received",
+    "Deadline",
+    "Overdue",
+    "overdue",
+    "Request",
+    "Requests",
+    "Account",
+    "Log out",
+    "Sign in",
+    "Sign up",
+    "Home",
+    "Details",
+    "Unknown",
+    "left",
+    "Yes",
+    "None",
+    "Name",
+    "Actions",
+    "Open",
+    "Closed",
+    "Submitted",
+    "Draft",
+    "Emergency",
+    "Review",
+    "Assigned",
+    "Unassigned",
+    "Timeline",
+    "Send",
+    "Change",
+    "Show",
+    "Hide",
+    "Next",
+    "Previous",
+    "Language",
+    "Time zone",
+    "Passkeys",
+    "Settings",
+    "Password",
+    "E-mail",
+    "Filter",
+    "Apply",
+    "Today",
+    "days",
+    "hours",
+}
+SOURCE_DIRS = ("authorities", "requests_app", "portal")
+_TEMPLATE_STRING = re.compile(r"\{%\s*(?:translate|trans)\s+(['\"])(.+?)\1")
+# gettext("...") and _("...") with their literal, adjacent literals joined as Python joins them.
+_PYTHON_STRING = re.compile(
+    r"\b(?:_|gettext|gettext_lazy|gettext_noop)\(\s*((?:\"(?:[^\"\\]|\\.)*\"\s*)+)[,)]"
+)
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+class _VisibleText(HTMLParser):
+    """What a reader sees or hears in French: text outside script and style and outside elements
+    marked as in another language, and the attributes read out or shown (title, aria-label,
+    placeholder, alt, and data-label, shown by CSS on a phone)."""
+
+    SHOWN_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "data-label")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        # Elements whose text is hidden, or in another language on purpose (the language
+        # picker names each language in itself: "English").
+        self._hidden_tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        lang = dict(attrs).get("lang")
+        if tag in ("script", "style", "template") or (tag != "html" and lang and lang != "fr"):
+            self._hidden_tags.append(tag)
+        self.parts += [value for name, value in attrs if name in self.SHOWN_ATTRIBUTES and value]
+        if tag == "input" and dict(attrs).get("type") in ("submit", "button"):
+            self.parts.append(dict(attrs).get("value") or "")
+
+    def handle_endtag(self, tag):
+        if self._hidden_tags and self._hidden_tags[-1] == tag:
+            self._hidden_tags.pop()
+
+    def handle_data(self, data):
+        if not self._hidden_tags:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+def _interface_strings() -> set[str]:
+    """The English strings the code marks for translation (templates and Python), whether the
+    catalogue has them yet or not: a string missing from it shows in English too."""
+    root = Path(settings.BASE_DIR)
+    found: set[str] = set()
+    for template in (root / "templates").rglob("*.html"):
+        found |= {match[1] for match in _TEMPLATE_STRING.findall(template.read_text())}
+    for folder in SOURCE_DIRS:
+        for module in (root / folder).rglob("*.py"):
+            if "migrations" not in module.parts:
+                found |= {
+                    "".join(_LITERAL.findall(literals))
+                    for literals in _PYTHON_STRING.findall(module.read_text())
+                }
+    return found
+
+
+def english_strings() -> list[str]:
+    """The interface's English strings that cannot appear on a French page: not the same in
+    French, not a word the French translations use, long enough to mean something."""
+    french_texts = " ".join(
+        e.get("msgstr", "") for e in _po_entries(CATALOGUE / "django.po") if e.get("msgid")
+    )
+    kept = []
+    for english in _interface_strings() | COMMON_ENGLISH:
+        if len(english) < 4 or not re.search(r"[A-Za-z]{3}", english) or english in SAME_IN_FRENCH:
+            continue
+        if re.search(r"%\(|%s|\{|<|\\", english):
+            continue
+        with translation.override("fr"):
+            if translation.gettext(english) == english and english in french_texts:
+                continue
+        if re.search(rf"(?<![\w-]){re.escape(english)}(?![\w-])", french_texts):
+            continue
+        kept.append(english)
+    return sorted(kept, key=len, reverse=True)
+
+
+def _inside_address(text: str, match: re.Match) -> bool:
+    """A match that is part of an e-mail address, a URL or a time zone name (user data)."""
+    before, after = text[: match.start()], text[match.end() :]
+    return bool(re.search(r"[\w.@/-]$", before) or re.match(r"[@/-]|\.\w", after))
+
+
+def leaks_in(text: str, english: list[str]) -> list[str]:
+    def shown(match: re.Match) -> str:
+        return repr(text[max(0, match.start() - 30) : match.end() + 30])
+
+    found = [
+        f"{name} {match.group(0)!r} in {shown(match)}"
+        for name, pattern in CODE_PATTERNS.items()
+        for match in pattern.finditer(text)
+        if not _inside_address(text, match)
+    ]
+    for phrase in english:
+        for match in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text):
+            if not _inside_address(text, match):
+                found.append(f"English {phrase!r} in {shown(match)}")
+                break
+    return sorted(set(found))
+
+
+def test_main_pages_in_french_show_no_internal_code_and_no_english(
+    officer, colleague, reviewer, lead, auditor, enforcer
+):
+    """Every page of tests/page_tour.py, read by users whose language is French: a page that
+    shows a code (a data category, an event kind, a refusal ground), a raw ISO date or an
+    English string of the interface fails, each listed with its page."""
+    newcomer = OfficerFactory(authority=officer.authority, email="claire@interieur.gouv.fr")
+    users = (officer, colleague, reviewer, lead, auditor, enforcer, newcomer)
+    for user in users:
+        user.preferred_language = "fr"
+        user.save(update_fields=["preferred_language"])
+    tour = build_tour(
+        officer=officer,
+        colleague=colleague,
+        reviewer=reviewer,
+        lead=lead,
+        auditor=auditor,
+        enforcer=enforcer,
+        newcomer=newcomer,
+    )
+    english = english_strings()
+    problems: dict[str, list[str]] = {}
+    for entry in PAGES:
+        client = french(client_for(tour, entry.who))
+        html = page(client, entry.path(tour))
+        assert '<html lang="fr">' in html, entry.name
+        if found := leaks_in(visible_text(html), english):
+            problems[entry.name] = found
+    assert problems == {}, "\n".join(
+        f"{name}:\n    " + "\n    ".join(found) for name, found in problems.items()
+    )
+
+
+def test_event_details_show_names_not_codes():
+    """The record keeps a refusal's ground and the categories delivered as codes; the pages
+    show their names in the reader's language."""
+    from requests_app.models import RequestEvent
+    from requests_app.templatetags.portal_requests import event_detail
+
+    refused = RequestEvent(kind=RequestEvent.Kind.REFUSED, detail="data_not_stored: Purged.")
+    delivered = RequestEvent(
+        kind=RequestEvent.Kind.RESPONDED,
+        detail="Categories delivered: subscriber, traffic. Two files.",
+    )
+    clarification = RequestEvent(
+        kind=RequestEvent.Kind.CLOCK_STOPPED, detail="Clarification requested"
+    )
+    assert event_detail(refused) == "The data requested is not stored: Purged."
+    assert event_detail(delivered) == (
+        "Categories delivered: Subscriber data, Traffic data. Two files."
+    )
+    with translation.override("fr"):
+        assert event_detail(refused).startswith("Les données demandées")
+        assert "Données relatives aux abonnés" in event_detail(delivered)
+        assert event_detail(clarification) == "Éclaircissement demandé"

@@ -132,7 +132,8 @@ def test_officer_list_cells_are_labelled(client, officer):
     page = client.get(reverse("requests:list")).content.decode()
     assert '<table class="stacked">' in page
     cells = body_cells(page)
-    assert len(cells) == 7  # reference, case reference, instrument, status, received, due, time left
+    # reference, case reference, instrument, status, received, due, time left
+    assert len(cells) == 7
     assert all("data-label=" in cell for cell in cells)
 
 

@@ -126,7 +126,7 @@ def test_detail_shows_the_verification_evidence(client, officer, reviewer, autho
     assert authority.source_reference in page
     assert "matches this authority in the registry" in page
     assert "Power check: the registry and the law allow" in page
-    assert "Authenticator app" in page  # the second factor used at submission, named
+    assert "Second factor at submission: Authenticator app (#" in page  # named, not its id
     assert "New officer account" in page  # the factory's officer was created today
     assert "order.pdf" in page
     assert AccessLog.objects.filter(
