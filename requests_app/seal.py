@@ -6,8 +6,10 @@ PORTAL_TSA_URL names a time-stamping authority); nothing here is hand-rolled cry
 This module reads no model: the settings module of the tests calls `demo_seal_write`.
 """
 
+import asyncio
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,6 +127,18 @@ def seal_certificates_pem() -> bytes:
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
 
 
+def _run_coroutine(coroutine):
+    """pyHanko signs asynchronously, and its sign_pdf() calls asyncio.run(), which refuses to
+    start inside a running event loop (a thread of an ASGI server, a test driving a browser):
+    there the coroutine runs in a loop of its own, on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @dataclass(frozen=True)
 class Sealed:
     pdf: bytes
@@ -152,10 +166,8 @@ def seal_pdf(pdf: bytes, *, reason: str) -> Sealed:
 
     def sign(timestamper) -> bytes:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-        output = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(
-            writer
-        )
-        return output.getvalue()
+        pdf_signer = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper)
+        return _run_coroutine(pdf_signer.async_sign_pdf(writer)).getvalue()
 
     if settings.PORTAL_TSA_URL:
         try:

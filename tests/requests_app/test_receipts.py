@@ -1,6 +1,7 @@
 """The sealed receipt of a submitted request (issue 18): written and sealed at submission,
 checked here as an authority would, with pyHanko's validator trusting the platform's CA."""
 
+import asyncio
 import hashlib
 import io
 import threading
@@ -133,6 +134,19 @@ def test_submission_stores_a_sealed_receipt_intact_and_trusted(client, officer, 
     assert status.bottom_line
     # The whole file is covered: nothing appended after sealing.
     assert status.coverage.name == "ENTIRE_FILE"
+
+
+def test_a_pdf_is_sealed_from_inside_a_running_event_loop(platform_ca):
+    """pyHanko's sign_pdf() calls asyncio.run(): inside a running loop (an ASGI server's thread,
+    the browser tests' Playwright) it refused, and a submission was a 500."""
+
+    async def submission_inside_a_loop() -> seal.Sealed:
+        return seal.seal_pdf(pdf_bytes(), reason="Receipt of LR-2026-000001")
+
+    sealed = asyncio.run(submission_inside_a_loop())
+
+    status = _validate(sealed.pdf, platform_ca)
+    assert status.intact and status.valid and status.trusted
 
 
 def test_one_changed_byte_breaks_the_seal(client, officer, platform_ca):
