@@ -21,6 +21,7 @@ from tests.browser.test_journeys import (
     key_of,
     log_in,
     log_in_with_passkey,
+    open_action,
 )
 from tests.factories import PASSWORD
 from tests.requests_app.helpers import pdf_bytes
@@ -84,8 +85,9 @@ def test_journey_emergency_from_home_to_the_leads_approval(
     reviewer.goto(portal + review_path)
     reviewer.click("text=Accept for review")
     reviewer.wait_for_selector("text=Accepted for review.")
-    reviewer.select_option("select[name=outcome]", "confirmed")
-    reviewer.click("text=Record the call-back")
+    open_action(reviewer, "Record the call-back")
+    reviewer.check("input[name=outcome][value=confirmed]")
+    reviewer.click("#action-form button[type=submit]")
     reviewer.wait_for_selector("text=Call-back recorded.")
 
     # 6. The lead approves from the dashboard.
@@ -95,8 +97,9 @@ def test_journey_emergency_from_home_to_the_leads_approval(
     waiting = lead_page.locator("#approvals-waiting")
     assert "call-back confirmed: ready to approve" in waiting.inner_text()
     waiting.locator(f"a[href='{review_path}']").click()
+    open_action(lead_page, "Approve the emergency disclosure (lead)")
     lead_page.fill("input[name=otp_token]", code_for(key_of(lead), ahead=1))
-    lead_page.click("text=Approve the emergency disclosure (lead)")
+    lead_page.click("#action-form button[type=submit]")
     lead_page.wait_for_selector("text=Emergency disclosure approved.")
     assert emergency.approvals.filter(approved_by=lead).count() == 1
     lead_page.goto(portal + "/review/dashboard/")
