@@ -342,7 +342,9 @@ def event_detail(event, legal_request) -> str:
             detail,
             count=1,
         )
-    return detail
+    # A detail that is a label of the interface ("Clarification requested") in the reader's
+    # language; free text (a note, an explanation) is not in the catalogue and stays as written.
+    return gettext(detail)
 
 
 def _choice_label(choices, code: str) -> str:

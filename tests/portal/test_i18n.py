@@ -505,11 +505,11 @@ def test_event_details_show_names_not_codes():
     clarification = RequestEvent(
         kind=RequestEvent.Kind.CLOCK_STOPPED, detail="Clarification requested"
     )
-    assert event_detail(refused) == "The data requested is not stored: Purged."
-    assert event_detail(delivered) == (
+    assert event_detail(refused, None) == "The data requested is not stored: Purged."
+    assert event_detail(delivered, None) == (
         "Categories delivered: Subscriber data, Traffic data. Two files."
     )
     with translation.override("fr"):
-        assert event_detail(refused).startswith("Les données demandées")
-        assert "Données relatives aux abonnés" in event_detail(delivered)
-        assert event_detail(clarification) == "Éclaircissement demandé"
+        assert event_detail(refused, None).startswith("Les données demandées")
+        assert "Données relatives aux abonnés" in event_detail(delivered, None)
+        assert event_detail(clarification, None) == "Éclaircissement demandé"
