@@ -98,13 +98,18 @@ def _demo_lines() -> list[str]:
 
 
 def _order_lines(legal_request: LegalRequest, both) -> list[str]:
-    officer = legal_request.officer
     return [
         gettext("Reference: %(reference)s") % {"reference": legal_request.reference},
         gettext("Instrument: %(instrument)s")
         % {"instrument": instruments.rule_for(legal_request.instrument).label},
         gettext("Case reference: %(case)s") % {"case": legal_request.case_reference or "-"},
         gettext("Received: %(at)s") % {"at": both(legal_request.received_at)},
+    ]
+
+
+def _authority_lines(legal_request: LegalRequest) -> list[str]:
+    officer = legal_request.officer
+    return [
         gettext("Issuing authority: %(authority)s (%(country)s)")
         % {
             "authority": legal_request.authority.name_en,
@@ -139,7 +144,7 @@ def _notice_lines(
 
     with translation.override(legal_request.officer.preferred_language or "en"):
         lines = _demo_lines()
-        order = _order_lines(legal_request, both)
+        authority, officer = _authority_lines(legal_request)
         lines += [
             gettext("Notice: the platform cannot comply")
             if question is None
@@ -150,9 +155,9 @@ def _notice_lines(
             ),
             "",
             gettext("A. Order concerned"),
-            *order[:4],
-            gettext("B. Issuing authority"),
-            *order[4:],
+            *_order_lines(legal_request, both),
+            f"B. {authority}",
+            officer,
             gettext("C. Addressee: the platform's legal team"),
         ]
         if question is None:
@@ -195,6 +200,7 @@ def _manifest_lines(
             gettext("Delivery manifest"),
             "",
             *_order_lines(legal_request, both),
+            *_authority_lines(legal_request),
             "",
             gettext("Delivery: partial response")
             if event.kind == RequestEvent.Kind.PARTIALLY_RESPONDED

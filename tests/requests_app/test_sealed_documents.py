@@ -127,7 +127,7 @@ def test_refusal_notice_names_the_order_authority_ground_explanation_and_time(in
         "Annex III of Regulation (EU) 2023/1543",
         f"Reference: {in_review.reference}",
         "Instrument: European Production Order",
-        f"Issuing authority: {in_review.authority.name_en} ({in_review.authority.country})",
+        f"B. Issuing authority: {in_review.authority.name_en} ({in_review.authority.country})",
         "D. Ground: The order contains manifest errors",
         "The target account is given twice with two different spellings.",
         f"F. Date and time of the refusal: {_both(refusal.at)}",
