@@ -414,14 +414,11 @@ def _receipt_path(instance, filename: str) -> str:
     return f"receipts/{uuid.uuid4().hex}"
 
 
-class Receipt(models.Model):
-    """The sealed receipt of a submitted request (requests_app.receipts): a PDF written and
-    sealed in the submission's transaction, so no submitted request is ever without one. Stored
-    outside the web root; its own SHA-256 is here, and in the acknowledgment e-mail."""
+class SealedFile(models.Model):
+    """What every PDF the platform seals keeps (requests_app.sealing): the file, outside the web
+    root under a random name, its own SHA-256 (the one the e-mails quote) and how it was sealed."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    request = models.OneToOneField(LegalRequest, on_delete=models.CASCADE, related_name="receipt")
-    file = models.FileField(upload_to=_receipt_path, max_length=200)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
     sealed_at = models.DateTimeField(default=timezone.now)
@@ -429,12 +426,63 @@ class Receipt(models.Model):
     # PAdES B-T (a time-stamping authority's time) or B-B (the platform's own clock).
     timestamped = models.BooleanField(default=False)
 
+    class Meta:
+        abstract = True
+
+
+class Receipt(SealedFile):
+    """The sealed receipt of a submitted request (requests_app.receipts): a PDF written and
+    sealed in the submission's transaction, so no submitted request is ever without one. Stored
+    outside the web root; its own SHA-256 is here, and in the acknowledgment e-mail."""
+
+    request = models.OneToOneField(LegalRequest, on_delete=models.CASCADE, related_name="receipt")
+    file = models.FileField(upload_to=_receipt_path, max_length=200)
+
     def __str__(self) -> str:
         return f"receipt of {self.request_id} ({self.sha256[:12]})"
 
     @property
     def file_name(self) -> str:
         return f"receipt-{self.request.reference}.pdf"
+
+
+def _sealed_document_path(instance, filename: str) -> str:
+    return f"sealed/{uuid.uuid4().hex}"
+
+
+class SealedDocument(SealedFile):
+    """A sealed PDF the legal team's action issues (requests_app.sealing), in that action's
+    transaction: the Annex III-style notice of a refusal or of a clarification request, or the
+    manifest of a delivery of produced data. Unlike the receipt (one per request, a one-to-one
+    row), a request may have several: one per clarification asked, one per delivery; each
+    names the event that caused it."""
+
+    class Kind(models.TextChoices):
+        REFUSAL_NOTICE = "refusal_notice", _("Notice of refusal")
+        CLARIFICATION_NOTICE = "clarification_notice", _("Notice of a clarification request")
+        DELIVERY_MANIFEST = "delivery_manifest", _("Delivery manifest")
+
+    request = models.ForeignKey(
+        LegalRequest, on_delete=models.CASCADE, related_name="sealed_documents"
+    )
+    event = models.OneToOneField(
+        RequestEvent, on_delete=models.CASCADE, related_name="sealed_document"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    file = models.FileField(upload_to=_sealed_document_path, max_length=200)
+
+    class Meta:
+        ordering = ["sealed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.request_id} ({self.sha256[:12]})"
+
+    @property
+    def file_name(self) -> str:
+        stem = self.kind.replace("_", "-")
+        return (
+            f"{stem}-{self.request.reference}-{self.sealed_at.astimezone(UTC):%Y%m%dT%H%M%SZ}.pdf"
+        )
 
 
 class Notification(models.Model):

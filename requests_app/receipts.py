@@ -13,46 +13,25 @@ can name its SHA-256. The one slow part, a time-stamping authority, has a timeou
 to an untimestamped seal (seal.seal_pdf).
 """
 
-import hashlib
-import io
-import textwrap
-import unicodedata
-
-from django.core.files.base import ContentFile
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from portal.emails import local_time
 
-from . import instruments, seal
+from . import instruments, sealing
 from .models import LegalRequest, Receipt
-
-PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4 in points
-MARGIN = 56
-FONT_SIZE = 10
-LEADING = 14
-LINES_PER_PAGE = (PAGE_HEIGHT - 2 * MARGIN) // LEADING
-WRAP_AT = 92  # characters of Helvetica 10 pt in the text width, with room to spare
 
 
 def receipt_issue(*, legal_request: LegalRequest) -> Receipt:
     """Write, seal and store the receipt of a request just submitted (call it in the
     submission's transaction, once received_at and the deadlines are set)."""
-    info = seal.seal_info()
-    pdf = receipt_pdf(legal_request, demo=info.is_demo)
-    sealed = seal.seal_pdf(pdf, reason=f"Receipt of {legal_request.reference}")
-    receipt = Receipt(
-        request=legal_request,
-        size=len(sealed.pdf),
-        sha256=hashlib.sha256(sealed.pdf).hexdigest(),
-        sealed_at=timezone.now(),
-        seal_subject=info.subject[:300],
-        timestamped=sealed.timestamped,
+    receipt = Receipt(request=legal_request)
+    sealing.seal_and_store(
+        receipt,
+        lines=receipt_lines(legal_request, demo=sealing.is_demo()),
+        title=f"Receipt {legal_request.reference}",
+        reason=f"Receipt of {legal_request.reference}",
     )
-    receipt.file.save("receipt", ContentFile(sealed.pdf), save=False)
-    receipt.save()
     return receipt
 
 
@@ -62,8 +41,7 @@ def receipt_lines(legal_request: LegalRequest, *, demo: bool = False) -> list[st
     zone = officer.time_zone or "UTC"
 
     def both(value) -> str:
-        utc = local_time(value, "UTC")
-        return utc if zone == "UTC" else f"{local_time(value, zone)} ({utc})"
+        return sealing.both_times(value, zone)
 
     with translation.override(officer.preferred_language or "en"):
         lines = []
@@ -110,10 +88,7 @@ def receipt_lines(legal_request: LegalRequest, *, demo: bool = False) -> list[st
                 "(docs/receipts.md)."
             ),
         ]
-    wrapped = []
-    for line in lines:
-        wrapped += textwrap.wrap(line, WRAP_AT) or [""]
-    return wrapped
+    return sealing.wrapped(lines)
 
 
 def _legal_limit(legal_request: LegalRequest, both) -> str:
@@ -124,67 +99,3 @@ def _legal_limit(legal_request: LegalRequest, both) -> str:
     if rule.legal_period_for(emergency=legal_request.is_emergency) is None:
         return gettext("No fixed legal limit (without undue delay)")
     return gettext("Clock stopped")
-
-
-def receipt_pdf(legal_request: LegalRequest, *, demo: bool = False) -> bytes:
-    """The unsealed PDF: Helvetica (a standard font, nothing embedded), one line per row."""
-    lines = receipt_lines(legal_request, demo=demo)
-    writer = PdfFileWriter()
-    writer.document_meta.title = f"Receipt {legal_request.reference}"
-    font = writer.add_object(
-        generic.DictionaryObject(
-            {
-                generic.NameObject("/Type"): generic.NameObject("/Font"),
-                generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
-                generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
-                generic.NameObject("/Encoding"): generic.NameObject("/WinAnsiEncoding"),
-            }
-        )
-    )
-    resources = generic.DictionaryObject(
-        {generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): font})}
-    )
-    for start in range(0, len(lines), LINES_PER_PAGE):
-        content = _page_content(lines[start : start + LINES_PER_PAGE])
-        page = generic.DictionaryObject(
-            {
-                generic.NameObject("/Type"): generic.NameObject("/Page"),
-                generic.NameObject("/MediaBox"): generic.ArrayObject(
-                    [generic.NumberObject(n) for n in (0, 0, PAGE_WIDTH, PAGE_HEIGHT)]
-                ),
-                generic.NameObject("/Resources"): resources,
-                generic.NameObject("/Contents"): writer.add_object(
-                    generic.StreamObject(stream_data=content)
-                ),
-            }
-        )
-        writer.insert_page(page)
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
-
-
-def _page_content(lines: list[str]) -> bytes:
-    parts = [
-        b"BT",
-        b"/F1 %d Tf" % FONT_SIZE,
-        b"%d TL" % LEADING,
-        b"%d %d Td" % (MARGIN, PAGE_HEIGHT - MARGIN),
-    ]
-    for line in lines:
-        parts.append(b"(" + _pdf_text(line) + b") Tj T*")
-    parts.append(b"ET")
-    return b"\n".join(parts)
-
-
-def _pdf_text(text: str) -> bytes:
-    """A line in WinAnsi (the standard fonts' encoding): accents kept where it has them, other
-    letters by their base letter (NFKD), anything else as '?'; PDF string syntax escaped."""
-    encoded = bytearray()
-    for char in text:
-        try:
-            encoded += char.encode("cp1252")
-        except UnicodeEncodeError:
-            base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore")
-            encoded += base or b"?"
-    return bytes(encoded).replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")

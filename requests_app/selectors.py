@@ -46,6 +46,7 @@ from .models import (
     Receipt,
     RequestEvent,
     RequestTarget,
+    SealedDocument,
     Status,
 )
 
@@ -179,6 +180,7 @@ def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
             Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
             Prefetch("messages", queryset=Message.objects.select_related("author")),
             "produced",
+            "sealed_documents",
             Prefetch(
                 "events",
                 queryset=RequestEvent.objects.filter(visible_to_authority=True).select_related(
@@ -212,6 +214,25 @@ def receipt_get_for_officer(officer, request_public_id) -> Receipt:
     if receipt is None:
         raise Http404("No receipt.")
     return receipt
+
+
+def sealed_document_get_for_officer(
+    officer, request_public_id, document_public_id
+) -> SealedDocument:
+    """A sealed notice or delivery manifest of one of the officer's authority's requests, or
+    404."""
+    document = (
+        SealedDocument.objects.filter(
+            request__in=_officer_scope(officer),
+            request__public_id=request_public_id,
+            public_id=document_public_id,
+        )
+        .select_related("request")
+        .first()
+    )
+    if document is None:
+        raise Http404("No such document.")
+    return document
 
 
 def _attachment_in(scope, request_public_id, attachment_public_id) -> Attachment:

@@ -18,6 +18,12 @@ urlpatterns = [
     path("<uuid:public_id>/validation/", views.validation, name="validation"),
     path("<uuid:public_id>/notice/", views.refusal_notice, name="notice"),
     path("<uuid:public_id>/receipt/", views.receipt_download, name="receipt"),
+    # The sealed notices and delivery manifests (sealed_documents.py).
+    path(
+        "<uuid:public_id>/sealed/<uuid:document_id>/",
+        views.sealed_document_download,
+        name="sealed",
+    ),
     path(
         "<uuid:public_id>/produced/<uuid:produced_id>/",
         views.produced_download,

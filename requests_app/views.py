@@ -20,7 +20,7 @@ from portal import kept_forms
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
-from . import instruments, policies, selectors, services
+from . import instruments, policies, sealed_documents, selectors, services
 from .audit import access_log_record
 from .ex_post_validation import validation_state
 from .forms import (
@@ -36,9 +36,9 @@ from .models import (
     AccessLog,
     Attachment,
     LegalRequest,
-    Receipt,
-    RefusalGround,
     RequestEvent,
+    SealedDocument,
+    SealedFile,
     Status,
 )
 from .notifications import format_duration
@@ -457,11 +457,17 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
     )
     now = timezone.now()
+    sealed = legal_request.sealed_documents.all()
+    manifest = SealedDocument.Kind.DELIVERY_MANIFEST
     return render(
         request,
         "requests_app/detail.html",
         {
             "legal_request": legal_request,
+            # The sealed PDFs of the legal team's actions (sealed_documents.py): the notices
+            # beside the receipt, the delivery manifests beside the produced data.
+            "notices": [d for d in sealed if d.kind != manifest],
+            "manifests": [d for d in sealed if d.kind == manifest],
             "rule": instruments.rule_for(legal_request.instrument),
             "message_form": MessageForm(),
             "withdraw_form": WithdrawForm(),
@@ -494,6 +500,15 @@ def receipt_download(request: HttpRequest, public_id) -> FileResponse:
     """The request's sealed receipt (receipts.py), audited like any document opened."""
     receipt = selectors.receipt_get_for_officer(request.user, public_id)
     return attachment_response(request, receipt)
+
+
+@officer_only
+@never_cache
+@require_safe
+def sealed_document_download(request: HttpRequest, public_id, document_id) -> FileResponse:
+    """A sealed notice or delivery manifest (sealed_documents.py), audited like the receipt."""
+    document = selectors.sealed_document_get_for_officer(request.user, public_id, document_id)
+    return attachment_response(request, document)
 
 
 @officer_only
@@ -561,25 +576,30 @@ def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
     )
     if refusal is None:
         raise Http404
-    ground, _, explanation = refusal.detail.partition(": ")
+    ground, explanation = sealed_documents.refusal_ground_and_explanation(refusal)
     return render(
         request,
         "requests_app/refusal_notice.html",
         {
             "legal_request": legal_request,
             "refusal": refusal,
-            "ground": RefusalGround(ground).label if ground in RefusalGround.values else ground,
+            "ground": ground,
             "explanation": explanation,
             "rule": instruments.rule_for(legal_request.instrument),
+            # Its sealed PDF (none for a refusal from before sealed notices).
+            "sealed_notice": next(
+                (d for d in legal_request.sealed_documents.all() if d.event_id == refusal.pk),
+                None,
+            ),
         },
     )
 
 
-def attachment_response(request: HttpRequest, attachment: Attachment | Receipt) -> FileResponse:
+def attachment_response(request: HttpRequest, attachment: Attachment | SealedFile) -> FileResponse:
     """The opening recorded in the access log, then always a download (never rendered in the
     browser), with the type decided at upload. Every reader's attachment view ends here, and so
-    does the download of a request's sealed receipt."""
-    if isinstance(attachment, Receipt):
+    does the download of the platform's sealed PDFs (receipt, notices, manifests)."""
+    if isinstance(attachment, SealedFile):
         name, content_type = attachment.file_name, "application/pdf"
     else:
         name, content_type = attachment.original_name, attachment.content_type

@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from authorities import second_factor
 from authorities.models import User
 
-from .. import policies
+from .. import policies, sealed_documents
 from ..lifecycle import in_english, notify_authority, recompute_due_at, transition
 from ..models import (
     CallbackVerification,
@@ -28,9 +28,13 @@ from ..models import (
 )
 
 
-def _notify_status(legal_request: LegalRequest, event: RequestEvent) -> None:
+def _notify_status(
+    legal_request: LegalRequest, event: RequestEvent, *, extra: dict | None = None
+) -> None:
     # One e-mail per event: the key makes a retried action never mail twice.
-    notify_authority(legal_request, key=f"status:{event.pk}", template="request_status_changed")
+    notify_authority(
+        legal_request, key=f"status:{event.pk}", template="request_status_changed", extra=extra
+    )
 
 
 @transaction.atomic
@@ -92,8 +96,14 @@ def legal_request_ask_clarification(
         body=question,
     )
     recompute_due_at(legal_request)
+    notice = sealed_documents.clarification_notice_issue(
+        legal_request=legal_request, event=event, question=message
+    )
     notify_authority(
-        legal_request, key=f"clarification:{event.pk}", template="clarification_requested"
+        legal_request,
+        key=f"clarification:{event.pk}",
+        template="clarification_requested",
+        extra=sealed_documents.email_context(notice),
     )
     return message
 
@@ -120,7 +130,8 @@ def legal_request_refuse(
         detail=f"{ground}: {explanation.strip()}",
         answered_at=timezone.now(),
     )
-    _notify_status(legal_request, event)
+    notice = sealed_documents.refusal_notice_issue(legal_request=legal_request, event=event)
+    _notify_status(legal_request, event, extra=sealed_documents.email_context(notice))
     return event
 
 
@@ -148,6 +159,7 @@ def legal_request_respond(
     _check_categories(legal_request, categories)
     now = timezone.now()
     expires = now + timedelta(days=settings.PORTAL_PRODUCED_DATA_DAYS)
+    delivered = []
     for uploaded in files:
         _check_produced_file(uploaded)
         digest = hashlib.sha256()
@@ -164,6 +176,7 @@ def legal_request_respond(
         )
         produced.file.save("produced", uploaded, save=False)
         produced.save()
+        delivered.append(produced)
     target = Status.PARTIALLY_RESPONDED if partial else Status.RESPONDED
     detail = note.strip()
     if categories:
@@ -176,7 +189,15 @@ def legal_request_respond(
         detail=detail,
         answered_at=legal_request.answered_at or now,
     )
-    notify_authority(legal_request, key=f"response:{event.pk}", template="response_ready")
+    manifest = sealed_documents.delivery_manifest_issue(
+        legal_request=legal_request, event=event, produced=delivered, released_by=reviewer
+    )
+    notify_authority(
+        legal_request,
+        key=f"response:{event.pk}",
+        template="response_ready",
+        extra=sealed_documents.email_context(manifest),
+    )
     return event
 
 

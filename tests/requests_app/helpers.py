@@ -2,14 +2,20 @@
 through the pages."""
 
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pikepdf
 import time_machine
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 
 from authorities.constants import Instrument
 from requests_app.models import LegalRequest, Status
@@ -116,3 +122,67 @@ def submitted(client, officer, count: int) -> list[LegalRequest]:
         deliver_all_due()  # the acknowledgments
     mail.outbox.clear()
     return list(LegalRequest.objects.exclude(status=Status.DRAFT).order_by("pk"))
+
+
+# Sealed PDFs (receipts, notices, manifests): certificates of the tests' own, and the check an
+# authority makes (docs/receipts.md).
+
+
+def certificate(
+    subject: str, key, issuer: x509.Name, issuer_key, *, ca: bool, time_stamping: bool = False
+):
+    now = datetime.now(UTC)
+    usage = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    usage.update(
+        {"key_cert_sign": True, "crl_sign": True}
+        if ca
+        else {"digital_signature": True, "content_commitment": True}
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(x509.KeyUsage(**usage), critical=True)
+    )
+    if time_stamping:  # RFC 3161 2.3: a TSA's certificate has only this purpose, critical
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def seal_validation(pdf: bytes, ca):
+    """pyHanko's verdict on a sealed PDF's one signature, trusting only `ca`."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    [signature] = reader.embedded_signatures
+    return validate_pdf_signature(signature, ValidationContext(trust_roots=[ca]))
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a sealed PDF shows, read back with pikepdf (each Tj string of each page), its
+    lines joined by spaces: a sentence the PDF wraps over two lines is found whole."""
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        return " ".join(
+            bytes(operands[0]).decode("cp1252")
+            for page in document.pages
+            for operands, operator in pikepdf.parse_content_stream(page)
+            if str(operator) == "Tj"
+        )

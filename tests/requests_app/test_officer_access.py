@@ -32,6 +32,8 @@ def request_urls(legal_request: LegalRequest, attachment: Attachment, produced) 
             kwargs["attachment_id"] = attachment.public_id
         if "produced_id" in pattern:
             kwargs["produced_id"] = produced.public_id
+        if "document_id" in pattern:  # a sealed notice or delivery manifest
+            kwargs["document_id"] = legal_request.sealed_documents.first().public_id
         urls.append(reverse(f"requests:{name}", kwargs=kwargs))
     return urls
 
@@ -69,8 +71,8 @@ def test_every_request_url_is_404_for_an_officer_of_another_authority(client, a_
     attachment = a_request.attachments.first()
     urls = request_urls(a_request, attachment, a_request.produced.get())
     # detail, edit, messages, withdraw, delete draft, copy, preservation, validation, notice,
-    # receipt, produced data, documents
-    assert len(urls) == 12
+    # receipt, sealed notices and manifests, produced data, documents
+    assert len(urls) == 13
     before = (a_request.status, a_request.messages.count(), a_request.events.count())
     verified_login(client, outsider)
     cells = 0

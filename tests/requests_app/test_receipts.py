@@ -5,113 +5,35 @@ import asyncio
 import hashlib
 import io
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from asn1crypto import keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import DummyTimeStamper
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 
 from authorities.constants import Instrument
 from requests_app import checks, seal
 from requests_app.models import AccessLog, LegalRequest, Receipt
 from tests.conftest import verified_login
-from tests.requests_app.helpers import delivered_emails, pdf_bytes, pdf_upload, submit
+from tests.requests_app.helpers import (
+    certificate,
+    delivered_emails,
+    pdf_bytes,
+    pdf_upload,
+    seal_validation,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
-
-PASSPHRASE = "receipt-test"
-
-
-def _certificate(
-    subject: str, key, issuer: x509.Name, issuer_key, *, ca: bool, time_stamping: bool = False
-):
-    now = datetime.now(UTC)
-    usage = dict.fromkeys(
-        (
-            "digital_signature",
-            "content_commitment",
-            "key_encipherment",
-            "data_encipherment",
-            "key_agreement",
-            "key_cert_sign",
-            "crl_sign",
-            "encipher_only",
-            "decipher_only",
-        ),
-        False,
-    )
-    usage.update(
-        {"key_cert_sign": True, "crl_sign": True}
-        if ca
-        else {"digital_signature": True, "content_commitment": True}
-    )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-        .add_extension(x509.KeyUsage(**usage), critical=True)
-    )
-    if time_stamping:  # RFC 3161 2.3: a TSA's certificate has only this purpose, critical
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-@pytest.fixture
-def platform_ca_keys():
-    """A CA of the tests' own: its certificate and key."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test platform CA")])
-    return _certificate("Test platform CA", ca_key, ca_name, ca_key, ca=True), ca_key
-
-
-@pytest.fixture
-def platform_ca(settings, tmp_path, platform_ca_keys):
-    """A seal certificate the test CA issued, configured as the platform's seal; returns the CA
-    certificate an authority would trust."""
-    ca, ca_key = platform_ca_keys
-    ca_name = ca.subject
-    seal_key = ec.generate_private_key(ec.SECP256R1())
-    seal_certificate = _certificate("Portal seal", seal_key, ca_name, ca_key, ca=False)
-    path = tmp_path / "seal.p12"
-    path.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"seal",
-            seal_key,
-            seal_certificate,
-            [ca],
-            serialization.BestAvailableEncryption(PASSPHRASE.encode()),
-        )
-    )
-    settings.PORTAL_SEAL_P12 = str(path)
-    settings.PORTAL_SEAL_PASSPHRASE = PASSPHRASE
-    return asn1_x509.Certificate.load(ca.public_bytes(serialization.Encoding.DER))
-
-
-def _validate(pdf: bytes, ca):
-    """pyHanko's verdict on the receipt's one signature, trusting only `ca`."""
-    reader = PdfFileReader(io.BytesIO(pdf))
-    [signature] = reader.embedded_signatures
-    return validate_pdf_signature(signature, ValidationContext(trust_roots=[ca]))
 
 
 def _submitted(client, officer) -> LegalRequest:
@@ -129,7 +51,7 @@ def test_submission_stores_a_sealed_receipt_intact_and_trusted(client, officer, 
     assert receipt.size == len(pdf)
     assert receipt.seal_subject == "CN=Portal seal"
     assert not receipt.timestamped  # no PORTAL_TSA_URL: PAdES B-B
-    status = _validate(pdf, platform_ca)
+    status = seal_validation(pdf, platform_ca)
     assert status.intact and status.valid and status.trusted
     assert status.bottom_line
     # The whole file is covered: nothing appended after sealing.
@@ -156,7 +78,7 @@ def test_one_changed_byte_breaks_the_seal(client, officer, platform_ca):
     pdf[at + len("LR-")] = ord("9") if pdf[at + len("LR-")] != ord("9") else ord("8")
 
     try:
-        status = _validate(bytes(pdf), platform_ca)
+        status = seal_validation(bytes(pdf), platform_ca)
     except Exception:  # noqa: S110 (a validator that refuses the file is a broken seal too)
         return
     assert not status.intact
@@ -168,9 +90,9 @@ def test_a_receipt_sealed_by_another_ca_is_not_trusted(client, officer, platform
     legal_request = _submitted(client, officer)
     other_key = ec.generate_private_key(ec.SECP256R1())
     other_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone else")])
-    other = _certificate("Someone else", other_key, other_name, other_key, ca=True)
+    other = certificate("Someone else", other_key, other_name, other_key, ca=True)
 
-    status = _validate(
+    status = seal_validation(
         legal_request.receipt.file.read(),
         asn1_x509.Certificate.load(other.public_bytes(serialization.Encoding.DER)),
     )
@@ -211,7 +133,7 @@ def time_stamping_authority(settings, platform_ca_keys):
     plain HTTP server), its certificate issued by the test CA; PORTAL_TSA_URL names it."""
     ca, ca_key = platform_ca_keys
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    tsa_certificate = _certificate(
+    tsa_certificate = certificate(
         "Test TSA", tsa_key, ca.subject, ca_key, ca=False, time_stamping=True
     )
     stamper = DummyTimeStamper(
@@ -256,7 +178,7 @@ def test_with_a_time_stamping_authority_the_receipt_is_time_stamped(
     legal_request = _submitted(client, officer)
 
     assert legal_request.receipt.timestamped
-    status = _validate(legal_request.receipt.file.read(), platform_ca)
+    status = seal_validation(legal_request.receipt.file.read(), platform_ca)
     assert status.bottom_line
     assert status.timestamp_validity is not None
     assert status.timestamp_validity.intact and status.timestamp_validity.trusted
@@ -273,7 +195,7 @@ def test_receipt_with_an_unreachable_time_stamping_authority_is_still_sealed(
     legal_request = _submitted(client, officer)
 
     assert not legal_request.receipt.timestamped
-    assert _validate(legal_request.receipt.file.read(), platform_ca).bottom_line
+    assert seal_validation(legal_request.receipt.file.read(), platform_ca).bottom_line
 
 
 def test_officer_downloads_the_receipt_from_the_request_page_and_it_is_audited(client, officer):

@@ -128,6 +128,8 @@ EXPECTED = {
     "requests:notice": OFFICER_OWN_GET,
     # The sealed receipt of the submitted request (issue 18).
     "requests:receipt": OFFICER_OWN_GET,
+    # A sealed notice (refusal, clarification) or delivery manifest of that request (issue 18).
+    "requests:sealed": OFFICER_OWN_GET,
     "requests:produced": OFFICER_OWN_GET,
     "requests:attachment": OFFICER_OWN_GET,
     "review:queue": LEGAL_GET,
@@ -232,6 +234,8 @@ def fill(name: str, pattern: URLPattern, world) -> str:
             kwargs[param] = getattr(legal_request.attachments.first(), "public_id", uuid.uuid4())
         elif param == "produced_id":
             kwargs[param] = getattr(legal_request.produced.first(), "public_id", uuid.uuid4())
+        elif param == "document_id":
+            kwargs[param] = legal_request.sealed_documents.first().public_id
         elif param == "instrument":
             kwargs[param] = "inquiry"
         elif param == "name":
