@@ -67,7 +67,7 @@ def test_a_pdf_is_sealed_from_inside_a_running_event_loop(platform_ca):
 
     sealed = asyncio.run(submission_inside_a_loop())
 
-    status = _validate(sealed.pdf, platform_ca)
+    status = seal_validation(sealed.pdf, platform_ca)
     assert status.intact and status.valid and status.trusted
 
 
