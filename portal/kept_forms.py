@@ -6,8 +6,9 @@ it has logged in again, second factor included.
    signed. Only such forms are kept, never a login, password or code form.
 2. On a POST without a live session (portal.middleware, after the CSRF check), `keep` reads that
    field, checks the signature and the path, and keeps the posted text fields (not files, not the
-   CSRF token) in the cache under the hash of a random one-time token. The token goes in an
-   HttpOnly cookie, never in a URL; the cache entry expires after `KEEP_SECONDS`.
+   CSRF token) in the database (KeptForm: Redis may be flushed at any time) under the hash of a
+   random one-time token. The token goes in an HttpOnly cookie, never in a URL; the row expires
+   after `KEEP_SECONDS`, and expired rows are deleted as the next form is kept.
 3. On the form's page, `take` gives the fields back only to a verified session of the same
    account on the same path, once: the entry is deleted as it is read.
 """
@@ -15,11 +16,15 @@ it has logged in again, second factor included.
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from portal.models import KeptForm
 
 FIELD = "portal_kept_form"
 COOKIE = "portal_kept_form"
@@ -43,8 +48,8 @@ def hidden_value(request: HttpRequest) -> str:
     return signing.dumps({"user": request.user.pk, "path": request.path}, salt=SALT)
 
 
-def _cache_key(token: str) -> str:
-    return "kept-form:" + hashlib.sha256(token.encode()).hexdigest()
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _owner(request: HttpRequest) -> int | None:
@@ -76,10 +81,16 @@ def keep(request: HttpRequest, response: HttpResponse) -> bool:
         return False
     files = [uploaded.name for name in request.FILES for uploaded in request.FILES.getlist(name)]
     token = secrets.token_urlsafe(32)
-    cache.set(
-        _cache_key(token),
-        {"user": owner, "path": request.path, "data": data, "files": files},
-        timeout=KEEP_SECONDS,
+    now = timezone.now()
+    # Typed text does not linger: what expired (never taken back) goes now.
+    KeptForm.objects.filter(expires_at__lte=now).delete()
+    KeptForm.objects.create(
+        token_hash=_token_hash(token),
+        user_id=owner,
+        path=request.path[:500],
+        data=data,
+        files=files,
+        expires_at=now + timedelta(seconds=KEEP_SECONDS),
     )
     response.set_cookie(
         COOKIE,
@@ -98,10 +109,20 @@ def take(request: HttpRequest) -> Kept | None:
     user = request.user
     if not token or not (user.is_authenticated and user.is_verified()):
         return None
-    key = _cache_key(token)
-    entry = cache.get(key)
-    # Another account's form (a shared computer) stays for its owner until it expires.
-    if not entry or entry["user"] != user.pk or entry["path"] != request.path:
-        return None
-    cache.delete(key)
-    return Kept(data=entry["data"], files=entry["files"])
+    # Another account's form (a shared computer) stays for its owner until it expires. Locked
+    # and deleted as it is read: two tabs cannot both take it.
+    with transaction.atomic():
+        entry = (
+            KeptForm.objects.select_for_update()
+            .filter(
+                token_hash=_token_hash(token),
+                user=user,
+                path=request.path,
+                expires_at__gt=timezone.now(),
+            )
+            .first()
+        )
+        if entry is None:
+            return None
+        entry.delete()
+    return Kept(data=entry.data, files=entry.files)

@@ -2,17 +2,21 @@
 gone, session row expired) is kept server-side and given back to the same account after a full
 login; the idle-timeout warning and its keep-alive endpoint."""
 
+import hashlib
 import re
 import time
+from datetime import timedelta
 
 import pytest
 import time_machine
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from authorities.constants import Instrument
 from portal import kept_forms
+from portal.models import KeptForm
 from requests_app.models import LegalRequest
 from tests.conftest import current_code, verified_login
 from tests.factories import PASSWORD
@@ -80,6 +84,31 @@ def test_a_form_posted_after_the_session_row_expired_is_back_after_the_new_login
     assert "back in the form" in page and "Attach these files again: order.pdf." in page
     # Once: a second visit shows an empty form.
     assert TYPED["statement_of_reasons"] not in _shown(client)
+
+
+def test_a_kept_form_is_a_database_row_under_the_hash_of_its_token(client, officer):
+    """Not the cache: Redis may be flushed or restarted at any time (a typed emergency request
+    would be lost). The token itself is only in the browser's cookie."""
+    field = _open_form(client, officer)
+    Session.objects.all().delete()
+    stale = KeptForm.objects.create(
+        token_hash="0" * 64,
+        user=officer,
+        path=FORM,
+        data={},
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    _post_typed(client, field)
+    [kept] = KeptForm.objects.all()  # the expired row went as this one was kept
+    assert kept.pk != stale.pk
+    token = client.cookies[kept_forms.COOKIE].value
+    assert kept.token_hash == hashlib.sha256(token.encode()).hexdigest() != token
+    assert kept.user == officer and kept.path == FORM
+    assert kept.data["statement_of_reasons"] == [TYPED["statement_of_reasons"]]
+    assert kept.files == ["order.pdf"]
+    _full_login(client, officer)
+    assert TYPED["statement_of_reasons"] in _shown(client)
+    assert not KeptForm.objects.exists()  # taken once, then gone
 
 
 def test_a_form_posted_without_the_session_cookie_is_kept_too(client, officer):
@@ -167,7 +196,7 @@ def test_a_kept_form_expires(client, officer, monkeypatch):
     field = _open_form(client, officer)
     Session.objects.all().delete()
     _post_typed(client, field)
-    time.sleep(1.5)  # the cache (Redis) drops the entry on its own
+    time.sleep(1.5)
     _full_login(client, officer)
     assert TYPED["statement_of_reasons"] not in _shown(client)
 
