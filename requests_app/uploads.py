@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext, gettext_noop
 
-from requests_app import filecheck
+from requests_app import filecheck, trust
 
 CONTENT_TYPES = {"pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg"}
 EXTENSIONS = {"pdf": {".pdf"}, "png": {".png"}, "jpeg": {".jpg", ".jpeg"}}
@@ -34,6 +34,8 @@ class CheckedFile:
     pages: int | None
     sha256: str
     size: int
+    # One record per embedded signature (requests_app/pdfsignatures.py), [] for none.
+    signatures: list[dict] = field(default_factory=list)
 
 
 def _checker_argv(*arguments: str) -> list[str]:
@@ -56,12 +58,13 @@ class CheckerServer:
         self._process: subprocess.Popen | None = None
         self._owner = os.getpid()
 
-    def check(self, path: str) -> dict | None:
+    def check(self, path: str, anchors: str | None = None) -> dict | None:
         if not self._lock.acquire(blocking=False):
             return None
         try:
             process = self._running()
-            process.stdin.write(path.encode() + b"\n")
+            request = {"path": path, "anchors": anchors}
+            process.stdin.write(json.dumps(request).encode() + b"\n")
             process.stdin.flush()
             # The server stops its child at CHILD_WALL_SECONDS; a silent server is stopped here.
             if not select.select([process.stdout], [], [], CHILD_WALL_SECONDS + 5)[0]:
@@ -112,11 +115,11 @@ def _limit_spawned_checker() -> None:
     filecheck.limit_resources(CHILD_CPU_SECONDS, CHILD_MEMORY_BYTES)
 
 
-def spawn_checker(path: str) -> dict:
+def spawn_checker(path: str, anchors: str | None = None) -> dict:
     """One check in a fresh process: the fallback when the server cannot take it."""
     try:
         completed = subprocess.run(  # noqa: S603 - fixed argv, our own module
-            _checker_argv(path),
+            _checker_argv(path, *([anchors] if anchors else [])),
             capture_output=True,
             timeout=CHILD_WALL_SECONDS,
             preexec_fn=_limit_spawned_checker,  # noqa: PLW1509 - no threads are started before exec
@@ -135,7 +138,8 @@ def spawn_checker(path: str) -> dict:
 
 
 def _run_checker(path: str) -> dict:
-    return checker_server.check(path) or spawn_checker(path)
+    anchors = trust.anchors_file()
+    return checker_server.check(path, anchors) or spawn_checker(path, anchors)
 
 
 def check_upload(uploaded: UploadedFile) -> CheckedFile:
@@ -184,6 +188,7 @@ def check_upload(uploaded: UploadedFile) -> CheckedFile:
         pages=outcome.get("pages"),
         sha256=digest.hexdigest(),
         size=uploaded.size,
+        signatures=outcome.get("signatures") or [],
     )
 
 
