@@ -172,15 +172,11 @@ def _result(
     signatures: list[dict] | None = None,
 ):
     """`details`: values for the %(...)s parts of `problem`, each a phrase marked for
-    translation or a PDF name."""
-    return {
-        "ok": ok,
-        "kind": kind,
-        "pages": pages,
-        "problem": problem,
-        "details": details or {},
-        "signatures": signatures or [],
-    }
+    translation or a PDF name; `signatures`: an accepted PDF's (pdfsignatures.verify)."""
+    result = {"ok": ok, "kind": kind, "pages": pages, "problem": problem, "details": details or {}}
+    if signatures is not None:
+        result["signatures"] = signatures
+    return result
 
 
 def check_pdf(path: str, data: bytes, anchors: str | None = None) -> dict:

@@ -301,8 +301,8 @@ def _order_documents(legal_request: LegalRequest):
 
 def signature_signals(legal_request: LegalRequest) -> list[tuple[str, dict]]:
     """The risk signals of the order's signatures (risk.compute_signals), as (code, params):
-    an instrument that needs an order document and none of them signed; each signature's
-    problems, naming the document."""
+    an instrument that needs an order document (not an inquiry, whose documents are optional
+    context) and none of them signed; each signature's problems, naming the document."""
     from . import instruments
 
     documents = _order_documents(legal_request)
@@ -310,7 +310,7 @@ def signature_signals(legal_request: LegalRequest) -> list[tuple[str, dict]]:
     needs_document = (
         instruments.DOCUMENTS in instruments.rule_for(legal_request.instrument).required
     )
-    if (needs_document or documents) and not any(doc.signatures for doc in documents):
+    if needs_document and not any(doc.signatures for doc in documents):
         signals.append(("order_unsigned", {}))
     authority = legal_request.authority
     for document in documents:

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext, gettext_noop
 
-from requests_app import filecheck, trust
+from requests_app import filecheck
 
 CONTENT_TYPES = {"pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg"}
 EXTENSIONS = {"pdf": {".pdf"}, "png": {".png"}, "jpeg": {".jpg", ".jpeg"}}
@@ -137,13 +137,14 @@ def spawn_checker(path: str, anchors: str | None = None) -> dict:
         return {"ok": False, "problem": filecheck.CHECKER_STOPPED}
 
 
-def _run_checker(path: str) -> dict:
-    anchors = trust.anchors_file()
+def _run_checker(path: str, anchors: str | None) -> dict:
     return checker_server.check(path, anchors) or spawn_checker(path, anchors)
 
 
-def check_upload(uploaded: UploadedFile) -> CheckedFile:
-    """The checked facts of an upload, or ValidationError with a message naming the file."""
+def check_upload(uploaded: UploadedFile, *, anchors: str | None = None) -> CheckedFile:
+    """The checked facts of an upload, or ValidationError with a message naming the file.
+    `anchors`: the trust anchors file (trust.anchors_file()) its signatures are verified
+    against; without it they are reported, none trusted."""
     name = PurePath(uploaded.name or "file").name
     limit = settings.PORTAL_MAX_UPLOAD_BYTES
     if uploaded.size is None or uploaded.size > limit:
@@ -160,7 +161,7 @@ def check_upload(uploaded: UploadedFile) -> CheckedFile:
             scratch.write(chunk)
         scratch.flush()
         uploaded.seek(0)
-        outcome = _run_checker(scratch.name)
+        outcome = _run_checker(scratch.name, anchors)
     if not outcome.get("ok"):
         # The checker's problems are English phrases marked for translation (filecheck.py).
         problem = gettext(outcome.get("problem") or gettext_noop("could not be checked"))

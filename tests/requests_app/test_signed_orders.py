@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from authorities.admin import AuthorityForm
 from authorities.constants import Instrument
-from requests_app import risk
+from requests_app import risk, trust
 from requests_app.models import Attachment, LegalRequest, QualifiedCA, TrustedList
 from requests_app.uploads import check_upload
 from tests.conftest import verified_login
@@ -58,7 +58,9 @@ def signed_by(ca, **signer) -> bytes:
 
 
 def check(content: bytes) -> list[dict]:
-    return check_upload(SimpleUploadedFile("order.pdf", content)).signatures
+    return check_upload(
+        SimpleUploadedFile("order.pdf", content), anchors=trust.anchors_file()
+    ).signatures
 
 
 def import_list(tmp_path, content: bytes, name: str = "FR-TL.xml") -> str:
