@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from authorities.admin import AuthorityForm
 from authorities.constants import Instrument
-from requests_app import risk, trust
+from requests_app import checks, risk, trust
 from requests_app.models import Attachment, LegalRequest, QualifiedCA, TrustedList
 from requests_app.uploads import check_upload
 from tests.conftest import verified_login
@@ -338,3 +338,13 @@ def test_staff_edit_signing_identifiers_one_per_line_in_the_admin_form():
         "LEGFR-0042\nParquet de Paris"
     )
     assert "signing_identifiers" in AuthorityForm._meta.fields
+
+
+def test_a_typo_in_the_signature_settings_stops_start_up(settings, tmp_path):
+    settings.PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS = ["epoc", "epcо"]
+    settings.PORTAL_SIGNATURE_TRUST_ANCHORS = [str(tmp_path / "missing.pem")]
+
+    found = {problem.id: problem.msg for problem in checks.check_signature_settings()}
+
+    assert "'epcо'" in found[checks.UNKNOWN_SIGNATURE_INSTRUMENT]
+    assert "missing.pem" in found[checks.TRUST_ANCHOR_UNUSABLE]
