@@ -403,8 +403,9 @@ class Attachment(models.Model):
     pages = models.PositiveIntegerField(null=True, blank=True)
     checks = models.JSONField(default=dict)
     # What the sandboxed checker found of the PDF's signatures at upload, one record each
-    # (requests_app/pdfsignatures.py); [] for an unsigned file or an image.
-    signatures = models.JSONField(default=list, blank=True)
+    # (requests_app/pdfsignatures.py); [] for an unsigned file or an image; None for a document
+    # uploaded before signatures were verified (not known, not unsigned).
+    signatures = models.JSONField(default=list, blank=True, null=True)
 
     class Meta:
         ordering = ["uploaded_at", "pk"]

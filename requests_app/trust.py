@@ -310,7 +310,8 @@ def signature_signals(legal_request: LegalRequest) -> list[tuple[str, dict]]:
     needs_document = (
         instruments.DOCUMENTS in instruments.rule_for(legal_request.instrument).required
     )
-    if needs_document and not any(doc.signatures for doc in documents):
+    checked = [doc for doc in documents if doc.signatures is not None]
+    if needs_document and len(checked) == len(documents) and not any(d.signatures for d in checked):
         signals.append(("order_unsigned", {}))
     authority = legal_request.authority
     for document in documents:
@@ -423,6 +424,7 @@ class SignedDocument:
     name: str
     sentences: list[str]
     ok: bool
+    checked: bool = True
 
 
 def signature_panel(legal_request: LegalRequest) -> list[SignedDocument]:
@@ -433,6 +435,7 @@ def signature_panel(legal_request: LegalRequest) -> list[SignedDocument]:
             name=document.original_name,
             sentences=[sentence(record, authority) for record in document.signatures or []],
             ok=any(not problems(record, authority) for record in document.signatures or []),
+            checked=document.signatures is not None,
         )
         for document in _order_documents(legal_request)
     ]

@@ -12,10 +12,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Documents uploaded before: NULL, "not checked" (not "unsigned"); new ones: a list.
         migrations.AddField(
             model_name='attachment',
             name='signatures',
-            field=models.JSONField(blank=True, default=list),
+            field=models.JSONField(blank=True, null=True),
+        ),
+        migrations.AlterField(
+            model_name='attachment',
+            name='signatures',
+            field=models.JSONField(blank=True, default=list, null=True),
         ),
         migrations.CreateModel(
             name='TrustedList',

@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from authorities.admin import AuthorityForm
 from authorities.constants import Instrument
@@ -348,3 +349,16 @@ def test_a_typo_in_the_signature_settings_stops_start_up(settings, tmp_path):
 
     assert "'epcо'" in found[checks.UNKNOWN_SIGNATURE_INSTRUMENT]
     assert "missing.pem" in found[checks.TRUST_ANCHOR_UNUSABLE]
+
+
+def test_a_document_uploaded_before_signatures_were_checked_is_not_called_unsigned(
+    client, officer, reviewer
+):
+    assert submit_order(client, officer, pdf_bytes()).status_code == 302
+    legal_request = LegalRequest.objects.get()
+    Attachment.objects.filter(request=legal_request).update(signatures=None)  # migration 0016
+
+    now = [signal.code for signal in risk.compute_signals(legal_request, now=timezone.now())]
+    assert "order_unsigned" not in now
+    page = review_page(client, reviewer, legal_request)
+    assert "Not checked for signatures (uploaded before signatures were verified)." in page
