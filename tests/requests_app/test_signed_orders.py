@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from authorities import registry_import
 from authorities.admin import AuthorityForm
 from authorities.constants import Instrument
 from requests_app import checks, risk, trust
@@ -362,3 +363,13 @@ def test_a_document_uploaded_before_signatures_were_checked_is_not_called_unsign
     assert "order_unsigned" not in now
     page = review_page(client, reviewer, legal_request)
     assert "Not checked for signatures (uploaded before signatures were verified)." in page
+
+
+def test_a_staff_edit_of_the_signing_identifiers_is_in_the_registry_change_log(authority, staff):
+    before = registry_import.authority_snapshot(authority)
+    authority.signing_identifiers = ["LEGFR-0042"]
+    authority.save()
+
+    change = registry_import.registry_change_record(authority=authority, before=before, by=staff)
+
+    assert change.in_words() == ["Signing identifiers: added LEGFR-0042"]
