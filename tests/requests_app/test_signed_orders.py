@@ -18,7 +18,7 @@ from authorities.admin import AuthorityForm
 from authorities.constants import Instrument
 from requests_app import checks, risk, trust
 from requests_app.models import Attachment, LegalRequest, QualifiedCA, TrustedList
-from requests_app.uploads import check_upload
+from requests_app.uploads import check_upload, spawn_checker
 from tests.conftest import verified_login
 from tests.requests_app.helpers import pdf_bytes, pdf_upload, submit
 from tests.requests_app.signing import (
@@ -373,3 +373,20 @@ def test_a_staff_edit_of_the_signing_identifiers_is_in_the_registry_change_log(a
     change = registry_import.registry_change_record(authority=authority, before=before, by=staff)
 
     assert change.in_words() == ["Signing identifiers: added LEGFR-0042"]
+
+
+def test_checker_reports_a_broken_signature_and_the_fallback_checker_sees_the_same(
+    trusted_ca, tmp_path
+):
+    signed = bytearray(signed_by(trusted_ca))
+    # One byte of the document changed inside the signed range (the page's /MediaBox).
+    at = signed.index(b"/MediaBox [ 0 0 612 792 ]") + len(b"/MediaBox [ 0 0 61")
+    signed[at] = ord("3")
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(bytes(signed))
+
+    [served] = check(bytes(signed))
+    [spawned] = spawn_checker(str(path), trust.anchors_file())["signatures"]
+
+    assert not served["intact"] and not spawned["intact"]
+    assert trust.problems(served, authority=None) == ["signature_broken"]
