@@ -41,10 +41,28 @@ class InstrumentsField(forms.MultipleChoiceField):
         return [code for code in Instrument.values if code in chosen]
 
 
+class LinesField(forms.CharField):
+    """A JSON list of short texts, typed one per line; blank lines and repeats are dropped."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        lines = (line.strip() for line in (super().to_python(value) or "").splitlines())
+        return list(dict.fromkeys(line for line in lines if line))
+
+
 class AuthorityForm(forms.ModelForm):
     instruments = InstrumentsField(
         label=gettext_lazy("Instruments"),
         help_text=gettext_lazy("What the official source says this authority may issue."),
+    )
+    signing_identifiers = LinesField(
+        label=gettext_lazy("Signing identifiers"),
+        required=False,
+        help_text=Authority._meta.get_field("signing_identifiers").help_text,
     )
 
     class Meta:
@@ -64,6 +82,7 @@ class AuthorityForm(forms.ModelForm):
             "status_reason",
             "colleagues_see_requests",
             "enforcing",
+            "signing_identifiers",
         ]
 
 

@@ -58,6 +58,17 @@ class Authority(ChoiceLabels, models.Model):
         default=False,
         help_text="May act as the enforcing authority under e-Evidence Art. 8 (registry file).",
     )
+    # Not in the registry file: staff learn them from the authority (its seal's certificate).
+    signing_identifiers = models.JSONField(
+        "signing identifiers",
+        default=list,
+        blank=True,
+        help_text=(
+            "Organisation names (O) or identifiers (organizationIdentifier, e.g. "
+            "LEGFR-12345678) in the certificates that sign this authority's orders, one per "
+            "line. The official and English names always count."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

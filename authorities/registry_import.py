@@ -178,7 +178,7 @@ def registry_change_record(
 ) -> RegistryChange | None:
     """Record a staff edit made in the admin (`before` is _authority_snapshot taken earlier, {}
     for an authority added there). Returns the change, or None when nothing changed."""
-    changes = _diff(before, _authority_snapshot(authority))
+    changes = _diff(before, _admin_snapshot(authority))
     if not changes:
         return None
     if not before:
@@ -191,4 +191,13 @@ def registry_change_record(
     )
 
 
-authority_snapshot = _authority_snapshot
+def _admin_snapshot(authority: Authority) -> dict:
+    """What staff may edit in the admin: the registry's fields, and who may sign the
+    authority's orders (not in the registry file, so not compared by an import)."""
+    return {
+        **_authority_snapshot(authority),
+        "signing_identifiers": list(authority.signing_identifiers or []),
+    }
+
+
+authority_snapshot = _admin_snapshot

@@ -203,6 +203,14 @@ PORTAL_SEAL_P12 = env.str(
 PORTAL_SEAL_PASSPHRASE = env.str("PORTAL_SEAL_PASSPHRASE", default="demo-seal" if DEBUG else "")
 # An RFC 3161 time-stamping authority: receipts are then PAdES B-T (a trusted time), else B-B.
 PORTAL_TSA_URL = env.str("PORTAL_TSA_URL", default="")
+# Signed orders (docs/security.md, "Signature verification"): PEM files of CA certificates whose
+# signatures are trusted besides the qualified CAs of imported EU trusted lists
+# (manage.py import_trust_list), and the instruments (codes, e.g. epoc,tco_removal) whose order
+# must carry a valid signature of the issuing authority to be submitted.
+PORTAL_SIGNATURE_TRUST_ANCHORS = env.list("PORTAL_SIGNATURE_TRUST_ANCHORS", default=[])
+PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS = env.list(
+    "PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS", default=[]
+)
 # One uploaded document at most (the front proxy should cap request bodies a little above this).
 PORTAL_MAX_UPLOAD_BYTES = env.int("PORTAL_MAX_UPLOAD_MB", default=20) * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600

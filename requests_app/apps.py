@@ -29,9 +29,15 @@ class RequestsAppConfig(AppConfig):
         # The instrument table against the law: no internal deadline later than the legal one.
         from django.core import checks as django_checks
 
-        from .checks import check_enforcing_state, check_legal_time_limits, check_seal
+        from .checks import (
+            check_enforcing_state,
+            check_legal_time_limits,
+            check_seal,
+            check_signature_settings,
+        )
 
         django_checks.register(check_legal_time_limits)
         django_checks.register(check_enforcing_state)
         # The seal of the receipts: none, and the portal does not start (docs/receipts.md).
         django_checks.register(check_seal)
+        django_checks.register(check_signature_settings)

@@ -21,6 +21,40 @@ SETTING_MISSING = "requests_app.E002"
 NOT_A_MEMBER_STATE = "requests_app.E003"
 NO_SEAL = "requests_app.E004"
 NO_DEMO_SEAL_YET = "requests_app.W004"
+UNKNOWN_SIGNATURE_INSTRUMENT = "requests_app.E005"
+TRUST_ANCHOR_UNUSABLE = "requests_app.E006"
+
+
+def check_signature_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS names instruments by code, and every file of
+    PORTAL_SIGNATURE_TRUST_ANCHORS is readable PEM: a typo must not quietly require nothing,
+    or trust nothing (docs/security.md, "Signature verification")."""
+    from cryptography import x509
+    from django.conf import settings
+
+    from authorities.constants import Instrument
+
+    problems: list[checks.CheckMessage] = [
+        checks.Error(
+            f"PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS names {code!r}, not an instrument code.",
+            hint="Use codes such as " + ", ".join(Instrument.values) + ".",
+            id=UNKNOWN_SIGNATURE_INSTRUMENT,
+        )
+        for code in settings.PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS
+        if code not in Instrument.values
+    ]
+    for name in settings.PORTAL_SIGNATURE_TRUST_ANCHORS:
+        try:
+            x509.load_pem_x509_certificates(Path(name).read_bytes())
+        except (OSError, ValueError) as error:
+            problems.append(
+                checks.Error(
+                    f"PORTAL_SIGNATURE_TRUST_ANCHORS: {name} is not a readable PEM file of "
+                    f"certificates ({error}).",
+                    id=TRUST_ANCHOR_UNUSABLE,
+                )
+            )
+    return problems
 
 
 def check_seal(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -9,7 +9,7 @@ from django.test.utils import override_settings
 
 from authorities.models import User
 
-from . import services
+from . import services, trust
 from .identifiers import parse_targets
 from .instruments import rule_for
 from .uploads import check_upload
@@ -96,7 +96,10 @@ def load_demo_requests() -> int:
         )
         upload = _demo_pdf(f"signed-order-{data['case_reference']}")
         services.attachment_add(
-            legal_request=draft, user=officer, uploaded=upload, checked=check_upload(upload)
+            legal_request=draft,
+            user=officer,
+            uploaded=upload,
+            checked=check_upload(upload, anchors=trust.anchors_file()),
         )
         # Seeded as if submitted from a passkey-verified session: a command has no browser to
         # hold a passkey, and the demo shows an emergency request in the queue.

@@ -9,8 +9,9 @@ portal's ever reaches this module):
   process. It loads pikepdf and Pillow once, then for each path read on stdin forks a child that
   sets the limits and checks the file, and writes the child's outcome as one line on stdout. A
   fork costs milliseconds where starting Python and importing pikepdf costs a quarter of a second
-  of CPU for every upload (and most of the quick test loop's time).
-- `python -m requests_app.filecheck PATH`: one check in a fresh process (limits set by the
+  of CPU for every upload (and most of the quick test loop's time). A request line is JSON:
+  {"path": the file, "anchors": a JSON file of trust anchors, or null}.
+- `python -m requests_app.filecheck PATH [ANCHORS]`: one check in a fresh process (limits set by the
   caller); uploads.py falls back to it when its server is busy or gone.
 
 Policy: PDF, PNG or JPEG only; the type is decided by the first bytes, never by the name.
@@ -20,6 +21,10 @@ or a document, page, annotation or form field trigger: a reviewer's reader would
 a Windows file share, or fetch a tracking URI, without a click), must have at most MAX_PAGES pages
 and its streams must decompress to at most MAX_DECODED_BYTES together (a decompression bomb is
 refused, not stored).
+
+An accepted PDF's signatures are verified (requests_app/pdfsignatures.py, trusting the anchors
+the web process passed in) and reported in "signatures": facts, never a refusal here; what a
+missing or bad signature means is the portal's policy (requests_app/trust.py).
 """
 
 import json
@@ -164,13 +169,17 @@ def _result(
     pages: int | None = None,
     problem: str = "",
     details: dict[str, str] | None = None,
+    signatures: list[dict] | None = None,
 ):
     """`details`: values for the %(...)s parts of `problem`, each a phrase marked for
-    translation or a PDF name."""
-    return {"ok": ok, "kind": kind, "pages": pages, "problem": problem, "details": details or {}}
+    translation or a PDF name; `signatures`: an accepted PDF's (pdfsignatures.verify)."""
+    result = {"ok": ok, "kind": kind, "pages": pages, "problem": problem, "details": details or {}}
+    if signatures is not None:
+        result["signatures"] = signatures
+    return result
 
 
-def check_pdf(path: str, data: bytes) -> dict:
+def check_pdf(path: str, data: bytes, anchors: str | None = None) -> dict:
     import pikepdf
 
     # A polyglot: a valid PDF that is also a ZIP (a JAR, an Office file) or a web page.
@@ -221,7 +230,14 @@ def check_pdf(path: str, data: bytes) -> dict:
         bomb = _decompression_problem(pdf)
         if bomb:
             return _result(False, "pdf", pages, bomb)
-        return _result(True, "pdf", pages)
+        # Signature fields live in the /AcroForm: a PDF without one (most uploads, and every
+        # hostile file refused above) costs no signature work.
+        signatures = []
+        if "/AcroForm" in pdf.Root:
+            from requests_app import pdfsignatures
+
+            signatures = pdfsignatures.verify(data, pdfsignatures.load_anchors(anchors))
+        return _result(True, "pdf", pages, signatures=signatures)
 
 
 def _active_content(pdf) -> tuple[str, tuple[str, str] | None]:
@@ -420,14 +436,14 @@ def check_image(path: str, kind: str) -> dict:
     return _result(True, kind, 1)
 
 
-def check(path: str) -> dict:
+def check(path: str, anchors: str | None = None) -> dict:
     with open(path, "rb") as handle:
         data = handle.read()
     kind = sniff(data[:16])
     if kind is None:
         return _result(False, None, problem=f"is {describe(data)}, not a PDF, PNG or JPEG")
     if kind == "pdf":
-        return check_pdf(path, data)
+        return check_pdf(path, data, anchors)
     return check_image(path, kind)
 
 
@@ -440,10 +456,10 @@ def limit_resources(cpu_seconds: int, memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def checked(path: str) -> dict:
+def checked(path: str, anchors: str | None = None) -> dict:
     """check(), with running out of memory (the child's limit) as an outcome."""
     try:
-        return check(path)
+        return check(path, anchors)
     except MemoryError:
         return _result(False, problem=NEEDS_TOO_MUCH_MEMORY)
 
@@ -492,16 +508,24 @@ def run_limited(function, argument, *, cpu_seconds: int, memory_bytes: int, wall
         return _result(False, problem=CHECKER_STOPPED)
 
 
+def _checked_request(request: dict) -> dict:
+    return checked(request["path"], request.get("anchors"))
+
+
 def serve(cpu_seconds: int, memory_bytes: int, wall_seconds: float) -> None:
-    """The checker server's loop: one path per line in, one outcome per line out, until the web
-    process closes stdin (or dies)."""
+    """The checker server's loop: one request per line in ({"path", "anchors"}), one outcome
+    per line out, until the web process closes stdin (or dies)."""
     import pikepdf  # noqa: F401 - loaded once, before any fork: what makes a check cheap
     from PIL import Image, JpegImagePlugin, PngImagePlugin  # noqa: F401
 
+    from requests_app import pdfsignatures
+
+    pdfsignatures.preload()
+
     for line in sys.stdin.buffer:
         outcome = run_limited(
-            checked,
-            line.rstrip(b"\n").decode(),
+            _checked_request,
+            json.loads(line),
             cpu_seconds=cpu_seconds,
             memory_bytes=memory_bytes,
             wall_seconds=wall_seconds,
@@ -515,4 +539,4 @@ if __name__ == "__main__":
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in `make run` stops the web process
         serve(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     else:
-        sys.stdout.write(json.dumps(checked(sys.argv[1])))
+        sys.stdout.write(json.dumps(checked(sys.argv[1], (sys.argv[2:] or [None])[0])))

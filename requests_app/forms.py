@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from authorities.constants import AuthorityStatus
 from authorities.models import Authority
 
-from . import instruments
+from . import instruments, trust
 from .identifiers import parse_targets
 from .models import LegalRequest, ValidationOutcome
 from .uploads import check_upload
@@ -41,9 +41,10 @@ class MultipleFileField(forms.FileField):
         if not files and self.required:
             raise ValidationError(self.error_messages["required"], code="required")
         checked, errors = [], []
+        anchors = trust.anchors_file() if files else None
         for uploaded in files:
             try:
-                checked.append((uploaded, check_upload(uploaded)))
+                checked.append((uploaded, check_upload(uploaded, anchors=anchors)))
             except ValidationError as exc:
                 errors.extend(exc.messages)
         if errors:
@@ -382,4 +383,4 @@ class ValidationForm(forms.Form):
 
     def clean_decision(self):
         uploaded = self.cleaned_data["decision"]
-        return uploaded, check_upload(uploaded)
+        return uploaded, check_upload(uploaded, anchors=trust.anchors_file())

@@ -402,6 +402,10 @@ class Attachment(models.Model):
     sha256 = models.CharField(max_length=64)
     pages = models.PositiveIntegerField(null=True, blank=True)
     checks = models.JSONField(default=dict)
+    # What the sandboxed checker found of the PDF's signatures at upload, one record each
+    # (requests_app/pdfsignatures.py); [] for an unsigned file or an image; None for a document
+    # uploaded before signatures were verified (not known, not unsigned).
+    signatures = models.JSONField(default=list, blank=True, null=True)
 
     class Meta:
         ordering = ["uploaded_at", "pk"]
@@ -762,3 +766,49 @@ class AccessLog(HashChainedModel):
                 self.object_ref,
             ]
         )
+
+
+class TrustedList(models.Model):
+    """An imported ETSI TS 119 612 trusted list of one Member State (manage.py
+    import_trust_list): where its qualified CAs came from. The latest import of a territory is
+    the one in force; older ones stay as the record of what was trusted when."""
+
+    territory = models.CharField(max_length=2)
+    sequence_number = models.PositiveIntegerField()
+    issued_at = models.DateTimeField()
+    next_update = models.DateTimeField(null=True, blank=True)
+    operator = models.CharField(max_length=300, blank=True)
+    file_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    imported_at = models.DateTimeField(default=timezone.now)
+    in_force = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["territory", "-sequence_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["territory"],
+                condition=models.Q(in_force=True),
+                name="one_trusted_list_in_force_per_territory",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.territory} trusted list #{self.sequence_number} ({self.issued_at:%Y-%m-%d})"
+
+
+class QualifiedCA(models.Model):
+    """A CA certificate of a qualified certificate service (CA/QC, granted) in a trusted list."""
+
+    trusted_list = models.ForeignKey(TrustedList, on_delete=models.CASCADE, related_name="cas")
+    provider = models.CharField(max_length=300)
+    service = models.CharField(max_length=300)
+    subject = models.CharField(max_length=500)
+    pem = models.TextField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["provider", "service"]
+
+    def __str__(self) -> str:
+        return f"{self.service} ({self.provider})"

@@ -31,6 +31,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import trust
 from .models import LegalRequest, Status
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,22 @@ MESSAGES = {
     "ip_country": _(
         "Submitted from an IP address in %(country)s, not in the authority's country "
         "(%(authority_country)s)."
+    ),
+    # The order's signatures (requests_app/trust.py).
+    "order_unsigned": _("Unsigned order: no document of the order carries a signature."),
+    "signature_broken": _(
+        "Broken signature on %(document)s: the signed content does not match the signature."
+    ),
+    "signature_changed": _("%(document)s was changed after it was signed."),
+    "signature_expired": _(
+        "Expired signature on %(document)s: the certificate was not valid when it signed."
+    ),
+    "signature_untrusted": _(
+        "Unknown signer on %(document)s: its certificate authority (%(issuer)s) is not trusted."
+    ),
+    "signature_not_qualified": _("The signature on %(document)s is not a qualified one."),
+    "signer_other_organisation": _(
+        "%(document)s is signed by another organisation (%(organisation)s), not by this authority."
     ),
 }
 
@@ -153,6 +170,8 @@ def compute_signals(legal_request: LegalRequest, *, now: datetime | None = None)
     3. Volume of this officer: all requests, and emergency requests, in the window.
     4. Emergency volume of the authority, across all its officers, in the window.
     5. The submission's IP address lies outside the authority's country.
+    6. The order's signatures: none, or broken, changed after signing, expired, untrusted, not
+       qualified, or of another organisation (trust.signature_signals).
     """
     officer = legal_request.officer
     received = legal_request.received_at or legal_request.created_at
@@ -208,6 +227,7 @@ def compute_signals(legal_request: LegalRequest, *, now: datetime | None = None)
                 {"country": country, "authority_country": legal_request.authority.country},
             )
         )
+    signals.extend(Signal(code, params) for code, params in trust.signature_signals(legal_request))
     return signals
 
 

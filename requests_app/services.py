@@ -142,6 +142,7 @@ def attachment_add(
         sha256=checked.sha256,
         pages=checked.pages,
         checks={"type_by_content": checked.kind, "parsed": True, "pages": checked.pages},
+        signatures=checked.signatures,
     )
     attachment.file.save("upload", uploaded, save=False)
     attachment.save()

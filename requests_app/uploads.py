@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from django.conf import settings
@@ -34,6 +34,8 @@ class CheckedFile:
     pages: int | None
     sha256: str
     size: int
+    # One record per embedded signature (requests_app/pdfsignatures.py), [] for none.
+    signatures: list[dict] = field(default_factory=list)
 
 
 def _checker_argv(*arguments: str) -> list[str]:
@@ -56,12 +58,13 @@ class CheckerServer:
         self._process: subprocess.Popen | None = None
         self._owner = os.getpid()
 
-    def check(self, path: str) -> dict | None:
+    def check(self, path: str, anchors: str | None = None) -> dict | None:
         if not self._lock.acquire(blocking=False):
             return None
         try:
             process = self._running()
-            process.stdin.write(path.encode() + b"\n")
+            request = {"path": path, "anchors": anchors}
+            process.stdin.write(json.dumps(request).encode() + b"\n")
             process.stdin.flush()
             # The server stops its child at CHILD_WALL_SECONDS; a silent server is stopped here.
             if not select.select([process.stdout], [], [], CHILD_WALL_SECONDS + 5)[0]:
@@ -112,11 +115,11 @@ def _limit_spawned_checker() -> None:
     filecheck.limit_resources(CHILD_CPU_SECONDS, CHILD_MEMORY_BYTES)
 
 
-def spawn_checker(path: str) -> dict:
+def spawn_checker(path: str, anchors: str | None = None) -> dict:
     """One check in a fresh process: the fallback when the server cannot take it."""
     try:
         completed = subprocess.run(  # noqa: S603 - fixed argv, our own module
-            _checker_argv(path),
+            _checker_argv(path, *([anchors] if anchors else [])),
             capture_output=True,
             timeout=CHILD_WALL_SECONDS,
             preexec_fn=_limit_spawned_checker,  # noqa: PLW1509 - no threads are started before exec
@@ -134,12 +137,14 @@ def spawn_checker(path: str) -> dict:
         return {"ok": False, "problem": filecheck.CHECKER_STOPPED}
 
 
-def _run_checker(path: str) -> dict:
-    return checker_server.check(path) or spawn_checker(path)
+def _run_checker(path: str, anchors: str | None) -> dict:
+    return checker_server.check(path, anchors) or spawn_checker(path, anchors)
 
 
-def check_upload(uploaded: UploadedFile) -> CheckedFile:
-    """The checked facts of an upload, or ValidationError with a message naming the file."""
+def check_upload(uploaded: UploadedFile, *, anchors: str | None = None) -> CheckedFile:
+    """The checked facts of an upload, or ValidationError with a message naming the file.
+    `anchors`: the trust anchors file (trust.anchors_file()) its signatures are verified
+    against; without it they are reported, none trusted."""
     name = PurePath(uploaded.name or "file").name
     limit = settings.PORTAL_MAX_UPLOAD_BYTES
     if uploaded.size is None or uploaded.size > limit:
@@ -156,7 +161,7 @@ def check_upload(uploaded: UploadedFile) -> CheckedFile:
             scratch.write(chunk)
         scratch.flush()
         uploaded.seek(0)
-        outcome = _run_checker(scratch.name)
+        outcome = _run_checker(scratch.name, anchors)
     if not outcome.get("ok"):
         # The checker's problems are English phrases marked for translation (filecheck.py).
         problem = gettext(outcome.get("problem") or gettext_noop("could not be checked"))
@@ -184,6 +189,7 @@ def check_upload(uploaded: UploadedFile) -> CheckedFile:
         pages=outcome.get("pages"),
         sha256=digest.hexdigest(),
         size=uploaded.size,
+        signatures=outcome.get("signatures") or [],
     )
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import instruments
+from . import instruments, trust
 from .models import Attachment, LegalRequest
 
 FIELD_LABELS = {
@@ -91,6 +91,10 @@ def submission_problems(
             gettext("Attach the signed %(instrument)s document (PDF).")
             % {"instrument": rule.label},
         )
+    elif legal_request.pk and (unsigned := trust.required_signature_problem(legal_request)):
+        # PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS; a stored draft only: the form's preview has
+        # no checked document yet.
+        add("documents", unsigned)
     power = instruments.power_problems(
         authority=legal_request.authority,
         instrument=legal_request.instrument,

@@ -32,6 +32,7 @@ from ..models import OPEN_STATUSES, AccessLog, LegalRequest, Status
 from ..policies import Capability, capability_required
 from ..preservation import preservation_state
 from ..risk import review_panel
+from ..trust import signature_panel
 from ..views import _problem_text, attachment_response
 from . import services
 from .forms import (
@@ -175,6 +176,7 @@ def _detail_page(
         if known
         else {"__all__": [_unknown_instrument(legal_request.instrument)]},
         "risk": review_panel(legal_request),
+        "signed_documents": signature_panel(legal_request),
         "disclosure_problems": policies.emergency_disclosure_problems(legal_request, request.user),
         "actions": actions,
         # The action bar: every action open now, in the order of ACTIONS.
