@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('requests_app', '0015_receipt'),
+        ('requests_app', '0016_sealed_document'),
     ]
 
     operations = [
