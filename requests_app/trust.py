@@ -307,7 +307,9 @@ def signature_signals(legal_request: LegalRequest) -> list[tuple[str, dict]]:
 
     documents = _order_documents(legal_request)
     signals: list[tuple[str, dict]] = []
-    needs_document = (
+    # An instrument missing from the rule table (retired, a bad edit) must not break the review
+    # page that says so: its documents are then not held to an order's.
+    needs_document = instruments.is_known(legal_request.instrument) and (
         instruments.DOCUMENTS in instruments.rule_for(legal_request.instrument).required
     )
     checked = [doc for doc in documents if doc.signatures is not None]

@@ -235,7 +235,9 @@ def fill(name: str, pattern: URLPattern, world) -> str:
         elif param == "produced_id":
             kwargs[param] = getattr(legal_request.produced.first(), "public_id", uuid.uuid4())
         elif param == "document_id":
-            kwargs[param] = legal_request.sealed_documents.first().public_id
+            kwargs[param] = getattr(
+                legal_request.sealed_documents.first(), "public_id", uuid.uuid4()
+            )
         elif param == "instrument":
             kwargs[param] = "inquiry"
         elif param == "name":
