@@ -75,7 +75,7 @@ class LegalRequestInputSerializer(serializers.Serializer):
     enforcing_notified = serializers.BooleanField(required=False)
     enforcing_authority = serializers.CharField(required=False)
     art8_2_statement = serializers.CharField(required=False)
-    language = serializers.CharField()
+    language = serializers.CharField(required=False)
 
 
 class TargetInputSerializer(serializers.Serializer):

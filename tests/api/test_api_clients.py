@@ -163,3 +163,11 @@ def test_staff_approve_in_the_admin(client, officer, staff):
     assert response.status_code == 302
     api_client.refresh_from_db()
     assert api_client.approved_by == staff
+
+
+def test_a_session_is_no_api_credential(client, officer):
+    """The API reads only bearer tokens: a logged-in browser (or a forged cross-site post
+    riding its cookie) gets 401, so CSRF cannot apply."""
+    verified_login(client, officer)
+    assert client.get(LIST).status_code == 401
+    assert client.post(LIST, {}, content_type="application/json").status_code == 401
