@@ -1,7 +1,9 @@
 """What the API shows (and what the schema documents). Input is checked by the pages' own forms
 (requests_app.forms): these input serializers only describe it for the OpenAPI schema."""
 
+from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from authorities.constants import Instrument
@@ -32,7 +34,16 @@ class LegalRequestSerializer(serializers.Serializer):
     on_hold = serializers.SerializerMethodField()
     hold_until = serializers.DateTimeField(allow_null=True)
     targets = TargetSerializer(many=True)
+    confirmation_page = serializers.SerializerMethodField(
+        help_text="Where the officer confirms an emergency waiting for them (else null)."
+    )
 
+    def get_confirmation_page(self, legal_request) -> str | None:
+        if legal_request.status == Status.DRAFT and _awaiting_confirmation(legal_request):
+            return reverse("api_clients:confirm", args=[legal_request.public_id])
+        return None
+
+    @extend_schema_field(serializers.ChoiceField(choices=[*Status.values, AWAITING_CONFIRMATION]))
     def get_status(self, legal_request) -> str:
         """A draft the client asked to submit as an emergency waits for its officer."""
         if legal_request.status == Status.DRAFT and _awaiting_confirmation(legal_request):
@@ -131,8 +142,6 @@ class DeliverySerializer(serializers.Serializer):
     download = serializers.SerializerMethodField()
 
     def get_download(self, produced: ProducedData) -> str:
-        from django.urls import reverse
-
         return reverse("api:delivery", args=[produced.request.public_id, produced.public_id])
 
 

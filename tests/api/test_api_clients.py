@@ -171,3 +171,11 @@ def test_a_session_is_no_api_credential(client, officer):
     verified_login(client, officer)
     assert client.get(LIST).status_code == 401
     assert client.post(LIST, {}, content_type="application/json").status_code == 401
+
+
+def test_each_client_has_its_own_rate_limit(client, officer, colleague, staff, settings):
+    settings.PORTAL_RATE_API = "3/h"
+    _, token = approved_client(officer, staff)
+    _, other = approved_client(colleague, staff)
+    assert [client.get(LIST, **auth(token)).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert client.get(LIST, **auth(other)).status_code == 200

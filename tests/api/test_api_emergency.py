@@ -39,6 +39,7 @@ def test_emergency_through_the_api_waits_for_the_officer_without_a_clock(client,
     token, body = waiting
     assert body["status"] == "awaiting_officer_confirmation"
     assert body["received_at"] is None and body["internal_deadline"] is None
+    assert body["confirmation_page"] == reverse("api_clients:confirm", args=[body["id"]])
     legal_request = LegalRequest.objects.get(public_id=body["id"])
     assert legal_request.status == Status.DRAFT and legal_request.reference is None
     # Asking again changes nothing (and is not a second request).
