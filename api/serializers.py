@@ -100,6 +100,7 @@ class WithdrawInputSerializer(serializers.Serializer):
 class MessageInputSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=20000)
     amendment = serializers.BooleanField(required=False)
+    files = serializers.ListField(child=serializers.FileField(), required=False)
 
 
 class DocumentInputSerializer(serializers.Serializer):
@@ -119,6 +120,7 @@ class DocumentSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Message.Kind.choices)
+    documents = DocumentSerializer(source="attachments", many=True, read_only=True)
     body = serializers.CharField()
     at = serializers.DateTimeField()
     from_platform = serializers.SerializerMethodField()

@@ -315,21 +315,28 @@ class DocumentListView(ApiView):
 
 
 class MessageListView(ApiView):
+    """The thread; a message may carry documents (multipart field files)."""
+
     @extend_schema(operation_id="messages_list", responses={200: s.MessageSerializer(many=True)})
     def get(self, request, public_id):
         """The thread with the platform, both ways (a clarification asked, answers...)."""
         legal_request = self.legal_request(request, public_id)
-        return Response(s.MessageSerializer(legal_request.messages.all(), many=True).data)
+        thread = legal_request.messages.prefetch_related("attachments")
+        return Response(s.MessageSerializer(thread, many=True).data)
 
     @extend_schema(
         operation_id="messages_post",
-        request=s.MessageInputSerializer,
+        request={
+            "application/json": s.MessageInputSerializer,
+            "multipart/form-data": s.MessageInputSerializer,
+        },
         responses={201: s.MessageSerializer, **PROBLEMS},
     )
     def post(self, request, public_id):
         """A message; while a clarification is asked, it is the answer (the clock restarts)."""
         legal_request = self.legal_request(request, public_id)
-        form = MessageForm(request.data, MultiValueDict())
+        # JSON, or multipart with documents in the field files (checked as in the page).
+        form = MessageForm(request.data, request.FILES)
         if not form.is_valid():
             raise Invalid(_errors(form))
         message = services.message_post_by_officer(
@@ -337,6 +344,7 @@ class MessageListView(ApiView):
             legal_request=legal_request,
             body=form.cleaned_data["body"],
             amendment=form.cleaned_data["amendment"],
+            files=form.cleaned_data["files"] or [],
         )
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 

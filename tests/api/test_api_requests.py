@@ -206,6 +206,19 @@ def test_message_thread_both_ways(client, token, reviewer):
     assert answer.status_code == 201
     resumed = call(client, "get", f"{LIST}{draft['id']}/", token).json()
     assert resumed["clock_paused"] is False and resumed["status"] == Status.IN_REVIEW
+    with_file = client.post(
+        f"{LIST}{draft['id']}/messages/",
+        {"body": "The court's decision", "files": [pdf_upload("decision.pdf")]},
+        **auth(token),
+    )
+    assert with_file.status_code == 201, with_file.content
+    assert with_file.json()["documents"][0]["name"] == "decision.pdf"
+    refused = client.post(
+        f"{LIST}{draft['id']}/messages/",
+        {"body": "x", "files": [pdf_upload("evil.pdf", b"<html>")]},
+        **auth(token),
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "files"
 
 
 def test_docs_page_needs_a_login(client, officer):

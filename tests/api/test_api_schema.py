@@ -39,3 +39,20 @@ def test_schema_documents_every_operation_and_the_token(client):
     create = paths["/api/v1/requests/"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
     assert "422" in create["responses"]
+
+
+def test_schema_as_json_for_clients(client):
+    response = client.get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    assert response.json()["openapi"].startswith("3.")
+
+
+def test_docs_page_script_is_a_file_not_inline(client, officer):
+    from django.urls import reverse
+
+    from tests.conftest import verified_login
+
+    verified_login(client, officer)
+    script = client.get(reverse("api:docs") + "?script=")
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.content.decode()
