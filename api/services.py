@@ -6,13 +6,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from authorities.accounts import account_event_record
 from authorities.models import AccountEvent
+from portal.emails import absolute_url
 from requests_app import policies
 from requests_app import services as requests_services
+from requests_app.notifications import Email, notifications_enqueue
 
 from .models import ApiClient, EmergencyConfirmation
 from .tokens import token_new
@@ -115,10 +118,32 @@ def api_client_revoke(*, user, client: ApiClient) -> ApiClient:
 
 
 def emergency_confirmation_request(*, client: ApiClient, legal_request) -> EmergencyConfirmation:
-    """The client asked to submit an emergency: it waits for the officer (idempotent)."""
-    confirmation, _ = EmergencyConfirmation.objects.get_or_create(
+    """The client asked to submit an emergency: it waits for the officer (idempotent), who is
+    e-mailed the confirmation page's link at once (through the outbox: never lost)."""
+    confirmation, created = EmergencyConfirmation.objects.get_or_create(
         legal_request=legal_request, defaults={"client": client}
     )
+    if created:
+        officer = legal_request.officer
+        notifications_enqueue(
+            [
+                Email(
+                    key=f"api-emergency:{confirmation.pk}",
+                    recipients=[officer.email],
+                    template="api_emergency_waiting",
+                    # A link and the client's name: never the request's content. Not "link":
+                    # the outbox sets that one to the request's page for each recipient.
+                    context={
+                        "client": client.name,
+                        "confirm_link": absolute_url(
+                            reverse("api_clients:confirm", args=[legal_request.public_id])
+                        ),
+                    },
+                    legal_request=legal_request,
+                    language=officer.preferred_language,
+                )
+            ]
+        )
     return confirmation
 
 

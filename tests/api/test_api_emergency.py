@@ -48,6 +48,17 @@ def test_emergency_through_the_api_waits_for_the_officer_without_a_clock(client,
     assert EmergencyConfirmation.objects.count() == 1
 
 
+def test_the_officer_is_emailed_the_confirmation_link(waiting, officer, mailoutbox):
+    from requests_app.notifications import deliver_all_due
+
+    _, body = waiting
+    deliver_all_due()
+    (sent,) = [m for m in mailoutbox if "waits for your confirmation" in m.subject]
+    assert sent.to == [officer.email]
+    assert reverse("api_clients:confirm", args=[body["id"]]) in sent.body
+    assert "Imminent threat" not in sent.body  # a link, never the request's content
+
+
 def test_confirmation_needs_a_passkey_session(client, officer, waiting):
     _, body = waiting
     verified_login(client, officer)  # a code, not a passkey
