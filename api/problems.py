@@ -3,13 +3,15 @@ detail, and for invalid input an `errors` list naming each field that failed."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext
+from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from portal.access import public
 from requests_app.lifecycle import TransitionError
 
 PROBLEM_TYPE = "https://portal.example/api/problems/"
@@ -131,3 +133,16 @@ def problem_exception_handler(exc, context):
         )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     return problem(response.status_code, str(detail), headers=headers)
+
+
+@public
+@csrf_exempt
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any other path under /api/v1/: a problem, not the pages' HTML 404."""
+    body = {
+        "type": PROBLEM_TYPE + SLUGS[404],
+        "title": TITLES[404],
+        "status": 404,
+        "detail": gettext("No such API resource."),
+    }
+    return JsonResponse(body, status=404, content_type=CONTENT_TYPE)

@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from portal.access import public
 
 from . import views
+from .problems import not_found
 
 app_name = "api"
 
@@ -52,4 +53,6 @@ urlpatterns = [
         name="delivery",
     ),
     path("events/", views.EventFeedView.as_view(), name="events"),
+    # Last: anything else under /api/v1/ is a problem 404 (unnamed: no page of its own).
+    re_path(r"^.*$", not_found),
 ]

@@ -179,3 +179,10 @@ def test_each_client_has_its_own_rate_limit(client, officer, colleague, staff, s
     _, other = approved_client(colleague, staff)
     assert [client.get(LIST, **auth(token)).status_code for _ in range(4)] == [200, 200, 200, 429]
     assert client.get(LIST, **auth(other)).status_code == 200
+
+
+def test_an_unknown_api_path_is_a_problem_404(client):
+    for path in ("/api/v1/nothing/", "/api/v1/requests/not-a-uuid/"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/problem+json"

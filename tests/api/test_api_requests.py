@@ -231,3 +231,17 @@ def test_docs_page_needs_a_login(client, officer):
     html = page.content.decode()
     assert "<style" not in html and "<script>" not in html  # the strict CSP stays
     assert "cdn" not in html.lower()
+
+
+def test_power_check_applies(client, token, authority):
+    """A regulator may not issue an e-Evidence order: refused at submission as in the pages."""
+    from authorities.constants import AuthorityKind
+
+    draft = create(client, token).json()
+    upload(client, token, draft["id"])
+    authority.kind = AuthorityKind.REGULATOR
+    authority.save()
+    refused = call(client, "post", f"{LIST}{draft['id']}/submit/", token, {})
+    assert refused.status_code == 422
+    assert refused.json()["errors"]
+    assert LegalRequest.objects.get(public_id=draft["id"]).status == Status.DRAFT
