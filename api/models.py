@@ -79,6 +79,8 @@ class IdempotencyKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")
         ]
+        # The purge's query (api.tasks.purge_idempotency_keys): created_at < the cutoff.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
 
     def __str__(self) -> str:
         return self.key

@@ -448,6 +448,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "requests_app.tasks.send_daily_digest",
         "schedule": crontab(hour=env.int("PORTAL_DIGEST_HOUR_UTC", default=7), minute=0),
     },
+    # The API's idempotency keys past their retention (docs/api.md, "Idempotency").
+    "idempotency-keys-purge": {
+        "task": "api.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=17),
+    },
 }
 
 # --- Cache (rate limits) ----------------------------------------------------------------------
@@ -559,3 +564,5 @@ SPECTACULAR_SETTINGS = {
 }
 # The longest an API client's token lives (issue 19: at most 90 days).
 PORTAL_API_TOKEN_MAX_DAYS = 90
+# How long an Idempotency-Key's answer is kept: a retry later than this acts afresh.
+PORTAL_API_IDEMPOTENCY_HOURS = env.int("PORTAL_API_IDEMPOTENCY_HOURS", default=48)

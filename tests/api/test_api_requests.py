@@ -245,3 +245,22 @@ def test_power_check_applies(client, token, authority):
     assert refused.status_code == 422
     assert refused.json()["errors"]
     assert LegalRequest.objects.get(public_id=draft["id"]).status == Status.DRAFT
+
+
+def test_idempotency_keys_are_kept_48_hours(client, token):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from api.models import IdempotencyKey
+    from api.tasks import purge_idempotency_keys
+
+    key = new_key()
+    first = create(client, token, key=key).json()
+    with time_machine.travel(timezone.now() + timedelta(hours=47)):
+        assert purge_idempotency_keys() == 0
+        assert create(client, token, key=key).json()["id"] == first["id"]
+    with time_machine.travel(timezone.now() + timedelta(hours=49)):
+        assert purge_idempotency_keys() == 1
+    assert IdempotencyKey.objects.count() == 0
