@@ -26,6 +26,9 @@ class ApiClientForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # A token acts as the officer for up to 90 days: minted only with a fresh code, so a
+    # session left open cannot make one (as adding a passkey needs one).
+    otp_token = StepUpField()
 
 
 class EmergencyConfirmForm(forms.Form):

@@ -34,6 +34,13 @@ def client_list(request: HttpRequest) -> HttpResponse:
     form = ApiClientForm(request.POST or None)
     token = None
     if request.method == "POST" and form.is_valid():
+        step_up = fresh_second_factor(request, form.cleaned_data["otp_token"])
+        if not step_up:
+            form.add_error(
+                "otp_token",
+                step_up.wait_message or gettext("That code is not right: it needs a fresh code."),
+            )
+    if request.method == "POST" and form.is_valid():
         try:
             client, token = services.api_client_register(
                 officer=officer,

@@ -13,7 +13,7 @@ from api import services
 from api.models import ApiClient
 from authorities.constants import AuthorityStatus
 from requests_app.models import AccessLog
-from tests.conftest import verified_login
+from tests.conftest import current_code, verified_login
 
 from .helpers import approved_client, auth
 
@@ -26,7 +26,13 @@ def test_officer_registers_a_client_in_the_pages_and_sees_the_token_once(client,
     verified_login(client, officer)
     page = client.post(
         reverse("api_clients:list"),
-        {"name": "Case system", "scopes": ["read", "submit"], "days": "30", "allowed_ips": ""},
+        {
+            "name": "Case system",
+            "scopes": ["read", "submit"],
+            "days": "30",
+            "allowed_ips": "",
+            "otp_token": current_code(officer.totpdevice_set.get()),
+        },
     )
     assert page.status_code == 200
     token = page.context["token"]

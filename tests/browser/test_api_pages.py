@@ -8,6 +8,8 @@ from tests.browser.conftest import screenshot
 from tests.browser.test_journeys import (  # noqa: F401 - cast: a fixture
     cast,
     check_axe,
+    code_for,
+    key_of,
     log_in,
 )
 
@@ -24,6 +26,7 @@ def test_officer_registers_a_client_and_reads_the_api_docs(portal, page_factory,
     page.click("#api-clients a")
     page.fill("input[name=name]", "Case system")
     page.check("input[name=scopes][value=submit]")
+    page.fill("input[name=otp_token]", code_for(key_of(cast["officer"]), ahead=1))
     page.click("#register button[type=submit]")
     token = page.inner_text("#token-value")
     assert token.startswith("lrp_")
