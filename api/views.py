@@ -354,7 +354,8 @@ class DeliveryListView(ApiView):
     def get(self, request, public_id):
         """Produced data, each with its download link until it expires."""
         legal_request = self.legal_request(request, public_id)
-        return Response(s.DeliverySerializer(legal_request.produced.all(), many=True).data)
+        produced = legal_request.produced.select_related("request")
+        return Response(s.DeliverySerializer(produced, many=True).data)
 
 
 class DeliveryDownloadView(ApiView):
