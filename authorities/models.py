@@ -318,6 +318,7 @@ class AccountEvent(HashChainedModel):
         PASSKEY_ADDED = "passkey_added", "Passkey added"
         PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
         OTP_GUESSING = "otp_guessing", "Wrong codes from unknown browsers reached the cap"
+        API_CLIENT = "api_client", "API client registered, approved or revoked"
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="account_events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

@@ -76,6 +76,10 @@ INSTALLED_APPS = [
     "portal",
     "authorities",
     "requests_app",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -452,6 +456,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "requests_app.tasks.send_daily_digest",
         "schedule": crontab(hour=env.int("PORTAL_DIGEST_HOUR_UTC", default=7), minute=0),
     },
+    # The API's idempotency keys past their retention (docs/api.md, "Idempotency").
+    "idempotency-keys-purge": {
+        "task": "api.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=17),
+    },
 }
 
 # --- Cache (rate limits) ----------------------------------------------------------------------
@@ -488,6 +497,8 @@ PORTAL_RATE_LOGIN = env.str("PORTAL_RATE_LOGIN", default="30/h")
 PORTAL_RATE_PASSWORD_RESET = env.str("PORTAL_RATE_PASSWORD_RESET", default="5/h")
 PORTAL_RATE_SUBMISSION = env.str("PORTAL_RATE_SUBMISSION", default="60/h")
 PORTAL_RATE_UPLOAD = env.str("PORTAL_RATE_UPLOAD", default="60/h")
+# Every API call of one client (api/ratelimits.py): a case system polls, but not without end.
+PORTAL_RATE_API = env.str("PORTAL_RATE_API", default="3000/h")
 
 # --- Metrics ----------------------------------------------------------------------------------
 # /metrics (portal/metrics.py): Prometheus sends "Authorization: Bearer <token>". No default:
@@ -531,3 +542,35 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+
+# --- The API for authorities' case systems (docs/api.md) -----------------------------------------
+# Bearer tokens of approved API clients only: no session, so no CSRF and no cookie to steal.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ClientTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ClientScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Legal request portal API",
+    "DESCRIPTION": "Requests, targets, documents, messages, deliveries and events of one "
+    "authority, for its case system. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from our own static files (drf-spectacular-sidecar): no CDN, the CSP stays.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# The longest an API client's token lives (issue 19: at most 90 days).
+PORTAL_API_TOKEN_MAX_DAYS = 90
+# How long an Idempotency-Key's answer is kept: a retry later than this acts afresh.
+PORTAL_API_IDEMPOTENCY_HOURS = env.int("PORTAL_API_IDEMPOTENCY_HOURS", default=48)

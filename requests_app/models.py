@@ -737,6 +737,8 @@ class AccessLog(HashChainedModel):
         DOWNLOAD_PRODUCED = "download_produced", _("Downloaded produced data")
         DOWNLOAD_REFUSED = "download_refused", _("Download refused (link expired)")
         EXPORT_REPORT = "export_report", _("Exported the transparency report")
+        # One row per call of an API client, under its officer (api/audit.py).
+        API_CALL = "api_call", _("Called the API")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

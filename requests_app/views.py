@@ -516,8 +516,25 @@ def sealed_document_download(request: HttpRequest, public_id, document_id) -> Fi
 @require_safe
 def produced_download(request: HttpRequest, public_id, produced_id) -> HttpResponse:
     """Produced data: only here, only until the link expires, and every attempt is logged."""
+    produced = selectors.produced_get_for_officer(request.user, public_id, produced_id)
+    refused, validation = produced_release(request, produced)
+    if refused == "withdrawn":
+        return render(
+            request,
+            "requests_app/withdrawn.html",
+            {"produced": produced, "validation": validation},
+            status=410,
+        )
+    if refused == "expired":
+        return render(request, "requests_app/expired.html", {"produced": produced}, status=410)
+    return produced_file_response(produced)
+
+
+def produced_release(request: HttpRequest, produced) -> tuple[str | None, object]:
+    """Whether produced data may be downloaded now, with the attempt in the access log: (None,
+    validation) when it may; ("withdrawn", validation) when its order's validation failed;
+    ("expired", validation) when the link has expired. The pages and the API both ask here."""
     officer = request.user
-    produced = selectors.produced_get_for_officer(officer, public_id, produced_id)
     # The id last and whole (the log keeps 200 characters): the officer's home looks for it.
     ref = f"{produced.original_name[:150]} ({produced.public_id})"
     validation = validation_state(produced.request, timezone.now())
@@ -531,12 +548,7 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
             object_ref=f"{ref}: validation {validation.state}",
             ip=client_ip(request),
         )
-        return render(
-            request,
-            "requests_app/withdrawn.html",
-            {"produced": produced, "validation": validation},
-            status=410,
-        )
+        return "withdrawn", validation
     if produced.is_expired:
         access_log_record(
             user=officer,
@@ -545,7 +557,7 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
             object_ref=ref,
             ip=client_ip(request),
         )
-        return render(request, "requests_app/expired.html", {"produced": produced}, status=410)
+        return "expired", validation
     access_log_record(
         user=officer,
         action=AccessLog.Action.DOWNLOAD_PRODUCED,
@@ -553,6 +565,10 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
         object_ref=ref,
         ip=client_ip(request),
     )
+    return None, validation
+
+
+def produced_file_response(produced) -> FileResponse:
     response = FileResponse(
         produced.file.open("rb"),
         as_attachment=True,

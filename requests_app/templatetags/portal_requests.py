@@ -37,6 +37,7 @@ _EMAIL_KINDS = {
     "response_ready": gettext_noop("Response with produced data"),
     "enforcing_decision": gettext_noop("Decision of the enforcing authority"),
     "daily_digest": gettext_noop("Daily digest"),
+    "api_emergency_waiting": gettext_noop("Emergency from a case system awaiting confirmation"),
 }
 
 

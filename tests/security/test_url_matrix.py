@@ -63,6 +63,22 @@ ENFORCER_GET = everyone_else((404, 404), enforcer=(200, 405))
 # Its actions need a fresh code: without one, back to the page with the reason (302).
 ENFORCER_POST = everyone_else((404, 404), enforcer=(405, 302))
 
+API_TOKEN_URLS = [
+    f"api:{name}"
+    for name in (
+        "requests",
+        "request",
+        "submit",
+        "withdraw",
+        "targets",
+        "documents",
+        "messages",
+        "deliveries",
+        "delivery",
+        "events",
+    )
+]
+
 EXPECTED = {
     "landing": {"*": (200, 405)},
     "healthz": {"*": (200, 405)},
@@ -147,6 +163,22 @@ EXPECTED = {
     "review:action": everyone_else(
         (404, 404), reviewer=(405, 302), lead=(405, 302), auditor=(405, 403)
     ),
+    # The API (issue 19): a bearer token or nothing. A session, whatever its role, is no token:
+    # 401 to every method (tests/api/test_api_access.py tests the tokens). The schema is public;
+    # its documentation page is a page like the others.
+    **{name: {"*": (401, 401)} for name in API_TOKEN_URLS},
+    "api:schema": {"*": (200, 405)},
+    "api:docs": everyone_else((200, 405)),
+    # The officer's API clients: register (an empty post shows the form again), revoke (POST
+    # only; a client of someone else, here an unknown one, is 404), and the confirmation of an
+    # emergency a client asked to submit (none waits for the submitted request: 404).
+    "api_clients:list": everyone_else(
+        (404, 404), unapproved=(200, 200), officer_a=(200, 200), officer_b=(200, 200)
+    ),
+    "api_clients:revoke": everyone_else(
+        (404, 404), unapproved=(405, 404), officer_a=(405, 404), officer_b=(405, 404)
+    ),
+    "api_clients:confirm": everyone_else((404, 404)),
 }
 # The enforcing authority's officer is an officer of another authority on the officers' pages:
 # the same sign-up and registry check, none of officer A's requests (404 as for officer B).

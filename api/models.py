@@ -1,0 +1,102 @@
+"""API clients of authorities' case systems and their idempotency keys (docs/api.md)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ApiClient(models.Model):
+    """A case system of one authority, registered by one of its approved officers and approved
+    by staff. Every call it makes acts as, and is audited under, that officer. The token is shown
+    once: only its SHA-256 is kept, with a short prefix to recognise it in lists and logs."""
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read requests, documents, messages, deliveries and events")
+        SUBMIT = "submit", _("Create, submit and withdraw requests, add targets and documents")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    authority = models.ForeignKey(
+        "authorities.Authority", on_delete=models.PROTECT, related_name="api_clients"
+    )
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_clients"
+    )
+    scopes = models.JSONField(default=list)
+    # One address or network (CIDR) per line; empty: any address.
+    allowed_ips = models.TextField(blank=True, default="")
+    token_prefix = models.CharField(max_length=16, unique=True)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        if self.approved_at is None:
+            return "awaiting_approval"
+        return "active"
+
+
+class IdempotencyKey(models.Model):
+    """The answer to a client's POST with an Idempotency-Key header, kept so that the same POST
+    sent again (a timeout, a retry) gets the same answer and never makes a second request."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    # What was asked (method, path and a hash of the body): the same key for another POST is
+    # a client's error, answered 422, never the stored answer of the first.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")
+        ]
+        # The purge's query (api.tasks.purge_idempotency_keys): created_at < the cutoff.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class EmergencyConfirmation(models.Model):
+    """An emergency draft a client asked to submit: it waits for its officer to confirm it in
+    the pages with a fresh second factor (a stolen token must never produce an emergency
+    disclosure). The request stays a draft, so the legal clock starts at the confirmation."""
+
+    legal_request = models.OneToOneField(
+        "requests_app.LegalRequest", on_delete=models.CASCADE, related_name="api_confirmation"
+    )
+    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.legal_request_id} {'confirmed' if self.confirmed_at else 'waiting'}"

@@ -1,0 +1,410 @@
+"""/api/v1/: what an officer does in the pages, for their authority's case system. Thin, like
+the pages: the pages' forms check input, requests_app's services act, its selectors read (another
+authority's object is a 404) and its policies decide."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
+from django.utils.dateparse import parse_datetime
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django_ratelimit.core import is_ratelimited
+from django_ratelimit.exceptions import Ratelimited
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.access import PUBLIC
+from portal.http import client_ip
+from portal.ratelimits import submission_limit, upload_limit
+from requests_app import instruments, policies, selectors, services
+from requests_app.audit import access_log_record
+from requests_app.forms import LegalRequestForm, MessageForm, WithdrawForm
+from requests_app.identifiers import parse_targets
+from requests_app.models import AccessLog, RequestEvent, Status
+from requests_app.uploads import check_upload
+from requests_app.validation import submission_problems
+from requests_app.views import produced_file_response, produced_release
+
+from . import serializers as s
+from .audit import api_call_record
+from .idempotency import HEADER, idempotent
+from .problems import Invalid, problem
+from .services import emergency_confirmation_request
+
+PROBLEMS = {
+    code: OpenApiResponse(s.ProblemSerializer, description=text)
+    for code, text in (
+        (401, "No token, or an unknown, revoked, expired or unapproved one."),
+        (403, "Scope missing, address not allowed, officer or authority blocked, or refused."),
+        (404, "No such object for this authority."),
+        (409, "The request's state does not allow this now."),
+        (422, "Invalid fields (errors lists each)."),
+        (429, "Rate limited."),
+    )
+}
+IDEMPOTENCY = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A unique key per operation: a retry with the same key returns the first answer.",
+)
+
+
+def _errors(form) -> dict[str, list[str]]:
+    return {name: list(errors) for name, errors in form.errors.items()}
+
+
+class ApiView(APIView):
+    """Every API view: token authentication (settings.REST_FRAMEWORK), the client's rate limit,
+    and one access-log row per call under the client's officer."""
+
+    # No session and no second-factor step: the token is the credential (portal.access).
+    portal_access = PUBLIC
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if is_ratelimited(
+            request._request,
+            group="api",
+            key=lambda group, req: f"api-client:{request.auth.pk}",
+            rate=lambda group, req: settings.PORTAL_RATE_API,
+            increment=True,
+        ):
+            raise Ratelimited()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(request, "_authenticator", None) is not None and request.auth is not None:
+            api_call_record(request, response)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def legal_request(self, request, public_id):
+        return selectors.legal_request_get_for_officer(request.user, public_id)
+
+    def legal_request_response(self, legal_request, status_code=status.HTTP_200_OK):
+        # Read again, with what the serializer shows (targets, the confirmation).
+        fresh = selectors.legal_request_get_for_officer(self.request.user, legal_request.public_id)
+        return Response(s.LegalRequestSerializer(fresh).data, status=status_code)
+
+
+class RequestPagination(CursorPagination):
+    ordering = ("-created_at", "-pk")
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+
+
+class RequestListView(ApiView):
+    @extend_schema(
+        operation_id="requests_list",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=[*Status.values]),
+            OpenApiParameter("instrument", OpenApiTypes.STR, enum=list(instruments.RULES)),
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: s.LegalRequestSerializer(many=True), **PROBLEMS},
+    )
+    def get(self, request):
+        """The authority's requests the officer sees, newest first, by cursor."""
+        state = request.query_params.get("status") or None
+        if state is not None and state not in Status.values:
+            raise Invalid({"status": [gettext("Unknown status.")]})
+        requests = selectors.legal_requests_for_officer(request.user, status=state, sort="newest")
+        requests = requests.select_related("api_confirmation").prefetch_related("targets")
+        if instrument := request.query_params.get("instrument"):
+            requests = requests.filter(instrument=instrument)
+        if since := request.query_params.get("updated_since"):
+            when = parse_datetime(since)
+            if when is None:
+                raise Invalid({"updated_since": [gettext("Give an ISO 8601 date and time.")]})
+            if timezone.is_naive(when):
+                when = timezone.make_aware(when, timezone.UTC)
+            requests = requests.filter(updated_at__gte=when)
+        paginator = RequestPagination()
+        page = paginator.paginate_queryset(requests, request, view=self)
+        return paginator.get_paginated_response(s.LegalRequestSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="requests_create",
+        request=s.LegalRequestInputSerializer,
+        parameters=[IDEMPOTENCY],
+        responses={201: s.LegalRequestSerializer, **PROBLEMS},
+    )
+    @method_decorator(submission_limit)
+    def post(self, request):
+        """A new draft, checked by the officer's form of the instrument."""
+        return idempotent(request, lambda: self._create(request), required=True)
+
+    def _create(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        instrument = data.get("instrument")
+        if instrument not in instruments.RULES:
+            raise Invalid({"instrument": [gettext("Unknown instrument.")]})
+        form = _request_form(instrument, data)
+        if not form.is_valid():
+            raise Invalid(_errors(form))
+        draft = services.legal_request_save_draft(
+            officer=request.user,
+            instrument=instrument,
+            data=form.request_data(),
+            targets=form.cleaned_data.get("targets", []),
+        )
+        return self.legal_request_response(draft, status.HTTP_201_CREATED)
+
+
+def _request_form(instrument: str, data: dict) -> LegalRequestForm:
+    """The pages' form, bound to the JSON: the same fields, formats and messages. A field the
+    form does not show for this instrument is refused rather than silently dropped."""
+    form = LegalRequestForm(instrument=instrument)
+    allowed = set(form.fields) - {"documents"}
+    unknown = sorted(set(data) - allowed - {"instrument"})
+    if unknown:
+        raise Invalid({name: [gettext("Not a field of this instrument.")] for name in unknown})
+    bound = MultiValueDict()
+    for name, value in data.items():
+        if name == "targets" and isinstance(value, list):
+            value = "\n".join(str(item) for item in value)
+        bound.setlist(name, value if isinstance(value, list) else [value])
+    return LegalRequestForm(bound, MultiValueDict(), instrument=instrument)
+
+
+class RequestDetailView(ApiView):
+    @extend_schema(
+        operation_id="requests_read", responses={200: s.LegalRequestSerializer, **PROBLEMS}
+    )
+    def get(self, request, public_id):
+        """One request: status, internal deadline and legal time limit, holds, the clock."""
+        legal_request = self.legal_request(request, public_id)
+        officer = request.user
+        if not (legal_request.status == Status.DRAFT and legal_request.officer_id == officer.pk):
+            # As the page: an officer reading their own draft is not an access to record.
+            access_log_record(
+                user=officer,
+                action=AccessLog.Action.VIEW_REQUEST,
+                legal_request=legal_request,
+                object_ref=legal_request.reference or "draft",
+                ip=client_ip(request),
+            )
+        return Response(s.LegalRequestSerializer(legal_request).data)
+
+
+class RequestSubmitView(ApiView):
+    @extend_schema(
+        operation_id="requests_submit",
+        request=None,
+        parameters=[IDEMPOTENCY],
+        responses={
+            200: s.LegalRequestSerializer,
+            202: OpenApiResponse(
+                s.LegalRequestSerializer,
+                description="An emergency: it waits for the officer's confirmation in the pages.",
+            ),
+            **PROBLEMS,
+        },
+    )
+    @method_decorator(submission_limit)
+    def post(self, request, public_id):
+        """Submit a draft. An emergency is not submitted: it waits, as a draft, for the officer
+        to confirm it in the pages with a fresh second factor; the clock starts then."""
+        legal_request = self.legal_request(request, public_id)
+        return idempotent(request, lambda: self._submit(request, legal_request))
+
+    def _submit(self, request, legal_request):
+        officer = request.user
+        if instruments.is_emergency(legal_request.instrument, legal_request.is_emergency):
+            policies.check(officer, "submit", legal_request)
+            problems = submission_problems(legal_request, today=timezone.now().date())
+            if problems:
+                raise Invalid(problems, gettext("The request cannot be submitted yet."))
+            emergency_confirmation_request(client=request.auth, legal_request=legal_request)
+            return self.legal_request_response(legal_request, status.HTTP_202_ACCEPTED)
+        submitted = services.legal_request_submit(
+            officer=officer, legal_request=legal_request, ip=client_ip(request), device_id=""
+        )
+        return self.legal_request_response(submitted)
+
+
+class RequestWithdrawView(ApiView):
+    @extend_schema(
+        operation_id="requests_withdraw",
+        request=s.WithdrawInputSerializer,
+        responses={200: s.LegalRequestSerializer, **PROBLEMS},
+    )
+    def post(self, request, public_id):
+        legal_request = self.legal_request(request, public_id)
+        form = WithdrawForm(request.data)
+        if not form.is_valid():
+            raise Invalid(_errors(form))
+        withdrawn = services.legal_request_withdraw(
+            officer=request.user, legal_request=legal_request, reason=form.cleaned_data["reason"]
+        )
+        return self.legal_request_response(withdrawn)
+
+
+class TargetListView(ApiView):
+    @extend_schema(operation_id="targets_list", responses={200: s.TargetSerializer(many=True)})
+    def get(self, request, public_id):
+        legal_request = self.legal_request(request, public_id)
+        return Response(s.TargetSerializer(legal_request.targets.all(), many=True).data)
+
+    @extend_schema(
+        operation_id="targets_add",
+        request=s.TargetInputSerializer,
+        responses={201: s.TargetSerializer, **PROBLEMS},
+    )
+    def post(self, request, public_id):
+        """One identifier, read as the form reads each line of its box (identifiers.py)."""
+        legal_request = self.legal_request(request, public_id)
+        identifier = request.data.get("identifier") if isinstance(request.data, dict) else None
+        if not isinstance(identifier, str) or "\n" in identifier or not identifier.strip():
+            raise Invalid({"identifier": [gettext("Give one identifier.")]})
+        rule = instruments.rule_for(legal_request.instrument)
+        existing = [(t.kind, t.value) for t in legal_request.targets.all()]
+        try:
+            (target,) = parse_targets(identifier, rule.target_kinds)
+            targets = parse_targets(
+                "\n".join([*(value for _, value in existing), target[1]]), rule.target_kinds
+            )
+        except ValidationError as error:
+            raise Invalid({"identifier": error.messages}) from None
+        services.legal_request_save_draft(
+            officer=request.user,
+            instrument=legal_request.instrument,
+            data={},
+            targets=targets,
+            legal_request=legal_request,
+        )
+        return Response(
+            s.TargetSerializer({"kind": target[0], "value": target[1]}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DocumentListView(ApiView):
+    @extend_schema(operation_id="documents_list", responses={200: s.DocumentSerializer(many=True)})
+    def get(self, request, public_id):
+        legal_request = self.legal_request(request, public_id)
+        return Response(s.DocumentSerializer(legal_request.attachments.all(), many=True).data)
+
+    @extend_schema(
+        operation_id="documents_upload",
+        request={"multipart/form-data": s.DocumentInputSerializer},
+        responses={201: s.DocumentSerializer, **PROBLEMS},
+    )
+    @method_decorator(upload_limit)
+    def post(self, request, public_id):
+        """A signed order document of a draft, checked as in the form (uploads.check_upload)."""
+        legal_request = self.legal_request(request, public_id)
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            raise Invalid({"file": [gettext("Send the document as the multipart field file.")]})
+        policies.check(request.user, "edit_draft", legal_request)
+        checked = check_upload(uploaded)  # ValidationError: 422 with the form's message
+        attachment = services.attachment_add(
+            legal_request=legal_request, user=request.user, uploaded=uploaded, checked=checked
+        )
+        return Response(s.DocumentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class MessageListView(ApiView):
+    """The thread; a message may carry documents (multipart field files)."""
+
+    @extend_schema(operation_id="messages_list", responses={200: s.MessageSerializer(many=True)})
+    def get(self, request, public_id):
+        """The thread with the platform, both ways (a clarification asked, answers...)."""
+        legal_request = self.legal_request(request, public_id)
+        thread = legal_request.messages.prefetch_related("attachments")
+        return Response(s.MessageSerializer(thread, many=True).data)
+
+    @extend_schema(
+        operation_id="messages_post",
+        request={
+            "application/json": s.MessageInputSerializer,
+            "multipart/form-data": s.MessageInputSerializer,
+        },
+        responses={201: s.MessageSerializer, **PROBLEMS},
+    )
+    def post(self, request, public_id):
+        """A message; while a clarification is asked, it is the answer (the clock restarts)."""
+        legal_request = self.legal_request(request, public_id)
+        # JSON, or multipart with documents in the field files (checked as in the page).
+        form = MessageForm(request.data, request.FILES)
+        if not form.is_valid():
+            raise Invalid(_errors(form))
+        message = services.message_post_by_officer(
+            officer=request.user,
+            legal_request=legal_request,
+            body=form.cleaned_data["body"],
+            amendment=form.cleaned_data["amendment"],
+            files=form.cleaned_data["files"] or [],
+        )
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class DeliveryListView(ApiView):
+    @extend_schema(operation_id="deliveries_list", responses={200: s.DeliverySerializer(many=True)})
+    def get(self, request, public_id):
+        """Produced data, each with its download link until it expires."""
+        legal_request = self.legal_request(request, public_id)
+        produced = legal_request.produced.select_related("request")
+        return Response(s.DeliverySerializer(produced, many=True).data)
+
+
+class DeliveryDownloadView(ApiView):
+    @extend_schema(
+        operation_id="deliveries_download",
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            410: OpenApiResponse(s.ProblemSerializer, description="Expired or withdrawn."),
+            **PROBLEMS,
+        },
+    )
+    def get(self, request, public_id, produced_id):
+        """The file, as the page gives it: until the link expires, every attempt audited."""
+        produced = selectors.produced_get_for_officer(request.user, public_id, produced_id)
+        refused, _ = produced_release(request, produced)
+        if refused == "withdrawn":
+            return problem(410, gettext("The order's validation failed: its data may not be used."))
+        if refused == "expired":
+            return problem(410, gettext("This download link has expired."))
+        return produced_file_response(produced)
+
+
+class EventFeedView(ApiView):
+    @extend_schema(
+        operation_id="events_feed",
+        parameters=[
+            OpenApiParameter("after", OpenApiTypes.INT, description="The last cursor you have."),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses={200: s.EventPageSerializer, **PROBLEMS},
+    )
+    def get(self, request):
+        """What happened to the authority's requests (what its pages show), oldest first."""
+        try:
+            after = int(request.query_params.get("after", 0))
+            limit = min(max(int(request.query_params.get("limit", 100)), 1), 500)
+        except ValueError:
+            raise Invalid({"after": [gettext("Give the cursor of an event.")]}) from None
+        visible = selectors.legal_requests_for_officer(request.user, sort="newest")
+        events = list(
+            RequestEvent.objects.filter(
+                request__in=visible.values("pk"), visible_to_authority=True, pk__gt=after
+            )
+            .select_related("request")
+            .order_by("pk")[:limit]
+        )
+        return Response(
+            {
+                "events": s.EventSerializer(events, many=True).data,
+                "next_cursor": events[-1].pk if events else after,
+            }
+        )
