@@ -79,7 +79,6 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "api",
 ]
 
 MIDDLEWARE = [
@@ -458,7 +457,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The API's idempotency keys past their retention (docs/api.md, "Idempotency").
     "idempotency-keys-purge": {
-        "task": "api.tasks.purge_idempotency_keys",
+        "task": "requests_app.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
     },
 }
@@ -547,14 +546,14 @@ LOGGING = {
 # --- The API for authorities' case systems (docs/api.md) -----------------------------------------
 # Bearer tokens of approved API clients only: no session, so no CSRF and no cookie to steal.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ClientTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ClientScope"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["requests_app.api.authentication.ClientTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["requests_app.api.permissions.ClientScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "requests_app.api.problems.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

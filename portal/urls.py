@@ -13,7 +13,7 @@ urlpatterns = [
     path("requests/", include("requests_app.urls")),
     path("review/", include("requests_app.review.urls")),
     path("enforcing/", include("requests_app.enforcing_urls")),
-    path("api/v1/", include("api.urls")),
-    path("api-clients/", include("api.web_urls")),
+    path("api/v1/", include("requests_app.api.urls")),
+    path("api-clients/", include("requests_app.api.web_urls")),
     path("admin/", admin.site.urls),
 ]

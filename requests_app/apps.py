@@ -41,3 +41,6 @@ class RequestsAppConfig(AppConfig):
         # The seal of the receipts: none, and the portal does not start (docs/receipts.md).
         django_checks.register(check_seal)
         django_checks.register(check_signature_settings)
+
+        # The API's token scheme, for drf-spectacular's schema (docs/api.md).
+        from .api import schema  # noqa: F401

@@ -814,3 +814,7 @@ class QualifiedCA(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} ({self.provider})"
+
+
+# The API's models (requests_app/api/models.py) belong to this app: its registry loads them here.
+from requests_app.api import models as api_models  # noqa: E402, F401

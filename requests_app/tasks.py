@@ -1,10 +1,14 @@
 """Thin tasks: ids in, a service call; Redis holds nothing the database does not also hold."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from celery.signals import beat_init
 from django.conf import settings
+from django.utils import timezone
 
 from .alerts import daily_digest, deadline_sweep_until_done
+from .api.models import IdempotencyKey
 from .enforcing import holds_lapse
 from .notifications import (
     DELIVER_TASK,
@@ -55,3 +59,12 @@ def _sweep_when_beat_starts(sender=None, **kwargs) -> None:
     # Interval schedules first fire one interval after beat starts; sweep at once instead, so a
     # restarted beat catches up on alerts immediately and /healthz sees a fresh heartbeat.
     sweep_deadlines.delay()
+
+
+@shared_task(name="requests_app.tasks.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Forget the answers the API kept for Idempotency-Keys older than the retention
+    (docs/api.md; idempotent: a second run finds nothing)."""
+    cutoff = timezone.now() - timedelta(hours=settings.PORTAL_API_IDEMPOTENCY_HOURS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -5,8 +5,8 @@ import uuid
 
 from django.utils import timezone
 
-from api import services
 from authorities.constants import Instrument
+from requests_app.api import services
 from tests.requests_app.helpers import VALID
 
 

@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
-from api import services
-from api.models import ApiClient
+from requests_app.api import services
+from requests_app.api.models import ApiClient
 from requests_app.models import LegalRequest
 from requests_app.review import services as review_services
 from tests.security.test_url_matrix import walk

@@ -9,9 +9,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from api import services
-from api.models import ApiClient
 from authorities.constants import AuthorityStatus
+from requests_app.api import services
+from requests_app.api.models import ApiClient
 from requests_app.models import AccessLog
 from tests.conftest import current_code, verified_login
 
@@ -163,7 +163,7 @@ def test_staff_approve_in_the_admin(client, officer, staff):
     )
     passkey_login(client, staff)
     response = client.post(
-        reverse("admin:api_apiclient_changelist"),
+        reverse("admin:requests_app_apiclient_changelist"),
         {"action": "approve_clients", "_selected_action": [api_client.pk]},
     )
     assert response.status_code == 302

@@ -8,8 +8,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from api.models import EmergencyConfirmation
 from authorities.constants import Instrument
+from requests_app.api.models import EmergencyConfirmation
 from requests_app.models import LegalRequest, Status
 from tests.conftest import current_code, passkey_login, verified_login
 from tests.requests_app.helpers import VALID, pdf_upload

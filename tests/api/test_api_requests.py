@@ -253,8 +253,8 @@ def test_idempotency_keys_are_kept_48_hours(client, token):
     import time_machine
     from django.utils import timezone
 
-    from api.models import IdempotencyKey
-    from api.tasks import purge_idempotency_keys
+    from requests_app.api.models import IdempotencyKey
+    from requests_app.tasks import purge_idempotency_keys
 
     key = new_key()
     first = create(client, token, key=key).json()

@@ -1,7 +1,9 @@
+"""The admin of the API clients (docs/api.md): staff approve and revoke them."""
+
 from django.contrib import admin, messages
 
-from . import services
-from .models import ApiClient
+from .api import services
+from .api.models import ApiClient
 
 
 @admin.register(ApiClient)

@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class ClientTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "api.authentication.ClientTokenAuthentication"
+    target_class = "requests_app.api.authentication.ClientTokenAuthentication"
     name = "clientToken"
 
     def get_security_definition(self, auto_schema):
