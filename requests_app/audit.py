@@ -18,3 +18,20 @@ def access_log_record(
         ip_address=ip,
         at=timezone.now(),
     )
+
+
+def officer_read_record(*, officer, legal_request, ip: str | None) -> None:
+    """An officer opened a request (its page, or the API). Their own unsent draft is not an
+    access to record: a recorded view would keep the draft from being deleted (the log is
+    append-only), and nobody else has seen it (docs/security.md)."""
+    from .models import Status
+
+    if legal_request.status == Status.DRAFT and legal_request.officer_id == officer.pk:
+        return
+    access_log_record(
+        user=officer,
+        action=AccessLog.Action.VIEW_REQUEST,
+        legal_request=legal_request,
+        object_ref=legal_request.reference or "draft",
+        ip=ip,
+    )

@@ -57,13 +57,7 @@ def receipt_lines(legal_request: LegalRequest, *, demo: bool = False) -> list[st
             gettext("Reference: %(reference)s") % {"reference": legal_request.reference},
             gettext("Instrument: %(instrument)s")
             % {"instrument": instruments.rule_for(legal_request.instrument).label},
-            gettext("Issuing authority: %(authority)s (%(country)s)")
-            % {
-                "authority": legal_request.authority.name_en,
-                "country": legal_request.authority.country,
-            },
-            gettext("Officer: %(name)s <%(email)s>")
-            % {"name": officer.full_name, "email": officer.email},
+            *sealing.authority_lines(legal_request),
             gettext("Received (UTC): %(at)s")
             % {"at": legal_request.received_at.strftime("%Y-%m-%d %H:%M:%S UTC")},
             gettext("Received (%(zone)s): %(at)s")

@@ -107,19 +107,6 @@ def _order_lines(legal_request: LegalRequest, both) -> list[str]:
     ]
 
 
-def _authority_lines(legal_request: LegalRequest) -> list[str]:
-    officer = legal_request.officer
-    return [
-        gettext("Issuing authority: %(authority)s (%(country)s)")
-        % {
-            "authority": legal_request.authority.name_en,
-            "country": legal_request.authority.country,
-        },
-        gettext("Officer: %(name)s <%(email)s>")
-        % {"name": officer.full_name, "email": officer.email},
-    ]
-
-
 def _seal_lines() -> list[str]:
     return [
         "",
@@ -144,7 +131,7 @@ def _notice_lines(
 
     with translation.override(legal_request.officer.preferred_language or "en"):
         lines = _demo_lines()
-        authority, officer = _authority_lines(legal_request)
+        authority, officer = sealing.authority_lines(legal_request)
         lines += [
             gettext("Notice: the platform cannot comply")
             if question is None
@@ -200,7 +187,7 @@ def _manifest_lines(
             gettext("Delivery manifest"),
             "",
             *_order_lines(legal_request, both),
-            *_authority_lines(legal_request),
+            *sealing.authority_lines(legal_request),
             "",
             gettext("Delivery: partial response")
             if event.kind == RequestEvent.Kind.PARTIALLY_RESPONDED

@@ -14,6 +14,7 @@ import unicodedata
 
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from django.utils.translation import gettext
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
@@ -126,3 +127,17 @@ def _pdf_text(text: str) -> bytes:
             base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore")
             encoded += base or b"?"
     return bytes(encoded).replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+def authority_lines(legal_request) -> list[str]:
+    """Who issued the order, as every sealed document names them (receipt, notice, manifest)."""
+    officer = legal_request.officer
+    return [
+        gettext("Issuing authority: %(authority)s (%(country)s)")
+        % {
+            "authority": legal_request.authority.name_en,
+            "country": legal_request.authority.country,
+        },
+        gettext("Officer: %(name)s <%(email)s>")
+        % {"name": officer.full_name, "email": officer.email},
+    ]

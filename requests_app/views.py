@@ -21,7 +21,7 @@ from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
 from . import instruments, policies, sealed_documents, selectors, services
-from .audit import access_log_record
+from .audit import access_log_record, officer_read_record
 from .ex_post_validation import validation_state
 from .forms import (
     LegalRequestForm,
@@ -443,16 +443,7 @@ OFFICER_ACTIONS = (
 def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     officer = request.user
     legal_request = selectors.legal_request_get_for_officer(officer, public_id)
-    if not (legal_request.status == Status.DRAFT and legal_request.officer_id == officer.pk):
-        # An officer reading their own unsent draft is not an access to record (and a
-        # recorded view would keep the draft from being deleted: the log is append-only).
-        access_log_record(
-            user=officer,
-            action=AccessLog.Action.VIEW_REQUEST,
-            legal_request=legal_request,
-            object_ref=legal_request.reference or "draft",
-            ip=client_ip(request),
-        )
+    officer_read_record(officer=officer, legal_request=legal_request, ip=client_ip(request))
     refusal = next(
         (e for e in legal_request.visible_events if e.kind == RequestEvent.Kind.REFUSED), None
     )

@@ -22,10 +22,10 @@ from portal.access import PUBLIC
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 from requests_app import instruments, policies, selectors, services
-from requests_app.audit import access_log_record
+from requests_app.audit import officer_read_record
 from requests_app.forms import LegalRequestForm, MessageForm, WithdrawForm
 from requests_app.identifiers import parse_targets
-from requests_app.models import AccessLog, RequestEvent, Status
+from requests_app.models import RequestEvent, Status
 from requests_app.uploads import check_upload
 from requests_app.validation import submission_problems
 from requests_app.views import produced_file_response, produced_release
@@ -184,15 +184,7 @@ class RequestDetailView(ApiView):
         """One request: status, internal deadline and legal time limit, holds, the clock."""
         legal_request = self.legal_request(request, public_id)
         officer = request.user
-        if not (legal_request.status == Status.DRAFT and legal_request.officer_id == officer.pk):
-            # As the page: an officer reading their own draft is not an access to record.
-            access_log_record(
-                user=officer,
-                action=AccessLog.Action.VIEW_REQUEST,
-                legal_request=legal_request,
-                object_ref=legal_request.reference or "draft",
-                ip=client_ip(request),
-            )
+        officer_read_record(officer=officer, legal_request=legal_request, ip=client_ip(request))
         return Response(s.LegalRequestSerializer(legal_request).data)
 
 
