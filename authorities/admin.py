@@ -422,6 +422,9 @@ class UserAdmin(CheckedSelection, BaseUserAdmin):
         evidence = selectors.officer_registry_evidence(obj)
         if evidence is None:
             return gettext("Not an officer (platform account).")
+        if selectors.officer_awaits_approval(obj):
+            # Once on the page: above the form, beside the Approve button (change_view).
+            return gettext("Shown above, beside the Approve button.")
         return render_to_string(
             "admin/authorities/user/registry_evidence.html", {"evidence": evidence}
         )

@@ -108,6 +108,9 @@ def test_waiting_officers_page_shows_the_registry_evidence_beside_an_approve_but
     form = approve_form(page)
     assert form, "no Approve button on the page of an officer waiting for approval"
     assert f'action="{approve_url(pending)}"' in form
+    # The evidence once, beside the button; the account's own field points there.
+    assert page.count("Member State: ") == 1
+    assert "Shown above, beside the Approve button." in page
     assert 'method="post"' in form and "csrfmiddlewaretoken" in form
     assert re.search(r'data-confirm="[^"]*new.officer@interieur.gouv.fr', form)
     assert "Approve" in form
