@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from authorities import second_factor
 from authorities.models import User
@@ -334,7 +334,7 @@ def legal_request_confirm_preservation(*, reviewer, legal_request: LegalRequest)
         detail=(
             f"Preserved until {legal_request.preservation_until:%Y-%m-%d %H:%M} UTC"
             if legal_request.preservation_until
-            else "Preserved until the production order is answered"
+            else gettext_noop("Preserved until the production order is answered")
         ),
         answered_at=legal_request.answered_at or timezone.now(),
     )

@@ -297,6 +297,18 @@ _ENFORCING_GROUND = re.compile(r"(^|; )(?P<code>[a-z_]+) \((?P<categories>[^)]*)
 _DELIVERED = re.compile(r"^Categories delivered: (?P<categories>[a-z_, ]+)\.")
 
 
+# Details the services store in English with a value inside (a time, a reference): the words in
+# the reader's language, the value as stored.
+_WITH_A_VALUE = [
+    (re.compile(r"^Preserved until (?P<value>\d.+)$"), gettext_noop("Preserved until %(value)s")),
+    (
+        re.compile(r"^Production request: (?P<value>.+)$"),
+        gettext_noop("Production request: %(value)s"),
+    ),
+    (re.compile(r"^Copied from (?P<value>.+)$"), gettext_noop("Copied from %(value)s")),
+]
+
+
 @register.simple_tag
 def event_detail(event, legal_request) -> str:
     """An event's stored detail (English, written by the services with codes in some kinds) as
@@ -343,6 +355,9 @@ def event_detail(event, legal_request) -> str:
             detail,
             count=1,
         )
+    for pattern, words in _WITH_A_VALUE:
+        if found := pattern.match(detail):
+            return gettext(words) % {"value": found["value"]}
     # A detail that is a label of the interface ("Clarification requested") in the reader's
     # language; free text (a note, an explanation) is not in the catalogue and stays as written.
     return gettext(detail)

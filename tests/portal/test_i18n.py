@@ -513,3 +513,34 @@ def test_event_details_show_names_not_codes():
         assert event_detail(refused, None).startswith("Les données demandées")
         assert "Données relatives aux abonnés" in event_detail(delivered, None)
         assert event_detail(clarification, None) == "Éclaircissement demandé"
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored", "french"),
+    [
+        (
+            "preserved",
+            "Preserved until 2026-12-27 10:00 UTC",
+            "Conservé jusqu'au 2026-12-27 10:00 UTC",
+        ),
+        (
+            "preserved",
+            "Preserved until the production order is answered",
+            "Conservé jusqu'à la réponse à l'injonction de production",
+        ),
+        (
+            "production_confirmed",
+            "Production request: EPOC-2026-1",
+            "Demande de production : EPOC-2026-1",
+        ),
+        ("created", "Copied from LR-2026-000001", "Copié depuis LR-2026-000001"),
+    ],
+)
+def test_event_details_with_a_value_are_in_the_readers_language(kind, stored, french):
+    from requests_app.models import RequestEvent
+    from requests_app.templatetags.portal_requests import event_detail
+
+    event = RequestEvent(kind=kind, detail=stored)
+    assert event_detail(event, None) == stored
+    with translation.override("fr"):
+        assert event_detail(event, None) == french
