@@ -84,15 +84,16 @@ class HashChainedModel(models.Model):
         quote = connection.ops.quote_name
         table, pk = quote(self._meta.db_table), quote(self._meta.pk.column)
         columns = ", ".join(quote(f.column) for f in fields)
-        sql = (
-            "SELECT pg_advisory_xact_lock(%s); "
-            f"INSERT INTO {table} ({columns}, prev_hash, row_hash) "
-            f"SELECT {', '.join(['%s'] * len(fields))}, last.hash, "
-            "encode(sha256(convert_to(last.hash || %s, 'UTF8')), 'hex') "
-            f"FROM (SELECT coalesce((SELECT row_hash FROM {table} ORDER BY {pk} DESC LIMIT 1), "
-            "%s) AS hash) AS last "
-            f"RETURNING {pk}, prev_hash, row_hash"
-        )
+        placeholders = ", ".join(["%s"] * len(fields))
+        # Identifiers from the model's _meta, quoted; every value is a bound parameter.
+        sql = f"""SELECT pg_advisory_xact_lock(%s);
+            INSERT INTO {table} ({columns}, prev_hash, row_hash)
+            SELECT {placeholders}, last.hash,
+                encode(sha256(convert_to(last.hash || %s, 'UTF8')), 'hex')
+            FROM (SELECT coalesce(
+                (SELECT row_hash FROM {table} ORDER BY {pk} DESC LIMIT 1), %s
+            ) AS hash) AS last
+            RETURNING {pk}, prev_hash, row_hash"""  # noqa: S608
         params = [self.chain_lock, *values, f"\n{self.content()}", GENESIS_HASH]
         # Inside the caller's atomic block, a failure marks it for rollback (as Model.save does).
         with (
