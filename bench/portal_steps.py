@@ -95,10 +95,12 @@ def column_defaults(action: str, columns: list | None = None) -> dict:
             )
             bare = {row[0] for row in cursor.fetchall()}
             for field in model._meta.concrete_fields:
-                if field.column not in bare or not field.has_default():
+                if field.column not in bare:
                     continue
+                # A field without a default gets what Django saves for it ('' for a blank text
+                # field); None means the seed must fill the column itself.
                 value = field.get_default()
-                if isinstance(value, uuid.UUID):
+                if value is None or isinstance(value, uuid.UUID):
                     continue  # unique per row: the seed gives its own
                 literal = connection.ops.compose_sql(
                     "%s", [field.get_db_prep_save(value, connection)]

@@ -529,7 +529,8 @@ def pages_to_measure(bench: Bench, size: str, base: str) -> list[dict]:
     """Log the bench users in through the real pages; the runs of this size, in order."""
     devices = bench.portal_step(size, "users")
     spots = bench.portal_step(size, "targets")
-    bench.results["http"][size] = {"targets": spots}
+    # Kept: the figures of pages not measured this time (--pages).
+    bench.results["http"].setdefault(size, {})["targets"] = spots
     officer_email = next(e for e in devices if e.startswith("bench-officer@"))
     reviewer = Session(base, REVIEWER, bench.password, devices[REVIEWER])
     officer = Session(base, officer_email, bench.password, devices[officer_email])
@@ -597,12 +598,20 @@ def pages_to_measure(bench: Bench, size: str, base: str) -> list[dict]:
     return runs
 
 
-def http_runs(bench: Bench) -> None:
+def http_runs(bench: Bench, pages: list[str] | None = None) -> None:
     """Both sizes served at once; each page measured at S then at L, back to back, so a change
-    in the machine's background load touches both sides of a ratio alike."""
+    in the machine's background load touches both sides of a ratio alike. `pages`: only those
+    (by name), the others' figures kept."""
     with portal_server(bench, "S") as base_s, portal_server(bench, "L") as base_l:
         bases = {"S": base_s, "L": base_l}
-        runs = {size: pages_to_measure(bench, size, bases[size]) for size in bases}
+        runs = {
+            size: [
+                run
+                for run in pages_to_measure(bench, size, bases[size])
+                if not pages or run["name"] in pages
+            ]
+            for size in bases
+        }
         for n in range(len(runs["S"])):
             for size in ("S", "L"):
                 run = runs[size][n]
@@ -938,6 +947,16 @@ def machine() -> dict:
 
 
 STEPS = ("http", "explain", "sweep", "burst")
+PAGES = (
+    "floor",
+    "queue_first",
+    "queue_deep",
+    "queue_filtered",
+    "queue_search",
+    "review_detail",
+    "officer_list",
+    "submission",
+)
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -954,8 +973,19 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="keep portal_bench_s and portal_bench_l when they hold their full seed (migrated "
         "again), instead of dropping and building them",
     )
+    parser.add_argument(
+        "--pages",
+        default="",
+        help="with http: comma-separated pages to measure (floor, queue_first, queue_deep, "
+        "queue_filtered, queue_search, review_detail, officer_list, submission); the others' "
+        "figures are kept from bench/results.json",
+    )
     args = parser.parse_args(argv)
     args.only = [step for step in args.only.split(",") if step]
+    args.pages = [page for page in args.pages.split(",") if page]
+    unknown_pages = set(args.pages) - set(PAGES)
+    if unknown_pages:
+        parser.error(f"unknown pages {sorted(unknown_pages)}; choose from {', '.join(PAGES)}")
     unknown = set(args.only) - set(STEPS)
     if unknown:
         parser.error(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
@@ -969,7 +999,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     log(f"work directory {workdir} (logs of gunicorn, the workers and redis)")
-    partial = set(args.only) != set(STEPS)
+    partial = set(args.only) != set(STEPS) or bool(args.pages)
     with ExitStack() as stack:
         bench = Bench(stack, workdir)
         if partial and RESULTS.exists():
@@ -985,7 +1015,7 @@ def main(argv: list[str] | None = None) -> None:
                 build_database(bench, size)
         if "http" in args.only:
             bench.manage("S", "collectstatic", "--noinput")
-            http_runs(bench)
+            http_runs(bench, args.pages)
         if "explain" in args.only:
             for size in ("S", "L"):
                 bench.results["explain"][size] = bench.portal_step(size, "explain")

@@ -50,11 +50,12 @@ class HashChainedModel(models.Model):
         if self.pk is not None:
             raise PermissionDenied(REFUSED)
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        connection = connections[using]
+        if connection.vendor == "postgresql":
+            self._append_postgresql(connection)
+            self._state.adding, self._state.db = False, using
+            return
         with transaction.atomic(using=using):
-            connection = connections[using]
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [self.chain_lock])
             last = (
                 type(self)
                 ._base_manager.using(using)
@@ -65,6 +66,47 @@ class HashChainedModel(models.Model):
             self.prev_hash = last or GENESIS_HASH
             self.row_hash = self.compute_hash(self.prev_hash)
             super().save(*args, **kwargs)
+
+    def _append_postgresql(self, connection) -> None:
+        """The append in one message, one round trip (the review page appends on every view):
+        two statements that PostgreSQL runs as one transaction (an implicit one, or the
+        caller's), so the lock is held until the row is committed. The lock is the first
+        statement, not part of the insert: the insert's snapshot is taken after the lock is
+        granted, so it sees the row the previous holder committed. PostgreSQL hashes exactly
+        what compute_hash hashes (the previous hash, a newline, content() in UTF-8), and the
+        row's hash is checked against compute_hash before this returns."""
+        fields = [
+            f
+            for f in self._meta.concrete_fields
+            if not f.primary_key and f.attname not in ("prev_hash", "row_hash")
+        ]
+        values = [f.get_db_prep_save(f.pre_save(self, True), connection) for f in fields]
+        quote = connection.ops.quote_name
+        table, pk = quote(self._meta.db_table), quote(self._meta.pk.column)
+        columns = ", ".join(quote(f.column) for f in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        # Identifiers from the model's _meta, quoted; every value is a bound parameter.
+        sql = f"""SELECT pg_advisory_xact_lock(%s);
+            INSERT INTO {table} ({columns}, prev_hash, row_hash)
+            SELECT {placeholders}, last.hash,
+                encode(sha256(convert_to(last.hash || %s, 'UTF8')), 'hex')
+            FROM (SELECT coalesce(
+                (SELECT row_hash FROM {table} ORDER BY {pk} DESC LIMIT 1), %s
+            ) AS hash) AS last
+            RETURNING {pk}, prev_hash, row_hash"""  # noqa: S608
+        params = [self.chain_lock, *values, f"\n{self.content()}", GENESIS_HASH]
+        # Inside the caller's atomic block, a failure marks it for rollback (as Model.save does).
+        with (
+            transaction.mark_for_rollback_on_error(connection.alias),
+            connection.cursor() as cursor,
+        ):
+            # Two statements in one execute: Django's psycopg cursors bind parameters on the
+            # client side, which sends them as one simple-protocol message.
+            cursor.execute(sql, params)
+            cursor.nextset()
+            self.pk, self.prev_hash, self.row_hash = cursor.fetchone()
+        if self.row_hash != self.compute_hash(self.prev_hash):
+            raise RuntimeError(f"{self._meta.db_table} row {self.pk}: PostgreSQL's hash differs")
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied(REFUSED)

@@ -191,10 +191,20 @@ def compute_signals(legal_request: LegalRequest, *, now: datetime | None = None)
         if not earlier.exclude(pk=legal_request.pk).exists():
             signals.append(Signal("first_emergency"))
 
-    in_window = submitted.filter(received_at__gt=start, received_at__lte=until)
-    mine = in_window.filter(officer=officer).aggregate(
-        total=Count("pk"), emergencies=Count("pk", filter=Q(is_emergency=True))
+    # Both volumes in one query (the review page counts them on every view): the officer's
+    # requests, and the authority's emergency requests, in the window.
+    by_officer = Q(officer=officer)
+    by_authority = Q(authority_id=legal_request.authority_id, is_emergency=True)
+    counts = submitted.filter(
+        by_officer | by_authority, received_at__gt=start, received_at__lte=until
+    ).aggregate(
+        total=Count("pk", filter=by_officer),
+        emergencies=Count("pk", filter=by_officer & Q(is_emergency=True)),
+        authority_total=Count("pk", filter=by_authority),
+        authority_officers=Count("officer", distinct=True, filter=by_authority),
     )
+    mine = {"total": counts["total"], "emergencies": counts["emergencies"]}
+    theirs = {"total": counts["authority_total"], "officers": counts["authority_officers"]}
     if mine["total"] > VOLUME_THRESHOLD:
         signals.append(Signal("volume", {"count": mine["total"], "threshold": VOLUME_THRESHOLD}))
     if mine["emergencies"] > EMERGENCY_VOLUME_OFFICER_THRESHOLD:
@@ -204,9 +214,6 @@ def compute_signals(legal_request: LegalRequest, *, now: datetime | None = None)
                 {"count": mine["emergencies"], "threshold": EMERGENCY_VOLUME_OFFICER_THRESHOLD},
             )
         )
-    theirs = in_window.filter(authority_id=legal_request.authority_id, is_emergency=True).aggregate(
-        total=Count("pk"), officers=Count("officer", distinct=True)
-    )
     if theirs["total"] > EMERGENCY_VOLUME_AUTHORITY_THRESHOLD:
         signals.append(
             Signal(

@@ -483,33 +483,37 @@ def _cache_call(method, *args):
 
 def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
     _legal_team_or_404(user)
-    legal_request = (
-        LegalRequest.objects.exclude(status=Status.DRAFT)
-        .select_related("authority", "officer", "officer__approved_by", "assignee")
-        .prefetch_related(
-            "targets",
-            Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
-            Prefetch("messages", queryset=Message.objects.select_related("author")),
-            Prefetch("events", queryset=RequestEvent.objects.select_related("actor")),
+    try:
+        legal_request = (
+            LegalRequest.objects.exclude(status=Status.DRAFT)
+            .select_related("authority", "officer", "officer__approved_by", "assignee")
+            .get(public_id=public_id)
         )
-        .filter(public_id=public_id)
-        .first()
-    )
-    if legal_request is None:
-        raise Http404("No such request.")
+    except LegalRequest.DoesNotExist:
+        raise Http404("No such request.") from None
     # Rows only some requests have are read only where they can exist: call-backs and approvals
-    # for an emergency, produced data once answered. Elsewhere the page reads them as empty with
-    # no query (each query is a round trip of the review page, docs/performance.md).
-    emergency, answered = legal_request.is_emergency, legal_request.answered_at is not None
-    callbacks = CallbackVerification.objects.select_related("verified_by")
-    approvals = DisclosureApproval.objects.select_related("approved_by")
-    produced = ProducedData.objects.select_related("uploaded_by")
-    prefetch_related_objects(
-        [legal_request],
-        Prefetch("callbacks", queryset=callbacks if emergency else callbacks.none()),
-        Prefetch("approvals", queryset=approvals if emergency else approvals.none()),
-        Prefetch("produced", queryset=produced if answered else produced.none()),
-    )
+    # for an emergency, produced data once answered; the page and the policies look at them only
+    # there. Each query, even one known to be empty, costs the review page (docs/performance.md).
+    prefetches = [
+        "targets",
+        Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
+        Prefetch("messages", queryset=Message.objects.select_related("author")),
+        Prefetch("events", queryset=RequestEvent.objects.select_related("actor")),
+    ]
+    if legal_request.is_emergency:
+        prefetches += [
+            Prefetch(
+                "callbacks", queryset=CallbackVerification.objects.select_related("verified_by")
+            ),
+            Prefetch(
+                "approvals", queryset=DisclosureApproval.objects.select_related("approved_by")
+            ),
+        ]
+    if legal_request.answered_at is not None:
+        prefetches.append(
+            Prefetch("produced", queryset=ProducedData.objects.select_related("uploaded_by"))
+        )
+    prefetch_related_objects([legal_request], *prefetches)
     bind_reference(legal_request.reference)  # every log line of this HTTP request names it
     return legal_request
 

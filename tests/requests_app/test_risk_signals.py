@@ -192,3 +192,36 @@ def test_the_queue_marks_requests_with_risk_signals(client, officer, outsider, r
 
     filtered = client.get(reverse("review:queue"), {"risk": "1"}).content.decode()
     assert flagged.reference in filtered and clean.reference not in filtered
+
+
+def test_the_volumes_are_counted_in_one_query_and_exactly(
+    client, officer, colleague, outsider, django_assert_num_queries
+):
+    """The officer's volumes and the authority's emergency volume are one query on the review
+    page (docs/performance.md), with the same counts as apart: a colleague's ordinary request and
+    another authority's emergency count for neither, a draft and an older request for nothing."""
+    for _ in range(3):
+        submit_as(client, officer, Instrument.EMERGENCY_DISCLOSURE)
+    for _ in range(4):
+        last = submit_as(client, officer, Instrument.INQUIRY)
+    for _ in range(4):
+        submit_as(client, colleague, Instrument.EMERGENCY_DISCLOSURE)
+    submit_as(client, colleague, Instrument.INQUIRY)
+    submit_as(client, outsider, Instrument.EMERGENCY_DISCLOSURE)
+    verified_login(client, officer)
+    assert submit(client, Instrument.INQUIRY, action="save").status_code == 302  # a draft
+    older = LegalRequest.objects.filter(officer=officer).earliest("received_at")
+    LegalRequest.objects.filter(pk=older.pk).update(
+        received_at=older.received_at - timedelta(days=2)
+    )
+    legal_request = LegalRequest.objects.select_related("officer", "authority").get(pk=last.pk)
+
+    with django_assert_num_queries(1):
+        signals = {s.code: s.params for s in risk.risk_signals(legal_request)}
+    assert signals["volume"] == {"count": 6, "threshold": risk.VOLUME_THRESHOLD}
+    assert "emergency_volume_officer" not in signals  # 2 in the window, not 3
+    assert signals["emergency_volume_authority"] == {
+        "count": 6,
+        "officers": 2,
+        "threshold": risk.EMERGENCY_VOLUME_AUTHORITY_THRESHOLD,
+    }

@@ -256,3 +256,41 @@ def test_every_field_of_a_chained_row_is_in_its_hash(model, officer, staff):
         assert row.compute_hash(row.prev_hash) != row.row_hash, field.name
         setattr(row, field.attname, original)
     assert row.compute_hash(row.prev_hash) == row.row_hash
+
+
+# --- Appending: one round trip, one chain under concurrent writers -------------------------------
+
+
+@pytest.mark.parametrize("ip", ["192.0.2.1", None])
+def test_appending_a_row_is_one_round_trip(officer, django_assert_num_queries, ip):
+    """The review page appends a row on every view (docs/performance.md): the chain's lock, the
+    link to the last row, the hash and the insert go to PostgreSQL as one message."""
+    access_log_record(user=officer, action="view_request", object_ref="LR-0", ip=ip)
+    with django_assert_num_queries(1):
+        access_log_record(user=officer, action="view_request", object_ref="LR-1é", ip=ip)
+    first, second = AccessLog.objects.order_by("id")
+    assert second.prev_hash == first.row_hash
+    assert second.row_hash == second.compute_hash(second.prev_hash)
+    assert "audit log intact: 2 rows verified" in verify()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_extend_one_chain(officer):
+    """Writers on their own connections, at once: each row links to the one before it in id
+    order (none to the same row), and every write is committed when the call returns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def write(n: int) -> int:
+        try:
+            for k in range(10):
+                access_log_record(user=officer, action="view_request", object_ref=f"LR-{n}-{k}")
+                assert AccessLog.objects.filter(object_ref=f"LR-{n}-{k}").exists()
+            return n
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sorted(pool.map(write, range(4))) == [0, 1, 2, 3]
+    assert "audit log intact: 40 rows verified" in verify()
