@@ -57,4 +57,6 @@ class RequestsAppConfig(AppConfig):
             if created and not raw:
                 webhooks_enqueue(instance)
 
-        post_save.connect(_event_created, sender=RequestEvent, dispatch_uid="webhooks_enqueue")
+        post_save.connect(
+            _event_created, sender=RequestEvent, weak=False, dispatch_uid="webhooks_enqueue"
+        )

@@ -352,7 +352,7 @@ def _deliver_one(row: WebhookDelivery) -> int:
         )
         return 1
     error = outcome.error or f"HTTP {outcome.status_code}"
-    attempts = row.attempts + 1  # the claim counted this attempt in the database
+    attempts = row.attempts  # loaded after the claim, which counted this one
     last = attempts >= MAX_ATTEMPTS
     WebhookDelivery.objects.filter(pk=row.pk).update(
         state=State.FAILED if last else State.PENDING,
