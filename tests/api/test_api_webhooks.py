@@ -4,6 +4,7 @@ outbox to a real HTTP receiver on a loopback port, retried with backoff, swept a
 task, never with a request's content, never to another authority's client."""
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 from celery.signals import before_task_publish
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -174,6 +176,29 @@ def test_rotation_signs_with_both_secrets_for_the_grace_period(
         assert Webhook(new).verify(post[1], headers_of(post))
         with pytest.raises(WebhookVerificationError):
             Webhook(old).verify(post[1], headers_of(post))
+
+
+def docs_verify():
+    """The by-hand verification in docs/api.md, as written there."""
+    text = (django_settings.BASE_DIR / "docs" / "api.md").read_text()
+    code = re.search(r"Or by hand.*?```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102  # the project's own documentation
+    return scope["verify"]
+
+
+def test_the_documented_check_by_hand_accepts_ours_and_refuses_a_change(
+    client, officer, hooked, receiver
+):
+    api_client, _, old = hooked
+    verify = docs_verify()
+    submit_epoc(client, officer)
+    new = webhooks.webhook_secret_rotate(officer=officer, client=api_client)
+    webhooks.deliver_all_due()
+    headers, body = receiver.posts[0]
+    assert verify(new, headers, body) and verify(old, headers, body)
+    assert not verify(webhooks.secret_new(), headers, body)
+    assert not verify(new, headers, body.replace(b"request.", b"request.x"))
 
 
 # --- The outbox -------------------------------------------------------------------------------
