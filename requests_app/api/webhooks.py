@@ -106,9 +106,10 @@ def _address_refusal(address: str) -> str:
     return ""
 
 
-def url_check(url: str) -> None:
+def url_check(url: str) -> list[str]:
     """An address the portal may post to: HTTPS, a host name or address that resolves only to
-    public addresses (outside DEBUG), no credentials in it. ValidationError says why not."""
+    public addresses (outside DEBUG), no credentials in it. ValidationError says why not; else
+    the addresses it resolved to, all checked."""
     parts = urlsplit(url.strip())
     host = parts.hostname or ""
     loopback_http = (
@@ -120,10 +121,12 @@ def url_check(url: str) -> None:
         raise ValidationError(
             gettext("Give an address with a host, without a password or a fragment.")
         )
-    for address in _resolve(host, parts.port or 443):
+    addresses = _resolve(host, parts.port or 443)
+    for address in addresses:
         refusal = _address_refusal(address)
         if refusal:
             raise ValidationError(refusal)
+    return addresses
 
 
 def _is_loopback_literal(host: str) -> bool:
@@ -388,9 +391,8 @@ def _post(url: str, body: str, headers: dict[str, str]) -> _Outcome:
     outcome = _Outcome(at=at)
     try:
         parts = urlsplit(url)
-        url_check(url)
+        address = url_check(url)[0]
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = _resolve(parts.hostname or "", port)[0]
         connection = _connection(parts.scheme, parts.hostname or "", address, port)
         try:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

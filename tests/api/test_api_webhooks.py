@@ -3,8 +3,10 @@ Webhooks do (checked with the independent `standardwebhooks` package), posted fr
 outbox to a real HTTP receiver on a loopback port, retried with backoff, swept again after a lost
 task, never with a request's content, never to another authority's client."""
 
+import ipaddress
 import json
 import re
+import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -436,3 +438,75 @@ def test_page_shows_the_attempts_to_the_owner_only(client, officer, colleague, h
     assert "request.submitted" in text
     verified_login(client, colleague)
     assert client.get(reverse("api_clients:detail", args=[api_client.public_id])).status_code == 404
+
+
+def test_address_is_checked_again_before_each_post(client, officer, hooked, receiver, settings):
+    # Registered while loopback was allowed; no longer: the post is refused, not made.
+    submit_epoc(client, officer)
+    settings.PORTAL_WEBHOOKS_ALLOW_INSECURE_LOOPBACK = False
+    webhooks.deliver_all_due()
+    assert not receiver.posts
+    attempt = WebhookAttempt.objects.first()
+    assert attempt.status_code is None and "https://" in attempt.error
+
+
+def self_signed_for_loopback(directory):
+    """A certificate for 127.0.0.1 (its own issuer) and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_https_post_checks_the_certificate(client, officer, staff, settings, tmp_path, monkeypatch):
+    cert_file, key_file = self_signed_for_loopback(tmp_path)
+    receiver = Receiver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    url = receiver.url.replace("http://", "https://")
+    try:
+        settings.DEBUG = True  # a loopback address over HTTPS, as in development
+        api_client, _ = approved_client(officer, staff)
+        _, secret = webhooks.webhook_endpoint_set(officer=officer, client=api_client, url=url)
+        submit_epoc(client, officer)
+        # A certificate nobody vouches for: refused, retried later.
+        assert webhooks.deliver_all_due() == 0
+        assert "CERTIFICATE_VERIFY_FAILED" in WebhookAttempt.objects.first().error
+        # Trusted (the system's trust store, pointed at it): delivered, signed.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+        with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+            assert webhooks.deliver_all_due() >= 1
+            headers, body = receiver.posts[0]
+            assert Webhook(secret).verify(body, headers_of(receiver.posts[0]))
+    finally:
+        receiver.close()
