@@ -461,6 +461,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env.int("PORTAL_DIGEST_HOUR_UTC", default=7), minute=0),
     },
     # The API's idempotency keys past their retention (docs/api.md, "Idempotency").
+    # Finished webhook deliveries past their retention (docs/api.md, "Webhooks").
+    "webhook-deliveries-purge": {
+        "task": "requests_app.tasks.purge_webhook_deliveries",
+        "schedule": crontab(hour=3, minute=41),
+    },
     "idempotency-keys-purge": {
         "task": "requests_app.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
@@ -581,3 +586,5 @@ PORTAL_API_IDEMPOTENCY_HOURS = env.int("PORTAL_API_IDEMPOTENCY_HOURS", default=4
 # Webhooks go to public HTTPS addresses only. Tests set this to let a receiver on a loopback
 # port take plain HTTP (docs/api.md, "Webhooks"); never in a deployment.
 PORTAL_WEBHOOKS_ALLOW_INSECURE_LOOPBACK = False
+# How long a finished webhook delivery and its attempts are kept (the client's page lists them).
+PORTAL_WEBHOOK_RETENTION_DAYS = env.int("PORTAL_WEBHOOK_RETENTION_DAYS", default=30)

@@ -82,3 +82,8 @@ def sweep_webhooks() -> int:
     due = webhooks.webhook_deliveries_due()
     webhooks.webhooks_hand_off(due)
     return len(due)
+
+
+@shared_task(name="requests_app.tasks.purge_webhook_deliveries")
+def purge_webhook_deliveries() -> int:
+    return webhooks.webhook_deliveries_purge()

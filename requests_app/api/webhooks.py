@@ -157,6 +157,8 @@ def webhook_endpoint_set(*, officer, client: ApiClient, url: str) -> tuple[Webho
     """Register (or change) the client's endpoint. A new endpoint gets a secret, returned once
     (the second value); a changed address keeps its secret ("" returned)."""
     _own(officer, client)
+    if client.revoked_at is not None:
+        raise ValidationError(gettext("This client is revoked: it receives nothing."))
     url_check(url)
     endpoint = WebhookEndpoint.objects.filter(client=client).first()
     if endpoint is None:
@@ -282,6 +284,16 @@ def webhook_deliveries_due(limit: int = 500) -> list[int]:
         *pending.order_by("send_after").values_list("pk", flat=True)[:limit],
         *stale.values_list("pk", flat=True)[:limit],
     ]
+
+
+def webhook_deliveries_purge() -> int:
+    """Forget finished deliveries (and their attempts) older than the retention: the owner's
+    page shows the recent ones, the events feed keeps the events themselves."""
+    cutoff = timezone.now() - timedelta(days=settings.PORTAL_WEBHOOK_RETENTION_DAYS)
+    deleted, _ = WebhookDelivery.objects.filter(
+        created_at__lt=cutoff, state__in=[State.SENT, State.FAILED, State.CANCELLED]
+    ).delete()
+    return deleted
 
 
 # --- Delivery ---------------------------------------------------------------------------------

@@ -510,3 +510,25 @@ def test_https_post_checks_the_certificate(client, officer, staff, settings, tmp
             assert Webhook(secret).verify(body, headers_of(receiver.posts[0]))
     finally:
         receiver.close()
+
+
+def test_finished_deliveries_are_purged_after_the_retention(client, officer, hooked, receiver):
+    submit_epoc(client, officer)
+    webhooks.deliver_all_due()
+    count = WebhookDelivery.objects.count()
+    assert tasks.purge_webhook_deliveries() == 0
+    later = timezone.now() + timedelta(days=django_settings.PORTAL_WEBHOOK_RETENTION_DAYS + 1)
+    with time_machine.travel(later):
+        assert tasks.purge_webhook_deliveries() >= count  # the rows and their attempts
+    assert not WebhookDelivery.objects.exists() and not WebhookAttempt.objects.exists()
+
+
+def test_a_revoked_client_gets_no_webhook(officer, staff, loopback_allowed):
+    from requests_app.api import services
+
+    api_client, _ = approved_client(officer, staff)
+    services.api_client_revoke(user=officer, client=api_client)
+    with pytest.raises(ValidationError):
+        webhooks.webhook_endpoint_set(
+            officer=officer, client=api_client, url="http://127.0.0.1:8999/in"
+        )
