@@ -446,6 +446,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "requests_app.tasks.sweep_notifications",
         "schedule": env.int("PORTAL_NOTIFICATION_SWEEP_SECONDS", default=60),
     },
+    # The webhooks' outbox sweep: retries whose time came, and what a lost task left pending.
+    "webhooks-sweep": {
+        "task": "requests_app.tasks.sweep_webhooks",
+        "schedule": env.int("PORTAL_WEBHOOK_SWEEP_SECONDS", default=30),
+    },
     # The deadline sweep: queues every alert whose time has come (docs/deadlines.md).
     "deadline-sweep": {
         "task": "requests_app.tasks.sweep_deadlines",
@@ -456,6 +461,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env.int("PORTAL_DIGEST_HOUR_UTC", default=7), minute=0),
     },
     # The API's idempotency keys past their retention (docs/api.md, "Idempotency").
+    # Finished webhook deliveries past their retention (docs/api.md, "Webhooks").
+    "webhook-deliveries-purge": {
+        "task": "requests_app.tasks.purge_webhook_deliveries",
+        "schedule": crontab(hour=3, minute=41),
+    },
     "idempotency-keys-purge": {
         "task": "requests_app.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
@@ -573,3 +583,8 @@ SPECTACULAR_SETTINGS = {
 PORTAL_API_TOKEN_MAX_DAYS = 90
 # How long an Idempotency-Key's answer is kept: a retry later than this acts afresh.
 PORTAL_API_IDEMPOTENCY_HOURS = env.int("PORTAL_API_IDEMPOTENCY_HOURS", default=48)
+# Webhooks go to public HTTPS addresses only. Tests set this to let a receiver on a loopback
+# port take plain HTTP (docs/api.md, "Webhooks"); never in a deployment.
+PORTAL_WEBHOOKS_ALLOW_INSECURE_LOOPBACK = False
+# How long a finished webhook delivery and its attempts are kept (the client's page lists them).
+PORTAL_WEBHOOK_RETENTION_DAYS = env.int("PORTAL_WEBHOOK_RETENTION_DAYS", default=30)

@@ -43,4 +43,20 @@ class RequestsAppConfig(AppConfig):
         django_checks.register(check_signature_settings)
 
         # The API's token scheme, for drf-spectacular's schema (docs/api.md).
-        from .api import schema  # noqa: F401
+        from .api import schema  # noqa: F401, I001
+
+        # Webhooks: every new event row is queued, in its own transaction, for the clients
+        # that would read it in the API's events feed. A receiver on the row rather than a
+        # call in each service: the feed is "every event row", and so is this.
+        from django.db.models.signals import post_save
+
+        from .api.webhooks import webhooks_enqueue
+        from .models import RequestEvent
+
+        def _event_created(sender, instance, created, raw=False, **kwargs) -> None:
+            if created and not raw:
+                webhooks_enqueue(instance)
+
+        post_save.connect(
+            _event_created, sender=RequestEvent, weak=False, dispatch_uid="webhooks_enqueue"
+        )

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .alerts import daily_digest, deadline_sweep_until_done
+from .api import webhooks
 from .api.models import IdempotencyKey
 from .enforcing import holds_lapse
 from .notifications import (
@@ -68,3 +69,21 @@ def purge_idempotency_keys() -> int:
     cutoff = timezone.now() - timedelta(hours=settings.PORTAL_API_IDEMPOTENCY_HOURS)
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(name=webhooks.DELIVER_TASK)
+def deliver_webhooks(delivery_ids: list[int]) -> int:
+    return webhooks.webhooks_deliver(delivery_ids)
+
+
+@shared_task(name="requests_app.tasks.sweep_webhooks")
+def sweep_webhooks() -> int:
+    """Hand out every due webhook again (a lost task, a Redis flush, a retry whose time came)."""
+    due = webhooks.webhook_deliveries_due()
+    webhooks.webhooks_hand_off(due)
+    return len(due)
+
+
+@shared_task(name="requests_app.tasks.purge_webhook_deliveries")
+def purge_webhook_deliveries() -> int:
+    return webhooks.webhook_deliveries_purge()

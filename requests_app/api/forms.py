@@ -33,3 +33,17 @@ class ApiClientForm(forms.Form):
 
 class EmergencyConfirmForm(forms.Form):
     otp_token = StepUpField()
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(
+        label=_("Address that receives the events (https://…)"),
+        max_length=500,
+        widget=forms.URLInput,
+    )
+    # The secret signs what the portal tells the client: set and rotated with a fresh code.
+    otp_token = StepUpField()
+
+
+class WebhookRotateForm(forms.Form):
+    otp_token = StepUpField()

@@ -100,3 +100,112 @@ class EmergencyConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.legal_request_id} {'confirmed' if self.confirmed_at else 'waiting'}"
+
+
+class WebhookEndpoint(models.Model):
+    """The HTTPS address a client's events are posted to (Standard Webhooks, docs/api.md,
+    "Webhooks"), one per client. The secret signs each post: it must be kept readable to sign,
+    so it is shown to the owner once (at creation and rotation) and never again. After a
+    rotation the previous secret also signs until `previous_secret_until`, so a receiver can
+    switch without dropping an event."""
+
+    client = models.OneToOneField(ApiClient, on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True, default="")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+    def signing_secrets(self) -> list[str]:
+        """The secrets a post is signed with now: the current one, and the previous one while
+        its grace period lasts."""
+        secrets = [self.secret]
+        if (
+            self.previous_secret
+            and self.previous_secret_until
+            and self.previous_secret_until > timezone.now()
+        ):
+            secrets.append(self.previous_secret)
+        return secrets
+
+
+class WebhookDelivery(models.Model):
+    """The outbox of webhooks, as Notification is that of e-mails: one row per (endpoint,
+    event), written in the event's transaction, posted by a Celery task after commit and
+    handed out again by the sweep while it is due. The body is fixed when the row is written
+    (ids and the event type only); the signature and its timestamp are made at each attempt."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Delivered")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    # The webhook-id header: the same for every attempt of this row, so a receiver that got
+    # it twice (an answer lost on the way back) can tell.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(
+        "requests_app.RequestEvent", on_delete=models.CASCADE, related_name="+"
+    )
+    event_type = models.CharField(max_length=60)
+    body = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    send_after = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_once_per_event")
+        ]
+        indexes = [
+            # The sweep's queries (webhooks.webhook_deliveries_due): pending rows whose time
+            # has come, sending rows whose lease ran out.
+            models.Index(
+                fields=["send_after"],
+                name="webhook_pending_due",
+                condition=models.Q(state="pending"),
+            ),
+            models.Index(
+                fields=["lease_until"],
+                name="webhook_sending_lease",
+                condition=models.Q(state="sending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.public_id} ({self.state})"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.public_id.hex}"
+
+
+class WebhookAttempt(models.Model):
+    """One post of a delivery, shown to the client's owner: when, the answer's status code or
+    the error, how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="tries")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"

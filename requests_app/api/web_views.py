@@ -17,9 +17,9 @@ from portal.http import client_ip
 from requests_app import selectors
 from requests_app.policies import Capability, capability_required
 
-from . import services
-from .forms import ApiClientForm, EmergencyConfirmForm
-from .models import ApiClient, EmergencyConfirmation
+from . import services, webhooks
+from .forms import ApiClientForm, EmergencyConfirmForm, WebhookForm, WebhookRotateForm
+from .models import ApiClient, EmergencyConfirmation, WebhookEndpoint
 
 submitter_only = capability_required(Capability.SUBMIT)
 
@@ -69,6 +69,90 @@ def client_list(request: HttpRequest) -> HttpResponse:
         },
         status=200,
     )
+
+
+def _own_client(request: HttpRequest, client_id) -> ApiClient:
+    """The officer's own client; anyone else's (a colleague's too) is a 404."""
+    client = ApiClient.objects.filter(public_id=client_id, officer=request.user).first()
+    if client is None:
+        raise Http404
+    return client
+
+
+def _step_up_ok(request: HttpRequest, form) -> bool:
+    step_up = fresh_second_factor(request, form.cleaned_data["otp_token"])
+    if not step_up:
+        form.add_error(
+            "otp_token",
+            step_up.wait_message or gettext("That code is not right: it needs a fresh code."),
+        )
+    return bool(step_up)
+
+
+def _client_page(request: HttpRequest, client: ApiClient, **context) -> HttpResponse:
+    endpoint = WebhookEndpoint.objects.filter(client=client).first()
+    context.setdefault("form", WebhookForm(initial={"url": endpoint.url} if endpoint else None))
+    context.setdefault("rotate_form", WebhookRotateForm(prefix="rotate"))
+    return render(
+        request,
+        "api/client_detail.html",
+        {
+            "client": client,
+            "endpoint": endpoint,
+            "attempts": webhooks.webhook_attempts_for_owner(request.user, client),
+            "grace_hours": int(webhooks.ROTATION_GRACE.total_seconds() // 3600),
+            "secret": None,
+            **context,
+        },
+    )
+
+
+@submitter_only
+@never_cache
+@require_http_methods(["GET", "POST"])
+def client_detail(request: HttpRequest, client_id) -> HttpResponse:
+    """One of the officer's clients: its webhook (set the address; a new endpoint's secret is
+    shown on the answer to the post, once) and the last delivery attempts."""
+    client = _own_client(request, client_id)
+    if request.method == "GET":
+        return _client_page(request, client)
+    form = WebhookForm(request.POST)
+    secret = None
+    if form.is_valid() and _step_up_ok(request, form):
+        try:
+            _, secret = webhooks.webhook_endpoint_set(
+                officer=request.user, client=client, url=form.cleaned_data["url"]
+            )
+        except ValidationError as problem:
+            form.add_error("url", problem.messages)
+        else:
+            messages.success(request, gettext("The webhook address is saved."))
+            return _client_page(request, client, secret=secret or None)
+    return _client_page(request, client, form=form)
+
+
+@submitter_only
+@never_cache
+@require_POST
+def webhook_rotate(request: HttpRequest, client_id) -> HttpResponse:
+    """A new secret, shown once; the old one keeps signing for the grace period."""
+    client = _own_client(request, client_id)
+    if not WebhookEndpoint.objects.filter(client=client).exists():
+        raise Http404
+    form = WebhookRotateForm(request.POST, prefix="rotate")
+    if form.is_valid() and _step_up_ok(request, form):
+        secret = webhooks.webhook_secret_rotate(officer=request.user, client=client)
+        return _client_page(request, client, secret=secret)
+    return _client_page(request, client, rotate_form=form)
+
+
+@submitter_only
+@require_POST
+def webhook_disable(request: HttpRequest, client_id) -> HttpResponse:
+    client = _own_client(request, client_id)
+    webhooks.webhook_endpoint_disable(officer=request.user, client=client)
+    messages.success(request, gettext("The webhook is off: no more events are sent."))
+    return redirect("api_clients:detail", client.public_id)
 
 
 @submitter_only

@@ -179,6 +179,15 @@ EXPECTED = {
         (404, 404), unapproved=(405, 404), officer_a=(405, 404), officer_b=(405, 404)
     ),
     "api_clients:confirm": everyone_else((404, 404)),
+    # A client's page with its webhook (an unknown client, or anyone else's, is 404); rotating
+    # the secret and turning the webhook off are POST only.
+    "api_clients:detail": everyone_else((404, 404)),
+    "api_clients:webhook_rotate": everyone_else(
+        (404, 404), unapproved=(405, 404), officer_a=(405, 404), officer_b=(405, 404)
+    ),
+    "api_clients:webhook_disable": everyone_else(
+        (404, 404), unapproved=(405, 404), officer_a=(405, 404), officer_b=(405, 404)
+    ),
 }
 # The enforcing authority's officer is an officer of another authority on the officers' pages:
 # the same sign-up and registry check, none of officer A's requests (404 as for officer B).
