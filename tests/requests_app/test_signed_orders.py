@@ -442,3 +442,43 @@ def test_verdict_of_each_kind_of_signed_order(authority, ca, tsa, tmp_path):
 
     for row in rows:
         record_figure("signature verdicts", row)
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        (b"<48656C6C6F> 42", b"Hello"),
+        (b"<48 65\n6c\r\n6C\t6F> 42", b"Hello"),
+        (b"<901FA> 42", b"\x90\x1f\xa0"),  # an odd last digit is followed by a 0
+        (b"<> 42", b""),
+    ],
+)
+def test_hex_strings_read_at_once_read_as_pyhanko_reads_them(source, value):
+    """pdfsignatures reads a hex string (a signature's /Contents) in one slice: the same value,
+    and the stream left just after the ">"."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+
+    from requests_app import pdfsignatures
+
+    pdfsignatures._read_hex_strings_at_once()
+    stream = io.BytesIO(source)
+
+    assert generic.read_object(stream, None).original_bytes == value
+    assert stream.read() == b" 42"
+
+
+def test_a_hex_string_with_a_foreign_character_is_refused_as_pyhanko_refuses_it():
+    import io
+
+    from pyhanko.pdf_utils import generic
+
+    from requests_app import pdfsignatures
+
+    pdfsignatures._read_hex_strings_at_once()
+
+    with pytest.raises(generic.PdfStreamError):
+        generic.read_object(io.BytesIO(b"<4G>"), None)
+    with pytest.raises(generic.PdfStreamError):
+        generic.read_object(io.BytesIO(b"<48656C"), None)
