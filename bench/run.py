@@ -74,6 +74,8 @@ TARGETS = [
     ("submission p95 / F p95 (at L)", ("L", "submission", "L", "floor"), 4.0),
     ("sweep time (1,000 due) at L / at S", "sweep", 1.2),
     ("worker peak memory at L / at S", "memory", 1.2),
+    # Issue 18: verifying an order's signatures in the upload check (bench/signatures.py).
+    ("signed upload check p95 / unsigned p95 (same size)", "signatures", 1.5),
 ]
 
 
@@ -745,7 +747,13 @@ def ratios(results: dict) -> list[dict]:
     rows = []
     http = results["http"]
     for name, how, target in TARGETS:
-        if how == "sweep":
+        if how == "signatures":
+            if not results.get("signatures"):
+                continue  # never run (the step came after the other figures)
+            num = results["signatures"]["signed"]["p95_ms"]
+            den = results["signatures"]["unsigned"]["p95_ms"]
+            detail = f"{num} ms / {den} ms"
+        elif how == "sweep":
             num = results["alerts"]["L_1000"]["sweep"]["seconds"]
             den = results["alerts"]["S_1000"]["sweep"]["seconds"]
             detail = f"{num} s / {den} s"
@@ -885,6 +893,28 @@ def report(results: dict) -> str:
             ]
         )
     out.append(table(rows))
+    if signatures := results.get("signatures"):
+        rows = [
+            [
+                f"upload check ({signatures['documents']} of each)",
+                "bytes",
+                "p50 ms",
+                "p95 ms",
+                "max ms",
+            ]
+        ]
+        for kind in ("unsigned", "signed"):
+            r = signatures[kind]
+            rows.append(
+                [
+                    f"{kind} PDF, {signatures['pages']} pages",
+                    str(signatures["mean_bytes"][kind]),
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p95_ms']:.1f}",
+                    f"{r['max_ms']:.1f}",
+                ]
+            )
+        out.append(table(rows))
     rows = [["ratio", "value", "target", "met", "figures"]]
     for r in results["ratios"]:
         rows.append(
@@ -946,7 +976,9 @@ def machine() -> dict:
     }
 
 
-STEPS = ("http", "explain", "sweep", "burst")
+STEPS = ("http", "explain", "sweep", "burst", "signatures")
+# The steps that need the benchmark databases (and Redis, the SMTP sink).
+DATABASE_STEPS = {"http", "explain", "sweep", "burst"}
 PAGES = (
     "floor",
     "queue_first",
@@ -965,7 +997,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--only",
         default=",".join(STEPS),
         help="comma-separated steps to run (http, explain, sweep: 1,000 alerts at S and at L, "
-        "burst: 10,000 at L); the figures of the steps not run are kept from bench/results.json",
+        "burst: 10,000 at L, signatures: the upload check of signed and unsigned PDFs, "
+        "no database); the figures of the steps not run are kept from bench/results.json",
     )
     parser.add_argument(
         "--reuse-databases",
@@ -1005,14 +1038,15 @@ def main(argv: list[str] | None = None) -> None:
         if partial and RESULTS.exists():
             # The figures of the steps not run stay those of the last run that made them.
             bench.results = {**json.loads(RESULTS.read_text()), **bench.results}
-            for key in ("http", "explain", "alerts", "seed", "sizes"):
+            for key in ("http", "explain", "alerts", "seed", "sizes", "signatures"):
                 bench.results[key] = json.loads(RESULTS.read_text()).get(key, {})
         bench.results["machine"] = machine()
-        start_redis(bench)
-        start_smtp_sink(bench)
-        for size in ("S", "L"):
-            if not (args.reuse_databases and database_reusable(bench, size)):
-                build_database(bench, size)
+        if DATABASE_STEPS & set(args.only):
+            start_redis(bench)
+            start_smtp_sink(bench)
+            for size in ("S", "L"):
+                if not (args.reuse_databases and database_reusable(bench, size)):
+                    build_database(bench, size)
         if "http" in args.only:
             bench.manage("S", "collectstatic", "--noinput")
             http_runs(bench, args.pages)
@@ -1024,6 +1058,10 @@ def main(argv: list[str] | None = None) -> None:
             bench.results["alerts"]["L_1000"] = alert_run(bench, "L", 1_000, "L_1000")
         if "burst" in args.only:
             bench.results["alerts"]["L_10000"] = alert_run(bench, "L", 10_000, "L_10000")
+        if "signatures" in args.only:
+            log("upload check: signed and unsigned PDFs of the same size, alternated")
+            out = bench._run([PY, "-m", "bench.signatures"], "S", WEB_QUEUE)
+            bench.results["signatures"] = json.loads(out.strip().splitlines()[-1])
     bench.results["ratios"] = ratios(bench.results)
     bench.results["alert_targets"] = alert_targets(bench.results)
     bench.results["settings"] = {

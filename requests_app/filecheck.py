@@ -27,6 +27,7 @@ the web process passed in) and reported in "signatures": facts, never a refusal 
 missing or bad signature means is the portal's policy (requests_app/trust.py).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -523,9 +524,14 @@ def serve(cpu_seconds: int, memory_bytes: int, wall_seconds: float) -> None:
     pdfsignatures.preload()
 
     for line in sys.stdin.buffer:
+        request = json.loads(line)
+        # The anchors file is the web process's, not the upload's: parsed here once, before the
+        # fork, every child verifies against it without parsing it again.
+        with contextlib.suppress(Exception):  # the child reads it again and says what fails
+            pdfsignatures.load_anchors(request.get("anchors"))
         outcome = run_limited(
             _checked_request,
-            json.loads(line),
+            request,
             cpu_seconds=cpu_seconds,
             memory_bytes=memory_bytes,
             wall_seconds=wall_seconds,

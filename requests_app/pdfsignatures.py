@@ -22,6 +22,10 @@ No revocation data can be fetched (the checker has no network): revocation is no
 import hashlib
 import io
 import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 
 # qcStatements (RFC 3739) and ETSI's QcCompliance statement inside it.
 QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
@@ -31,24 +35,165 @@ EXPIRED_INDICATIONS = {"OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXP
 
 
 def preload() -> None:
-    """Import pyHanko's validator in the checker server before it forks (filecheck.serve):
-    a child then verifies a signature without paying for the import."""
-    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: F401
-    from pyhanko.sign.validation import validate_pdf_signature  # noqa: F401
-    from pyhanko_certvalidator import ValidationContext  # noqa: F401
+    """Ready pyHanko's validator in the checker server before it forks (filecheck.serve): a
+    child then verifies a signature without paying for the imports. Importing is not enough:
+    a first validation loads more modules and fills caches (algorithms, the CMS, time-stamp
+    and path-building code), which cost each forked child 15 to 35 ms of its check
+    (`python -m bench.run --only signatures`). So the server verifies, once, a signature of
+    its own made here with throw-away keys (a CA, a signer, a time-stamping unit), trusting
+    that CA: every child inherits what that warmed."""
+    try:
+        document, anchor_file = _warm_up_document()
+        verify(document, load_anchors(anchor_file))
+        _PREPARED.pop(anchor_file, None)
+        shutil.rmtree(os.path.dirname(anchor_file), ignore_errors=True)
+    except Exception:  # noqa: BLE001, S110 - only a speed-up: a failure leaves checks as they were
+        pass
 
 
-def load_anchors(path: str | None) -> list[dict]:
-    if not path:
-        return []
-    with open(path, "rb") as handle:
-        return json.load(handle)
+def _warm_up_document() -> tuple[bytes, str]:
+    """A one-page PDF signed and time-stamped under a throw-away CA, and that CA as an anchor."""
+    from datetime import UTC, datetime, timedelta
+
+    from asn1crypto import keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.timestamps import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "checker warm-up CA")])
+
+    def issued(common_name, key, *extensions):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        der = builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        private = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return asn1_x509.Certificate.load(der), keys.PrivateKeyInfo.load(private)
+
+    ca, _ = issued(
+        "checker warm-up CA",
+        ca_key,
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            True,
+        ),
+    )
+    signer, signer_key = issued("checker warm-up", ec.generate_private_key(ec.SECP256R1()))
+    tsa, tsa_key = issued(
+        "checker warm-up TSA",
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
+    )
+    blank = PdfFileWriter()
+    blank.insert_page(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Page"),
+                generic.NameObject("/MediaBox"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (0, 0, 612, 792)]
+                ),
+            }
+        )
+    )
+    out = io.BytesIO()
+    blank.write(out)
+    chain = SimpleCertificateStore.from_certs([ca])
+    signed = signers.PdfSigner(
+        signers.PdfSignatureMetadata(field_name="Signature1"),
+        signer=signers.SimpleSigner(
+            signing_cert=signer, signing_key=signer_key, cert_registry=chain
+        ),
+        timestamper=DummyTimeStamper(tsa_cert=tsa, tsa_key=tsa_key, certs_to_embed=chain),
+    ).sign_pdf(IncrementalPdfFileWriter(out))
+    pem = "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n".format(
+        __import__("base64").encodebytes(ca.dump()).decode().strip()
+    )
+    folder = tempfile.mkdtemp(prefix="checker-warm-up-")
+    path = os.path.join(folder, "anchors.json")
+    with open(path, "w") as handle:
+        json.dump([{"pem": pem, "qualified": True, "source": "warm-up"}], handle)
+    return signed.getvalue(), path
 
 
-def verify(data: bytes, anchors: list[dict]) -> list[dict]:
+@dataclass(frozen=True)
+class Anchors:
+    """The trust anchors of an anchors file, parsed: pyHanko's trust manager over their
+    certificates, and each anchor's record by its certificate's SHA-256."""
+
+    trust_manager: object | None
+    by_fingerprint: dict[str, dict]
+
+
+# By anchors file: a file's name is its content's SHA-256 (trust.anchors_file), so an entry never
+# goes stale. The checker server fills it before it forks (filecheck.serve): a child then
+# verifies against anchors parsed once, not once per upload.
+_PREPARED: dict[str | None, Anchors] = {}
+
+
+def load_anchors(path: str | None) -> Anchors:
+    if path in _PREPARED:
+        return _PREPARED[path]
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    records = []
+    if path:
+        with open(path, "rb") as handle:
+            records = json.load(handle)
+    roots, by_fingerprint = [], {}
+    for anchor in records:
+        _, _, der = pem.unarmor(anchor["pem"].encode())
+        roots.append(asn1_x509.Certificate.load(der))
+        by_fingerprint[hashlib.sha256(der).hexdigest()] = anchor
+    prepared = Anchors(
+        trust_manager=SimpleTrustManager.build(trust_roots=roots) if roots else None,
+        by_fingerprint=by_fingerprint,
+    )
+    if len(_PREPARED) >= 4:  # a list re-imported now and then: keep the recent few
+        _PREPARED.clear()
+    _PREPARED[path] = prepared
+    return prepared
+
+
+def verify(data: bytes, anchors: Anchors) -> list[dict]:
     """One fact record per embedded signature, in the file's order."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    _read_hex_strings_at_once()
     try:
         signatures = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures
     except Exception:
@@ -56,26 +201,65 @@ def verify(data: bytes, anchors: list[dict]) -> list[dict]:
     return [_verified(signature, anchors) for signature in signatures]
 
 
+# PDF white space (ISO 32000-1, 7.2.2), which a hex string may hold between its digits.
+_PDF_WHITE_SPACE = b"\x00\t\n\x0c\r "
+
+
+def _read_hex_strings_at_once() -> None:
+    """Make pyHanko read a hex string <...> in one slice instead of a token at a time.
+
+    A signature's /Contents is one: the CMS blob in a placeholder of 8 to 30 kB of hex digits,
+    which pyHanko's reader walks a byte at a time in Python, and reads twice (to find the
+    signatures, then to validate one). That was a third of a signature's verification
+    (docs/signatures.md, "What it costs"). Same result, same refusal of a non-hex character."""
+    from pyhanko.pdf_utils import generic
+
+    if getattr(generic.read_hex_string_from_stream, "reads_at_once", False):
+        return
+
+    def read_hex_string_from_stream(stream):
+        start = stream.tell()
+        stream.read(1)  # the "<"
+        digits = bytearray()
+        while True:
+            piece = stream.read(65536)
+            if not piece:
+                raise generic.PdfStreamError("Stream has ended unexpectedly")
+            end = piece.find(b">")
+            if end >= 0:
+                digits += piece[:end]
+                stream.seek(start + 1 + len(digits) + 1)
+                break
+            digits += piece
+        digits = bytes(digits).translate(None, _PDF_WHITE_SPACE)
+        if len(digits) % 2:
+            digits += b"0"  # an odd last digit is followed by an implied 0
+        try:
+            return generic.pdf_string(bytes.fromhex(digits.decode("ascii")))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise generic.PdfStreamError("Unexpected token in hex string") from error
+
+    read_hex_string_from_stream.reads_at_once = True
+    generic.read_hex_string_from_stream = read_hex_string_from_stream
+
+
 def _unreadable() -> dict:
     return {"readable": False, "intact": False, "trusted": False, "qualified": False}
 
 
-def _verified(signature, anchors: list[dict]) -> dict:
-    from asn1crypto import pem
-    from asn1crypto import x509 as asn1_x509
+def _verified(signature, anchors: Anchors) -> dict:
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    roots = []
-    by_fingerprint = {}
-    for anchor in anchors:
-        _, _, der = pem.unarmor(anchor["pem"].encode())
-        certificate = asn1_x509.Certificate.load(der)
-        roots.append(certificate)
-        by_fingerprint[hashlib.sha256(der).hexdigest()] = anchor
-
     def validated(moment=None):
-        context = ValidationContext(trust_roots=roots, allow_fetching=False, moment=moment)
+        # A context per validation: its time is fixed when it is made. No trust manager: an
+        # empty list of roots, so nothing is trusted (None would mean the system's roots).
+        context = ValidationContext(
+            trust_roots=None if anchors.trust_manager else [],
+            trust_manager=anchors.trust_manager,
+            allow_fetching=False,
+            moment=moment,
+        )
         return validate_pdf_signature(
             signature, signer_validation_context=context, ts_validation_context=context
         )
@@ -95,7 +279,9 @@ def _verified(signature, anchors: list[dict]) -> dict:
     checked_at = stamp.timestamp if attested else status.validation_time
     anchor = None
     if status.validation_path is not None and status.trusted:
-        anchor = by_fingerprint.get(hashlib.sha256(status.validation_path[0].dump()).hexdigest())
+        anchor = anchors.by_fingerprint.get(
+            hashlib.sha256(status.validation_path[0].dump()).hexdigest()
+        )
     not_after = certificate["tbs_certificate"]["validity"]["not_after"].native
     qc_compliance = _states_qualified(certificate)
     modification = status.modification_level

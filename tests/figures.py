@@ -65,6 +65,27 @@ def summary_lines(failed: set[str]) -> list[str]:
         lines.append(line)
     if tampered := FIGURES.get("tamper case"):
         lines.append(f"audit tampering: {len(tampered)} cases detected ({', '.join(tampered)})")
+    if verdicts := FIGURES.get("signature verdicts"):
+        # One row per signed order of the test CA (tests/requests_app/test_signed_orders.py).
+        header = (
+            "document",
+            "signer",
+            "intact",
+            "time-stamped",
+            "valid at signing",
+            "trusted",
+            "qualified",
+            "of the authority",
+            "risk signals",
+        )
+        rows = [header, *verdicts]
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+        lines.append(f"signed orders: {len(verdicts)} verdicts of the test CA's signers")
+        for row in rows:
+            cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+            lines.append(("  " + "  ".join(cells)).rstrip())
+    elif FIGURE_TESTS["signature verdicts"] & failed:
+        lines.append("signed orders: the verdicts' test failed (no table)")
     if FUZZ_RAN:
         ran = {test: count for test, (_, count) in FUZZ_RAN.items()}
         fewest = min(ran, key=ran.get)

@@ -245,3 +245,36 @@ def trusted_list_xml(
 </tsl:TrustServiceProvider></tsl:TrustServiceProviderList>
 </tsl:TrustServiceStatusList>
 """.encode()
+
+
+def signed_orders(
+    ca: Issued, tsa: Issued, *, organisation: str, organisation_id: str
+) -> dict[str, tuple[str, bytes]]:
+    """One signed order of each kind the reviewer must tell apart, by file name: (what it
+    is, the PDF). `ca` is the qualified CA of the imported trusted list; `organisation` and
+    `organisation_id` the authority's."""
+    from tests.requests_app.helpers import pdf_bytes
+
+    now = datetime.now(UTC)
+    ours = {"organisation": organisation, "organisation_id": organisation_id}
+    qualified = make_signer(ca, name="Jeanne Martin", qualified=True, **ours)
+    plain = make_signer(ca, name="Paul Durand", **ours)
+    expired = make_signer(
+        ca,
+        name="Luc Bernard",
+        valid_from=now - timedelta(days=400),
+        valid_until=now - timedelta(days=30),
+        **ours,
+    )
+    other = make_signer(ca, name="Marc Dupont", organisation="Cabinet Dupont", qualified=True)
+    signed_qualified = sign_pdf(pdf_bytes(), qualified, ca, timestamp_by=tsa)
+    return {
+        "qualified.pdf": ("qualified, time-stamped", signed_qualified),
+        "not-qualified.pdf": ("not qualified", sign_pdf(pdf_bytes(), plain, ca)),
+        "expired.pdf": ("expired certificate", sign_pdf(pdf_bytes(), expired, ca)),
+        "other-organisation.pdf": (
+            "another organisation's signer",
+            sign_pdf(pdf_bytes(), other, ca),
+        ),
+        "changed.pdf": ("changed after signing", changed_after_signing(signed_qualified)),
+    }

@@ -20,6 +20,7 @@ from requests_app import checks, risk, trust
 from requests_app.models import Attachment, LegalRequest, QualifiedCA, TrustedList
 from requests_app.uploads import check_upload, spawn_checker
 from tests.conftest import verified_login
+from tests.figures import record as record_figure
 from tests.requests_app.helpers import pdf_bytes, pdf_upload, submit
 from tests.requests_app.signing import (
     CA_QC,
@@ -30,6 +31,7 @@ from tests.requests_app.signing import (
     make_ca,
     make_signer,
     sign_pdf,
+    signed_orders,
     trusted_list_xml,
 )
 
@@ -390,3 +392,93 @@ def test_checker_reports_a_broken_signature_and_the_fallback_checker_sees_the_sa
 
     assert not served["intact"] and not spawned["intact"]
     assert trust.problems(served, authority=None) == ["signature_broken"]
+
+
+# --- The verdicts, side by side (printed at the end of the run: tests/figures.py) ---------------
+
+
+def yes(value) -> str:
+    return "yes" if value else "no"
+
+
+@pytest.mark.figure("signature verdicts")
+def test_verdict_of_each_kind_of_signed_order(authority, ca, tsa, tmp_path):
+    """The test CA is a qualified CA of an imported trusted list; its signers: a qualified one
+    of the authority (time-stamped), a non-qualified one of the authority, an expired one of the
+    authority, a qualified one of another organisation; and the qualified order changed after
+    signing. Each verdict, and the table of them the run prints."""
+    import_list(tmp_path, trusted_list_xml([(ca, CA_QC, GRANTED)]))
+    authority.signing_identifiers = ["LEGFR-0042"]
+    authority.save()
+    documents = signed_orders(ca, tsa, organisation="Parquet", organisation_id="LEGFR-0042")
+    expected = {
+        # intact, time-stamped, valid at signing, trusted, qualified, belongs, signals
+        "qualified.pdf": ("yes", "yes", "yes", "yes", "yes", "yes", []),
+        "not-qualified.pdf": ("yes", "no", "yes", "yes", "no", "yes", ["signature_not_qualified"]),
+        "expired.pdf": ("yes", "no", "no", "no", "no", "yes", ["signature_expired"]),
+        "other-organisation.pdf": (
+            "yes", "no", "yes", "yes", "yes", "no", ["signer_other_organisation"],
+        ),
+        "changed.pdf": (
+            "CHANGED after signing", "yes", "yes", "yes", "yes", "yes", ["signature_changed"],
+        ),
+    }  # fmt: skip
+
+    rows = []
+    for name, (_, content) in documents.items():
+        [record] = check(content)
+        verdict = (
+            "CHANGED after signing" if record["changed_after_signing"] else yes(record["intact"]),
+            yes(record["time_source"] == "timestamp"),
+            yes(record["certificate_valid_at_signing"]),
+            yes(record["trusted"]),
+            yes(record["qualified"]),
+            yes(trust.belongs_to(authority, record)),
+            trust.problems(record, authority),
+        )
+        assert verdict == expected[name], name
+        signer = f"{record['signer_name']} ({record['organisation']})"
+        rows.append((name, signer, *verdict[:-1], ", ".join(verdict[-1]) or "none"))
+
+    for row in rows:
+        record_figure("signature verdicts", row)
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        (b"<48656C6C6F> 42", b"Hello"),
+        (b"<48 65\n6c\r\n6C\t6F> 42", b"Hello"),
+        (b"<901FA> 42", b"\x90\x1f\xa0"),  # an odd last digit is followed by a 0
+        (b"<> 42", b""),
+    ],
+)
+def test_hex_strings_read_at_once_read_as_pyhanko_reads_them(source, value):
+    """pdfsignatures reads a hex string (a signature's /Contents) in one slice: the same value,
+    and the stream left just after the ">"."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+
+    from requests_app import pdfsignatures
+
+    pdfsignatures._read_hex_strings_at_once()
+    stream = io.BytesIO(source)
+
+    assert generic.read_object(stream, None).original_bytes == value
+    assert stream.read() == b" 42"
+
+
+def test_a_hex_string_with_a_foreign_character_is_refused_as_pyhanko_refuses_it():
+    import io
+
+    from pyhanko.pdf_utils import generic
+
+    from requests_app import pdfsignatures
+
+    pdfsignatures._read_hex_strings_at_once()
+
+    with pytest.raises(generic.PdfStreamError):
+        generic.read_object(io.BytesIO(b"<4G>"), None)
+    with pytest.raises(generic.PdfStreamError):
+        generic.read_object(io.BytesIO(b"<48656C"), None)
