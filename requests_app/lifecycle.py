@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from . import alerts, deadlines
@@ -98,6 +98,11 @@ def transition(
     legal_request.status = to
     for name, value in fields.items():
         setattr(legal_request, name, value)
+    # The request is over: its documents' retention starts (docs/security.md, "Custody").
+    from .retention import ENDED_STATUSES, attachments_schedule_purge
+
+    if to in ENDED_STATUSES:
+        attachments_schedule_purge(legal_request, ended_at=timezone.now())
     return RequestEvent.objects.create(
         request=legal_request,
         kind=kind,

@@ -16,6 +16,7 @@ from .notifications import (
     notifications_due,
     notifications_hand_off,
 )
+from .retention import files_purge_due
 
 
 @shared_task(name=DELIVER_TASK)
@@ -68,3 +69,10 @@ def purge_idempotency_keys() -> int:
     cutoff = timezone.now() - timedelta(hours=settings.PORTAL_API_IDEMPOTENCY_HOURS)
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(name="requests_app.tasks.purge_due_files")
+def purge_due_files() -> int:
+    """Purge the files past their retention, data key and bytes (retention.py; idempotent: each
+    purge is a claim, and a second run finds nothing)."""
+    return files_purge_due()
