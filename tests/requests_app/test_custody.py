@@ -264,6 +264,8 @@ def test_a_lead_s_legal_hold_stops_the_purge_until_released(
         "Court order 2026/77 to keep the data.",
     )
     assert legal_request.legal_hold_at is not None
+    page = client.get(reverse("review:detail", args=[legal_request.public_id])).content.decode()
+    assert "no file of this request is purged while it holds. Reason: Court order 2026/77" in page
 
     with time_machine.travel(produced.purge_due_at + timedelta(days=1), tick=False):
         assert retention.files_purge_due() == 0
