@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from . import alerts, deadlines
 from .models import LegalRequest, RequestEvent, Status
 from .notifications import Email, notice_context, notifications_enqueue
+from .retention import ENDED_STATUSES, attachments_schedule_purge
 
 # The one table of allowed transitions. A transition is a conditional update whose row count
 # must be 1 (transition, below), so two people acting at once cannot both win.
@@ -99,8 +100,6 @@ def transition(
     for name, value in fields.items():
         setattr(legal_request, name, value)
     # The request is over: its documents' retention starts (docs/security.md, "Custody").
-    from .retention import ENDED_STATUSES, attachments_schedule_purge
-
     if to in ENDED_STATUSES:
         attachments_schedule_purge(legal_request, ended_at=timezone.now())
     return RequestEvent.objects.create(

@@ -7,18 +7,17 @@ when its download link has expired, a document (Attachment) when its request has
 retention_days: TCO removed content, six months), else PORTAL_RETENTION_DAYS. The due time is a
 column (purge_due_at), set when it becomes known, swept by a beat task (tasks.purge_due_files).
 A purge deletes the file's wrapped data key and its bytes, and writes an event (FILE_PURGED) in
-the same transaction: the request's history is the audit. A legal hold set by a lead stops it.
+the same transaction: the request's history is the audit. A legal hold set by a lead stops it
+(review/services.py, legal_hold_set).
 """
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 
-from . import custody, instruments, policies
+from . import custody, instruments
 from .models import Attachment, LegalRequest, ProducedData, RequestEvent, Status
 
 # A request in one of these statuses is over: its documents' retention starts.
@@ -99,44 +98,6 @@ def files_purge_due(now: datetime | None = None) -> int:
     """The beat sweep: purge every file due (idempotent: a second run finds nothing)."""
     now = now or timezone.now()
     return sum(file_purge(stored=stored, now=now) for stored in files_due(now))
-
-
-# --- The legal hold ----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def legal_hold_set(*, lead, legal_request: LegalRequest, reason: str) -> RequestEvent:
-    """A lead holds the request's files: none is purged until the hold is released."""
-    if not reason.strip():
-        raise ValidationError(gettext("Say why the files are held."))
-    legal_request = policies.locked(lead, "legal_hold", legal_request)
-    legal_request.legal_hold_at = timezone.now()
-    legal_request.legal_hold_by = lead
-    legal_request.legal_hold_reason = reason.strip()
-    legal_request.save(update_fields=["legal_hold_at", "legal_hold_by", "legal_hold_reason"])
-    return RequestEvent.objects.create(
-        request=legal_request,
-        kind=RequestEvent.Kind.LEGAL_HOLD_SET,
-        actor=lead,
-        detail=legal_request.legal_hold_reason,
-        visible_to_authority=False,
-    )
-
-
-@transaction.atomic
-def legal_hold_release(*, lead, legal_request: LegalRequest) -> RequestEvent:
-    """The hold ends: files past their time are purged at the next sweep."""
-    legal_request = policies.locked(lead, "legal_hold_release", legal_request)
-    legal_request.legal_hold_at = None
-    legal_request.legal_hold_by = None
-    legal_request.legal_hold_reason = ""
-    legal_request.save(update_fields=["legal_hold_at", "legal_hold_by", "legal_hold_reason"])
-    return RequestEvent.objects.create(
-        request=legal_request,
-        kind=RequestEvent.Kind.LEGAL_HOLD_RELEASED,
-        actor=lead,
-        visible_to_authority=False,
-    )
 
 
 # --- Rotation ----------------------------------------------------------------------------------

@@ -457,3 +457,41 @@ def disclosure_approve(
             visible_to_authority=False,
         )
     return approval
+
+
+# --- The legal hold (docs/security.md, "Custody") ------------------------------------------------
+
+
+@transaction.atomic
+def legal_hold_set(*, lead, legal_request: LegalRequest, reason: str) -> RequestEvent:
+    """A lead holds the request's files: none is purged until the hold is released."""
+    if not reason.strip():
+        raise ValidationError(gettext("Say why the files are held."))
+    legal_request = policies.locked(lead, "legal_hold", legal_request)
+    legal_request.legal_hold_at = timezone.now()
+    legal_request.legal_hold_by = lead
+    legal_request.legal_hold_reason = reason.strip()
+    legal_request.save(update_fields=["legal_hold_at", "legal_hold_by", "legal_hold_reason"])
+    return RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.LEGAL_HOLD_SET,
+        actor=lead,
+        detail=legal_request.legal_hold_reason,
+        visible_to_authority=False,
+    )
+
+
+@transaction.atomic
+def legal_hold_release(*, lead, legal_request: LegalRequest) -> RequestEvent:
+    """The hold ends: files past their time are purged at the next sweep."""
+    legal_request = policies.locked(lead, "legal_hold_release", legal_request)
+    legal_request.legal_hold_at = None
+    legal_request.legal_hold_by = None
+    legal_request.legal_hold_reason = ""
+    legal_request.save(update_fields=["legal_hold_at", "legal_hold_by", "legal_hold_reason"])
+    return RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.LEGAL_HOLD_RELEASED,
+        actor=lead,
+        visible_to_authority=False,
+    )

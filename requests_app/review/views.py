@@ -25,7 +25,7 @@ from authorities.stepup import fresh_second_factor
 from portal.http import client_ip
 from portal.ratelimits import upload_limit
 
-from .. import audit, instruments, policies, reports, retention, selectors
+from .. import audit, instruments, policies, reports, selectors
 from ..ex_post_validation import validation_state
 from ..holds import enforcing_state_of
 from ..models import OPEN_STATUSES, AccessLog, LegalRequest, Status
@@ -397,7 +397,7 @@ ACTIONS: dict[str, ReviewAction] = {
     # A lead keeps the request's files past their retention (docs/security.md, "Custody").
     "legal_hold": ReviewAction(
         lambda request: LegalHoldForm(request.POST),
-        lambda request, legal_request, data: retention.legal_hold_set(
+        lambda request, legal_request, data: services.legal_hold_set(
             lead=request.user, legal_request=legal_request, reason=data["reason"]
         ),
         _("Legal hold set: no file of this request is purged until it is released."),
@@ -407,7 +407,7 @@ ACTIONS: dict[str, ReviewAction] = {
     ),
     "legal_hold_release": ReviewAction(
         None,
-        lambda request, legal_request, data: retention.legal_hold_release(
+        lambda request, legal_request, data: services.legal_hold_release(
             lead=request.user, legal_request=legal_request
         ),
         _("Legal hold released."),

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from authorities.constants import Instrument
-from requests_app import lifecycle, retention, services
+from requests_app import lifecycle, services
 from requests_app.models import (
     CallbackVerification,
     DisclosureApproval,
@@ -191,10 +191,10 @@ def review_actions(user, legal_request: LegalRequest, device_id: str) -> dict:
         "approve": lambda: review_services.disclosure_approve(
             lead=user, legal_request=legal_request, device_id=device_id
         ),
-        "legal_hold": lambda: retention.legal_hold_set(
+        "legal_hold": lambda: review_services.legal_hold_set(
             lead=user, legal_request=legal_request, reason="Court order to keep the data."
         ),
-        "legal_hold_release": lambda: retention.legal_hold_release(
+        "legal_hold_release": lambda: review_services.legal_hold_release(
             lead=user, legal_request=legal_request
         ),
     }
