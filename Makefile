@@ -24,7 +24,8 @@ DEPLOY_ENV := DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp+tls://portal:secret@smtp.example.eu:587 \
 	PORTAL_BASE_URL=https://portal.example.eu PORTAL_VAR_DIR=$(CURDIR)/var/deploy-check \
 	PORTAL_TRUSTED_PROXIES=127.0.0.1/32 PORTAL_SEAL_P12=$(CURDIR)/var/deploy-check/seal.p12 \
-	PORTAL_SEAL_PASSPHRASE=deploy-check-only
+	PORTAL_SEAL_PASSPHRASE=deploy-check-only \
+	PORTAL_MASTER_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
 
 .PHONY: venv run test check lint security deploy-check otp audit clean chromium bench fuzz
 
@@ -39,6 +40,8 @@ venv: $(STAMP)
 run: venv
 	@# The platform's seal for the receipts: a self-signed DEMO one, written on the first run.
 	$(RUN_ENV) $(PY) manage.py make_demo_seal
+	@# The master key of the files at rest (docs/security.md, "Custody"): a DEMO one, likewise.
+	$(RUN_ENV) $(PY) manage.py make_demo_master_key
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py load_demo
 	@echo

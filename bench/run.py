@@ -17,6 +17,7 @@ sink in this process); each is stopped by its process id at the end.
 """
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -103,6 +104,7 @@ class Bench:
         self.var_dir = workdir / "var"
         self.secret_key = secrets.token_urlsafe(50)
         self.password = secrets.token_urlsafe(18)
+        self.master_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         self.redis_port = free_port()
         self.smtp = None
         self.results: dict = {"sizes": {}, "http": {}, "explain": {}, "alerts": {}, "seed": {}}
@@ -130,6 +132,8 @@ class Bench:
             # Every submission is sealed (requests_app/receipts.py): a demo seal of the bench's.
             "PORTAL_SEAL_P12": str(self.var_dir / "seal.p12"),
             "PORTAL_SEAL_PASSPHRASE": "bench-only",
+            # The master key of the files at rest (requests_app/custody.py): one per bench run.
+            "PORTAL_MASTER_KEYS": self.master_key,
         }
         for name in ("DJANGO_DEBUG", "PORTAL_PRIVATE_MEDIA_ROOT", "CACHE_KEY_PREFIX"):
             env.pop(name, None)  # nothing of the developer's own set-up

@@ -214,6 +214,18 @@ PORTAL_SIGNATURE_TRUST_ANCHORS = env.list("PORTAL_SIGNATURE_TRUST_ANCHORS", defa
 PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS = env.list(
     "PORTAL_SIGNATURE_REQUIRED_INSTRUMENTS", default=[]
 )
+# Custody (docs/security.md, "Custody: encryption at rest and purge"): the master keys that wrap
+# each stored file's data key, Fernet keys, newest first (the first wraps; all unwrap, so an old
+# one stays listed until `manage.py rotate_data_keys` has re-wrapped every data key). No default
+# in production: without them the portal does not start (system check requests_app.E007). With
+# DJANGO_DEBUG=1, `make run` writes a DEMO key into var/ (manage.py make_demo_master_key).
+PORTAL_MASTER_KEYS = env.list("PORTAL_MASTER_KEYS", default=[])
+if not PORTAL_MASTER_KEYS and DEBUG and (VAR_DIR / "demo-master-key").exists():
+    PORTAL_MASTER_KEYS = [(VAR_DIR / "demo-master-key").read_text().strip()]
+# Days a request's files are kept once their use is over (produced data: after the download
+# link expires; documents: after the request ends), unless its instrument's law sets another
+# period (requests_app/instruments.py, retention_days); then purged, data key and bytes.
+PORTAL_RETENTION_DAYS = env.int("PORTAL_RETENTION_DAYS", default=30)
 # One uploaded document at most (the front proxy should cap request bodies a little above this).
 PORTAL_MAX_UPLOAD_BYTES = env.int("PORTAL_MAX_UPLOAD_MB", default=20) * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
@@ -459,6 +471,11 @@ CELERY_BEAT_SCHEDULE = {
     "daily-digest": {
         "task": "requests_app.tasks.send_daily_digest",
         "schedule": crontab(hour=env.int("PORTAL_DIGEST_HOUR_UTC", default=7), minute=0),
+    },
+    # The files past their retention: data key and bytes deleted (docs/security.md, "Custody").
+    "files-purge": {
+        "task": "requests_app.tasks.purge_due_files",
+        "schedule": crontab(minute=41),
     },
     # The API's idempotency keys past their retention (docs/api.md, "Idempotency").
     # Finished webhook deliveries past their retention (docs/api.md, "Webhooks").

@@ -32,6 +32,7 @@ class RequestsAppConfig(AppConfig):
         from .checks import (
             check_enforcing_state,
             check_legal_time_limits,
+            check_master_keys,
             check_seal,
             check_signature_settings,
         )
@@ -41,6 +42,8 @@ class RequestsAppConfig(AppConfig):
         # The seal of the receipts: none, and the portal does not start (docs/receipts.md).
         django_checks.register(check_seal)
         django_checks.register(check_signature_settings)
+        # The master keys of the files at rest: none, and the portal does not start.
+        django_checks.register(check_master_keys)
 
         # The API's token scheme, for drf-spectacular's schema (docs/api.md).
         from .api import schema  # noqa: F401, I001

@@ -23,6 +23,8 @@ NO_SEAL = "requests_app.E004"
 NO_DEMO_SEAL_YET = "requests_app.W004"
 UNKNOWN_SIGNATURE_INSTRUMENT = "requests_app.E005"
 TRUST_ANCHOR_UNUSABLE = "requests_app.E006"
+NO_MASTER_KEY = "requests_app.E007"
+NO_DEMO_MASTER_KEY_YET = "requests_app.W007"
 
 
 def check_signature_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -81,6 +83,37 @@ def check_seal(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 hint="Set PORTAL_SEAL_P12 to the seal's PKCS#12 file and PORTAL_SEAL_PASSPHRASE "
                 "to its passphrase (docs/receipts.md).",
                 id=NO_SEAL,
+            )
+        ]
+    return []
+
+
+def check_master_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every stored document and produced file is encrypted under a data key the master keys
+    wrap (custody.py): without usable keys the portal does not start. With DEBUG on and none
+    yet, a warning: `make run` writes a demo key first."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .custody import master_keys
+
+    try:
+        master_keys()
+    except ImproperlyConfigured as problem:
+        if settings.DEBUG and not settings.PORTAL_MASTER_KEYS:
+            return [
+                checks.Warning(
+                    f"No master key yet: {problem}",
+                    hint="Run `manage.py make_demo_master_key` (make run does).",
+                    id=NO_DEMO_MASTER_KEY_YET,
+                )
+            ]
+        return [
+            checks.Error(
+                str(problem),
+                hint="Set PORTAL_MASTER_KEYS to one or more Fernet keys, newest first "
+                '(docs/security.md, "Custody: encryption at rest and purge").',
+                id=NO_MASTER_KEY,
             )
         ]
     return []

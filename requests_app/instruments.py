@@ -157,6 +157,10 @@ class InstrumentRule:
     # more (an emergency has no time for an order's legal basis, language or validation).
     # None: the full form an order needs (forms.LegalRequestForm adds what the rules call for).
     optional_fields: frozenset[str] | None = None
+    # How long the portal keeps a request's files once their use is over (the download window
+    # of produced data, the end of the request for its documents), in days, where the law sets
+    # its own period; None: the platform's PORTAL_RETENTION_DAYS (requests_app/retention.py).
+    retention_days: int | None = None
 
     @property
     def offers_emergency(self) -> bool:
@@ -283,6 +287,9 @@ RULES: dict[str, InstrumentRule] = {
         ),
         # Art. 3(6): the provider informs the authority of the removal and of its time.
         answers=frozenset({Answer.REMOVAL}),
+        # Art. 6(1): content removed and its related data are kept six months (longer on an
+        # authority's request: a legal hold). 183 days covers any six months.
+        retention_days=183,
     ),
     Instrument.DSA_ART9: InstrumentRule(
         code=Instrument.DSA_ART9,

@@ -8,12 +8,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from . import alerts, deadlines
 from .models import LegalRequest, RequestEvent, Status
 from .notifications import Email, notice_context, notifications_enqueue
+from .retention import ENDED_STATUSES, attachments_schedule_purge
 
 # The one table of allowed transitions. A transition is a conditional update whose row count
 # must be 1 (transition, below), so two people acting at once cannot both win.
@@ -98,6 +99,9 @@ def transition(
     legal_request.status = to
     for name, value in fields.items():
         setattr(legal_request, name, value)
+    # The request is over: its documents' retention starts (docs/security.md, "Custody").
+    if to in ENDED_STATUSES:
+        attachments_schedule_purge(legal_request, ended_at=timezone.now())
     return RequestEvent.objects.create(
         request=legal_request,
         kind=kind,

@@ -134,6 +134,13 @@ class LegalRequest(ChoiceLabels, models.Model):
     # When the legal team recorded deleting the data (a lapsed or ended preservation, a refused
     # or lapsed validation).
     data_deleted_at = models.DateTimeField(null=True, blank=True)
+    # A legal hold set by a lead (docs/security.md, "Custody"): while set, none of the request's
+    # files is purged, whatever their retention.
+    legal_hold_at = models.DateTimeField(null=True, blank=True)
+    legal_hold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    legal_hold_reason = models.TextField(blank=True, default="", db_default="")
     # Evidence for reviewers: how the submission was authenticated.
     submitted_device = models.CharField(max_length=100, blank=True)
     submitted_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -328,6 +335,9 @@ class RequestEvent(ChoiceLabels, models.Model):
             "hold_lapsed",
             _("Enforcing authority's window lapsed without an answer: hold released"),
         )
+        FILE_PURGED = "file_purged", _("File purged after its retention period")
+        LEGAL_HOLD_SET = "legal_hold_set", _("Legal hold set")
+        LEGAL_HOLD_RELEASED = "legal_hold_released", _("Legal hold released")
 
     request = models.ForeignKey(LegalRequest, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -406,6 +416,12 @@ class Attachment(models.Model):
     # (requests_app/pdfsignatures.py); [] for an unsigned file or an image; None for a document
     # uploaded before signatures were verified (not known, not unsigned).
     signatures = models.JSONField(default=list, blank=True, null=True)
+    # Custody (requests_app/custody.py): the file's own data key, wrapped by the master keys
+    # (blank once purged); when the file is due to be purged (None: not yet scheduled), and when
+    # it was (the row stays, name, size and digest, for the record).
+    wrapped_key = models.TextField(blank=True, default="", db_default="")
+    purge_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["uploaded_at", "pk"]
@@ -712,6 +728,12 @@ class ProducedData(models.Model):
     )
     uploaded_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # Custody (requests_app/custody.py): the file's own data key, wrapped by the master keys
+    # (blank once purged); when the file is due to be purged (None: not yet scheduled), and when
+    # it was (the row stays, name, size and digest, for the record).
+    wrapped_key = models.TextField(blank=True, default="", db_default="")
+    purge_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["uploaded_at", "pk"]

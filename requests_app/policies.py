@@ -43,6 +43,7 @@ class Capability(StrEnum):
     ASSIGN = "assign"  # take a request, or leave it unassigned
     ASSIGN_OTHERS = "assign_others"
     APPROVE_DISCLOSURE = "approve_disclosure"  # the second pair of eyes on an emergency
+    HOLD_FILES = "hold_files"  # a legal hold: the request's files kept past their retention
     # The enforcing authority (e-Evidence Art. 8, 12): read the orders naming one's authority,
     # confirm no ground for refusal or raise grounds.
     ENFORCE = "enforce"
@@ -54,7 +55,8 @@ _REVIEWER = frozenset({C.VIEW_QUEUE, C.VIEW_REQUEST, C.REVIEW, C.ASSIGN})
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     roles.OFFICER: frozenset({C.SUBMIT, C.FOLLOW}),
     roles.REVIEWER: _REVIEWER,
-    roles.LEAD: _REVIEWER | {C.VIEW_DASHBOARD, C.VIEW_AUDIT, C.ASSIGN_OTHERS, C.APPROVE_DISCLOSURE},
+    roles.LEAD: _REVIEWER
+    | {C.VIEW_DASHBOARD, C.VIEW_AUDIT, C.ASSIGN_OTHERS, C.APPROVE_DISCLOSURE, C.HOLD_FILES},
     roles.AUDITOR: frozenset({C.VIEW_QUEUE, C.VIEW_REQUEST, C.VIEW_DASHBOARD, C.VIEW_AUDIT}),
     roles.ENFORCER: frozenset({C.ENFORCE}),
 }
@@ -293,6 +295,20 @@ def _record_deletion(user, legal_request: LegalRequest) -> Decision:
     return _not_now(gettext("Nothing on this request is due for deletion."))
 
 
+def _legal_hold(user, legal_request: LegalRequest) -> Decision:
+    if legal_request.legal_hold_at is not None:
+        return _not_now(gettext("The files of this request are already held."))
+    if legal_request.status == Status.DRAFT:
+        return _not_now(gettext("A draft has nothing to hold."))
+    return ALLOWED
+
+
+def _legal_hold_release(user, legal_request: LegalRequest) -> Decision:
+    if legal_request.legal_hold_at is None:
+        return _not_now(gettext("The files of this request are not held."))
+    return ALLOWED
+
+
 def _callback(user, legal_request: LegalRequest) -> Decision:
     if not legal_request.is_emergency:
         return _not_now(gettext("Call-backs verify emergency requests only."))
@@ -521,6 +537,8 @@ RULES: dict[str, Rule] = {
     "close": Rule(C.REVIEW, lambda user, r: _may_become(r, Status.CLOSED)),
     "record_deletion": Rule(C.REVIEW, _record_deletion),
     "callback": Rule(C.REVIEW, _callback),
+    "legal_hold": Rule(C.HOLD_FILES, _legal_hold),
+    "legal_hold_release": Rule(C.HOLD_FILES, _legal_hold_release),
     "approve": Rule(C.APPROVE_DISCLOSURE, _approve),
     # The authority (requests_app.services).
     "edit_draft": Rule(C.SUBMIT, _own_draft),

@@ -12,9 +12,9 @@ from django.utils.translation import gettext_noop
 
 from authorities.constants import EU_MEMBER_STATES, Instrument
 
-from . import policies
+from . import policies, retention
 from .alerts import requests_with_failing_alerts
-from .models import OPEN_STATUSES, LegalRequest, Status
+from .models import OPEN_STATUSES, LegalRequest, ProducedData, Status
 from .notifications import notifications_failing
 
 # English in the CSV; the dashboard translates them.
@@ -76,6 +76,8 @@ class Dashboard:
     # Requests the deadline sweep keeps failing on, and e-mails that keep failing to send.
     failing_alerts: list[dict]
     failing_emails: list[dict]
+    # The files the purge sweep deletes in the next days (retention.py), soonest first.
+    coming_purges: list[dict]
 
 
 def dashboard(user, *, now: datetime | None = None) -> Dashboard:
@@ -127,7 +129,23 @@ def dashboard(user, *, now: datetime | None = None) -> Dashboard:
                 "send_after",
             )[:FAILURES_SHOWN]
         ),
+        coming_purges=coming_purges(now),
     )
+
+
+def coming_purges(now: datetime) -> list[dict]:
+    """What the purge sweep will delete in the next COMING_DAYS days, so that a lead can set a
+    legal hold in time (docs/security.md, "Custody")."""
+    return [
+        {
+            "reference": stored.request.reference,
+            "public_id": stored.request.public_id,
+            "name": stored.original_name,
+            "produced": isinstance(stored, ProducedData),
+            "due": stored.purge_due_at,
+        }
+        for stored in retention.files_coming(now)
+    ]
 
 
 def _percentile(values: list[float], fraction: float) -> float:

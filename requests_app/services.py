@@ -13,7 +13,7 @@ from authorities import second_factor
 from portal.emails import absolute_url
 from portal.logs import bind_reference
 
-from . import alerts, instruments, policies, risk
+from . import alerts, custody, instruments, policies, risk
 from .lifecycle import ceil_minute, in_english, notify_authority, recompute_due_at, transition
 from .models import (
     Attachment,
@@ -144,7 +144,8 @@ def attachment_add(
         checks={"type_by_content": checked.kind, "parsed": True, "pages": checked.pages},
         signatures=checked.signatures,
     )
-    attachment.file.save("upload", uploaded, save=False)
+    # Encrypted at rest under its own data key (custody.py); its digest is the plaintext's.
+    custody.file_store(attachment, uploaded, "upload")
     attachment.save()
     if legal_request.status != Status.DRAFT:
         RequestEvent.objects.create(

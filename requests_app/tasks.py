@@ -17,6 +17,7 @@ from .notifications import (
     notifications_due,
     notifications_hand_off,
 )
+from .retention import files_purge_due
 
 
 @shared_task(name=DELIVER_TASK)
@@ -87,3 +88,10 @@ def sweep_webhooks() -> int:
 @shared_task(name="requests_app.tasks.purge_webhook_deliveries")
 def purge_webhook_deliveries() -> int:
     return webhooks.webhook_deliveries_purge()
+
+
+@shared_task(name="requests_app.tasks.purge_due_files")
+def purge_due_files() -> int:
+    """Purge the files past their retention, data key and bytes (retention.py; idempotent: each
+    purge is a claim, and a second run finds nothing)."""
+    return files_purge_due()

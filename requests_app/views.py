@@ -1,6 +1,8 @@
 """The authority's side: submit requests and follow them. Thin: forms check input, services act,
 selectors read (and hide other authorities' requests as 404)."""
 
+import logging
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -9,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
-from django.utils.http import urlencode
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -20,7 +22,7 @@ from portal import kept_forms
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 
-from . import instruments, policies, sealed_documents, selectors, services
+from . import custody, instruments, policies, sealed_documents, selectors, services
 from .audit import access_log_record, officer_read_record
 from .ex_post_validation import validation_state
 from .forms import (
@@ -45,6 +47,8 @@ from .notifications import format_duration
 from .policies import Capability, capability_required
 from .preservation import preservation_state
 from .validation import submission_problems
+
+logger = logging.getLogger(__name__)
 
 officer_only = capability_required(Capability.FOLLOW)
 submitter_only = capability_required(Capability.SUBMIT)
@@ -518,17 +522,30 @@ def produced_download(request: HttpRequest, public_id, produced_id) -> HttpRespo
         )
     if refused == "expired":
         return render(request, "requests_app/expired.html", {"produced": produced}, status=410)
+    if refused == "purged":
+        return _purged_response(request, produced)
     return produced_file_response(produced)
 
 
 def produced_release(request: HttpRequest, produced) -> tuple[str | None, object]:
     """Whether produced data may be downloaded now, with the attempt in the access log: (None,
-    validation) when it may; ("withdrawn", validation) when its order's validation failed;
-    ("expired", validation) when the link has expired. The pages and the API both ask here."""
+    validation) when it may; ("purged", validation) when its retention is over and the file is
+    gone; ("withdrawn", validation) when its order's validation failed; ("expired", validation)
+    when the link has expired. The pages and the API both ask here."""
     officer = request.user
     # The id last and whole (the log keeps 200 characters): the officer's home looks for it.
     ref = f"{produced.original_name[:150]} ({produced.public_id})"
     validation = validation_state(produced.request, timezone.now())
+    if produced.purged_at is not None:
+        # Past its retention, its key and bytes are gone (retention.py): nothing to give.
+        access_log_record(
+            user=officer,
+            action=AccessLog.Action.DOWNLOAD_REFUSED,
+            legal_request=produced.request,
+            object_ref=f"{ref}: purged",
+            ip=client_ip(request),
+        )
+        return "purged", validation
     if validation is not None and validation.failed:
         # e-Evidence Art. 4(5): an order whose validation was refused or lapsed is withdrawn;
         # its data may not be used, so the download is gone (410), with the reason.
@@ -559,16 +576,37 @@ def produced_release(request: HttpRequest, produced) -> tuple[str | None, object
     return None, validation
 
 
-def produced_file_response(produced) -> FileResponse:
-    response = FileResponse(
-        produced.file.open("rb"),
-        as_attachment=True,
-        filename=produced.original_name,
-        content_type="application/octet-stream",
-    )
+def produced_file_response(produced) -> HttpResponse:
+    response = _decrypting_response(produced, produced.original_name, "application/octet-stream")
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _decrypting_response(stored, name: str, content_type: str) -> HttpResponse:
+    """A stored file (custody.py) decrypted as it streams. Its tags are all checked first, in a
+    pass that keeps nothing, so that a file changed on disk is refused before any byte goes
+    (and the stream checks each segment again as it decrypts it)."""
+    try:
+        custody.file_verify(stored)
+    except custody.Tampered as problem:
+        logger.error("stored file %s refused: %s", stored.public_id, problem)
+        return HttpResponse(
+            gettext("This file failed its integrity check and cannot be given. Tell the platform."),
+            status=500,
+            content_type="text/plain; charset=utf-8",
+        )
+    response = FileResponse(
+        custody.file_plaintext(stored), as_attachment=True, content_type=content_type
+    )
+    # FileResponse names a file object; this is an iterator, so say it here (and the size).
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Content-Length"] = str(stored.size)
+    return response
+
+
+def _purged_response(request: HttpRequest, stored) -> HttpResponse:
+    return render(request, "requests_app/purged.html", {"stored": stored}, status=410)
 
 
 @officer_only
@@ -602,7 +640,7 @@ def refusal_notice(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
-def attachment_response(request: HttpRequest, attachment: Attachment | SealedFile) -> FileResponse:
+def attachment_response(request: HttpRequest, attachment: Attachment | SealedFile) -> HttpResponse:
     """The opening recorded in the access log, then always a download (never rendered in the
     browser), with the type decided at upload. Every reader's attachment view ends here, and so
     does the download of the platform's sealed PDFs (receipt, notices, manifests)."""
@@ -617,12 +655,15 @@ def attachment_response(request: HttpRequest, attachment: Attachment | SealedFil
         object_ref=f"{name} ({attachment.public_id})",
         ip=client_ip(request),
     )
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=name,
-        content_type=content_type,
-    )
+    if isinstance(attachment, SealedFile):
+        # The platform's own sealed PDFs are no one's personal data: stored in clear.
+        response = FileResponse(
+            attachment.file.open("rb"), as_attachment=True, filename=name, content_type=content_type
+        )
+    elif attachment.purged_at is not None:
+        return _purged_response(request, attachment)
+    else:
+        response = _decrypting_response(attachment, name, content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "no-store"

@@ -31,6 +31,8 @@ TEST_ENVIRONMENT = {
     "EMAIL_URL": "smtp://127.0.0.1:2525",
     "PORTAL_VAR_DIR": str(_ROOT / "var" / "test"),
     "PORTAL_SEAL_PASSPHRASE": "test-only-seal",
+    # The master key of the files at rest (requests_app/custody.py): a fixed one, for tests only.
+    "PORTAL_MASTER_KEYS": "B0PzQFlzVYBlZfGY0_DsSixmlwNtUNlxQmTcPxaRTwE=",
 }
 for _name, _value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)

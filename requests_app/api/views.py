@@ -367,6 +367,12 @@ class DeliveryDownloadView(ApiView):
             return problem(410, gettext("The order's validation failed: its data may not be used."))
         if refused == "expired":
             return problem(410, gettext("This download link has expired."))
+        if refused == "purged":
+            return problem(
+                410,
+                gettext("This file was purged on %(date)s.")
+                % {"date": f"{produced.purged_at:%Y-%m-%d}"},
+            )
         return produced_file_response(produced)
 
 

@@ -148,6 +148,14 @@ class ApproveDisclosureForm(forms.Form):
     otp_token = StepUpField()
 
 
+class LegalHoldForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the files are held (a court, an authority's request, litigation)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )
+
+
 class DeletionForm(forms.Form):
     note = forms.CharField(
         label=_("What was deleted, and where (the record of the deletion)"),

@@ -14,7 +14,7 @@ from django.utils.translation import gettext, gettext_noop
 from authorities import second_factor
 from authorities.models import User
 
-from .. import policies, sealed_documents
+from .. import custody, policies, retention, sealed_documents
 from ..lifecycle import in_english, notify_authority, recompute_due_at, transition
 from ..models import (
     CallbackVerification,
@@ -173,8 +173,10 @@ def legal_request_respond(
             sha256=digest.hexdigest(),
             uploaded_by=reviewer,
             expires_at=expires,
+            purge_due_at=retention.produced_purge_due(legal_request, expires),
         )
-        produced.file.save("produced", uploaded, save=False)
+        # Encrypted at rest under its own data key (custody.py); its digest is the plaintext's.
+        custody.file_store(produced, uploaded, "produced")
         produced.save()
         delivered.append(produced)
     target = Status.PARTIALLY_RESPONDED if partial else Status.RESPONDED
@@ -372,8 +374,9 @@ def legal_request_record_deletion(
     for produced in legal_request.produced.all():
         if produced.file:
             produced.file.delete(save=False)
+        produced.wrapped_key = ""
         produced.expires_at = min(produced.expires_at, now)
-        produced.save(update_fields=["file", "expires_at"])
+        produced.save(update_fields=["file", "wrapped_key", "expires_at"])
     legal_request.data_deleted_at = now
     legal_request.save(update_fields=["data_deleted_at"])
     event = RequestEvent.objects.create(
@@ -454,3 +457,41 @@ def disclosure_approve(
             visible_to_authority=False,
         )
     return approval
+
+
+# --- The legal hold (docs/security.md, "Custody") ------------------------------------------------
+
+
+@transaction.atomic
+def legal_hold_set(*, lead, legal_request: LegalRequest, reason: str) -> RequestEvent:
+    """A lead holds the request's files: none is purged until the hold is released."""
+    if not reason.strip():
+        raise ValidationError(gettext("Say why the files are held."))
+    legal_request = policies.locked(lead, "legal_hold", legal_request)
+    legal_request.legal_hold_at = timezone.now()
+    legal_request.legal_hold_by = lead
+    legal_request.legal_hold_reason = reason.strip()
+    legal_request.save(update_fields=["legal_hold_at", "legal_hold_by", "legal_hold_reason"])
+    return RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.LEGAL_HOLD_SET,
+        actor=lead,
+        detail=legal_request.legal_hold_reason,
+        visible_to_authority=False,
+    )
+
+
+@transaction.atomic
+def legal_hold_release(*, lead, legal_request: LegalRequest) -> RequestEvent:
+    """The hold ends: files past their time are purged at the next sweep."""
+    legal_request = policies.locked(lead, "legal_hold_release", legal_request)
+    legal_request.legal_hold_at = None
+    legal_request.legal_hold_by = None
+    legal_request.legal_hold_reason = ""
+    legal_request.save(update_fields=["legal_hold_at", "legal_hold_by", "legal_hold_reason"])
+    return RequestEvent.objects.create(
+        request=legal_request,
+        kind=RequestEvent.Kind.LEGAL_HOLD_RELEASED,
+        actor=lead,
+        visible_to_authority=False,
+    )

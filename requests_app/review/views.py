@@ -43,6 +43,7 @@ from .forms import (
     ClarificationForm,
     CloseForm,
     DeletionForm,
+    LegalHoldForm,
     PlatformMessageForm,
     RefuseForm,
     RemovalForm,
@@ -392,6 +393,27 @@ ACTIONS: dict[str, ReviewAction] = {
         _("Deletion recorded."),
         label=_("Record the deletion"),
         note=_("The data of this request are due for deletion."),
+    ),
+    # A lead keeps the request's files past their retention (docs/security.md, "Custody").
+    "legal_hold": ReviewAction(
+        lambda request: LegalHoldForm(request.POST),
+        lambda request, legal_request, data: services.legal_hold_set(
+            lead=request.user, legal_request=legal_request, reason=data["reason"]
+        ),
+        _("Legal hold set: no file of this request is purged until it is released."),
+        label=_("Set a legal hold (lead)"),
+        style="secondary",
+        note=_("While held, the request's files are kept past their retention period."),
+    ),
+    "legal_hold_release": ReviewAction(
+        None,
+        lambda request, legal_request, data: services.legal_hold_release(
+            lead=request.user, legal_request=legal_request
+        ),
+        _("Legal hold released."),
+        label=_("Release the legal hold (lead)"),
+        style="secondary",
+        confirm=_("Release the legal hold? Files past their retention are then purged."),
     ),
     "callback": ReviewAction(
         lambda request: CallbackForm(request.POST),

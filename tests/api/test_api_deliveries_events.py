@@ -72,3 +72,22 @@ def test_event_feed_since_a_cursor(client, answered):
     middle = feed["events"][0]["cursor"]
     after = call(client, "get", "/api/v1/events/", token, {"after": middle}).json()
     assert len(after["events"]) == len(feed["events"]) - 1
+
+
+def test_purged_delivery_is_410_with_the_date_of_the_purge(client, answered):
+    from requests_app.models import ProducedData
+    from requests_app.retention import files_purge_due
+
+    token, request_id = answered
+    deliveries = call(client, "get", f"{LIST}{request_id}/deliveries/", token).json()
+    produced = ProducedData.objects.get()
+    with time_machine.travel(produced.purge_due_at, tick=False):
+        assert files_purge_due() == 1
+        legal_request = LegalRequest.objects.get(public_id=request_id)
+        from authorities.models import User
+
+        staff = User.objects.get(email="admin@platform.example")
+        _, fresh = approved_client(legal_request.officer, staff)
+        response = client.get(deliveries[0]["download"], **auth(fresh))
+    assert response.status_code == 410
+    assert f"purged on {produced.purge_due_at:%Y-%m-%d}" in response.json()["detail"]

@@ -191,6 +191,12 @@ def review_actions(user, legal_request: LegalRequest, device_id: str) -> dict:
         "approve": lambda: review_services.disclosure_approve(
             lead=user, legal_request=legal_request, device_id=device_id
         ),
+        "legal_hold": lambda: review_services.legal_hold_set(
+            lead=user, legal_request=legal_request, reason="Court order to keep the data."
+        ),
+        "legal_hold_release": lambda: review_services.legal_hold_release(
+            lead=user, legal_request=legal_request
+        ),
     }
 
 
@@ -334,6 +340,7 @@ EXPECTED_CAPABILITIES = {
         "assign",
         "assign_others",
         "approve_disclosure",
+        "hold_files",
     },
     "auditor": {"view_queue", "view_request", "view_dashboard", "view_audit"},
     "enforcer": {"enforce"},
