@@ -2,6 +2,8 @@
 the pages: the pages' forms check input, requests_app's services act, its selectors read (another
 authority's object is a 404) and its policies decide."""
 
+from datetime import UTC
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -110,7 +112,7 @@ class RequestListView(ApiView):
             OpenApiParameter("cursor", OpenApiTypes.STR),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
-        responses={200: s.LegalRequestSerializer(many=True), **PROBLEMS},
+        responses={200: s.LegalRequestPageSerializer, **PROBLEMS},
     )
     def get(self, request):
         """The authority's requests the officer sees, newest first, by cursor."""
@@ -122,11 +124,17 @@ class RequestListView(ApiView):
         if instrument := request.query_params.get("instrument"):
             requests = requests.filter(instrument=instrument)
         if since := request.query_params.get("updated_since"):
-            when = parse_datetime(since)
+            try:
+                when = parse_datetime(since)
+                if when is not None:
+                    if timezone.is_naive(when):
+                        when = timezone.make_aware(when, UTC)
+                    # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows.
+                    when = when.astimezone(UTC)
+            except (ValueError, OverflowError):
+                when = None  # out of range, or moved out of the calendar by its offset
             if when is None:
                 raise Invalid({"updated_since": [gettext("Give an ISO 8601 date and time.")]})
-            if timezone.is_naive(when):
-                when = timezone.make_aware(when, timezone.UTC)
             requests = requests.filter(updated_at__gte=when)
         paginator = RequestPagination()
         page = paginator.paginate_queryset(requests, request, view=self)
