@@ -33,11 +33,23 @@ FROM_A_REQUEST = {
     "messages": "messages_list",
     "postMessage": "messages_post",
     "deliveries": "deliveries_list",
+    "uploadDocument": "documents_upload",
 }
+# A draft with its document (or a target more) is ready to submit: the same request, named by
+# the path of the call that added it.
+TO_SUBMIT = {"submit": ("requests_submit", "$request.path.public_id")}
+FROM_BODY = "$response.body#/id"
 LINKED = {
-    ("requests_create", "201"): FROM_A_REQUEST,
-    ("requests_submit", "200"): {"read": "requests_read", "withdraw": "requests_withdraw"},
-    ("requests_submit", "202"): {"read": "requests_read"},
+    ("requests_create", "201"): {
+        name: (target, FROM_BODY) for name, target in FROM_A_REQUEST.items()
+    },
+    ("documents_upload", "201"): TO_SUBMIT,
+    ("targets_add", "201"): TO_SUBMIT,
+    ("requests_submit", "200"): {
+        "read": ("requests_read", FROM_BODY),
+        "withdraw": ("requests_withdraw", FROM_BODY),
+    },
+    ("requests_submit", "202"): {"read": ("requests_read", FROM_BODY)},
 }
 
 
@@ -76,10 +88,7 @@ def problems_and_links(result, generator, request, public):
             for (operation_id, code), links in LINKED.items():
                 if operation.get("operationId") == operation_id and code in responses:
                     responses[code]["links"] = {
-                        name: {
-                            "operationId": target,
-                            "parameters": {"public_id": "$response.body#/id"},
-                        }
-                        for name, target in links.items()
+                        name: {"operationId": target, "parameters": {"public_id": source}}
+                        for name, (target, source) in links.items()
                     }
     return result
