@@ -117,19 +117,17 @@ def test_the_links_create_submit_read_pass_the_checks(api):
     steps = 0
 
     class Links(schema.as_state_machine()):
-        """Every other new draft is the documented valid EPOC and every other document a
-        real PDF (random text passes neither the form nor the upload check), so that the
-        chains reach a submission; the others stay as generated."""
+        """Here every new draft is the documented valid EPOC and every document a real PDF:
+        random text passes neither the form nor the upload check (the test above sends it),
+        and the chains are to reach a submission."""
 
         def before_call(self, case):
-            # Decided by the drawn case, not by a count: a replayed scenario (Hypothesis
-            # shrinking one) must send what it sent the first time.
-            if int(uuid.uuid5(uuid.NAMESPACE_URL, repr(case.body))) % 2:
-                return
             if case.operation.label == "POST /api/v1/requests/":
+                # A new key each time: a key seen before would replay an earlier scenario's
+                # draft, and its state (submitted by then) would make the same steps answer
+                # differently, which Hypothesis refuses as flaky.
+                case.headers = {**(case.headers or {}), "Idempotency-Key": str(uuid.uuid4())}
                 case.body = epoc_body()
-                key = str(uuid.uuid5(uuid.NAMESPACE_URL, repr(case.headers)))
-                case.headers = {**(case.headers or {}), "Idempotency-Key": key}
             elif case.operation.label == "POST /api/v1/requests/{public_id}/documents/":
                 case.body = {"file": PDF}
 
