@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -79,8 +80,10 @@ def api(live_server, officer, staff, settings):
 def _with_real_ids(case, ids):
     """Half of the cases name one of the officer's requests instead of a random id."""
     public_id = (case.path_parameters or {}).get("public_id")
-    if isinstance(public_id, str) and int(uuid.uuid5(uuid.NAMESPACE_URL, public_id)) % 2:
-        case.path_parameters["public_id"] = ids[len(public_id) % len(ids)]
+    if isinstance(public_id, str):
+        draw = int(uuid.uuid5(uuid.NAMESPACE_URL, public_id))
+        if draw % 2:
+            case.path_parameters["public_id"] = ids[draw // 2 % len(ids)]
 
 
 @pytest.mark.figure(FIGURE)
@@ -92,7 +95,7 @@ def test_every_operation_passes_the_checks(api):
         for mode in MODES:
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
+            @hypothesis_settings(
                 max_examples=EXAMPLES,
                 deadline=None,
                 database=None,
@@ -140,7 +143,7 @@ def test_the_links_create_submit_read_pass_the_checks(api):
             steps += 1
 
     Links.run(
-        settings=settings(
+        settings=hypothesis_settings(
             max_examples=EXAMPLES,
             stateful_step_count=10,
             deadline=None,
