@@ -595,6 +595,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Problem answers (application/problem+json) and the links between operations.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "requests_app.api.schema.problems_and_links",
+    ],
 }
 # The longest an API client's token lives (issue 19: at most 90 days).
 PORTAL_API_TOKEN_MAX_DAYS = 90

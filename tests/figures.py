@@ -86,6 +86,16 @@ def summary_lines(failed: set[str]) -> list[str]:
             lines.append(("  " + "  ".join(cells)).rstrip())
     elif FIGURE_TESTS["signature verdicts"] & failed:
         lines.append("signed orders: the verdicts' test failed (no table)")
+    schemathesis = FIGURES.get("schemathesis", [])
+    if schemathesis or FIGURE_TESTS["schemathesis"]:
+        # (part, operations, examples) per test (tests/api/test_api_schemathesis.py); a test
+        # that failed is a failure, whichever check it was.
+        operations = max((item[1] for item in schemathesis), default=0)
+        examples = sum(item[2] for item in schemathesis)
+        failures = len(FIGURE_TESTS["schemathesis"] & failed)
+        lines.append(
+            f"schemathesis: {operations} operations, {examples:,} examples, {failures} failures"
+        )
     if FUZZ_RAN:
         ran = {test: count for test, (_, count) in FUZZ_RAN.items()}
         fewest = min(ran, key=ran.get)

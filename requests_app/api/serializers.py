@@ -161,6 +161,14 @@ class EventPageSerializer(serializers.Serializer):
     next_cursor = serializers.IntegerField(allow_null=True)
 
 
+class LegalRequestPageSerializer(serializers.Serializer):
+    """A page of requests (CursorPagination): the links to the pages either side, or null."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LegalRequestSerializer(many=True)
+
+
 class ProblemSerializer(serializers.Serializer):
     type = serializers.CharField()
     title = serializers.CharField()

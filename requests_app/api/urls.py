@@ -53,6 +53,7 @@ urlpatterns = [
         name="delivery",
     ),
     path("events/", views.EventFeedView.as_view(), name="events"),
-    # Last: anything else under /api/v1/ is a problem 404 (unnamed: no page of its own).
-    re_path(r"^.*$", not_found),
+    # Last: anything else under /api/v1/ is a problem 404 (unnamed: no page of its own);
+    # [\s\S], not ".", so that a path with a line break in it is one too.
+    re_path(r"^[\s\S]*$", not_found),
 ]

@@ -2,6 +2,8 @@
 the pages: the pages' forms check input, requests_app's services act, its selectors read (another
 authority's object is a 404) and its policies decide."""
 
+from datetime import UTC
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -12,7 +14,12 @@ from django.utils.translation import gettext
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -52,6 +59,25 @@ IDEMPOTENCY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     description="A unique key per operation: a retry with the same key returns the first answer.",
+)
+
+# A valid draft, as docs/api.md shows it: the documentation page and schemathesis's examples
+# phase start from it (the form's rules are stricter than a JSON schema can say).
+EPOC_EXAMPLE = OpenApiExample(
+    "EPOC",
+    request_only=True,
+    value={
+        "instrument": "epoc",
+        "case_reference": "PARQUET-2026-0042",
+        "legal_basis": "Code de procédure pénale, art. 60-1; Regulation (EU) 2023/1543",
+        "offence": "Fraud (Code pénal art. 313-1)",
+        "statement_of_reasons": "The account is used to coordinate the offence.",
+        "targets": ["@jane.doe", "+33 6 12 34 56 78"],
+        "data_categories": ["subscriber", "identification"],
+        "period_start": "2026-09-01",
+        "period_end": "2026-10-31",
+        "language": "fr",
+    },
 )
 
 
@@ -110,7 +136,7 @@ class RequestListView(ApiView):
             OpenApiParameter("cursor", OpenApiTypes.STR),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
-        responses={200: s.LegalRequestSerializer(many=True), **PROBLEMS},
+        responses={200: s.LegalRequestPageSerializer, **PROBLEMS},
     )
     def get(self, request):
         """The authority's requests the officer sees, newest first, by cursor."""
@@ -122,11 +148,17 @@ class RequestListView(ApiView):
         if instrument := request.query_params.get("instrument"):
             requests = requests.filter(instrument=instrument)
         if since := request.query_params.get("updated_since"):
-            when = parse_datetime(since)
+            try:
+                when = parse_datetime(since)
+                if when is not None:
+                    if timezone.is_naive(when):
+                        when = timezone.make_aware(when, UTC)
+                    # In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows.
+                    when = when.astimezone(UTC)
+            except (ValueError, OverflowError):
+                when = None  # out of range, or moved out of the calendar by its offset
             if when is None:
                 raise Invalid({"updated_since": [gettext("Give an ISO 8601 date and time.")]})
-            if timezone.is_naive(when):
-                when = timezone.make_aware(when, timezone.UTC)
             requests = requests.filter(updated_at__gte=when)
         paginator = RequestPagination()
         page = paginator.paginate_queryset(requests, request, view=self)
@@ -136,6 +168,7 @@ class RequestListView(ApiView):
         operation_id="requests_create",
         request=s.LegalRequestInputSerializer,
         parameters=[IDEMPOTENCY],
+        examples=[EPOC_EXAMPLE],
         responses={201: s.LegalRequestSerializer, **PROBLEMS},
     )
     @method_decorator(submission_limit)

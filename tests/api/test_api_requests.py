@@ -145,6 +145,25 @@ def test_list_with_filters_and_cursor(client, token):
     assert call(client, "get", LIST, token, {"updated_since": "yesterday"}).status_code == 422
 
 
+@pytest.mark.parametrize(
+    "since, answer",
+    [
+        # ISO 8601 allows offsets PostgreSQL refuses (beyond 15:59): found by schemathesis.
+        ("2026-01-21T20:09:00-16:29", 200),
+        # No offset: UTC.
+        ("2026-01-21T20:09:00", 200),
+        # An offset that moves the time out of the calendar.
+        ("0001-01-01T00:00:00+15:00", 422),
+        ("9999-12-31T23:59:00-15:00", 422),
+    ],
+)
+def test_updated_since_with_any_offset_is_an_answer_not_a_server_error(
+    client, token, since, answer
+):
+    response = call(client, "get", LIST, token, {"updated_since": since})
+    assert response.status_code == answer, response.content
+
+
 def test_withdraw(client, token):
     draft = create(client, token).json()
     upload(client, token, draft["id"])
