@@ -1,18 +1,26 @@
 """An authority's case system and the portal's API, end to end, with httpx: submit a European
-Production Order with its signed order, wait for the answer, read it and download the produced
-data. docs/api.md quotes this file; tests/api/test_api_example_client.py runs this exact code
-against a live portal.
+Production Order with its signed order, receive the webhook that says it was answered, read it
+and download the produced data. docs/api.md quotes this file; tests/api/test_api_example_client.py
+runs this exact code against a live portal.
 
-    python docs/examples/api_client.py https://portal.example lrp_1a2b3c4d_... order.pdf out/
+    python docs/examples/api_client.py https://portal.example lrp_1a2b3c4d_... order.pdf out/ \
+        [whsec_... PORT]
+
+With a webhook secret and a port, it receives the client's webhooks on that port (behind the
+HTTPS address registered on the client's page); without them, it follows the events feed.
 """
 
 import hashlib
+import queue
 import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import standardwebhooks
 
 # The answers a request ends in: the platform has responded, refused, or it was closed.
 FINAL = {"responded", "partially_responded", "refused", "refused_by_enforcing", "closed"}
@@ -84,12 +92,56 @@ def submit(api: httpx.Client, order: Path) -> dict:
     ).json()
 
 
-# ---------------------------------------------------------------------------------------------
-# RECEIVE THE WEBHOOK: comes with webhooks (issue 19, "Webhooks"). The portal will POST a signed
-# event (Standard Webhooks) to the client's HTTPS URL; verifying it and reading its ids goes here.
-# Until then the client follows the events feed below, which webhooks do not replace: a
-# webhook says "look now", the feed says what happened since the last cursor.
-# ---------------------------------------------------------------------------------------------
+class WebhookReceiver:
+    """The portal's webhooks for this client, received on `port` (in production behind the HTTPS
+    address registered on the client's page). Each is verified with the endpoint's secret, as
+    Standard Webhooks says (signature, and a timestamp no older than five minutes: a replayed
+    post is refused), and only then believed. A webhook carries ids, never content: it names a
+    request to read again."""
+
+    def __init__(self, secret: str, port: int):
+        verifier = standardwebhooks.Webhook(secret)
+        named: queue.Queue = queue.Queue()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                try:
+                    event = verifier.verify(body, dict(self.headers))
+                except standardwebhooks.WebhookVerificationError:
+                    self.send_response(400)  # not the portal's: ignored
+                else:
+                    named.put(event["data"]["request_id"])
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.named = named
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for_webhook(
+    api: httpx.Client, receiver: WebhookReceiver, request_id: str, timeout: float = 600
+) -> dict:
+    """Read the request again each time a webhook names it, until it is answered."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            named = receiver.named.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            raise TimeoutError(f"no answer to {request_id} yet") from None
+        if named != request_id:
+            continue
+        current = checked(api.get(f"requests/{request_id}/"), 200).json()
+        if current["status"] in FINAL:
+            return current
 
 
 def wait_for_answer(
@@ -130,17 +182,28 @@ def download_deliveries(api: httpx.Client, request_id: str, into: Path) -> list[
     return saved
 
 
-def main(portal: str, token: str, order: Path, into: Path) -> None:
+def main(
+    portal: str, token: str, order: Path, into: Path, receiver: WebhookReceiver | None = None
+) -> None:
     with connect(portal, token) as api:
         submitted = submit(api, order)
         print(
             f"{submitted['reference']}: {submitted['status']}, due {submitted['internal_deadline']}"
         )
-        answer, _cursor = wait_for_answer(api, submitted["id"])
-        print(f"{answer['reference']}: {answer['status']}")
+        if receiver is not None:
+            answer = wait_for_webhook(api, receiver, submitted["id"])
+            print(f"{answer['reference']}: {answer['status']} (told by webhook)")
+        else:
+            answer, _cursor = wait_for_answer(api, submitted["id"])
+            print(f"{answer['reference']}: {answer['status']}")
         for path in download_deliveries(api, submitted["id"], into):
             print(f"saved {path}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+    hooks = WebhookReceiver(sys.argv[5], int(sys.argv[6])) if len(sys.argv) > 6 else None
+    try:
+        main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), hooks)
+    finally:
+        if hooks is not None:
+            hooks.close()
