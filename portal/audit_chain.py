@@ -93,7 +93,7 @@ class HashChainedModel(models.Model):
             FROM (SELECT coalesce(
                 (SELECT row_hash FROM {table} ORDER BY {pk} DESC LIMIT 1), %s
             ) AS hash) AS last
-            RETURNING {pk}, prev_hash, row_hash"""  # noqa: S608
+            RETURNING {pk}, prev_hash, row_hash"""  # noqa: S608  # nosec B608
         params = [self.chain_lock, *values, f"\n{self.content()}", GENESIS_HASH]
         # Inside the caller's atomic block, a failure marks it for rollback (as Model.save does).
         with (
