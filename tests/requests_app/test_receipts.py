@@ -71,6 +71,19 @@ def test_a_pdf_is_sealed_from_inside_a_running_event_loop(platform_ca):
     assert status.intact and status.valid and status.trusted
 
 
+def test_a_seal_too_large_for_the_reserved_room_is_signed_the_measured_way(
+    platform_ca, monkeypatch
+):
+    """The room reserved for the signature saves pyHanko's measuring pass; a seal whose chain
+    does not fit in it (a long qualified chain) is still sealed, measured."""
+    monkeypatch.setattr(seal, "RESERVED_HEX_DIGITS", 64)
+
+    sealed = seal.seal_pdf(pdf_bytes(), reason="Receipt of LR-2026-000001")
+
+    status = seal_validation(sealed.pdf, platform_ca)
+    assert status.intact and status.valid and status.trusted
+
+
 def test_one_changed_byte_breaks_the_seal(client, officer, platform_ca):
     legal_request = _submitted(client, officer)
     pdf = bytearray(legal_request.receipt.file.read())
