@@ -202,18 +202,24 @@ def attachment_get_for_officer(officer, request_public_id, attachment_public_id)
     return _attachment_in(_officer_scope(officer), request_public_id, attachment_public_id)
 
 
-def receipt_get_for_officer(officer, request_public_id) -> Receipt:
-    """The sealed receipt of one of the officer's authority's requests, or 404."""
-    receipt = (
-        Receipt.objects.filter(
-            request__in=_officer_scope(officer), request__public_id=request_public_id
+def _of_officer_request(model, officer, request_public_id, missing: str, **lookup):
+    """An object (`lookup`) of one of the requests the officer may read, with its request; 404
+    (saying `missing`) for anything else, another authority's included."""
+    found = (
+        model.objects.filter(
+            request__in=_officer_scope(officer), request__public_id=request_public_id, **lookup
         )
         .select_related("request")
         .first()
     )
-    if receipt is None:
-        raise Http404("No receipt.")
-    return receipt
+    if found is None:
+        raise Http404(missing)
+    return found
+
+
+def receipt_get_for_officer(officer, request_public_id) -> Receipt:
+    """The sealed receipt of one of the officer's authority's requests, or 404."""
+    return _of_officer_request(Receipt, officer, request_public_id, "No receipt.")
 
 
 def sealed_document_get_for_officer(
@@ -221,18 +227,13 @@ def sealed_document_get_for_officer(
 ) -> SealedDocument:
     """A sealed notice or delivery manifest of one of the officer's authority's requests, or
     404."""
-    document = (
-        SealedDocument.objects.filter(
-            request__in=_officer_scope(officer),
-            request__public_id=request_public_id,
-            public_id=document_public_id,
-        )
-        .select_related("request")
-        .first()
+    return _of_officer_request(
+        SealedDocument,
+        officer,
+        request_public_id,
+        "No such document.",
+        public_id=document_public_id,
     )
-    if document is None:
-        raise Http404("No such document.")
-    return document
 
 
 def _attachment_in(scope, request_public_id, attachment_public_id) -> Attachment:
@@ -532,18 +533,9 @@ def attachment_get_for_legal_team(user, request_public_id, attachment_public_id)
 
 
 def produced_get_for_officer(officer, request_public_id, produced_public_id) -> ProducedData:
-    produced = (
-        ProducedData.objects.filter(
-            request__in=_officer_scope(officer),
-            request__public_id=request_public_id,
-            public_id=produced_public_id,
-        )
-        .select_related("request")
-        .first()
+    return _of_officer_request(
+        ProducedData, officer, request_public_id, "No such download.", public_id=produced_public_id
     )
-    if produced is None:
-        raise Http404("No such download.")
-    return produced
 
 
 def access_log_page(
