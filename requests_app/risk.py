@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from portal.cache import cache_get, cache_set
 
 from . import trust
 from .models import LegalRequest, Status
@@ -47,6 +50,8 @@ VOLUME_THRESHOLD = 5
 EMERGENCY_VOLUME_OFFICER_THRESHOLD = 2
 # More emergency requests than this from one authority (all its officers) in the window.
 EMERGENCY_VOLUME_AUTHORITY_THRESHOLD = 5
+# A closed window's figures never change (_history); a week bounds what an idle request keeps.
+HISTORY_CACHE_SECONDS = 7 * 24 * 3600
 
 MESSAGES = {
     "new_account": _("New officer account: %(days)s days old (new under %(limit)s days)."),
@@ -157,6 +162,51 @@ def ip_country(ip: str | None) -> str | None:
 # --- The signals -------------------------------------------------------------------------------
 
 
+def _history(
+    legal_request: LegalRequest, *, received: datetime, start: datetime, until: datetime, now
+) -> dict[str, Any]:
+    """What the officer's and the authority's other requests say: whether this is the
+    officer's first emergency, and the volumes in the window.
+
+    Once the window has closed (now past receipt + VOLUME_WINDOW) these can no longer change,
+    received_at being set once, at submission, to the time of submission: no request can
+    enter a past window. The review page counts them on every view (2 ms at a million
+    requests, docs/performance.md), so a closed window's figures are cached for good; an
+    open window (and the snapshot at submission) is always counted."""
+    settled = now is not None and now >= received + VOLUME_WINDOW
+    key = (
+        f"risk:history:{connection.settings_dict['NAME']}:{legal_request.pk}:{received.timestamp()}"
+    )
+    if settled:
+        cached = cache_get(key)
+        if cached is not None:
+            return cached
+    submitted = LegalRequest.objects.exclude(status=Status.DRAFT)
+    officer_id = legal_request.officer_id
+    first_emergency = False
+    if legal_request.is_emergency:
+        earlier = submitted.filter(officer_id=officer_id, is_emergency=True).filter(
+            Q(received_at__lt=received) | Q(received_at=received, pk__lt=legal_request.pk)
+        )
+        first_emergency = not earlier.exclude(pk=legal_request.pk).exists()
+    # Both volumes in one query: the officer's requests, and the authority's emergency
+    # requests, in the window.
+    by_officer = Q(officer_id=officer_id)
+    by_authority = Q(authority_id=legal_request.authority_id, is_emergency=True)
+    counts = submitted.filter(
+        by_officer | by_authority, received_at__gt=start, received_at__lte=until
+    ).aggregate(
+        total=Count("pk", filter=by_officer),
+        emergencies=Count("pk", filter=by_officer & Q(is_emergency=True)),
+        authority_total=Count("pk", filter=by_authority),
+        authority_officers=Count("officer", distinct=True, filter=by_authority),
+    )
+    counts["first_emergency"] = first_emergency
+    if settled:
+        cache_set(key, counts, HISTORY_CACHE_SECONDS)
+    return counts
+
+
 def compute_signals(legal_request: LegalRequest, *, now: datetime | None = None) -> list[Signal]:
     """The signals of a submitted request.
 
@@ -183,26 +233,9 @@ def compute_signals(legal_request: LegalRequest, *, now: datetime | None = None)
     if age < timedelta(days=NEW_ACCOUNT_DAYS):
         signals.append(Signal("new_account", {"days": age.days, "limit": NEW_ACCOUNT_DAYS}))
 
-    submitted = LegalRequest.objects.exclude(status=Status.DRAFT)
-    if legal_request.is_emergency:
-        earlier = submitted.filter(officer=officer, is_emergency=True).filter(
-            Q(received_at__lt=received) | Q(received_at=received, pk__lt=legal_request.pk)
-        )
-        if not earlier.exclude(pk=legal_request.pk).exists():
-            signals.append(Signal("first_emergency"))
-
-    # Both volumes in one query (the review page counts them on every view): the officer's
-    # requests, and the authority's emergency requests, in the window.
-    by_officer = Q(officer=officer)
-    by_authority = Q(authority_id=legal_request.authority_id, is_emergency=True)
-    counts = submitted.filter(
-        by_officer | by_authority, received_at__gt=start, received_at__lte=until
-    ).aggregate(
-        total=Count("pk", filter=by_officer),
-        emergencies=Count("pk", filter=by_officer & Q(is_emergency=True)),
-        authority_total=Count("pk", filter=by_authority),
-        authority_officers=Count("officer", distinct=True, filter=by_authority),
-    )
+    counts = _history(legal_request, received=received, start=start, until=until, now=now)
+    if counts["first_emergency"]:
+        signals.append(Signal("first_emergency"))
     mine = {"total": counts["total"], "emergencies": counts["emergencies"]}
     theirs = {"total": counts["authority_total"], "officers": counts["authority_officers"]}
     if mine["total"] > VOLUME_THRESHOLD:

@@ -108,6 +108,53 @@ def test_volume_at_submission_counts_up_to_receipt_and_now_the_day_after(marie):
     assert now["volume"]["count"] == risk.VOLUME_THRESHOLD + 1
 
 
+def test_a_closed_windows_figures_are_read_once_then_from_the_cache(
+    marie, django_assert_num_queries
+):
+    """Once receipt + 24 hours has passed no request can enter the window (received_at is the
+    time of submission), so the review page counts it once; an open window is always
+    counted, and the cached figures are exactly those counted."""
+    first = received(marie, RECEIVED, emergency=True)
+    for n in range(risk.VOLUME_THRESHOLD):
+        received(marie, RECEIVED + (n + 1) * MINUTE)
+    closed = RECEIVED + risk.VOLUME_WINDOW + MINUTE
+
+    # The first emergency and the volumes, then the order's documents for the signatures (the
+    # review page has them prefetched).
+    with django_assert_num_queries(3):
+        counted = signals(first, now=closed)
+    with django_assert_num_queries(1):
+        cached = signals(first, now=closed + timedelta(days=3))
+    assert cached == counted
+    assert counted["volume"]["count"] == risk.VOLUME_THRESHOLD + 1
+    assert "first_emergency" in counted
+
+    # The window still open: counted each time, and a request received since is seen.
+    still_open = RECEIVED + 10 * MINUTE
+    with django_assert_num_queries(3):
+        signals(first, now=still_open)
+    received(marie, RECEIVED + 9 * MINUTE)
+    assert signals(first, now=still_open)["volume"]["count"] == risk.VOLUME_THRESHOLD + 2
+
+
+def test_without_the_cache_the_figures_are_counted(marie, settings, caplog):
+    """Redis down: the reviewer's panel is counted as before, with a warning in the log."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        }
+    }
+    first = received(marie, RECEIVED)
+    for n in range(risk.VOLUME_THRESHOLD):
+        received(marie, RECEIVED + (n + 1) * MINUTE)
+
+    now = signals(first, now=RECEIVED + 2 * risk.VOLUME_WINDOW)
+
+    assert now["volume"]["count"] == risk.VOLUME_THRESHOLD + 1
+    assert "cache unavailable" in caplog.text
+
+
 # --- Emergency volume: of one officer, and of one authority across its officers -----------------
 
 
