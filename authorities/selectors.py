@@ -18,30 +18,46 @@ from .models import (
 )
 
 
-def authority_for_email(email: str) -> Authority | None:
-    """The active authority whose official domain the address is in (the most specific domain
-    wins when registry domains nest), or None: the one rule for sign-up and the live re-check."""
+def _registry_match(email: str) -> tuple[str, str] | None:
+    """(authority id, status) of the registry domain the address is in, the most specific
+    domain winning when registry domains nest; None when the address is in none: the one rule
+    for sign-up and the live re-check. Ids and statuses only: the re-check runs on every
+    officer's page and the reviewer's panel, which need no Authority object."""
     try:
         domain = email_domain(email)
     except DomainError:
         return None
     candidates = candidate_registry_domains(domain)
     matches = {
-        row.domain: row.authority
-        for row in AuthorityDomain.objects.filter(domain__in=candidates).select_related("authority")
+        name: (authority_id, status)
+        for name, authority_id, status in AuthorityDomain.objects.filter(
+            domain__in=candidates
+        ).values_list("domain", "authority_id", "authority__status")
     }
     for candidate in candidates:  # most specific first
-        authority = matches.get(candidate)
-        if authority is not None:
-            return authority if authority.status == AuthorityStatus.ACTIVE else None
+        if candidate in matches:
+            return matches[candidate]
     return None
+
+
+def authority_for_email(email: str) -> Authority | None:
+    """The active authority whose official domain the address is in, or None."""
+    match = _registry_match(email)
+    if match is None or match[1] != AuthorityStatus.ACTIVE:
+        return None
+    return Authority.objects.get(pk=match[0])
 
 
 def address_belongs_to(email: str, authority_id: str | None) -> bool:
     """Whether the address is, today, an official address of this authority in the registry:
     the one comparison behind sign-in re-checks, e-mail changes and the reviewer's panel."""
-    match = authority_for_email(email)
-    return match is not None and authority_id is not None and match.pk == authority_id
+    match = _registry_match(email)
+    return (
+        match is not None
+        and match[1] == AuthorityStatus.ACTIVE
+        and authority_id is not None
+        and match[0] == authority_id
+    )
 
 
 def officer_block_reason(user: User) -> str | None:
