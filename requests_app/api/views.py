@@ -548,11 +548,13 @@ class EnforcingGroundsView(EnforcingView):
         whole order, with its reasons; checked as the page's form checks it. A ground covering
         every category refuses the order (status refused_by_enforcing)."""
         legal_request = self.order(request, public_id)
-        form = _ground_form(request.data, legal_request)
-        if not form.is_valid():
-            raise Invalid(_errors(form))
 
         def raise_ground():
+            # Checked inside: a retry is answered as the first call was, not by the form
+            # against the order as the first call left it.
+            form = _ground_form(request.data, legal_request)
+            if not form.is_valid():
+                raise Invalid(_errors(form))
             enforcing.enforcing_raise_grounds(
                 officer=request.user,
                 legal_request=legal_request,
