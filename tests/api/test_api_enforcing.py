@@ -5,11 +5,14 @@ Anyone else's token gets 404; a read token may not act; the registry re-check st
 suspended enforcing authority; the pages' form and the service say what is wrong, by field."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from authorities.constants import AuthorityStatus
+from requests_app import enforcing
 from requests_app.api import webhooks
 from requests_app.api.models import WebhookDelivery
 from requests_app.models import AccessLog, LegalRequest, Notification, RequestEvent, Status
+from requests_app.review import services as review_services
 from tests.factories import AuthorityFactory, OfficerFactory, totp_device
 
 from .helpers import approved_client, call, epoc_body, new_key
@@ -174,10 +177,6 @@ def test_invalid_grounds_are_problems_naming_the_field(
 def test_the_services_problems_name_their_field(order, enforcer):
     """A direct call of the service (the check the form cannot make: a category the order does
     not request, raced past the form) says which field failed, in the same words."""
-    from django.core.exceptions import ValidationError
-
-    from requests_app import enforcing
-
     with pytest.raises(ValidationError) as raised:
         enforcing.enforcing_raise_grounds(
             officer=enforcer,
@@ -251,8 +250,6 @@ def test_a_suspended_enforcing_authority_gets_403_with_the_reason(
 def test_the_enforcer_events_feed_carries_its_orders_enforcing_events(
     client, order, officer, enforcer, enforcer_token, reviewer
 ):
-    from requests_app.review import services as review_services
-
     review_services.legal_request_accept(reviewer=reviewer, legal_request=order)
     call(client, "post", url(order, "confirm"), enforcer_token, {})
     events = call(client, "get", "/api/v1/events/", enforcer_token).json()["events"]
