@@ -587,7 +587,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Legal request portal API",
     "DESCRIPTION": "Requests, targets, documents, messages, deliveries and events of one "
-    "authority, for its case system. See docs/api.md.",
+    "authority, for its case system; for an enforcing authority, the e-Evidence orders notified "
+    "to it and its answers. See docs/api.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -595,6 +596,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set used by several fields (the enforcing authority's orders show a
+    # request's status and data categories under other field names).
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "requests_app.models.Status",
+        "DataCategoryEnum": "requests_app.instruments.DataCategory",
+    },
     # Problem answers (application/problem+json) and the links between operations.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

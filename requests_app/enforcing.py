@@ -93,20 +93,27 @@ def enforcing_confirm_no_ground(*, officer, legal_request: LegalRequest) -> Requ
     return event
 
 
-def _ground_problems(legal_request: LegalRequest, grounds) -> list[str]:
-    problems = []
+def _ground_problems(legal_request: LegalRequest, grounds) -> dict[str, list[str]]:
+    """What is wrong, by the field of the pages' form (and the API's body) it is about."""
+    problems: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        if message not in problems.setdefault(field, []):
+            problems[field].append(message)
+
     if not grounds:
-        problems.append(gettext("Raise at least one ground for refusal."))
+        add("ground", gettext("Raise at least one ground for refusal."))
     for ground, categories, reasons in grounds:
         if ground not in EnforcingGround.values:
-            problems.append(gettext("Choose a ground for refusal of Art. 12(1)."))
+            add("ground", gettext("Choose a ground for refusal of Art. 12(1)."))
         if not reasons.strip():
-            problems.append(gettext("Give the reasons for each ground."))
+            add("reasons", gettext("Give the reasons for each ground."))
         unknown = [c for c in categories if c not in legal_request.data_categories]
         if unknown:
-            problems.append(
+            add(
+                "categories",
                 gettext("The order does not request %(categories)s.")
-                % {"categories": ", ".join(unknown)}
+                % {"categories": ", ".join(unknown)},
             )
     return problems
 

@@ -11,8 +11,9 @@ class ConfirmNoGroundForm(forms.Form):
     otp_token = StepUpField()
 
 
-class RaiseGroundForm(forms.Form):
-    """One ground of Art. 12(1), for the whole order or some of its data categories."""
+class GroundForm(forms.Form):
+    """One ground of Art. 12(1), for the whole order or some of its data categories: the page's
+    form without its code, which is what the API binds its JSON to (requests_app.api)."""
 
     ground = forms.ChoiceField(label=_("Ground for refusal (Art. 12(1))"), choices=())
     categories = forms.MultipleChoiceField(
@@ -24,7 +25,6 @@ class RaiseGroundForm(forms.Form):
     reasons = forms.CharField(
         label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 3}), max_length=10000
     )
-    otp_token = StepUpField()
 
     def __init__(self, *args, legal_request=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -35,3 +35,7 @@ class RaiseGroundForm(forms.Form):
                 for c in legal_request.categories_left
                 if c in DataCategory.values
             ]
+
+
+class RaiseGroundForm(GroundForm):
+    otp_token = StepUpField()

@@ -286,6 +286,32 @@ def attachment_get_for_enforcer(user, request_public_id, attachment_public_id) -
     return _attachment_in(_enforcer_scope(user), request_public_id, attachment_public_id)
 
 
+# What the enforcing authority is told of an order notified to it (the API's events feed and
+# webhooks): its arrival (the notification, Art. 8(1)), the issuing authority withdrawing it,
+# the enforcing authority's own answers and the window's lapse; not the platform's work on it.
+ENFORCER_EVENT_KINDS = (
+    RequestEvent.Kind.SUBMITTED,
+    RequestEvent.Kind.WITHDRAWN,
+    RequestEvent.Kind.ENFORCING_NO_GROUND,
+    RequestEvent.Kind.ENFORCING_GROUNDS,
+    RequestEvent.Kind.HOLD_LAPSED,
+)
+
+
+def events_for_enforcer(user) -> QuerySet[RequestEvent]:
+    return RequestEvent.objects.filter(
+        request__in=_enforcer_scope(user).values("pk"), kind__in=ENFORCER_EVENT_KINDS
+    )
+
+
+def enforcer_told_of(user, event: RequestEvent) -> bool:
+    """Would events_for_enforcer(user) hold this event? (A webhook is queued per event.)"""
+    return (
+        event.kind in ENFORCER_EVENT_KINDS
+        and _enforcer_scope(user).filter(pk=event.request_id).exists()
+    )
+
+
 # --- The platform legal team ------------------------------------------------------------------
 
 

@@ -7,7 +7,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from authorities.constants import Instrument
-from requests_app.models import Attachment, Message, ProducedData, RequestEvent, Status
+from requests_app import policies
+from requests_app.instruments import DataCategory
+from requests_app.models import (
+    Attachment,
+    EnforcingGround,
+    Message,
+    ProducedData,
+    RequestEvent,
+    Status,
+)
 
 AWAITING_CONFIRMATION = "awaiting_officer_confirmation"
 
@@ -167,6 +176,123 @@ class LegalRequestPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = LegalRequestSerializer(many=True)
+
+
+# --- The enforcing authority (e-Evidence Art. 8, 10, 12): what its pages show ---------------
+
+
+class AuthoritySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField(source="name_en")
+    country = serializers.CharField()
+
+
+class EnforcingOrderSerializer(serializers.Serializer):
+    """A line of the enforcing authority's list of orders (its page's columns)."""
+
+    id = serializers.UUIDField(source="public_id")
+    reference = serializers.CharField()
+    instrument = serializers.ChoiceField(choices=Instrument.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    is_emergency = serializers.BooleanField()
+    issuing_authority = AuthoritySerializer(source="authority")
+    received_at = serializers.DateTimeField(allow_null=True)
+    on_hold = serializers.SerializerMethodField(
+        help_text="The window for grounds for refusal is open: no data go before it ends."
+    )
+    hold_until = serializers.DateTimeField(
+        allow_null=True, help_text="When the window for grounds for refusal ends (Art. 10)."
+    )
+
+    def get_on_hold(self, legal_request) -> bool:
+        return legal_request.on_hold(timezone.now())
+
+
+class EnforcingOrderPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = EnforcingOrderSerializer(many=True)
+
+
+class IssuingOfficerSerializer(serializers.Serializer):
+    name = serializers.CharField(source="full_name")
+    email = serializers.EmailField()
+
+
+class EnforcingDocumentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField(source="original_name")
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    download = serializers.SerializerMethodField()
+
+    def get_download(self, attachment: Attachment) -> str:
+        return reverse(
+            "api:enforcing_document", args=[attachment.request.public_id, attachment.public_id]
+        )
+
+
+class GroundRaisedSerializer(serializers.Serializer):
+    ground = serializers.ChoiceField(choices=EnforcingGround.choices)
+    categories = serializers.ListField(
+        child=serializers.CharField(), help_text="Empty: the whole order."
+    )
+    reasons = serializers.CharField()
+    raised_at = serializers.DateTimeField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField(help_text="May the caller confirm or raise grounds now?")
+    reason = serializers.CharField(help_text="Why not, when not allowed (else empty).")
+
+
+class EnforcingOrderDetailSerializer(EnforcingOrderSerializer):
+    """The order as the enforcing authority's page shows it, read-only, with its decision
+    panel: the window, the refused categories, the grounds raised, and whether it may act."""
+
+    issuing_officer = IssuingOfficerSerializer(source="officer")
+    case_reference = serializers.CharField()
+    legal_basis = serializers.CharField()
+    offence = serializers.CharField()
+    threshold_met = serializers.BooleanField()
+    targets = TargetSerializer(many=True)
+    data_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=DataCategory.choices)
+    )
+    period_start = serializers.DateField(allow_null=True)
+    period_end = serializers.DateField(allow_null=True)
+    statement_of_reasons = serializers.CharField()
+    emergency_justification = serializers.CharField()
+    validating_authority = serializers.CharField()
+    language = serializers.CharField()
+    hold_released_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the hold ended before the window did (else null)."
+    )
+    refused_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=DataCategory.choices),
+        help_text="Refused by the enforcing authority: never transferred.",
+    )
+    grounds_raised = GroundRaisedSerializer(source="enforcing_refusals", many=True)
+    documents = EnforcingDocumentSerializer(source="attachments", many=True)
+    decision = serializers.SerializerMethodField()
+
+    @extend_schema_field(DecisionSerializer)
+    def get_decision(self, legal_request) -> dict:
+        decision = policies.decide(self.context["user"], "enforcing_decide", legal_request)
+        return {"allowed": decision.allowed, "reason": decision.reason}
+
+
+class GroundInputSerializer(serializers.Serializer):
+    """One ground of Art. 12(1): the fields of the pages' form (requests_app.enforcing_forms)."""
+
+    ground = serializers.ChoiceField(choices=EnforcingGround.choices)
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=DataCategory.choices),
+        required=False,
+        help_text="The data categories refused; none: the whole order.",
+    )
+    reasons = serializers.CharField(max_length=10000)
 
 
 class ProblemSerializer(serializers.Serializer):

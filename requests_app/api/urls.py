@@ -53,6 +53,28 @@ urlpatterns = [
         name="delivery",
     ),
     path("events/", views.EventFeedView.as_view(), name="events"),
+    # The enforcing authority's side of e-Evidence orders (Art. 8, 10, 12).
+    path("enforcing/orders/", views.EnforcingOrderListView.as_view(), name="enforcing_orders"),
+    path(
+        "enforcing/orders/<uuid:public_id>/",
+        views.EnforcingOrderDetailView.as_view(),
+        name="enforcing_order",
+    ),
+    path(
+        "enforcing/orders/<uuid:public_id>/documents/<uuid:attachment_id>/",
+        views.EnforcingDocumentView.as_view(),
+        name="enforcing_document",
+    ),
+    path(
+        "enforcing/orders/<uuid:public_id>/confirm/",
+        views.EnforcingConfirmView.as_view(),
+        name="enforcing_confirm",
+    ),
+    path(
+        "enforcing/orders/<uuid:public_id>/grounds/",
+        views.EnforcingGroundsView.as_view(),
+        name="enforcing_grounds",
+    ),
     # Last: anything else under /api/v1/ is a problem 404 (unnamed: no page of its own);
     # [\s\S], not ".", so that a path with a line break in it is one too.
     re_path(r"^[\s\S]*$", not_found),

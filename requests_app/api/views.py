@@ -28,14 +28,15 @@ from rest_framework.views import APIView
 from portal.access import PUBLIC
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
-from requests_app import instruments, policies, selectors, services
-from requests_app.audit import officer_read_record
+from requests_app import enforcing, instruments, policies, selectors, services
+from requests_app.audit import access_log_record, officer_read_record
+from requests_app.enforcing_forms import GroundForm
 from requests_app.forms import LegalRequestForm, MessageForm, WithdrawForm
 from requests_app.identifiers import parse_targets
-from requests_app.models import RequestEvent, Status
+from requests_app.models import AccessLog, RequestEvent, Status
 from requests_app.uploads import check_upload
 from requests_app.validation import submission_problems
-from requests_app.views import produced_file_response, produced_release
+from requests_app.views import attachment_response, produced_file_response, produced_release
 
 from . import serializers as s
 from .audit import api_call_record
@@ -419,23 +420,176 @@ class EventFeedView(ApiView):
         responses={200: s.EventPageSerializer, **PROBLEMS},
     )
     def get(self, request):
-        """What happened to the authority's requests (what its pages show), oldest first."""
+        """What happened to the authority's requests (what its pages show), oldest first; for
+        an enforcing authority, also what it is told of the orders notified to it."""
         try:
             after = int(request.query_params.get("after", 0))
             limit = min(max(int(request.query_params.get("limit", 100)), 1), 500)
         except ValueError:
             raise Invalid({"after": [gettext("Give the cursor of an event.")]}) from None
         visible = selectors.legal_requests_for_officer(request.user, sort="newest")
-        events = list(
-            RequestEvent.objects.filter(
-                request__in=visible.values("pk"), visible_to_authority=True, pk__gt=after
-            )
-            .select_related("request")
-            .order_by("pk")[:limit]
+        events = RequestEvent.objects.filter(
+            request__in=visible.values("pk"), visible_to_authority=True
         )
+        if policies.has(request.user, policies.Capability.ENFORCE):
+            events = events | selectors.events_for_enforcer(request.user)
+        events = list(events.filter(pk__gt=after).select_related("request").order_by("pk")[:limit])
         return Response(
             {
                 "events": s.EventSerializer(events, many=True).data,
                 "next_cursor": events[-1].pk if events else after,
             }
         )
+
+
+# --- The enforcing authority (e-Evidence Art. 8, 10, 12) -------------------------------------
+# What requests_app.enforcing_views gives its officers in the pages: the orders notified to
+# their authority, read-only, and its two actions. The selectors make anyone else's order a
+# 404; requests_app.enforcing decides and acts (the window, the grounds, the e-mails).
+
+
+class EnforcingOrderPagination(CursorPagination):
+    ordering = ("-received_at", "-pk")
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+
+
+class EnforcingView(ApiView):
+    def order(self, request, public_id):
+        return selectors.legal_request_get_for_enforcer(request.user, public_id)
+
+    def order_response(self, legal_request):
+        # Read again: the decision, the grounds and the hold as they are now.
+        fresh = self.order(self.request, legal_request.public_id)
+        return Response(
+            s.EnforcingOrderDetailSerializer(fresh, context={"user": self.request.user}).data
+        )
+
+
+class EnforcingOrderListView(EnforcingView):
+    @extend_schema(
+        operation_id="enforcing_orders_list",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: s.EnforcingOrderPageSerializer, **PROBLEMS},
+    )
+    def get(self, request):
+        """The orders notified to the caller's authority as the enforcing authority, newest
+        received first (an officer of any other authority gets an empty list)."""
+        orders = selectors.legal_requests_for_enforcer(request.user)
+        paginator = EnforcingOrderPagination()
+        page = paginator.paginate_queryset(orders, request, view=self)
+        return paginator.get_paginated_response(s.EnforcingOrderSerializer(page, many=True).data)
+
+
+class EnforcingOrderDetailView(EnforcingView):
+    @extend_schema(
+        operation_id="enforcing_orders_read",
+        responses={200: s.EnforcingOrderDetailSerializer, **PROBLEMS},
+    )
+    def get(self, request, public_id):
+        """One order, read-only, with its window, the grounds raised and whether the caller
+        may decide now (and why not)."""
+        legal_request = self.order(request, public_id)
+        access_log_record(
+            user=request.user,
+            action=AccessLog.Action.VIEW_REQUEST,
+            legal_request=legal_request,
+            object_ref=legal_request.reference,
+            ip=client_ip(request),
+        )
+        return Response(
+            s.EnforcingOrderDetailSerializer(legal_request, context={"user": request.user}).data
+        )
+
+
+class EnforcingDocumentView(EnforcingView):
+    @extend_schema(
+        operation_id="enforcing_documents_download",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **PROBLEMS},
+    )
+    def get(self, request, public_id, attachment_id):
+        """A document of the order (the signed order...), as the page gives it, audited."""
+        document = selectors.attachment_get_for_enforcer(request.user, public_id, attachment_id)
+        return attachment_response(request, document)
+
+
+class EnforcingConfirmView(EnforcingView):
+    @extend_schema(
+        operation_id="enforcing_orders_confirm",
+        request=None,
+        parameters=[IDEMPOTENCY],
+        responses={200: s.EnforcingOrderDetailSerializer, **PROBLEMS},
+    )
+    def post(self, request, public_id):
+        """Art. 10(2): the authority raises no (further) ground for refusal; the hold ends now
+        and the issuing officer and the platform are told. 409 once the window is closed."""
+        legal_request = self.order(request, public_id)
+
+        def confirm():
+            enforcing.enforcing_confirm_no_ground(officer=request.user, legal_request=legal_request)
+            return self.order_response(legal_request)
+
+        return idempotent(request, confirm)
+
+
+class EnforcingGroundsView(EnforcingView):
+    @extend_schema(
+        operation_id="enforcing_orders_raise_ground",
+        request=s.GroundInputSerializer,
+        parameters=[IDEMPOTENCY],
+        responses={200: s.EnforcingOrderDetailSerializer, **PROBLEMS},
+    )
+    def post(self, request, public_id):
+        """Art. 12(1): one ground for refusal, for some data categories or (none given) the
+        whole order, with its reasons; checked as the page's form checks it. A ground covering
+        every category refuses the order (status refused_by_enforcing)."""
+        legal_request = self.order(request, public_id)
+
+        def raise_ground():
+            # Checked inside: a retry is answered as the first call was, not by the form
+            # against the order as the first call left it.
+            form = _ground_form(request.data, legal_request)
+            if not form.is_valid():
+                raise Invalid(_errors(form))
+            enforcing.enforcing_raise_grounds(
+                officer=request.user,
+                legal_request=legal_request,
+                grounds=[
+                    (
+                        form.cleaned_data["ground"],
+                        form.cleaned_data["categories"],
+                        form.cleaned_data["reasons"],
+                    )
+                ],
+            )
+            return self.order_response(legal_request)
+
+        return idempotent(request, raise_ground)
+
+
+def _ground_form(data, legal_request) -> GroundForm:
+    """The page's form (without its code: the token is the credential), bound to the JSON; a
+    field it does not have, or a value of the wrong JSON type, is refused by name."""
+    data = data if isinstance(data, dict) else {}
+    errors = {
+        name: [gettext("Not a field of this form.")]
+        for name in sorted(set(data) - {*GroundForm.base_fields})
+    }
+    for name in ("ground", "reasons"):
+        if name in data and not isinstance(data[name], str):
+            errors[name] = [gettext("Give a text.")]
+    categories = data.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        errors["categories"] = [gettext("Give the data categories as a list of texts.")]
+    if errors:
+        raise Invalid(errors)
+    bound = MultiValueDict()
+    for name in ("ground", "reasons"):
+        if name in data:
+            bound[name] = data[name]
+    bound.setlist("categories", categories)
+    return GroundForm(bound, legal_request=legal_request)

@@ -39,7 +39,7 @@ from django.utils.translation import gettext
 
 from authorities.selectors import officer_block_reason
 from portal.celery import app as celery_app
-from requests_app import policies
+from requests_app import policies, selectors
 from requests_app.models import RequestEvent
 
 from .models import ApiClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -219,9 +219,10 @@ def payload(event: RequestEvent) -> str:
     )
 
 
-def _client_may_read(client: ApiClient, legal_request) -> bool:
+def _client_may_read(client: ApiClient, event: RequestEvent) -> bool:
     """What the events feed would show this client's token (GET /api/v1/events/): an active
-    client with the read scope, whose officer may use the portal and sees the request."""
+    client with the read scope, whose officer may use the portal and sees the request, or is
+    told of it as its enforcing authority."""
     officer = client.officer
     return (
         client.state == "active"
@@ -229,7 +230,10 @@ def _client_may_read(client: ApiClient, legal_request) -> bool:
         and officer.is_active
         and officer.authority_id == client.authority_id
         and officer_block_reason(officer) is None
-        and policies.officer_sees(officer, legal_request)
+        and (
+            policies.officer_sees(officer, event.request)
+            or selectors.enforcer_told_of(officer, event)
+        )
     )
 
 
@@ -240,14 +244,17 @@ def webhooks_enqueue(event: RequestEvent) -> list[int]:
     if not event.visible_to_authority:
         return []
     legal_request = event.request
+    authorities = {legal_request.authority_id}
+    if legal_request.enforcing_notified and event.kind in selectors.ENFORCER_EVENT_KINDS:
+        authorities.add(legal_request.enforcing_authority_id)
     endpoints = WebhookEndpoint.objects.filter(
         disabled_at__isnull=True,
-        client__authority_id=legal_request.authority_id,
+        client__authority_id__in=authorities,
         client__revoked_at__isnull=True,
         client__approved_at__isnull=False,
         client__expires_at__gt=timezone.now(),
     ).select_related("client__officer__authority")
-    targets = [e for e in endpoints if _client_may_read(e.client, legal_request)]
+    targets = [e for e in endpoints if _client_may_read(e.client, event)]
     if not targets:
         return []
     body = payload(event)
@@ -346,7 +353,7 @@ def _claim(delivery_ids: Sequence[int]) -> list[int]:
 
 def _deliver_one(row: WebhookDelivery) -> int:
     endpoint = row.endpoint
-    if not endpoint.is_active or not _client_may_read(endpoint.client, row.event.request):
+    if not endpoint.is_active or not _client_may_read(endpoint.client, row.event):
         WebhookDelivery.objects.filter(pk=row.pk, state=State.SENDING).update(
             state=State.CANCELLED,
             lease_until=None,

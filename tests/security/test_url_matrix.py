@@ -76,6 +76,11 @@ API_TOKEN_URLS = [
         "deliveries",
         "delivery",
         "events",
+        "enforcing_orders",
+        "enforcing_order",
+        "enforcing_document",
+        "enforcing_confirm",
+        "enforcing_grounds",
     )
 ]
 
