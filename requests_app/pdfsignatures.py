@@ -20,6 +20,7 @@ No revocation data can be fetched (the checker has no network): revocation is no
 """
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -176,7 +177,7 @@ def load_anchors(path: str | None) -> Anchors:
         return _PREPARED[path]
     from asn1crypto import pem
     from asn1crypto import x509 as asn1_x509
-    from pyhanko_certvalidator.registry import SimpleTrustManager
+    from pyhanko_certvalidator.registry import SimpleCertificateStore, SimpleTrustManager
 
     records = []
     if path:
@@ -188,11 +189,13 @@ def load_anchors(path: str | None) -> Anchors:
         roots.append(asn1_x509.Certificate.load(der))
         by_fingerprint[hashlib.sha256(der).hexdigest()] = anchor
     _prepare_names_once()
-    for root in roots:
-        # The anchors' names are the issuer names every signer certificate under them carries:
-        # prepared here, before the fork, a child finds them in _PREPARED_NAMES.
-        with contextlib.suppress(Exception):  # a name that cannot be prepared fails in the child
-            root.subject.hashable  # noqa: B018 - computed for its side effect
+    with contextlib.suppress(Exception):  # a certificate that fails here fails in the child
+        # Every validation registers the anchors with its context's certificate registry, which
+        # computes (and asn1crypto keeps on each certificate) their issuer and serial, key
+        # hashes and name: computed here, before the fork, a child reads them. The anchors'
+        # names are also the issuer names of every certificate under them: prepared here, a
+        # child finds them in _PREPARED_NAMES.
+        SimpleCertificateStore.from_certs(roots)
     prepared = Anchors(
         trust_manager=SimpleTrustManager.build(trust_roots=roots) if roots else None,
         by_fingerprint=by_fingerprint,
@@ -414,8 +417,10 @@ def _attribute(name, key: str) -> str:
     return str(value or "")
 
 
-def _states_qualified(certificate) -> bool:
-    """The certificate carries the QcCompliance statement: its issuer declares it qualified."""
+@functools.cache
+def _qc_statements_spec():
+    """qcStatements' ASN.1 (RFC 3739), defined once per process (before the checker server
+    forks: preload) rather than as two new classes per signature."""
     from asn1crypto import core
 
     class QcStatement(core.Sequence):
@@ -427,11 +432,16 @@ def _states_qualified(certificate) -> bool:
     class QcStatements(core.SequenceOf):
         _child_spec = QcStatement
 
+    return QcStatements
+
+
+def _states_qualified(certificate) -> bool:
+    """The certificate carries the QcCompliance statement: its issuer declares it qualified."""
     for extension in certificate["tbs_certificate"]["extensions"]:
         if extension["extn_id"].dotted != QC_STATEMENTS:
             continue
         try:
-            statements = QcStatements.load(extension["extn_value"].contents)
+            statements = _qc_statements_spec().load(extension["extn_value"].contents)
             return any(s["statement_id"].dotted == QC_COMPLIANCE for s in statements)
         except Exception:
             return False
