@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 
 # qcStatements (RFC 3739) and ETSI's QcCompliance statement inside it.
@@ -294,6 +295,7 @@ def _prepare_names_once() -> None:
         return prepared
 
     _ldap_string_prep.prepares_once = True
+    _ldap_string_prep.__wrapped__ = original
     asn1_x509.NameTypeAndValue._ldap_string_prep = _ldap_string_prep
 
 
@@ -301,8 +303,8 @@ def _unreadable() -> dict:
     return {"readable": False, "intact": False, "trusted": False, "qualified": False}
 
 
-# One event loop per process, made before the checker server forks (preload).
-_LOOP = None
+# One event loop per thread, the checker server's made before it forks (preload).
+_LOOPS = threading.local()
 
 
 def _event_loop():
@@ -314,10 +316,10 @@ def _event_loop():
     fetching) and registers nothing with the loop, so a loop made once runs it the same."""
     import asyncio
 
-    global _LOOP
-    if _LOOP is None or _LOOP.is_closed():
-        _LOOP = asyncio.new_event_loop()
-    return _LOOP
+    loop = getattr(_LOOPS, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _LOOPS.loop = asyncio.new_event_loop()
+    return loop
 
 
 def _verified(signature, anchors: Anchors) -> dict:
