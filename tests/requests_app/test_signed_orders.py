@@ -482,3 +482,59 @@ def test_a_hex_string_with_a_foreign_character_is_refused_as_pyhanko_refuses_it(
         generic.read_object(io.BytesIO(b"<4G>"), None)
     with pytest.raises(generic.PdfStreamError):
         generic.read_object(io.BytesIO(b"<48656C"), None)
+
+
+def test_the_checkers_warm_up_verifies_a_valid_trusted_signature_and_again_the_same():
+    """The checker server warms pyHanko before it forks (pdfsignatures.preload) with a signature
+    of its own: it must take the path a valid signature takes, not stop at a refused key usage;
+    and a second verification in the same process (the event loop made once) says the same."""
+    import shutil
+    from pathlib import Path
+
+    from requests_app import pdfsignatures
+
+    document, anchors_path = pdfsignatures._warm_up_document()
+    try:
+        anchors = pdfsignatures.load_anchors(anchors_path)
+        [first] = pdfsignatures.verify(document, anchors)
+        [second] = pdfsignatures.verify(document, anchors)
+    finally:
+        pdfsignatures._PREPARED.pop(anchors_path, None)
+        shutil.rmtree(Path(anchors_path).parent)
+
+    assert first["intact"] and first["trusted"] and first["certificate_valid_at_signing"]
+    assert first["trust_problem"] is None and first["time_source"] == "timestamp"
+    assert second == first
+
+
+@pytest.mark.parametrize(
+    "value", ["Parquet de Paris", "  Parquet   de\tParis ", "STRAßE", "ｐａｒｑｕｅｔ", "é"]
+)
+def test_name_values_prepared_once_are_prepared_as_asn1crypto_prepares_them(value):
+    from asn1crypto import x509 as asn1_x509
+
+    from requests_app import pdfsignatures
+
+    pdfsignatures._prepare_names_once()
+    prepare = asn1_x509.NameTypeAndValue._ldap_string_prep
+    pdfsignatures._PREPARED_NAMES.clear()
+
+    first, again = prepare(None, value), prepare(None, value)
+
+    assert first == again == prepare.__wrapped__(None, value)
+    assert pdfsignatures._PREPARED_NAMES[value] == first
+
+
+def test_a_name_value_the_preparation_refuses_is_refused_every_time_and_not_kept():
+    from asn1crypto import x509 as asn1_x509
+
+    from requests_app import pdfsignatures
+
+    pdfsignatures._prepare_names_once()
+    prepare = asn1_x509.NameTypeAndValue._ldap_string_prep
+    refused = "Parquet \ue000"  # a private use character (RFC 4518, 2.4)
+
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            prepare(None, refused)
+    assert refused not in pdfsignatures._PREPARED_NAMES
