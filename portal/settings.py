@@ -463,6 +463,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "requests_app.tasks.sweep_webhooks",
         "schedule": env.int("PORTAL_WEBHOOK_SWEEP_SECONDS", default=30),
     },
+    # The receipts' sweep: seals the receipts still owed (a lost task, a crash; docs/receipts.md).
+    "receipts-sweep": {
+        "task": "requests_app.tasks.sweep_receipts",
+        "schedule": env.int("PORTAL_RECEIPT_SWEEP_SECONDS", default=30),
+    },
     # The deadline sweep: queues every alert whose time has come (docs/deadlines.md).
     "deadline-sweep": {
         "task": "requests_app.tasks.sweep_deadlines",

@@ -466,6 +466,49 @@ class Receipt(SealedFile):
         return f"receipt-{self.request.reference}.pdf"
 
 
+class OwedReceipt(models.Model):
+    """A receipt the platform owes (requests_app.receipts): written in the submission's
+    transaction, the source of truth that a receipt is to be issued; a Celery task seals it
+    after commit and the sweep hands it out again while it is due (requests_app.outbox's
+    rules: a lease, so that two workers never seal twice; backoff between attempts). The row
+    stays once the receipt is issued, with how many attempts it took."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Being prepared")
+        SEALING = "sealing", _("Being sealed")
+        ISSUED = "issued", _("Issued")
+
+    request = models.OneToOneField(
+        LegalRequest, on_delete=models.CASCADE, related_name="owed_receipt"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    send_after = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The sweep (outbox.Outbox.due): pending rows whose time has come, sealing rows
+            # whose lease ran out; issued rows, nearly all of them, are never read by it.
+            models.Index(
+                fields=["send_after"],
+                name="owed_receipt_pending_due",
+                condition=models.Q(state="pending"),
+            ),
+            models.Index(
+                fields=["lease_until"],
+                name="owed_receipt_sealing_lease",
+                condition=models.Q(state="sealing"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"receipt owed for {self.request_id} ({self.state})"
+
+
 def _sealed_document_path(instance, filename: str) -> str:
     return f"sealed/{uuid.uuid4().hex}"
 

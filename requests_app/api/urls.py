@@ -52,6 +52,7 @@ urlpatterns = [
         views.DeliveryDownloadView.as_view(),
         name="delivery",
     ),
+    path("requests/<uuid:public_id>/receipt/", views.ReceiptDownloadView.as_view(), name="receipt"),
     path("events/", views.EventFeedView.as_view(), name="events"),
     # Last: anything else under /api/v1/ is a problem 404 (unnamed: no page of its own);
     # [\s\S], not ".", so that a path with a line break in it is one too.
