@@ -430,6 +430,21 @@ class Attachment(models.Model):
         return f"{self.original_name} ({self.content_type}, {self.size} bytes)"
 
 
+class OutboxRow(models.Model):
+    """The columns every row of a database outbox has besides its state (requests_app.outbox):
+    when it is due, the lease a worker holds on it, how many attempts it took and the last
+    error."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    send_after = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 def _receipt_path(instance, filename: str) -> str:
     return f"receipts/{uuid.uuid4().hex}"
 
@@ -466,7 +481,7 @@ class Receipt(SealedFile):
         return f"receipt-{self.request.reference}.pdf"
 
 
-class OwedReceipt(models.Model):
+class OwedReceipt(OutboxRow):
     """A receipt the platform owes (requests_app.receipts): written in the submission's
     transaction, the source of truth that a receipt is to be issued; a Celery task seals it
     after commit and the sweep hands it out again while it is due (requests_app.outbox's
@@ -482,11 +497,6 @@ class OwedReceipt(models.Model):
         LegalRequest, on_delete=models.CASCADE, related_name="owed_receipt"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    send_after = models.DateTimeField(default=timezone.now)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -548,7 +558,7 @@ class SealedDocument(SealedFile):
         )
 
 
-class Notification(models.Model):
+class Notification(OutboxRow):
     """The e-mail outbox. A row is written in the transaction that causes the e-mail (its `key`
     unique, so the same notice is never queued twice); Celery only delivers. A send claims the row
     with a lease (conditional update), sends, then marks it sent: a lost task, a Redis flush or a
@@ -593,11 +603,6 @@ class Notification(models.Model):
     context = models.JSONField(default=dict)
     language = models.CharField(max_length=8, default="en")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    send_after = models.DateTimeField(default=timezone.now)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
 

@@ -69,6 +69,16 @@ def receipts_due(limit: int = 500) -> list[int]:
     return OUTBOX.due(limit)
 
 
+def receipts_failing() -> int:
+    """Receipts still owed after PORTAL_ALERT_FAILURE_BANNER attempts (the seal cannot be read,
+    the storage refuses): /healthz says so, as for the e-mails. Read through the pending
+    index: issued rows, nearly all of them, are not counted."""
+    return OwedReceipt.objects.filter(
+        state__in=[State.PENDING, State.SEALING],
+        attempts__gte=settings.PORTAL_ALERT_FAILURE_BANNER,
+    ).count()
+
+
 def receipts_issue(owed_ids: Sequence[int]) -> int:
     """Issue the receipts owed by these rows; returns how many this call issued. Safe to call
     twice at once, or after a crash: only the holder of an unexpired lease seals a receipt.

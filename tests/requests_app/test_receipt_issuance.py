@@ -191,6 +191,26 @@ def test_a_failed_sealing_is_retried_with_backoff(client, officer, monkeypatch):
     assert owed.state == State.ISSUED and owed.attempts == 2 and owed.last_error == ""
 
 
+def test_a_receipt_that_keeps_failing_fails_healthz_until_it_is_issued(
+    client, officer, monkeypatch, settings
+):
+    _broken_seal(monkeypatch)
+    owed = _submit(client, officer).owed_receipt
+    for _ in range(settings.PORTAL_ALERT_FAILURE_BANNER):
+        OwedReceipt.objects.filter(pk=owed.pk).update(send_after=timezone.now())
+        assert receipts.receipts_issue([owed.pk]) == 0
+
+    health = client.get(reverse("healthz"))
+    assert health.status_code == 503
+    assert health.json()["checks"]["receipts"] == "fail"
+    assert health.json()["receipts_failing"] == 1
+
+    monkeypatch.undo()
+    OwedReceipt.objects.filter(pk=owed.pk).update(send_after=timezone.now())
+    assert receipts.receipts_issue([owed.pk]) == 1
+    assert client.get(reverse("healthz")).json()["checks"]["receipts"] == "ok"
+
+
 def test_the_sweep_issues_a_receipt_whose_task_was_lost(client, officer, published):
     """The task handed out after commit never ran (a Redis flush): the row is the record, and
     the sweep hands it out again."""
