@@ -263,6 +263,9 @@ PORTAL_ALERT_FAILURE_BANNER = env.int("PORTAL_ALERT_FAILURE_BANNER", default=3)
 PORTAL_DEADLINE_SWEEP_SECONDS = env.int("PORTAL_DEADLINE_SWEEP_SECONDS", default=60)
 # How long a send holds its outbox row; longer than EMAIL_TIMEOUT. Tests shorten it.
 PORTAL_NOTIFICATION_LEASE_SECONDS = env.int("PORTAL_NOTIFICATION_LEASE_SECONDS", default=300)
+# How long a worker holds a receipt it is sealing (docs/receipts.md): far more than a sealing
+# takes, a time-stamping authority's 10-second timeout included.
+PORTAL_RECEIPT_LEASE_SECONDS = env.int("PORTAL_RECEIPT_LEASE_SECONDS", default=120)
 
 # --- Sessions and security headers ------------------------------------------------------------
 SESSION_COOKIE_AGE = env.int("PORTAL_SESSION_ABSOLUTE_SECONDS", default=8 * 3600)

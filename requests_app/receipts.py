@@ -44,7 +44,7 @@ State = OwedReceipt.State
 ISSUE_TASK = "requests_app.tasks.issue_receipts"
 # A worker holds an owed receipt this long; after that, the sweep takes it for dead. Far more
 # than a sealing takes, a time-stamping authority's timeout (10 s) included.
-LEASE = timedelta(seconds=getattr(settings, "PORTAL_RECEIPT_LEASE_SECONDS", 120))
+LEASE = timedelta(seconds=settings.PORTAL_RECEIPT_LEASE_SECONDS)
 OUTBOX = Outbox(
     model=OwedReceipt,
     task=ISSUE_TASK,
@@ -58,7 +58,8 @@ OUTBOX = Outbox(
 def receipt_owe(*, legal_request: LegalRequest) -> OwedReceipt:
     """Record, in the submission's transaction, that the request's receipt is owed; a worker
     seals it after commit (receipts_issue)."""
-    owed, _ = OwedReceipt.objects.get_or_create(request=legal_request)
+    # A plain insert (one query): a request is submitted once, under its row's lock.
+    owed = OwedReceipt.objects.create(request=legal_request)
     OUTBOX.hand_off_after_commit([owed.pk])
     return owed
 
@@ -102,7 +103,13 @@ def receipts_issue(owed_ids: Sequence[int]) -> int:
 
 
 def _issue_one(pk: int) -> int:
-    owed = OwedReceipt.objects.select_related("request__officer", "request__authority").get(pk=pk)
+    owed = (
+        OwedReceipt.objects.select_related("request__officer", "request__authority")
+        .filter(pk=pk)
+        .first()
+    )
+    if owed is None:  # its request was deleted since the claim
+        return 0
     legal_request = owed.request
     with reference_bound(legal_request.reference):
         try:
