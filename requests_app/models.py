@@ -10,6 +10,8 @@ from authorities.constants import Instrument
 from portal.audit_chain import HashChainedModel
 from portal.choices import ChoiceLabels
 
+from .outbox import outbox_sweep_indexes
+
 
 class Status(models.TextChoices):
     DRAFT = "draft", _("Draft")
@@ -500,20 +502,7 @@ class OwedReceipt(OutboxRow):
     issued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [
-            # The sweep (outbox.Outbox.due): pending rows whose time has come, sealing rows
-            # whose lease ran out; issued rows, nearly all of them, are never read by it.
-            models.Index(
-                fields=["send_after"],
-                name="owed_receipt_pending_due",
-                condition=models.Q(state="pending"),
-            ),
-            models.Index(
-                fields=["lease_until"],
-                name="owed_receipt_sealing_lease",
-                condition=models.Q(state="sealing"),
-            ),
-        ]
+        indexes = outbox_sweep_indexes("owed_receipt", "sealing")
 
     def __str__(self) -> str:
         return f"receipt owed for {self.request_id} ({self.state})"
@@ -608,18 +597,8 @@ class Notification(OutboxRow):
 
     class Meta:
         indexes = [
-            # The delivery sweep: pending rows whose time has come.
-            models.Index(
-                fields=["send_after"],
-                name="notification_pending_due",
-                condition=models.Q(state="pending"),
-            ),
-            # The delivery sweep: sends whose worker died (lease expired).
-            models.Index(
-                fields=["lease_until"],
-                name="notification_sending_lease",
-                condition=models.Q(state="sending"),
-            ),
+            # The delivery sweep: pending rows whose time has come, sends whose worker died.
+            *outbox_sweep_indexes("notification", "sending"),
             # The delivery sweep: rows that kept failing (bad address, template, row), still
             # retried with backoff; and the leads' failing count.
             models.Index(

@@ -19,6 +19,22 @@ from django.utils import timezone
 from portal.celery import app as celery_app
 
 
+def outbox_sweep_indexes(prefix: str, working: str) -> list[models.Index]:
+    """The two indexes an outbox's sweep reads (requests_app.outbox.Outbox.due): pending rows
+    whose time has come, and rows whose worker died holding them (the lease ran out). The
+    rows done, nearly all of them, are in neither."""
+    return [
+        models.Index(
+            fields=["send_after"], name=f"{prefix}_pending_due", condition=models.Q(state="pending")
+        ),
+        models.Index(
+            fields=["lease_until"],
+            name=f"{prefix}_{working}_lease",
+            condition=models.Q(state=working),
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Outbox:
     model: type[models.Model]
