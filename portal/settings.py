@@ -263,6 +263,9 @@ PORTAL_ALERT_FAILURE_BANNER = env.int("PORTAL_ALERT_FAILURE_BANNER", default=3)
 PORTAL_DEADLINE_SWEEP_SECONDS = env.int("PORTAL_DEADLINE_SWEEP_SECONDS", default=60)
 # How long a send holds its outbox row; longer than EMAIL_TIMEOUT. Tests shorten it.
 PORTAL_NOTIFICATION_LEASE_SECONDS = env.int("PORTAL_NOTIFICATION_LEASE_SECONDS", default=300)
+# How long a worker holds a receipt it is sealing (docs/receipts.md): far more than a sealing
+# takes, a time-stamping authority's 10-second timeout included.
+PORTAL_RECEIPT_LEASE_SECONDS = env.int("PORTAL_RECEIPT_LEASE_SECONDS", default=120)
 
 # --- Sessions and security headers ------------------------------------------------------------
 SESSION_COOKIE_AGE = env.int("PORTAL_SESSION_ABSOLUTE_SECONDS", default=8 * 3600)
@@ -462,6 +465,11 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "requests_app.tasks.sweep_webhooks",
         "schedule": env.int("PORTAL_WEBHOOK_SWEEP_SECONDS", default=30),
+    },
+    # The receipts' sweep: seals the receipts still owed (a lost task, a crash; docs/receipts.md).
+    "receipts-sweep": {
+        "task": "requests_app.tasks.sweep_receipts",
+        "schedule": env.int("PORTAL_RECEIPT_SWEEP_SECONDS", default=30),
     },
     # The deadline sweep: queues every alert whose time has come (docs/deadlines.md).
     "deadline-sweep": {

@@ -29,9 +29,9 @@ def landing(request: HttpRequest) -> HttpResponse:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     # Only "ok"/"fail" per service: the reason goes to the log, never to an anonymous caller.
-    # The figures given are how many requests' alerts and how many e-mails are failing
-    # ("alerts_failing", "emails_failing"), so that the monitoring page says how bad it is (the
-    # references and errors are on the lead dashboard).
+    # The figures given are how many requests' alerts, e-mails and receipts are failing
+    # ("alerts_failing", "emails_failing", "receipts_failing"), so that the monitoring page
+    # says how bad it is (the references and errors are on the lead dashboard).
     results = health.checks()
     healthy = all(results.values())
     body: dict = {

@@ -12,12 +12,13 @@ class RequestsAppConfig(AppConfig):
         # - /healthz counts what is not getting out, by the one definition of each.
         from portal import health
 
-        from . import alerts, notifications
+        from . import alerts, notifications, receipts
 
         for kind in alerts.SEND_TIME_KINDS:
             notifications.send_time_hook_register(kind, alerts.alerts_at_send_time)
         health.failing_register("alerts", lambda: alerts.requests_with_failing_alerts().count())
         health.failing_register("emails", lambda: notifications.notifications_failing().count())
+        health.failing_register("receipts", receipts.receipts_failing)
 
         # The requests' and outbox's figures on /metrics (read at each scrape, never at start).
         from portal.metrics import collector_register

@@ -10,6 +10,8 @@ from authorities.constants import Instrument
 from portal.audit_chain import HashChainedModel
 from portal.choices import ChoiceLabels
 
+from .outbox import outbox_sweep_indexes
+
 
 class Status(models.TextChoices):
     DRAFT = "draft", _("Draft")
@@ -430,6 +432,21 @@ class Attachment(models.Model):
         return f"{self.original_name} ({self.content_type}, {self.size} bytes)"
 
 
+class OutboxRow(models.Model):
+    """The columns every row of a database outbox has besides its state (requests_app.outbox):
+    when it is due, the lease a worker holds on it, how many attempts it took and the last
+    error."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    send_after = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 def _receipt_path(instance, filename: str) -> str:
     return f"receipts/{uuid.uuid4().hex}"
 
@@ -464,6 +481,31 @@ class Receipt(SealedFile):
     @property
     def file_name(self) -> str:
         return f"receipt-{self.request.reference}.pdf"
+
+
+class OwedReceipt(OutboxRow):
+    """A receipt the platform owes (requests_app.receipts): written in the submission's
+    transaction, the source of truth that a receipt is to be issued; a Celery task seals it
+    after commit and the sweep hands it out again while it is due (requests_app.outbox's
+    rules: a lease, so that two workers never seal twice; backoff between attempts). The row
+    stays once the receipt is issued, with how many attempts it took."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Being prepared")
+        SEALING = "sealing", _("Being sealed")
+        ISSUED = "issued", _("Issued")
+
+    request = models.OneToOneField(
+        LegalRequest, on_delete=models.CASCADE, related_name="owed_receipt"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = outbox_sweep_indexes("owed_receipt", "sealing")
+
+    def __str__(self) -> str:
+        return f"receipt owed for {self.request_id} ({self.state})"
 
 
 def _sealed_document_path(instance, filename: str) -> str:
@@ -505,7 +547,7 @@ class SealedDocument(SealedFile):
         )
 
 
-class Notification(models.Model):
+class Notification(OutboxRow):
     """The e-mail outbox. A row is written in the transaction that causes the e-mail (its `key`
     unique, so the same notice is never queued twice); Celery only delivers. A send claims the row
     with a lease (conditional update), sends, then marks it sent: a lost task, a Redis flush or a
@@ -550,28 +592,13 @@ class Notification(models.Model):
     context = models.JSONField(default=dict)
     language = models.CharField(max_length=8, default="en")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    send_after = models.DateTimeField(default=timezone.now)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
 
     class Meta:
         indexes = [
-            # The delivery sweep: pending rows whose time has come.
-            models.Index(
-                fields=["send_after"],
-                name="notification_pending_due",
-                condition=models.Q(state="pending"),
-            ),
-            # The delivery sweep: sends whose worker died (lease expired).
-            models.Index(
-                fields=["lease_until"],
-                name="notification_sending_lease",
-                condition=models.Q(state="sending"),
-            ),
+            # The delivery sweep: pending rows whose time has come, sends whose worker died.
+            *outbox_sweep_indexes("notification", "sending"),
             # The delivery sweep: rows that kept failing (bad address, template, row), still
             # retried with backoff; and the leads' failing count.
             models.Index(

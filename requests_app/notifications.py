@@ -27,13 +27,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from portal.celery import app as celery_app
 from portal.emails import absolute_url, build_email, local_time
 from portal.logs import reference_bound
 from portal.mail import batch_connection
 
 from . import instruments, roles
 from .models import LegalRequest, Notification, Status
+from .outbox import Outbox, retry_delay
 
 logger = logging.getLogger(__name__)
 State = Notification.State
@@ -158,11 +158,12 @@ def _json_value(value):
     raise TypeError(f"{type(value).__name__} cannot be queued as JSON")
 
 
-def notifications_hand_off(pks: Sequence[int]) -> None:
-    """Publish the delivery of these rows, DELIVERY_BATCH a task (after commit, and from the
-    outbox sweep). Redis holds nothing the database does not: a lost task loses no e-mail."""
-    for start in range(0, len(pks), DELIVERY_BATCH):
-        celery_app.send_task(DELIVER_TASK, args=[list(pks[start : start + DELIVERY_BATCH])])
+# Publish the delivery of rows, DELIVERY_BATCH a task (after commit, and from the outbox sweep),
+# by the outboxes' shared rule (outbox.py). Redis holds nothing the database does not: a lost
+# task loses no e-mail.
+notifications_hand_off = Outbox(
+    model=Notification, task=DELIVER_TASK, lease=LEASE, batch=DELIVERY_BATCH
+).hand_off
 
 
 # --- The send-time hook -----------------------------------------------------------------------
@@ -530,7 +531,7 @@ def _record_send_failure(notification_id: int, exc: Exception) -> None:
     if row is None:
         return
     attempts = row["attempts"]
-    retry_in = timedelta(seconds=min(3600, 30 * 2 ** min(max(attempts - 1, 0), 7)))
+    retry_in = retry_delay(attempts)
     failing = attempts >= settings.PORTAL_ALERT_FAILURE_BANNER
     Notification.objects.filter(pk=notification_id).update(
         state=State.FAILED if failing else State.PENDING,

@@ -1,30 +1,172 @@
 """The sealed receipt of a submitted request (issue 18; docs/receipts.md).
 
-At submission, in the same transaction, the platform writes a one-or-more-page PDF saying what
-it received and when (reference, instrument, authority, officer, the time of receipt in UTC and
-in the officer's time zone, the SHA-256 of every document, the deadlines as the request page
-shows them), seals it with its seal (requests_app.seal, PAdES) and stores it as a private file
-with its own SHA-256 (models.Receipt).
+For every submitted request the platform writes a one-or-more-page PDF saying what it received
+and when (reference, instrument, authority, officer, the time of receipt in UTC and in the
+officer's time zone, the SHA-256 of every document, the deadlines as the request page shows
+them), seals it with its seal (requests_app.seal, PAdES) and stores it as a private file with
+its own SHA-256 (models.Receipt).
 
-Why at submission and not in a Celery task: sealing with a local key takes milliseconds, and
-done in the submission's transaction the receipt exists exactly when the request does (nothing
-to retry, no request without one), and the acknowledgment e-mail, queued in that transaction,
-can name its SHA-256. The one slow part, a time-stamping authority, has a timeout and falls back
-to an untimestamped seal (seal.seal_pdf).
+Not in the submission's request: sealing costs tens of milliseconds of CPU (and up to the
+time-stamping authority's timeout), which made the submission twelve times slower than its
+target under load (docs/performance.md). The submission writes an OwedReceipt row in its
+transaction, the record that a receipt is owed; after commit a Celery task seals it, and a
+beat sweep hands out again any receipt still owed (a lost task, a Redis flush, a worker that
+died while sealing), with the outbox's rules (requests_app/outbox.py): a lease, so that two
+workers never seal the same receipt; backoff between failed attempts; one receipt per request
+(a one-to-one row), its sealed bytes never replaced once issued.
+
+The acknowledgment e-mail names the receipt by its SHA-256, so it is queued in the receipt's
+own transaction, once the receipt exists. Until then the request's page and the API say the
+receipt is being prepared.
 """
 
-from django.utils import translation
+import logging
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from portal.emails import local_time
+from portal.emails import absolute_url, local_time
+from portal.logs import reference_bound
 
 from . import instruments, sealing
-from .models import LegalRequest, Receipt
+from .lifecycle import notify_authority
+from .models import LegalRequest, OwedReceipt, Receipt
+from .outbox import Outbox, retry_delay
+
+logger = logging.getLogger(__name__)
+State = OwedReceipt.State
+ISSUE_TASK = "requests_app.tasks.issue_receipts"
+# A worker holds an owed receipt this long; after that, the sweep takes it for dead. Far more
+# than a sealing takes, a time-stamping authority's timeout (10 s) included.
+LEASE = timedelta(seconds=settings.PORTAL_RECEIPT_LEASE_SECONDS)
+OUTBOX = Outbox(
+    model=OwedReceipt,
+    task=ISSUE_TASK,
+    lease=LEASE,
+    batch=10,
+    pending=State.PENDING,
+    working=State.SEALING,
+)
+
+
+def receipt_owe(*, legal_request: LegalRequest) -> OwedReceipt:
+    """Record, in the submission's transaction, that the request's receipt is owed; a worker
+    seals it after commit (receipts_issue)."""
+    # A plain insert (one query): a request is submitted once, under its row's lock.
+    owed = OwedReceipt.objects.create(request=legal_request)
+    OUTBOX.hand_off_after_commit([owed.pk])
+    return owed
+
+
+def receipts_due(limit: int = 500) -> list[int]:
+    """The owed receipts the sweep hands out: pending ones whose time came, and those whose
+    worker died while sealing (its lease ran out)."""
+    return OUTBOX.due(limit)
+
+
+def receipts_failing() -> int:
+    """Receipts still owed after PORTAL_ALERT_FAILURE_BANNER attempts (the seal cannot be read,
+    the storage refuses): /healthz says so, as for the e-mails. Read through the pending
+    index: issued rows, nearly all of them, are not counted."""
+    return OwedReceipt.objects.filter(
+        state__in=[State.PENDING, State.SEALING],
+        attempts__gte=settings.PORTAL_ALERT_FAILURE_BANNER,
+    ).count()
+
+
+def receipts_issue(owed_ids: Sequence[int]) -> int:
+    """Issue the receipts owed by these rows; returns how many this call issued. Safe to call
+    twice at once, or after a crash: only the holder of an unexpired lease seals a receipt.
+
+    1. Claim the rows due and not held (outbox.Outbox.claim): a lease and one attempt more.
+    2. For each, in one transaction: the request's receipt, sealed and stored unless it exists
+       already (a worker that died after its commit); the acknowledgment e-mail, which names
+       it (queued once: its key is unique); the row marked issued.
+    3. A failure is recorded on its row and retried with backoff; the next row is issued.
+    4. Rows not reached within half the lease go back to pending and are handed out again.
+    """
+    started = time.monotonic()
+    claimed = OUTBOX.claim(owed_ids)
+    issued = 0
+    for n, pk in enumerate(claimed):
+        if time.monotonic() - started > LEASE.total_seconds() / 2:
+            OUTBOX.release(claimed[n:])
+            break
+        issued += _issue_one(pk)
+    return issued
+
+
+def _issue_one(pk: int) -> int:
+    owed = (
+        OwedReceipt.objects.select_related("request__officer", "request__authority")
+        .filter(pk=pk)
+        .first()
+    )
+    if owed is None:  # its request was deleted since the claim
+        return 0
+    legal_request = owed.request
+    with reference_bound(legal_request.reference):
+        try:
+            with transaction.atomic():
+                receipt = Receipt.objects.filter(request=legal_request).first()
+                if receipt is None:
+                    receipt = receipt_issue(legal_request=legal_request)
+                _acknowledge(legal_request, receipt)
+                OwedReceipt.objects.filter(pk=pk, state=State.SEALING).update(
+                    state=State.ISSUED, issued_at=timezone.now(), lease_until=None, last_error=""
+                )
+        except Exception as exc:
+            _record_failure(pk, exc)
+            return 0
+    return 1
+
+
+def _acknowledge(legal_request: LegalRequest, receipt: Receipt) -> None:
+    """The acknowledgment to the officer (DSA: confirm receipt): it names the receipt, its
+    SHA-256 and where to download it, never its content."""
+    notify_authority(
+        legal_request,
+        key="ack",
+        template="request_received",
+        extra={
+            "receipt_sha256": receipt.sha256,
+            "receipt_link": absolute_url(
+                reverse("requests:receipt", args=[legal_request.public_id])
+            ),
+        },
+    )
+
+
+def _record_failure(pk: int, exc: Exception) -> None:
+    """Back off and keep trying: a receipt is owed until it is issued."""
+    attempts = OwedReceipt.objects.filter(pk=pk).values_list("attempts", flat=True).first() or 0
+    OwedReceipt.objects.filter(pk=pk, state=State.SEALING).update(
+        state=State.PENDING,
+        lease_until=None,
+        send_after=timezone.now() + retry_delay(attempts),
+        last_error=f"{type(exc).__name__}: {exc}"[:500],
+    )
+    logger.exception("receipt owed (row %s) not issued, attempt %s", pk, attempts)
+
+
+def receipts_issue_all_due() -> int:
+    """Issue every owed receipt that is due, in this process (tests use it)."""
+    due = receipts_due()
+    return sum(
+        receipts_issue(due[start : start + OUTBOX.batch])
+        for start in range(0, len(due), OUTBOX.batch)
+    )
 
 
 def receipt_issue(*, legal_request: LegalRequest) -> Receipt:
-    """Write, seal and store the receipt of a request just submitted (call it in the
-    submission's transaction, once received_at and the deadlines are set)."""
+    """Write, seal and store the receipt of a submitted request (receipts_issue calls it,
+    after the submission committed)."""
     receipt = Receipt(request=legal_request)
     sealing.seal_and_store(
         receipt,

@@ -13,6 +13,7 @@ import textwrap
 import unicodedata
 
 from django.core.files.base import ContentFile
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext
 from pyhanko.pdf_utils import generic
@@ -33,8 +34,8 @@ WRAP_AT = 92  # characters of Helvetica 10 pt in the text width, with room to sp
 
 def seal_and_store(document: SealedFile, *, lines: list[str], title: str, reason: str) -> None:
     """Write `lines` as a PDF, seal it and save it with `document` (a Receipt or a
-    SealedDocument whose request, and kind, are set). Call it in the transaction of the action
-    the document attests: it exists exactly when that action does."""
+    SealedDocument whose request, and kind, are set). A document that exists already is never
+    replaced: the insert raises IntegrityError."""
     info = seal.seal_info()
     sealed = seal.seal_pdf(text_pdf(lines, title=title), reason=reason)
     document.size = len(sealed.pdf)
@@ -43,7 +44,13 @@ def seal_and_store(document: SealedFile, *, lines: list[str], title: str, reason
     document.seal_subject = info.subject[:300]
     document.timestamped = sealed.timestamped
     document.file.save("sealed", ContentFile(sealed.pdf), save=False)
-    document.save()
+    try:
+        document.save()
+    except IntegrityError:
+        # Issued already by someone else (one receipt per request, one document per event):
+        # theirs stands, and the file just written is nobody's.
+        document.file.delete(save=False)
+        raise
 
 
 def is_demo() -> bool:

@@ -41,6 +41,7 @@ from .models import (
     DisclosureApproval,
     LegalRequest,
     Message,
+    OwedReceipt,
     ProducedData,
     Receipt,
     RequestEvent,
@@ -171,7 +172,7 @@ def officer_agenda(officer, *, now: datetime, size: int = 10) -> OfficerAgenda:
 def legal_request_get_for_officer(officer, public_id) -> LegalRequest:
     legal_request = (
         _officer_scope(officer)
-        .select_related("authority", "officer", "receipt")
+        .select_related("authority", "officer", "receipt", "owed_receipt")
         .prefetch_related(
             "targets",
             Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
@@ -214,9 +215,19 @@ def _of_officer_request(model, officer, request_public_id, missing: str, **looku
     return found
 
 
-def receipt_get_for_officer(officer, request_public_id) -> Receipt:
-    """The sealed receipt of one of the officer's authority's requests, or 404."""
-    return _of_officer_request(Receipt, officer, request_public_id, "No receipt.")
+def receipt_get_for_officer(officer, request_public_id) -> Receipt | OwedReceipt:
+    """The sealed receipt of one of the officer's authority's requests; while it is still being
+    prepared (receipts.py), the OwedReceipt row that says so; else 404."""
+    try:
+        return _of_officer_request(Receipt, officer, request_public_id, "No receipt.")
+    except Http404:
+        return _of_officer_request(
+            OwedReceipt,
+            officer,
+            request_public_id,
+            "No receipt.",
+            state__in=[OwedReceipt.State.PENDING, OwedReceipt.State.SEALING],
+        )
 
 
 def sealed_document_get_for_officer(

@@ -5,12 +5,10 @@ from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from authorities import second_factor
-from portal.emails import absolute_url
 from portal.logs import bind_reference
 
 from . import alerts, custody, instruments, policies, risk
@@ -27,7 +25,7 @@ from .models import (
 )
 from .notifications import Email, notice_context, notifications_enqueue
 from .preservation import extended_until, first_until
-from .receipts import receipt_issue
+from .receipts import receipt_owe
 from .uploads import CheckedFile
 from .validation import submission_problems
 
@@ -210,9 +208,9 @@ def legal_request_submit(
        PasskeyRequired, when settings.PORTAL_PHISHING_RESISTANT_FOR asks for it.
     3. Give it a reference, received_at = now, due_at from the instrument's rule.
     4. Write the submission event; store the risk signals as they are now (risk.py).
-    5. Write and seal the receipt (receipts.py).
-    6. Queue the acknowledgment to the officer (DSA: confirm receipt; it names the receipt) and,
-       for emergency and TCO requests, the immediate alert to the legal team.
+    5. Record that its sealed receipt is owed (receipts.py): a worker seals it after commit,
+       then queues the acknowledgment to the officer (DSA: confirm receipt), which names it.
+    6. For emergency and TCO requests, queue the immediate alert to the legal team.
     """
     legal_request = LegalRequest.objects.select_for_update().get(pk=legal_request.pk)
     policies.check(officer, "submit", legal_request)
@@ -273,19 +271,9 @@ def legal_request_submit(
         risk_snapshot=legal_request.risk_snapshot, risk_signal_count=legal_request.risk_signal_count
     )
     recompute_due_at(legal_request)
-    # The sealed receipt, in this transaction: no submitted request without one (receipts.py).
-    receipt = receipt_issue(legal_request=legal_request)
-    notify_authority(
-        legal_request,
-        key="ack",
-        template="request_received",
-        extra={
-            "receipt_sha256": receipt.sha256,
-            "receipt_link": absolute_url(
-                reverse("requests:receipt", args=[legal_request.public_id])
-            ),
-        },
-    )
+    # The receipt is owed from now (a row in this transaction); a worker seals it after commit
+    # and queues the acknowledgment, which names it (receipts.py).
+    receipt_owe(legal_request=legal_request)
     if emergency or legal_request.instrument in instruments.URGENT_INSTRUMENTS:
         alerts.alert_queue(
             legal_request, kind=alerts.Kind.ARRIVAL, threshold=0, due_at=legal_request.received_at

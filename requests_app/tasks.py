@@ -17,6 +17,8 @@ from .notifications import (
     notifications_due,
     notifications_hand_off,
 )
+from .receipts import ISSUE_TASK, receipts_due, receipts_issue
+from .receipts import OUTBOX as RECEIPTS
 from .retention import files_purge_due
 
 
@@ -37,6 +39,20 @@ def sweep_notifications() -> int:
     """Hand out every due notification again: nothing depends on a task surviving in Redis."""
     due = notifications_due()
     notifications_hand_off(due)
+    return len(due)
+
+
+@shared_task(name=ISSUE_TASK)
+def issue_receipts(owed_ids: list[int]) -> int:
+    return receipts_issue(owed_ids)
+
+
+@shared_task(name="requests_app.tasks.sweep_receipts")
+def sweep_receipts() -> int:
+    """Hand out every receipt still owed (a lost task, a Redis flush, a worker that died while
+    sealing, a retry whose time came)."""
+    due = receipts_due()
+    RECEIPTS.hand_off(due)
     return len(due)
 
 

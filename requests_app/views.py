@@ -38,6 +38,7 @@ from .models import (
     AccessLog,
     Attachment,
     LegalRequest,
+    OwedReceipt,
     RequestEvent,
     SealedDocument,
     SealedFile,
@@ -491,9 +492,19 @@ def attachment_download(request: HttpRequest, public_id, attachment_id) -> FileR
 @officer_only
 @never_cache
 @require_safe
-def receipt_download(request: HttpRequest, public_id) -> FileResponse:
-    """The request's sealed receipt (receipts.py), audited like any document opened."""
+def receipt_download(request: HttpRequest, public_id) -> HttpResponse:
+    """The request's sealed receipt (receipts.py), audited like any document opened; while it
+    is still being sealed, a page that says so (409: try again shortly)."""
     receipt = selectors.receipt_get_for_officer(request.user, public_id)
+    if isinstance(receipt, OwedReceipt):
+        response = render(
+            request,
+            "requests_app/receipt_owed.html",
+            {"legal_request": receipt.request},
+            status=409,
+        )
+        response["Retry-After"] = "10"
+        return response
     return attachment_response(request, receipt)
 
 

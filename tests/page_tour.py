@@ -16,6 +16,7 @@ from django.urls import reverse
 from authorities.constants import Instrument
 from authorities.models import User
 from requests_app.models import LegalRequest, Notification
+from requests_app.receipts import receipts_issue_all_due
 from requests_app.review import services as review_services
 from requests_app.services import message_post_by_officer
 from tests.conftest import CommittingClient, passkey_login, verified_login
@@ -139,6 +140,7 @@ def _form_errors(response) -> str:
 def _submitted(client, instrument: str, data: dict, name: str) -> LegalRequest:
     response = submit(client, instrument, data)
     assert response.status_code == 302, _form_errors(response)
+    receipts_issue_all_due()  # the worker seals the receipt and queues the acknowledgment
     return LegalRequest.objects.get(case_reference=name)
 
 

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from requests_app.outbox import outbox_sweep_indexes
+
 
 class ApiClient(models.Model):
     """A case system of one authority, registered by one of its approved officers and approved
@@ -171,20 +173,9 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_once_per_event")
         ]
-        indexes = [
-            # The sweep's queries (webhooks.webhook_deliveries_due): pending rows whose time
-            # has come, sending rows whose lease ran out.
-            models.Index(
-                fields=["send_after"],
-                name="webhook_pending_due",
-                condition=models.Q(state="pending"),
-            ),
-            models.Index(
-                fields=["lease_until"],
-                name="webhook_sending_lease",
-                condition=models.Q(state="sending"),
-            ),
-        ]
+        # The sweep's queries (webhooks.webhook_deliveries_due): pending rows whose time has
+        # come, sending rows whose lease ran out.
+        indexes = outbox_sweep_indexes("webhook", "sending")
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.public_id} ({self.state})"

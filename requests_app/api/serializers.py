@@ -26,6 +26,38 @@ class TargetSerializer(serializers.Serializer):
     value = serializers.CharField()
 
 
+RECEIPT_BEING_PREPARED = "being_prepared"
+RECEIPT_ISSUED = "issued"
+
+
+class ReceiptSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=[RECEIPT_BEING_PREPARED, RECEIPT_ISSUED])
+    sha256 = serializers.CharField(allow_null=True)
+    sealed_at = serializers.DateTimeField(allow_null=True)
+    download = serializers.CharField(allow_null=True)
+
+
+def receipt_state(legal_request) -> dict | None:
+    """The sealed receipt as the request's page shows it (requests_app/receipts.py): being
+    prepared while it is owed, then its SHA-256 and download; None for a draft."""
+    receipt = getattr(legal_request, "receipt", None)  # None: no row (a reverse one-to-one)
+    if receipt is not None:
+        return {
+            "state": RECEIPT_ISSUED,
+            "sha256": receipt.sha256,
+            "sealed_at": receipt.sealed_at,
+            "download": reverse("api:receipt", args=[legal_request.public_id]),
+        }
+    if getattr(legal_request, "owed_receipt", None) is not None:
+        return {
+            "state": RECEIPT_BEING_PREPARED,
+            "sha256": None,
+            "sealed_at": None,
+            "download": None,
+        }
+    return None
+
+
 class LegalRequestSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     reference = serializers.CharField(allow_null=True)
@@ -46,6 +78,15 @@ class LegalRequestSerializer(serializers.Serializer):
     confirmation_page = serializers.SerializerMethodField(
         help_text="Where the officer confirms an emergency waiting for them (else null)."
     )
+    receipt = serializers.SerializerMethodField(
+        help_text="The sealed receipt: being prepared for a moment after submission, then "
+        "issued, with its SHA-256 and download; null for a draft."
+    )
+
+    @extend_schema_field(ReceiptSerializer(allow_null=True))
+    def get_receipt(self, legal_request) -> dict | None:
+        state = receipt_state(legal_request)
+        return None if state is None else ReceiptSerializer(state).data
 
     def get_confirmation_page(self, legal_request) -> str | None:
         if legal_request.status == Status.DRAFT and _awaiting_confirmation(legal_request):

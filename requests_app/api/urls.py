@@ -52,6 +52,7 @@ urlpatterns = [
         views.DeliveryDownloadView.as_view(),
         name="delivery",
     ),
+    path("requests/<uuid:public_id>/receipt/", views.ReceiptDownloadView.as_view(), name="receipt"),
     path("events/", views.EventFeedView.as_view(), name="events"),
     # The enforcing authority's side of e-Evidence orders (Art. 8, 10, 12).
     path("enforcing/orders/", views.EnforcingOrderListView.as_view(), name="enforcing_orders"),

@@ -33,7 +33,7 @@ from requests_app.audit import access_log_record, officer_read_record
 from requests_app.enforcing_forms import GroundForm
 from requests_app.forms import LegalRequestForm, MessageForm, WithdrawForm
 from requests_app.identifiers import parse_targets
-from requests_app.models import AccessLog, RequestEvent, Status
+from requests_app.models import AccessLog, OwedReceipt, RequestEvent, Status
 from requests_app.uploads import check_upload
 from requests_app.validation import submission_problems
 from requests_app.views import attachment_response, produced_file_response, produced_release
@@ -145,7 +145,9 @@ class RequestListView(ApiView):
         if state is not None and state not in Status.values:
             raise Invalid({"status": [gettext("Unknown status.")]})
         requests = selectors.legal_requests_for_officer(request.user, status=state, sort="newest")
-        requests = requests.select_related("api_confirmation").prefetch_related("targets")
+        requests = requests.select_related(
+            "api_confirmation", "receipt", "owed_receipt"
+        ).prefetch_related("targets")
         if instrument := request.query_params.get("instrument"):
             requests = requests.filter(instrument=instrument)
         if since := request.query_params.get("updated_since"):
@@ -408,6 +410,26 @@ class DeliveryDownloadView(ApiView):
                 % {"date": f"{produced.purged_at:%Y-%m-%d}"},
             )
         return produced_file_response(produced)
+
+
+class ReceiptDownloadView(ApiView):
+    @extend_schema(
+        operation_id="receipt_download",
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(s.ProblemSerializer, description="Still being prepared."),
+            **PROBLEMS,
+        },
+    )
+    def get(self, request, public_id):
+        """The request's sealed receipt, as the page gives it (audited); a 409 problem while
+        it is still being sealed, a moment after submission."""
+        receipt = selectors.receipt_get_for_officer(request.user, public_id)
+        if isinstance(receipt, OwedReceipt):
+            return problem(
+                409, gettext("The receipt is being prepared: try again in a few seconds.")
+            )
+        return attachment_response(request, receipt)
 
 
 class EventFeedView(ApiView):

@@ -33,14 +33,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from authorities.selectors import officer_block_reason
-from portal.celery import app as celery_app
 from requests_app import policies, selectors
 from requests_app.models import RequestEvent
+from requests_app.outbox import Outbox
 
 from .models import ApiClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -58,6 +57,7 @@ TIMEOUT_SECONDS = 10
 LEASE = timedelta(minutes=5)
 DELIVER_TASK = "requests_app.tasks.deliver_webhooks"
 DELIVERY_BATCH = 20
+OUTBOX = Outbox(model=WebhookDelivery, task=DELIVER_TASK, lease=LEASE, batch=DELIVERY_BATCH)
 
 
 # --- Secrets and signatures -------------------------------------------------------------------
@@ -272,25 +272,13 @@ def webhooks_enqueue(event: RequestEvent) -> list[int]:
             event=event, endpoint__in=targets, state=State.PENDING, attempts=0
         ).values_list("pk", flat=True)
     )
-    # robust: a broker that is down must not undo what committed; the sweep hands them out.
-    transaction.on_commit(lambda: webhooks_hand_off(pks), robust=True)
+    OUTBOX.hand_off_after_commit(pks)
     return pks
 
 
-def webhooks_hand_off(pks: Sequence[int]) -> None:
-    for start in range(0, len(pks), DELIVERY_BATCH):
-        celery_app.send_task(DELIVER_TASK, args=[list(pks[start : start + DELIVERY_BATCH])])
-
-
-def webhook_deliveries_due(limit: int = 500) -> list[int]:
-    """Pending rows whose time has come and sending rows whose lease ran out (a dead worker)."""
-    now = timezone.now()
-    pending = WebhookDelivery.objects.filter(state=State.PENDING, send_after__lte=now)
-    stale = WebhookDelivery.objects.filter(state=State.SENDING, lease_until__lt=now)
-    return [
-        *pending.order_by("send_after").values_list("pk", flat=True)[:limit],
-        *stale.values_list("pk", flat=True)[:limit],
-    ]
+# The shared outbox's rules (requests_app/outbox.py): the sweep's due rows, the hand-off.
+webhooks_hand_off = OUTBOX.hand_off
+webhook_deliveries_due = OUTBOX.due
 
 
 def webhook_deliveries_purge() -> int:
@@ -319,7 +307,7 @@ def webhooks_deliver(delivery_ids: Sequence[int]) -> int:
     4. Rows not reached within half the lease go back to pending, the attempt not counted.
     """
     started = time.monotonic()
-    claimed = _claim(delivery_ids)
+    claimed = OUTBOX.claim(delivery_ids)
     rows = list(
         WebhookDelivery.objects.filter(pk__in=claimed)
         .select_related("endpoint__client__officer__authority", "event__request")
@@ -328,27 +316,10 @@ def webhooks_deliver(delivery_ids: Sequence[int]) -> int:
     sent = 0
     for n, row in enumerate(rows):
         if time.monotonic() - started > LEASE.total_seconds() / 2:
-            _release([r.pk for r in rows[n:]])
+            OUTBOX.release([r.pk for r in rows[n:]])
             break
         sent += _deliver_one(row)
     return sent
-
-
-def _claim(delivery_ids: Sequence[int]) -> list[int]:
-    now = timezone.now()
-    claimable = Q(state=State.PENDING, send_after__lte=now) | Q(
-        state=State.SENDING, lease_until__lt=now
-    )
-    with transaction.atomic():
-        claimed = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(claimable, pk__in=list(delivery_ids))
-            .values_list("pk", flat=True)
-        )
-        WebhookDelivery.objects.filter(pk__in=claimed).update(
-            state=State.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
-        )
-    return claimed
 
 
 def _deliver_one(row: WebhookDelivery) -> int:
@@ -384,13 +355,6 @@ def _deliver_one(row: WebhookDelivery) -> int:
     )
     logger.warning("webhook %s failed (attempt %s): %s", row.webhook_id, attempts, error)
     return 0
-
-
-def _release(pks: list[int]) -> None:
-    WebhookDelivery.objects.filter(pk__in=pks, state=State.SENDING).update(
-        state=State.PENDING, lease_until=None, attempts=F("attempts") - 1
-    )
-    webhooks_hand_off(pks)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from requests_app import enforcing
 from requests_app.api import services
 from requests_app.api.models import ApiClient
 from requests_app.models import LegalRequest
+from requests_app.receipts import receipts_issue_all_due
 from requests_app.review import services as review_services
 from tests.security.test_url_matrix import walk
 
@@ -35,6 +36,7 @@ OBJECT_ROUTES = {
     "api:enforcing_document",
     "api:enforcing_confirm",
     "api:enforcing_grounds",
+    "api:receipt",
 }
 # The owner's token with both scopes: the answer of each route (GET, POST with an empty JSON
 # body). 405 a method the route does not have; 422 the empty body; 409 submitting a request
@@ -50,6 +52,7 @@ OWN = {
     "api:messages": (200, 422),
     "api:deliveries": (200, 405),
     "api:delivery": (200, 405),
+    "api:receipt": (200, 405),
     "api:events": (200, 405),
     "api:enforcing_orders": (200, 405),
     "api:enforcing_order": (404, 405),
@@ -119,6 +122,7 @@ def world(client, officer, colleague, outsider, staff, reviewer, enforcer, setti
     draft = call(client, "post", "/api/v1/requests/", own, notified, new_key()).json()
     upload(client, own, draft["id"])
     call(client, "post", f"/api/v1/requests/{draft['id']}/submit/", own, {})
+    receipts_issue_all_due()  # as the worker does after the submission
     legal_request = LegalRequest.objects.get(public_id=draft["id"])
     enforcing.enforcing_confirm_no_ground(officer=enforcer, legal_request=legal_request)
     review_services.legal_request_accept(reviewer=reviewer, legal_request=legal_request)

@@ -16,6 +16,7 @@ from django.utils import translation
 from authorities.constants import Instrument
 from requests_app.models import LegalRequest
 from requests_app.notifications import deliver_all_due
+from requests_app.receipts import receipts_issue_all_due
 from tests.conftest import verified_login
 from tests.factories import PASSWORD, OfficerFactory
 from tests.page_tour import PAGES, build_tour, client_for
@@ -224,6 +225,7 @@ def test_french_officer_gets_the_acknowledgment_in_french(client, officer):
     officer.save()
     submit(verified_login(client, officer), Instrument.INQUIRY)
     reference = LegalRequest.objects.get().reference
+    receipts_issue_all_due()  # the acknowledgment follows the receipt
     deliver_all_due()
     [ack] = [m for m in mail.outbox if m.to == [officer.email]]
     assert ack.subject == f"[{reference}] Accusé de réception : Demande de renseignements"
@@ -239,6 +241,7 @@ def test_french_officer_gets_the_acknowledgment_in_french(client, officer):
 def test_english_officer_gets_the_acknowledgment_in_english(client, officer):
     submit(verified_login(client, officer), Instrument.INQUIRY)
     reference = LegalRequest.objects.get().reference
+    receipts_issue_all_due()  # the acknowledgment follows the receipt
     deliver_all_due()
     [ack] = [m for m in mail.outbox if m.to == [officer.email]]
     assert ack.subject == f"[{reference}] Received: General inquiry"

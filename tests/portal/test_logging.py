@@ -18,6 +18,7 @@ from portal.celery import app as celery_app
 from portal.logs import bind_reference
 from requests_app import tasks
 from requests_app.models import LegalRequest, Notification
+from requests_app.receipts import receipts_issue_all_due
 from tests.conftest import verified_login
 from tests.requests_app.helpers import VALID, submit
 
@@ -190,6 +191,7 @@ def test_the_sweep_task_logs_a_failing_request_with_its_task_id_and_reference(cl
 def test_the_send_task_logs_a_row_with_its_task_id_and_the_request_reference(client, officer):
     verified_login(client, officer)
     submit(client, Instrument.EPOC)
+    receipts_issue_all_due()  # the acknowledgment follows the receipt
     legal_request = LegalRequest.objects.get()
     ack = Notification.objects.get(request=legal_request, alert_kind="")
     # A bad manual edit: one malformed address beside the officer's (skipped, and logged).

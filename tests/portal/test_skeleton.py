@@ -27,7 +27,14 @@ def test_static_css_is_served_by_whitenoise_from_the_manifest(client):
     assert b"--brand" in b"".join(response.streaming_content)
 
 
-OK = {"database": "ok", "broker": "ok", "scheduler": "ok", "alerts": "ok", "emails": "ok"}
+OK = {
+    "database": "ok",
+    "broker": "ok",
+    "scheduler": "ok",
+    "alerts": "ok",
+    "emails": "ok",
+    "receipts": "ok",
+}
 
 
 @pytest.fixture

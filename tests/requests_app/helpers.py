@@ -20,6 +20,7 @@ from pyhanko_certvalidator import ValidationContext
 from authorities.constants import Instrument
 from requests_app.models import LegalRequest, Status
 from requests_app.notifications import deliver_all_due
+from requests_app.receipts import receipts_issue_all_due
 from tests.conftest import verified_login
 
 
@@ -104,6 +105,9 @@ def submit(client, instrument: str, data: dict | None = None, documents=None, ac
 
 
 def delivered_emails(mailbox) -> list:
+    """What the workers would have sent by now: the receipts owed sealed first (each queues
+    its acknowledgment), then every e-mail due."""
+    receipts_issue_all_due()
     deliver_all_due()
     return list(mailbox)
 
@@ -119,7 +123,8 @@ def submitted(client, officer, count: int) -> list[LegalRequest]:
         verified_login(client, officer)
         for _ in range(count):
             assert submit(client, Instrument.EPOC, VALID[Instrument.EPOC]).status_code == 302
-        deliver_all_due()  # the acknowledgments
+        receipts_issue_all_due()
+        deliver_all_due()  # the acknowledgments, which follow the receipts
     mail.outbox.clear()
     return list(LegalRequest.objects.exclude(status=Status.DRAFT).order_by("pk"))
 

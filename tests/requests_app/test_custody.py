@@ -20,6 +20,7 @@ from authorities.constants import Instrument
 from requests_app import custody, retention
 from requests_app.checks import check_master_keys
 from requests_app.models import Attachment, LegalRequest, ProducedData, RequestEvent, Status
+from requests_app.receipts import receipts_issue_all_due
 from tests.conftest import verified_login
 from tests.requests_app.helpers import VALID, submit
 
@@ -58,6 +59,7 @@ def responded(client, officer, reviewer, *, instrument=Instrument.EPOC, export=N
     verified_login(client, officer)
     document = SimpleUploadedFile("order.pdf", marked_pdf(), "application/pdf")
     assert submit(client, instrument, VALID[instrument], documents=[document]).status_code == 302
+    receipts_issue_all_due()  # the worker seals the receipt
     legal_request = LegalRequest.objects.exclude(status=Status.DRAFT).latest("pk")
     verified_login(client, reviewer)
     act(client, legal_request, "accept")

@@ -19,6 +19,7 @@ from portal.emails import build_email
 from requests_app import alerts, services
 from requests_app.models import LegalRequest, Status
 from requests_app.notifications import deliver_all_due
+from requests_app.receipts import receipts_issue_all_due
 from requests_app.review import services as review_services
 from tests.conftest import CommittingClient, passkey_login, verified_login
 from tests.requests_app.helpers import VALID, submit
@@ -63,6 +64,7 @@ def submitted(client, officer, instrument, when=START) -> LegalRequest:
         emergency = instrument == Instrument.EMERGENCY_DISCLOSURE
         (passkey_login if emergency else verified_login)(client, officer)
         assert submit(client, instrument, VALID[instrument]).status_code == 302
+        receipts_issue_all_due()  # the worker seals the receipt, then queues the acknowledgment
         deliver_all_due()
     return LegalRequest.objects.exclude(status=Status.DRAFT).latest("pk")
 
@@ -228,6 +230,7 @@ def test_acknowledgment_shows_an_authority_name_as_written(client, officer, auth
     data = {**VALID[Instrument.EPOC], "statement_of_reasons": f"Threats by {HOSTILE}."}
     verified_login(client, officer)
     assert submit(client, Instrument.EPOC, data).status_code == 302
+    receipts_issue_all_due()  # the acknowledgment follows the receipt
     deliver_all_due()
     (ack,) = mail.outbox
     html = ack.alternatives[0][0]

@@ -22,6 +22,7 @@ from authorities.constants import Instrument
 from requests_app import alerts
 from requests_app.models import LegalRequest, Status
 from requests_app.notifications import deliver_all_due
+from requests_app.receipts import receipts_issue_all_due
 from requests_app.review import services as review_services
 from tests.clock_table import POLICY_MINUTES, utc
 from tests.conftest import verified_login
@@ -185,6 +186,7 @@ def test_the_receipt_e_mail_of_an_inquiry_says_no_fixed_limit(client, officer):
     with time_machine.travel(RECEIVED, tick=False):
         verified_login(client, officer)
         assert submit(client, Instrument.INQUIRY, VALID[Instrument.INQUIRY]).status_code == 302
+        receipts_issue_all_due()  # the acknowledgment follows the receipt
         deliver_all_due()
     (receipt,) = [m for m in mail.outbox if m.to == [officer.email] and "Received" in m.subject]
     assert "Legal time limit: none fixed (without undue delay)" in receipt.body

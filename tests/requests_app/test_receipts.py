@@ -1,5 +1,6 @@
-"""The sealed receipt of a submitted request (issue 18): written and sealed at submission,
-checked here as an authority would, with pyHanko's validator trusting the platform's CA."""
+"""The sealed receipt of a submitted request (issue 18): owed at submission, sealed by a worker
+after commit (the sweep hands out any still owed), checked here as an authority would, with
+pyHanko's validator trusting the platform's CA."""
 
 import asyncio
 import hashlib
@@ -23,6 +24,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from authorities.constants import Instrument
 from requests_app import checks, seal
 from requests_app.models import AccessLog, LegalRequest, Receipt
+from requests_app.receipts import receipts_issue_all_due
 from tests.conftest import verified_login
 from tests.requests_app.helpers import (
     certificate,
@@ -37,8 +39,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _submitted(client, officer) -> LegalRequest:
+    """Submitted through the pages, its receipt then sealed as the worker seals it."""
     verified_login(client, officer)
     assert submit(client, Instrument.EPOC).status_code == 302
+    assert receipts_issue_all_due() == 1
     return LegalRequest.objects.get()
 
 
@@ -119,6 +123,7 @@ def test_receipt_names_the_request_its_documents_times_and_deadlines(client, off
     verified_login(client, officer)
     order = pdf_bytes(pages=2)
     assert submit(client, Instrument.EPOC, documents=[pdf_upload("order.pdf", order)]).status_code
+    receipts_issue_all_due()
     legal_request = LegalRequest.objects.get()
     # The content stream is not compressed: the receipt's text is in the file as written, its
     # parentheses escaped (PDF string syntax).

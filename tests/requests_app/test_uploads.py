@@ -24,6 +24,7 @@ from PIL import Image
 
 from authorities.constants import Instrument
 from requests_app.models import Attachment, LegalRequest
+from requests_app.receipts import receipts_issue_all_due
 from requests_app.uploads import check_upload
 from tests.conftest import verified_login
 from tests.figures import record
@@ -543,7 +544,8 @@ def test_valid_pdf_is_stored_under_a_random_name_and_downloaded_as_an_attachment
     assert re.fullmatch(r"[0-9a-f]{32}", stored.name)  # random, nothing from the uploader
     # Encrypted at rest (requests_app/custody.py; tests/requests_app/test_custody.py).
     assert stored.read_bytes()[:4] == b"PCE1" and content not in stored.read_bytes()
-    # Beside it, only the request's sealed receipt (requests_app/receipts.py).
+    # Beside it, only the request's sealed receipt (requests_app/receipts.py), once sealed.
+    receipts_issue_all_due()
     receipt = Path(attachment.request.receipt.file.path)
     assert sorted(stored_files(private_media)) == sorted([stored, receipt])
     url = reverse("requests:attachment", args=[attachment.request.public_id, attachment.public_id])

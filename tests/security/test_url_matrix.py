@@ -18,6 +18,7 @@ from authorities.models import User
 from portal.services import heartbeat_record
 from requests_app import enforcing
 from requests_app.models import LegalRequest, Status
+from requests_app.receipts import receipts_issue_all_due
 from requests_app.review import services as review_services
 from tests.conftest import passkey_login, verified_login
 from tests.factories import PASSWORD, OfficerFactory, totp_device
@@ -75,6 +76,7 @@ API_TOKEN_URLS = [
         "messages",
         "deliveries",
         "delivery",
+        "receipt",
         "events",
         "enforcing_orders",
         "enforcing_order",
@@ -235,6 +237,7 @@ def world(client, officer, outsider, reviewer, lead, auditor, staff, authority, 
     verified_login(client, officer)
     notified = {"enforcing_notified": "on", "enforcing_authority": enforcer.authority_id}
     submit(client, Instrument.EPOC, {**VALID[Instrument.EPOC], **notified})
+    receipts_issue_all_due()  # as the worker does after the submission
     legal_request = LegalRequest.objects.exclude(status=Status.DRAFT).get()
     enforcing.enforcing_confirm_no_ground(officer=enforcer, legal_request=legal_request)
     submit(client, Instrument.INQUIRY, action="draft")
