@@ -20,6 +20,17 @@ def access_log_record(
     )
 
 
+def request_view_record(*, user, legal_request, ip: str | None) -> None:
+    """A submitted request opened by the legal team or the enforcing authority (page or API)."""
+    access_log_record(
+        user=user,
+        action=AccessLog.Action.VIEW_REQUEST,
+        legal_request=legal_request,
+        object_ref=legal_request.reference,
+        ip=ip,
+    )
+
+
 def officer_read_record(*, officer, legal_request, ip: str | None) -> None:
     """An officer opened a request (its page, or the API). Their own unsent draft is not an
     access to record: a recorded view would keep the draft from being deleted (the log is

@@ -15,9 +15,8 @@ from authorities.stepup import fresh_second_factor
 from portal.http import client_ip
 
 from . import enforcing, instruments, policies, selectors
-from .audit import access_log_record
+from .audit import request_view_record
 from .enforcing_forms import ConfirmNoGroundForm, RaiseGroundForm
-from .models import AccessLog
 from .policies import Capability, capability_required
 from .views import _problem_text, attachment_response
 
@@ -43,13 +42,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def order_detail(request: HttpRequest, public_id) -> HttpResponse:
     legal_request = selectors.legal_request_get_for_enforcer(request.user, public_id)
-    access_log_record(
-        user=request.user,
-        action=AccessLog.Action.VIEW_REQUEST,
-        legal_request=legal_request,
-        object_ref=legal_request.reference,
-        ip=client_ip(request),
-    )
+    request_view_record(user=request.user, legal_request=legal_request, ip=client_ip(request))
     return render(
         request,
         "requests_app/enforcing/detail.html",

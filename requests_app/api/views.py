@@ -29,11 +29,11 @@ from portal.access import PUBLIC
 from portal.http import client_ip
 from portal.ratelimits import submission_limit, upload_limit
 from requests_app import enforcing, instruments, policies, selectors, services
-from requests_app.audit import access_log_record, officer_read_record
+from requests_app.audit import officer_read_record, request_view_record
 from requests_app.enforcing_forms import GroundForm
 from requests_app.forms import LegalRequestForm, MessageForm, WithdrawForm
 from requests_app.identifiers import parse_targets
-from requests_app.models import AccessLog, OwedReceipt, RequestEvent, Status
+from requests_app.models import OwedReceipt, RequestEvent, Status
 from requests_app.uploads import check_upload
 from requests_app.validation import submission_problems
 from requests_app.views import attachment_response, produced_file_response, produced_release
@@ -516,13 +516,7 @@ class EnforcingOrderDetailView(EnforcingView):
         """One order, read-only, with its window, the grounds raised and whether the caller
         may decide now (and why not)."""
         legal_request = self.order(request, public_id)
-        access_log_record(
-            user=request.user,
-            action=AccessLog.Action.VIEW_REQUEST,
-            legal_request=legal_request,
-            object_ref=legal_request.reference,
-            ip=client_ip(request),
-        )
+        request_view_record(user=request.user, legal_request=legal_request, ip=client_ip(request))
         return Response(
             s.EnforcingOrderDetailSerializer(legal_request, context={"user": request.user}).data
         )

@@ -133,13 +133,7 @@ def _detail_page(
 ) -> HttpResponse:
     """The detail page, with the action `opened` showing its form: blank when opened from the
     list, or `form` as posted (its errors and what was typed) when an action was refused."""
-    audit.access_log_record(
-        user=request.user,
-        action=AccessLog.Action.VIEW_REQUEST,
-        legal_request=legal_request,
-        object_ref=legal_request.reference,
-        ip=client_ip(request),
-    )
+    audit.request_view_record(user=request.user, legal_request=legal_request, ip=client_ip(request))
     officer = legal_request.officer
     known = instruments.is_known(legal_request.instrument)
     now = timezone.now()
