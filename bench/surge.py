@@ -459,12 +459,18 @@ def clients_main(config_path: str) -> None:
                         records.append(record)
 
     def floor_probe() -> None:
-        with httpx.Client(base_url=base, headers={"Cookie": config["probe_cookie"]}) as web:
+        # httpx's default 5 s timeout would end the probe at the first slow page (run 1).
+        with httpx.Client(
+            base_url=base, headers={"Cookie": config["probe_cookie"]}, timeout=300
+        ) as web:
             start.wait()
             while not stop.wait(1.0):
                 t0 = time.perf_counter()
-                answer = web.get("/home/")
-                probe.append((time.perf_counter() - t0, answer.status_code))
+                try:
+                    code = web.get("/home/").status_code
+                except httpx.HTTPError:
+                    code = 0
+                probe.append((time.perf_counter() - t0, code))
 
     threads = [threading.Thread(target=client, args=(i, token)) for i, token in enumerate(tokens)]
     prober = threading.Thread(target=floor_probe)
