@@ -10,7 +10,9 @@
 4. For each size, time the deadline sweep with 1,000 alerts due and deliver them with a real
    Celery worker (prefork, WORKER_CONCURRENCY processes) to a local SMTP sink; at L, also a
    burst of 10,000 alerts due in the same minute. Lateness, alerts/second, the worker's peak memory.
-5. Print the table and the ratios against their targets; write bench/results.json.
+5. The API surge (bench/surge.py): 1,000 TCO orders through /api/v1/ by 20 clients at once at S,
+   then their alerts delivered by Celery beat and a worker.
+6. Print the table and the ratios against their targets; write bench/results.json.
 
 Everything runs on loopback with processes of its own (a Redis server on a free port, the SMTP
 sink in this process); each is stopped by its process id at the end.
@@ -822,6 +824,7 @@ def alert_targets(results: dict) -> list[dict]:
     return rows
 
 
+# bench/surge.py imports this module's helpers, so it is imported where it is used.
 def surge_targets(results: dict) -> list[dict]:
     from bench import surge
 

@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -264,8 +265,6 @@ def _alerts_shifted(bench, tag: str, kind: str, threshold: int, expected: int) -
 
 
 def _epoch(iso: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso).timestamp()
 
 
