@@ -122,7 +122,7 @@ clean:
 
 # make bench: the portal at 10,000 and 1,000,000 requests, a burst of 10,000 alerts (12 to 13
 # minutes on a shared 2-core machine) and the API surge of 1,000 TCO orders with their alerts
-# (about 30 minutes more; docs/performance.md). Its own databases (portal_bench_s,
+# (19 to 31 minutes more; docs/performance.md). Its own databases (portal_bench_s,
 # portal_bench_l), Redis and SMTP sink; needs PostgreSQL on 127.0.0.1:5432 and wrk (apt-get).
 bench: venv
 	@command -v wrk >/dev/null || apt-get install -y wrk
