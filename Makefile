@@ -120,8 +120,9 @@ fuzz: venv
 clean:
 	rm -rf var/test var/deploy-check .pytest_cache
 
-# make bench: the portal at 10,000 and 1,000,000 requests, and a burst of 10,000 alerts (12 to 13
-# minutes on a shared 2-core machine; docs/performance.md). Its own databases (portal_bench_s,
+# make bench: the portal at 10,000 and 1,000,000 requests, a burst of 10,000 alerts (12 to 13
+# minutes on a shared 2-core machine) and the API surge of 1,000 TCO orders with their alerts
+# (19 to 31 minutes more; docs/performance.md). Its own databases (portal_bench_s,
 # portal_bench_l), Redis and SMTP sink; needs PostgreSQL on 127.0.0.1:5432 and wrk (apt-get).
 bench: venv
 	@command -v wrk >/dev/null || apt-get install -y wrk

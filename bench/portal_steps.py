@@ -9,6 +9,7 @@ import statistics
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import django
 
@@ -16,17 +17,26 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django.setup()
 
 from django.apps import apps  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.db.models import Count  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count, F  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
-from authorities.constants import EU_MEMBER_STATES  # noqa: E402
-from authorities.models import User  # noqa: E402
-from requests_app import selectors  # noqa: E402
-from requests_app.alerts import deadline_sweep  # noqa: E402
-from requests_app.models import OPEN_STATUSES, LegalRequest, Status  # noqa: E402
+from authorities.constants import (  # noqa: E402
+    EU_MEMBER_STATES,
+    AuthorityKind,
+    AuthorityStatus,
+    Instrument,
+)
+from authorities.models import Authority, User  # noqa: E402
+from authorities.selectors import officer_block_reason  # noqa: E402
+from requests_app import instruments, selectors  # noqa: E402
+from requests_app import services as request_services  # noqa: E402
+from requests_app.alerts import deadline_sweep, request_schedule  # noqa: E402
+from requests_app.api import services as api_services  # noqa: E402
+from requests_app.api.models import ApiClient  # noqa: E402
+from requests_app.models import OPEN_STATUSES, LegalRequest, RequestEvent, Status  # noqa: E402
 from requests_app.notifications import (  # noqa: E402
     notifications_due,
     notifications_failing,
@@ -353,6 +363,219 @@ def alerts_report(since_id: int) -> dict:
     return out
 
 
+# --- The API surge (issue 19, bench/surge.py) ---------------------------------------------------
+
+SURGE_CLIENT_NAME = "Bench surge"
+SURGE_STAFF = "bench-staff@platform.example"
+# The case reference of every surge order starts with this and the run's tag.
+SURGE_PREFIX = "SURGE-"
+
+
+def surge_clients(count: int) -> dict:
+    """`count` API clients with the submit scope, one per officer of a distinct authority that
+    the registry lets issue TCO removal orders (kind TCO authority, TCO among its instruments,
+    active, the officer in good standing), registered by the officer and approved by staff
+    through the API services, as in the pages. The clients of earlier surges are revoked."""
+    staff = User.objects.filter(email=SURGE_STAFF).first()
+    if staff is None:
+        # The seed has no platform staff (it approves officers by SQL): the one who approves
+        # API clients, without a password (it never logs in).
+        staff = User.objects.create_user(
+            SURGE_STAFF, None, full_name="Bench staff", is_staff=True, is_active=True
+        )
+    for client in ApiClient.objects.filter(name=SURGE_CLIENT_NAME, revoked_at__isnull=True):
+        api_services.api_client_revoke(user=staff, client=client)
+    rule = instruments.rule_for(Instrument.TCO_REMOVAL)
+    authorities = (
+        Authority.objects.filter(
+            kind=AuthorityKind.TCO_AUTHORITY,
+            status=AuthorityStatus.ACTIVE,
+            instruments__contains=[Instrument.TCO_REMOVAL],
+        )
+        .exclude(officers__pk=101)  # not the bench officer's (the pages' runs use it)
+        .order_by("pk")
+    )
+    out = []
+    for authority in authorities:
+        if not (authority.kind in rule.issuer_kinds and authority.may_issue(rule.code)):
+            continue
+        officer = (
+            User.objects.filter(authority=authority, is_active=True, approved_at__isnull=False)
+            .order_by("pk")
+            .first()
+        )
+        if officer is None or officer_block_reason(officer) is not None:
+            continue
+        client, token = api_services.api_client_register(
+            officer=officer, name=SURGE_CLIENT_NAME, scopes=["read", "submit"], days=1
+        )
+        api_services.api_client_approve(staff=staff, client=client)
+        out.append({"officer": officer.email, "authority": authority.pk, "token": token})
+        if len(out) == count:
+            break
+    if len(out) < count:
+        raise SystemExit(f"only {len(out)} TCO authorities with an officer in good standing")
+    return {"clients": out}
+
+
+def _surge_requests(tag: str):
+    return LegalRequest.objects.filter(case_reference__startswith=f"{SURGE_PREFIX}{tag}-")
+
+
+def surge_submitted(tag: str) -> dict:
+    """What the database holds of the surge's orders: each acknowledged order must be
+    submitted, numbered, with its clock started (received_at, a 1-hour deadline, the sweep's
+    next look) and its sealed receipt."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*), count(*) FILTER (WHERE r.status = 'submitted'),
+                   count(*) FILTER (WHERE r.status = 'draft'),
+                   count(*) FILTER (WHERE r.received_at IS NOT NULL AND r.due_at IS NOT NULL
+                                    AND r.reference IS NOT NULL AND r.next_alert_at IS NOT NULL),
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM requests_app_receipt AS x
+                                                  WHERE x.request_id = r.id)),
+                   min(extract(epoch FROM r.due_at - r.received_at)),
+                   max(extract(epoch FROM r.due_at - r.received_at)),
+                   min(r.received_at), max(r.received_at)
+            FROM requests_app_legalrequest AS r
+            WHERE r.case_reference LIKE %s AND r.instrument = %s
+            """,
+            [f"{SURGE_PREFIX}{tag}-%", Instrument.TCO_REMOVAL],
+        )
+        row = cursor.fetchone()
+    keys = [
+        "orders",
+        "submitted",
+        "drafts",
+        "clock_started",
+        "with_receipt",
+        "due_minus_received_min_s",
+        "due_minus_received_max_s",
+        "first_received_at",
+        "last_received_at",
+    ]
+    out = dict(zip(keys, row, strict=True))
+    for key in ("due_minus_received_min_s", "due_minus_received_max_s"):
+        out[key] = round(float(out[key]), 3) if out[key] is not None else None
+    return out
+
+
+def surge_shift(tag: str, kind: str, threshold: int, lead_seconds: int) -> dict:
+    """Move the whole timeline of the surge's open orders back by one offset, so that the
+    earliest of their (kind, threshold) alerts falls due `lead_seconds` from now and the others
+    follow with the spread their submissions had. Received, created, the deadlines, the
+    deadline version's start and the events move alike; `next_alert_at` is recomputed by the
+    portal's own rule (alerts.request_schedule) at the new times. The deadline version does
+    not change: the alerts already sent stay sent (one row per version and threshold)."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            _surge_requests(tag)
+            .filter(status__in=OPEN_STATUSES, due_at__isnull=False)
+            .select_for_update()
+            .order_by("pk")
+        )
+        if not rows:
+            raise SystemExit(f"no open surge orders of run {tag}")
+
+        def alert_time(legal_request: LegalRequest) -> datetime:
+            # Every alert of the deadline as the portal schedules it, seen from the deadline.
+            specs, _ = request_schedule(legal_request, legal_request.due_at)
+            return next(s.at for s in specs if s.kind == kind and s.threshold == threshold)
+
+        offset = min(alert_time(r) for r in rows) - (now + timedelta(seconds=lead_seconds))
+        shifted = ("created_at", "received_at", "due_at", "legal_due_at", "deadline_changed_at")
+        due_times = []
+        for legal_request in rows:
+            for name in shifted:
+                value = getattr(legal_request, name)
+                if value is not None:
+                    setattr(legal_request, name, value - offset)
+            due, legal_request.next_alert_at = request_schedule(legal_request, now)
+            measured = alert_time(legal_request)
+            assert measured > now and all(s.at < measured for s in due), "shifted onto its alert"
+            due_times.append(measured)
+        LegalRequest.objects.bulk_update(rows, [*shifted, "next_alert_at"], batch_size=500)
+        RequestEvent.objects.filter(request__in=rows).update(at=F("at") - offset)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM requests_app_notification")
+        since_id = cursor.fetchone()[0]
+    return {
+        "orders": len(rows),
+        "offset_s": round(offset.total_seconds(), 3),
+        "shifted_at": now.isoformat(),
+        "first_due": min(due_times).isoformat(),
+        "last_due": max(due_times).isoformat(),
+        "since_notification_id": since_id,
+    }
+
+
+def surge_alerts(tag: str, kind: str, threshold: int) -> dict:
+    """The (kind, threshold) alerts of the surge's orders as the outbox recorded them:
+    how many, sent, lateness (sent_at - due_at, the alert's scheduled time) and their
+    Message-IDs, which the driver looks for at the SMTP sink."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*), count(*) FILTER (WHERE n.state = 'sent'),
+                   count(DISTINCT n.request_id) FILTER (WHERE n.state = 'sent'),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM late)),
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM late)),
+                   max(extract(epoch FROM late)), min(extract(epoch FROM late)),
+                   count(*) FILTER (WHERE n.attempts > 1),
+                   count(*) FILTER (WHERE n.state IN ('failed', 'cancelled')),
+                   min(n.due_at), max(n.due_at), max(n.sent_at),
+                   array_agg(n.message_id) FILTER (WHERE n.state = 'sent')
+            FROM (SELECT *, sent_at - due_at AS late FROM requests_app_notification) AS n
+            JOIN requests_app_legalrequest AS r ON r.id = n.request_id
+            WHERE r.case_reference LIKE %s AND n.alert_kind = %s AND n.threshold = %s
+            """,
+            [f"{SURGE_PREFIX}{tag}-%", kind, threshold],
+        )
+        row = cursor.fetchone()
+    keys = [
+        "queued",
+        "sent",
+        "requests_alerted",
+        "lateness_p50_s",
+        "lateness_p99_s",
+        "lateness_max_s",
+        "lateness_min_s",
+        "retried",
+        "failed_or_cancelled",
+        "first_due",
+        "last_due",
+        "last_sent",
+        "message_ids",
+    ]
+    out = dict(zip(keys, row, strict=True))
+    for key, value in out.items():
+        if key.endswith("_s") and value is not None:
+            out[key] = round(float(value), 3)
+    out["message_ids"] = out["message_ids"] or []
+    return out
+
+
+def surge_withdraw(tag: str) -> dict:
+    """Withdraw the surge's open orders (every run's, when `tag` is empty) through the
+    officer's service, so that their overdue escalations do not fall into later runs."""
+    withdrawn = 0
+    open_orders = (
+        _surge_requests(tag)
+        if tag
+        else LegalRequest.objects.filter(case_reference__startswith=SURGE_PREFIX)
+    )
+    for legal_request in open_orders.filter(status__in=OPEN_STATUSES).select_related("officer"):
+        request_services.legal_request_withdraw(
+            officer=legal_request.officer,
+            legal_request=legal_request,
+            reason="Bench surge over: withdrawn so its escalations stay out of later runs.",
+        )
+        withdrawn += 1
+    return {"withdrawn": withdrawn}
+
+
 def main(argv: list[str]) -> None:
     step = argv[0]
     if step == "users":
@@ -371,6 +594,16 @@ def main(argv: list[str]) -> None:
         result = sweep(int(argv[1]))
     elif step == "alerts_report":
         result = alerts_report(int(argv[1]))
+    elif step == "surge_clients":
+        result = surge_clients(int(argv[1]))
+    elif step == "surge_submitted":
+        result = surge_submitted(argv[1])
+    elif step == "surge_shift":
+        result = surge_shift(argv[1], argv[2], int(argv[3]), int(argv[4]))
+    elif step == "surge_alerts":
+        result = surge_alerts(argv[1], argv[2], int(argv[3]))
+    elif step == "surge_withdraw":
+        result = surge_withdraw(argv[1] if len(argv) > 1 else "")
     else:
         raise SystemExit(f"unknown step {step!r}")
     print(json.dumps(result, default=str))

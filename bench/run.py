@@ -10,7 +10,9 @@
 4. For each size, time the deadline sweep with 1,000 alerts due and deliver them with a real
    Celery worker (prefork, WORKER_CONCURRENCY processes) to a local SMTP sink; at L, also a
    burst of 10,000 alerts due in the same minute. Lateness, alerts/second, the worker's peak memory.
-5. Print the table and the ratios against their targets; write bench/results.json.
+5. The API surge (bench/surge.py): 1,000 TCO orders through /api/v1/ by 20 clients at once at S,
+   then their alerts delivered by Celery beat and a worker.
+6. Print the table and the ratios against their targets; write bench/results.json.
 
 Everything runs on loopback with processes of its own (a Redis server on a free port, the SMTP
 sink in this process); each is stopped by its process id at the end.
@@ -499,8 +501,9 @@ def wrk(url: str, script: Path) -> dict:
 
 
 @contextmanager
-def portal_server(bench: Bench, size: str):
-    """gunicorn serving the portal on the size's database; yields its base URL."""
+def portal_server(bench: Bench, size: str, queue: str = WEB_QUEUE):
+    """gunicorn serving the portal on the size's database; yields its base URL. Its e-mail
+    hand-offs go to `queue` (by default one no worker takes)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with process(
@@ -516,8 +519,8 @@ def portal_server(bench: Bench, size: str):
             "--log-level",
             "warning",
         ],
-        env=bench.env(size, queue=WEB_QUEUE),
-        log_file=bench.workdir / f"gunicorn-{size}.log",
+        env=bench.env(size, queue=queue),
+        log_file=bench.workdir / f"gunicorn-{size}-{queue}.log",
     ):
 
         def up() -> bool:
@@ -821,6 +824,19 @@ def alert_targets(results: dict) -> list[dict]:
     return rows
 
 
+# bench/surge.py imports this module's helpers, so it is imported where it is used.
+def surge_targets(results: dict) -> list[dict]:
+    from bench import surge
+
+    return surge.targets(results)
+
+
+def surge_report_lines(results: dict) -> list[list[str]]:
+    from bench import surge
+
+    return surge.report_lines(results)
+
+
 def table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -931,8 +947,10 @@ def report(results: dict) -> str:
             ]
         )
     out.append(table(rows))
+    if surge_rows := surge_report_lines(results):
+        out.append(table(surge_rows))
     rows = [["alert target", "value", "limit", "met"]]
-    for r in results.get("alert_targets", []):
+    for r in [*results.get("alert_targets", []), *results.get("surge_targets", [])]:
         rows.append([r["target"], str(r["value"]), r["limit"], "yes" if r["met"] else "NO"])
     if len(rows) > 1:
         out.append(table(rows))
@@ -980,9 +998,9 @@ def machine() -> dict:
     }
 
 
-STEPS = ("http", "explain", "sweep", "burst", "signatures")
+STEPS = ("http", "explain", "sweep", "burst", "surge", "signatures")
 # The steps that need the benchmark databases (and Redis, the SMTP sink).
-DATABASE_STEPS = {"http", "explain", "sweep", "burst"}
+DATABASE_STEPS = {"http", "explain", "sweep", "burst", "surge"}
 PAGES = (
     "floor",
     "queue_first",
@@ -1001,8 +1019,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--only",
         default=",".join(STEPS),
         help="comma-separated steps to run (http, explain, sweep: 1,000 alerts at S and at L, "
-        "burst: 10,000 at L, signatures: the upload check of signed and unsigned PDFs, "
-        "no database); the figures of the steps not run are kept from bench/results.json",
+        "burst: 10,000 at L, surge: 1,000 TCO orders through the API at S and their alerts, "
+        "signatures: the upload check of signed and unsigned PDFs, no database); the figures "
+        "of the steps not run are kept from bench/results.json",
     )
     parser.add_argument(
         "--reuse-databases",
@@ -1042,13 +1061,15 @@ def main(argv: list[str] | None = None) -> None:
         if partial and RESULTS.exists():
             # The figures of the steps not run stay those of the last run that made them.
             bench.results = {**json.loads(RESULTS.read_text()), **bench.results}
-            for key in ("http", "explain", "alerts", "seed", "sizes", "signatures"):
+            for key in ("http", "explain", "alerts", "seed", "sizes", "signatures", "surge"):
                 bench.results[key] = json.loads(RESULTS.read_text()).get(key, {})
         bench.results["machine"] = machine()
         if DATABASE_STEPS & set(args.only):
             start_redis(bench)
             start_smtp_sink(bench)
-            for size in ("S", "L"):
+            # The surge uses S alone: L is not built or migrated for it.
+            only_s = DATABASE_STEPS & set(args.only) == {"surge"}
+            for size in ("S",) if only_s else ("S", "L"):
                 if not (args.reuse_databases and database_reusable(bench, size)):
                     build_database(bench, size)
         if "http" in args.only:
@@ -1062,12 +1083,17 @@ def main(argv: list[str] | None = None) -> None:
             bench.results["alerts"]["L_1000"] = alert_run(bench, "L", 1_000, "L_1000")
         if "burst" in args.only:
             bench.results["alerts"]["L_10000"] = alert_run(bench, "L", 10_000, "L_10000")
+        if "surge" in args.only:
+            from bench import surge
+
+            bench.results["surge"] = surge.surge_run(bench)
         if "signatures" in args.only:
             log("upload check: signed and unsigned PDFs of the same size, alternated")
             out = bench._run([PY, "-m", "bench.signatures"], "S", WEB_QUEUE)
             bench.results["signatures"] = json.loads(out.strip().splitlines()[-1])
     bench.results["ratios"] = ratios(bench.results)
     bench.results["alert_targets"] = alert_targets(bench.results)
+    bench.results["surge_targets"] = surge_targets(bench.results)
     bench.results["settings"] = {
         "wrk": f"-t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s --latency, "
         f"after a {WARMUP_SECONDS} s warm-up run",
