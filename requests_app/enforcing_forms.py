@@ -36,6 +36,11 @@ class GroundForm(forms.Form):
                 if c in DataCategory.values
             ]
 
+    def grounds(self) -> list[tuple[str, list[str], str]]:
+        """What enforcing.enforcing_raise_grounds takes: this one ground, valid."""
+        data = self.cleaned_data
+        return [(data["ground"], data["categories"], data["reasons"])]
+
 
 class RaiseGroundForm(GroundForm):
     otp_token = StepUpField()

@@ -104,13 +104,7 @@ def order_grounds(request: HttpRequest, public_id) -> HttpResponse:
         enforcing.enforcing_raise_grounds(
             officer=request.user,
             legal_request=legal_request,
-            grounds=[
-                (
-                    form.cleaned_data["ground"],
-                    form.cleaned_data["categories"],
-                    form.cleaned_data["reasons"],
-                )
-            ],
+            grounds=form.grounds(),
         )
         messages.success(
             request,

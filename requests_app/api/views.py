@@ -574,13 +574,7 @@ class EnforcingGroundsView(EnforcingView):
             enforcing.enforcing_raise_grounds(
                 officer=request.user,
                 legal_request=legal_request,
-                grounds=[
-                    (
-                        form.cleaned_data["ground"],
-                        form.cleaned_data["categories"],
-                        form.cleaned_data["reasons"],
-                    )
-                ],
+                grounds=form.grounds(),
             )
             return self.order_response(legal_request)
 
