@@ -8,7 +8,8 @@ it is due), `lease_until` and `attempts`. The e-mail outbox (notifications.py) f
 rules with more states of its own (a failing row is still retried; a crashed send is flagged).
 """
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -91,6 +92,35 @@ class Outbox:
                 state=self.working, lease_until=now + self.lease, attempts=F("attempts") + 1
             )
         return claimed
+
+    def sweep(self) -> int:
+        """Beat's sweep: hand out again every row due (a lost task, a Redis flush, a worker
+        that died holding a lease, a retry whose time came); how many."""
+        due = self.due()
+        self.hand_off(due)
+        return len(due)
+
+    def work(self, pks: Sequence[int], each: Callable, *, rows: Callable = list) -> int:
+        """A worker's batch: claim the rows due and not held, then `each` of them in order
+        (`rows` turns the claimed ids into what `each` takes, e.g. rows read with what they
+        need); returns how many `each` counted done. Rows not reached within half the lease go
+        back to pending, the attempt not counted, before another worker may take them."""
+        started = time.monotonic()
+        items = rows(self.claim(pks))
+        done = 0
+        for n, item in enumerate(items):
+            if time.monotonic() - started > self.lease.total_seconds() / 2:
+                self.release([getattr(rest, "pk", rest) for rest in items[n:]])
+                break
+            done += each(item)
+        return done
+
+    def work_all_due(self, work_batch: Callable[[list[int]], int]) -> int:
+        """Every due row worked in this process, `batch` rows a call (tests use it)."""
+        due = self.due()
+        return sum(
+            work_batch(due[start : start + self.batch]) for start in range(0, len(due), self.batch)
+        )
 
     def release(self, pks: Sequence[int]) -> None:
         """Give back rows claimed but not reached in time: pending again, the attempt not

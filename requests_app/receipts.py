@@ -21,7 +21,6 @@ receipt is being prepared.
 """
 
 import logging
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -91,15 +90,7 @@ def receipts_issue(owed_ids: Sequence[int]) -> int:
     3. A failure is recorded on its row and retried with backoff; the next row is issued.
     4. Rows not reached within half the lease go back to pending and are handed out again.
     """
-    started = time.monotonic()
-    claimed = OUTBOX.claim(owed_ids)
-    issued = 0
-    for n, pk in enumerate(claimed):
-        if time.monotonic() - started > LEASE.total_seconds() / 2:
-            OUTBOX.release(claimed[n:])
-            break
-        issued += _issue_one(pk)
-    return issued
+    return OUTBOX.work(owed_ids, _issue_one)
 
 
 def _issue_one(pk: int) -> int:
@@ -157,11 +148,7 @@ def _record_failure(pk: int, exc: Exception) -> None:
 
 def receipts_issue_all_due() -> int:
     """Issue every owed receipt that is due, in this process (tests use it)."""
-    due = receipts_due()
-    return sum(
-        receipts_issue(due[start : start + OUTBOX.batch])
-        for start in range(0, len(due), OUTBOX.batch)
-    )
+    return OUTBOX.work_all_due(receipts_issue)
 
 
 def receipt_issue(*, legal_request: LegalRequest) -> Receipt:

@@ -17,7 +17,7 @@ from .notifications import (
     notifications_due,
     notifications_hand_off,
 )
-from .receipts import ISSUE_TASK, receipts_due, receipts_issue
+from .receipts import ISSUE_TASK, receipts_issue
 from .receipts import OUTBOX as RECEIPTS
 from .retention import files_purge_due
 
@@ -51,9 +51,7 @@ def issue_receipts(owed_ids: list[int]) -> int:
 def sweep_receipts() -> int:
     """Hand out every receipt still owed (a lost task, a Redis flush, a worker that died while
     sealing, a retry whose time came)."""
-    due = receipts_due()
-    RECEIPTS.hand_off(due)
-    return len(due)
+    return RECEIPTS.sweep()
 
 
 @shared_task(name="requests_app.tasks.sweep_deadlines")
@@ -96,9 +94,7 @@ def deliver_webhooks(delivery_ids: list[int]) -> int:
 @shared_task(name="requests_app.tasks.sweep_webhooks")
 def sweep_webhooks() -> int:
     """Hand out every due webhook again (a lost task, a Redis flush, a retry whose time came)."""
-    due = webhooks.webhook_deliveries_due()
-    webhooks.webhooks_hand_off(due)
-    return len(due)
+    return webhooks.OUTBOX.sweep()
 
 
 @shared_task(name="requests_app.tasks.purge_webhook_deliveries")

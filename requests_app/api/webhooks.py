@@ -284,8 +284,7 @@ def webhooks_enqueue(event: RequestEvent) -> list[int]:
     return pks
 
 
-# The shared outbox's rules (requests_app/outbox.py): the sweep's due rows, the hand-off.
-webhooks_hand_off = OUTBOX.hand_off
+# The shared outbox's rules (requests_app/outbox.py): the rows the sweep hands out again.
 webhook_deliveries_due = OUTBOX.due
 
 
@@ -314,20 +313,15 @@ def webhooks_deliver(delivery_ids: Sequence[int]) -> int:
        address) waits RETRY_DELAYS and is pending again, or failed after MAX_ATTEMPTS.
     4. Rows not reached within half the lease go back to pending, the attempt not counted.
     """
-    started = time.monotonic()
-    claimed = OUTBOX.claim(delivery_ids)
-    rows = list(
+    return OUTBOX.work(delivery_ids, _deliver_one, rows=_claimed_rows)
+
+
+def _claimed_rows(claimed: list[int]) -> list[WebhookDelivery]:
+    return list(
         WebhookDelivery.objects.filter(pk__in=claimed)
         .select_related("endpoint__client__officer__authority", "event__request")
         .order_by("pk")
     )
-    sent = 0
-    for n, row in enumerate(rows):
-        if time.monotonic() - started > LEASE.total_seconds() / 2:
-            OUTBOX.release([r.pk for r in rows[n:]])
-            break
-        sent += _deliver_one(row)
-    return sent
 
 
 def _deliver_one(row: WebhookDelivery) -> int:
@@ -430,8 +424,4 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 def deliver_all_due() -> int:
     """Post every due delivery in this process (tests use it)."""
-    due = webhook_deliveries_due()
-    return sum(
-        webhooks_deliver(due[start : start + DELIVERY_BATCH])
-        for start in range(0, len(due), DELIVERY_BATCH)
-    )
+    return OUTBOX.work_all_due(webhooks_deliver)
