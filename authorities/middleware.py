@@ -6,7 +6,7 @@ from portal.http import client_ip
 
 from .accounts import account_event_record
 from .models import AccountEvent
-from .selectors import officer_block_reason
+from .selectors import officer_standing_checked
 
 
 class OfficerStandingMiddleware:
@@ -19,7 +19,7 @@ class OfficerStandingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and user.is_officer:
-            reason = officer_block_reason(user)
+            reason = officer_standing_checked(user)
             if reason is not None:
                 account_event_record(
                     user=user, kind=AccountEvent.Kind.BLOCKED, ip=client_ip(request), detail=reason

@@ -60,10 +60,17 @@ def address_belongs_to(email: str, authority_id: str | None) -> bool:
     )
 
 
+# Set on the user object of an HTTP request found in standing at its start (the middleware,
+# the API's authentication): what that request then does (a service's submit_block, twice in
+# one submission) rides on that check instead of reading the registry again. Objects that did
+# not come through a request (tasks, the webhooks' clients, tests) are always checked.
+_IN_STANDING = "_registry_in_standing_this_request"
+
+
 def officer_block_reason(user: User) -> str | None:
     """Why an officer may not use the portal right now, or None. Checked on every request, so a
     registry change (suspension, revocation, a removed domain) takes effect at once."""
-    if not user.is_officer:
+    if not user.is_officer or getattr(user, _IN_STANDING, False):
         return None
     authority = user.authority
     if authority.status != AuthorityStatus.ACTIVE:
@@ -78,6 +85,15 @@ def officer_block_reason(user: User) -> str | None:
             "of competent authorities, so this account cannot be used. Your requests are kept."
         )
     return None
+
+
+def officer_standing_checked(user: User) -> str | None:
+    """The check at the start of an HTTP request: officer_block_reason, remembered on this
+    request's user object when there is none."""
+    reason = officer_block_reason(user)
+    if reason is None:
+        setattr(user, _IN_STANDING, True)
+    return reason
 
 
 # An officer who signed up and confirmed their address, not yet approved (or back to waiting

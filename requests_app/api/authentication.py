@@ -9,7 +9,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from authorities.accounts import account_event_record
 from authorities.models import AccountEvent
-from authorities.selectors import officer_block_reason
+from authorities.selectors import officer_standing_checked
 from portal.http import client_ip
 
 from .models import ApiClient
@@ -53,7 +53,7 @@ class ClientTokenAuthentication(BaseAuthentication):
                 gettext("Calls with this token are not allowed from %(ip)s.") % {"ip": ip}
             )
         officer = client.officer
-        reason = officer_block_reason(officer)
+        reason = officer_standing_checked(officer)
         if reason is None and not (officer.is_active and officer.is_approved):
             reason = gettext("The officer who owns this client may not use the portal now.")
         if reason is None and officer.authority_id != client.authority_id:
