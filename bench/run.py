@@ -669,28 +669,20 @@ def worker_memory_kb(pid: int) -> dict[int, int]:
     return peaks
 
 
+def worker_command(label: str) -> list[str]:
+    """A Celery worker as the README runs it on 2 cores (prefork, WORKER_CONCURRENCY)."""
+    return [
+        *[PY, "-m", "celery", "-A", "portal", "worker", "--pool", "prefork"],
+        *["--concurrency", str(WORKER_CONCURRENCY), "--loglevel", "WARNING"],
+        *["--without-gossip", "--without-mingle", "-n", f"bench-{label}@%h"],
+    ]
+
+
 def alert_run(bench: Bench, size: str, due: int, label: str) -> dict:
     """One worker, fresh (its memory high-water mark is this run's), delivers `due` alerts."""
     env = bench.env(size, queue=ALERTS_QUEUE)
     with process(
-        [
-            PY,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(WORKER_CONCURRENCY),
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"bench-{label}@%h",
-        ],
+        worker_command(label),
         env=env,
         log_file=bench.workdir / f"worker-{label}.log",
     ) as worker:

@@ -61,6 +61,7 @@ from bench.run import (
     portal_server,
     process,
     wait_until,
+    worker_command,
     wrk,
 )
 
@@ -83,28 +84,14 @@ def surge_run(bench) -> dict:
     clients = bench.portal_step(SIZE, "surge_clients", str(CLIENTS), queue=ALERTS_QUEUE)["clients"]
     devices = bench.portal_step(SIZE, "users")
     bench.manage(SIZE, "collectstatic", "--noinput")  # the floor page's stylesheet
-    celery = [PY, "-m", "celery", "-A", "portal"]
     with (
         process(
-            [
-                *celery,
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(WORKER_CONCURRENCY),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                "bench-surge@%h",
-            ],
+            worker_command("surge"),
             env=env,
             log_file=bench.workdir / "worker-surge.log",
         ),
         process(
-            [*celery, "beat", "--loglevel", "WARNING"],
+            [PY, "-m", "celery", "-A", "portal", "beat", "--loglevel", "WARNING"],
             env=env,
             log_file=bench.workdir / "beat-surge.log",
         ),
