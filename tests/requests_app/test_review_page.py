@@ -195,3 +195,38 @@ def test_the_call_back_outcome_has_no_default_and_must_be_chosen(client, officer
         {"outcome": "confirmed", "notes": "Duty officer"},
     )
     assert CallbackVerification.objects.get(request=emergency).outcome == "confirmed"
+
+
+def test_the_legal_team_reads_every_row_of_a_request_and_its_people_in_the_selector(
+    client, officer, reviewer, worked_request, django_assert_num_queries
+):
+    # The page's rows come from SQL the ORM wrote once (selectors._rows_sql), given to the
+    # request as prefetch_related would: the same rows in the same order, each with its people,
+    # and reading them on the page costs no query.
+    from requests_app import selectors
+    from requests_app.models import Message, RequestEvent
+
+    verified_login(client, officer)
+    url = reverse("requests:message", args=[worked_request.public_id])
+    assert client.post(url, {"body": "The account was renamed."}).status_code == 302
+    LegalRequest.objects.filter(pk=worked_request.pk).update(assignee=reviewer)
+
+    read = selectors.legal_request_get_for_legal_team(reviewer, worked_request.public_id)
+    with django_assert_num_queries(0):
+        events = [(e.pk, e.kind, e.actor and e.actor.email) for e in read.events.all()]
+        messages = [(m.pk, m.body, m.author.email) for m in read.messages.all()]
+        documents = [d.original_name for d in read.attachments.all()]
+        targets = [(t.kind, t.value) for t in read.targets.all()]
+        assignee = read.assignee.email
+        back = {e.request is read for e in read.events.all()}
+
+    expected = RequestEvent.objects.filter(request=worked_request).select_related("actor")
+    assert events == [(e.pk, e.kind, e.actor and e.actor.email) for e in expected]
+    assert len(events) >= 4 and {reviewer.email, officer.email} <= {e[2] for e in events}
+    assert messages == [
+        (m.pk, m.body, m.author.email) for m in Message.objects.filter(request=worked_request)
+    ]
+    assert ("The account was renamed.", officer.email) in [m[1:] for m in messages]
+    assert documents == [d.original_name for d in worked_request.attachments.all()] != []
+    assert targets == [(t.kind, t.value) for t in worked_request.targets.all()] != []
+    assert assignee == reviewer.email and back == {True}
