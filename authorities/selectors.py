@@ -6,6 +6,8 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal.queries import Prepared
+
 from .constants import AuthorityStatus, Instrument
 from .domains import DomainError, candidate_registry_domains, email_domain
 from .models import (
@@ -15,6 +17,14 @@ from .models import (
     RegistryChange,
     RegistryImport,
     User,
+)
+
+# Read on every officer's page and every view of the review page: its SQL written once per
+# number of candidate domains (portal/queries.py).
+_REGISTRY_DOMAINS = Prepared(
+    lambda *domains: AuthorityDomain.objects.filter(domain__in=domains).values_list(
+        "domain", "authority_id", "authority__status"
+    )
 )
 
 
@@ -30,9 +40,7 @@ def _registry_match(email: str) -> tuple[str, str] | None:
     candidates = candidate_registry_domains(domain)
     matches = {
         name: (authority_id, status)
-        for name, authority_id, status in AuthorityDomain.objects.filter(
-            domain__in=candidates
-        ).values_list("domain", "authority_id", "authority__status")
+        for name, authority_id, status in _REGISTRY_DOMAINS(*candidates)
     }
     for candidate in candidates:  # most specific first
         if candidate in matches:

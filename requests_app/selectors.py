@@ -1,7 +1,6 @@
 """Every read of a legal request by a user goes through here, one selector per audience.
 An object outside the audience's reach does not exist for them (Http404)."""
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +29,7 @@ from authorities.constants import AuthorityStatus
 from authorities.models import Authority, User
 from portal.cache import cache_get, cache_set
 from portal.logs import bind_reference
+from portal.queries import Prepared
 
 from . import policies
 from .ex_post_validation import validation_state
@@ -518,24 +518,25 @@ _PEOPLE = {
     "approvals": ("approved_by",),
     "produced": ("uploaded_by",),
 }
+# The review page's reads, made on every view of it: their SQL written once (portal/queries.py).
+_REQUEST_BY_PUBLIC_ID = Prepared(
+    lambda public_id: LegalRequest.objects.select_related("authority", "officer").filter(
+        public_id=public_id
+    )
+)
 
 
-@functools.cache
-def _rows_sql(name: str) -> tuple[type, str]:
-    """The model of a request's rows `name` and the SQL that reads them in their order, the
-    request's id its one parameter: written by the ORM once per process. Building a queryset's
-    SQL cost 0.2 to 0.5 ms of CPU per query at every view of the review page, more than
-    PostgreSQL took to answer it (docs/performance.md)."""
+def _rows_read(name: str) -> Prepared:
     model = LegalRequest._meta.get_field(name).related_model
-    sql, params = model._default_manager.filter(request_id=0).query.sql_with_params()
-    if params != (0,):  # the request's id must be the only parameter
-        raise ValueError(f"{name}: unexpected parameters {params!r}")
-    return model, sql
+    return Prepared(lambda request_id: model._default_manager.filter(request_id=request_id))
+
+
+_ROWS = {name: _rows_read(name) for name in _PEOPLE}
+_USERS_BY_ID = Prepared(lambda *ids: User.objects.filter(pk__in=ids))
 
 
 def _rows_of(legal_request: LegalRequest, name: str) -> list:
-    model, sql = _rows_sql(name)
-    rows = list(model._default_manager.raw(sql, [legal_request.pk]))
+    rows = _ROWS[name](legal_request.pk)
     for row in rows:
         row.request = legal_request  # row.request reads no row again
     return rows
@@ -556,14 +557,10 @@ def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
     # A draft is the officer's alone. Tested on the row read by its unique key, not in SQL: the
     # planner proves the status predicate against each partial index on status, which doubled
     # the planning of this five-table join at a million requests (docs/performance.md).
-    try:
-        legal_request = LegalRequest.objects.select_related("authority", "officer").get(
-            public_id=public_id
-        )
-    except LegalRequest.DoesNotExist:
-        raise Http404("No such request.") from None
-    if legal_request.status == Status.DRAFT:
+    found = _REQUEST_BY_PUBLIC_ID(public_id)
+    if not found or found[0].status == Status.DRAFT:
         raise Http404("No such request.")
+    [legal_request] = found
     # Rows only some requests have are read only where they can exist: call-backs and approvals
     # for an emergency, produced data once answered; the page and the policies look at them only
     # there. Each query, even one known to be empty, costs the review page (docs/performance.md).
@@ -581,7 +578,8 @@ def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
     named = [(legal_request, "assignee"), (legal_request, "legal_hold_by")]
     named += [(officer, "approved_by")]
     named += [(row, field) for name in children for row in rows[name] for field in _PEOPLE[name]]
-    people = User.objects.in_bulk({getattr(obj, f"{field}_id") for obj, field in named} - {None})
+    ids = sorted({getattr(obj, f"{field}_id") for obj, field in named} - {None})
+    people = {user.pk: user for user in _USERS_BY_ID(*ids)} if ids else {}
     for obj, field in named:
         if (pk := getattr(obj, f"{field}_id")) is not None:
             setattr(obj, field, people[pk])
