@@ -73,3 +73,19 @@ def test_the_legal_time_limit_as_the_pages_show_it():
     assert legal_limit(inquiry) == "No fixed legal limit (without undue delay)"
     assert legal_limit(inquiry, short=True) == "—"
     assert legal_limit(request("retired_instrument", received_at=AT, due_at=AT), True) == "—"
+
+
+def test_authority_options_escape_the_names_and_select_exactly_the_chosen_one():
+    from requests_app.templatetags.portal_requests import authority_options
+
+    authorities = [("FR-1", "Parquet <b>1</b> (FR)"), ("FR-10", "Parquet 10 (FR)")]
+    plain = authority_options(authorities, "")
+    assert plain == (
+        '<option value="FR-1">Parquet &lt;b&gt;1&lt;/b&gt; (FR)</option>'
+        '<option value="FR-10">Parquet 10 (FR)</option>'
+    )
+    chosen = authority_options(authorities, "FR-10")
+    assert chosen.count(" selected") == 1 and '<option value="FR-10" selected>' in chosen
+    assert authority_options(authorities, "FR-1").count(" selected") == 1
+    # An id not in the list (typed into the URL) selects nothing; a hostile one stays text.
+    assert " selected" not in authority_options(authorities, '"><script>')
