@@ -3,8 +3,8 @@ import re
 
 from django import template
 from django.urls import reverse
-from django.utils import dateformat, timezone
-from django.utils.html import format_html, format_html_join
+from django.utils import dateformat, timezone, translation
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_noop, ngettext
 
@@ -155,6 +155,33 @@ def _authority_options(authorities: tuple[tuple[str, str], ...]) -> str:
     return format_html_join("", '<option value="{}">{}</option>', authorities)
 
 
+TIME_LEFT = 6  # the time-left cell's column in _queue_columns
+
+
+@functools.lru_cache(maxsize=16)
+def _queue_columns(language: str) -> tuple[str, ...]:
+    """Each queue cell's opening tag, its column's label (in data-label: the stacked rows of a
+    narrow screen show it before the cell, static/css/portal.css) in `language`, and its class
+    (dates do not wrap). Translated once per language, not nine times a row."""
+    columns = [
+        (gettext_noop("Reference"), ""),
+        (gettext_noop("Instrument"), ""),
+        (gettext_noop("Authority"), ""),
+        (gettext_noop("Received"), "date"),
+        (gettext_noop("Internal target"), "date"),
+        (gettext_noop("Legal time limit"), "date"),
+        (gettext_noop("Time left"), "time-left"),
+        (gettext_noop("Assignee"), ""),
+        (gettext_noop("Status"), ""),
+    ]
+    with translation.override(language):
+        return tuple(
+            format_html('<td data-label="{}"', gettext(label))
+            + (format_html(' class="{}"', css) if css else "")
+            for label, css in columns
+        )
+
+
 @register.simple_tag
 def queue_row(legal_request, now):
     """The cells of one review-queue row, built in Python: as template markup, the cells
@@ -167,36 +194,22 @@ def queue_row(legal_request, now):
     )
     authority = legal_request.authority
     assignee = legal_request.assignee
-    # (column label, class, content): the label goes into data-label, which the stacked rows
-    # of a narrow screen show before each cell (static/css/portal.css); dates do not wrap.
     cells = [
-        (
-            gettext("Reference"),
-            "",
-            format_html(
-                '<a href="{}">{}</a>{}{}',
-                reverse("review:detail", args=[legal_request.public_id]),
-                legal_request.reference,
-                emergency,
-                _risk_mark(legal_request),
-            ),
+        format_html(
+            '<a href="{}">{}</a>{}{}',
+            reverse("review:detail", args=[legal_request.public_id]),
+            legal_request.reference,
+            emergency,
+            _risk_mark(legal_request),
         ),
-        (gettext("Instrument"), "", legal_request.get_instrument_display()),
-        (gettext("Authority"), "", f"{authority.name_en} ({authority.country})"),
-        (gettext("Received"), "date", _minute(legal_request.received_at)),
-        (gettext("Internal target"), "date", _minute(legal_request.due_at) or "—"),
-        (
-            gettext("Legal time limit"),
-            "date",
-            _minute(legal_request.legal_due_at) or legal_limit(legal_request, short=True),
-        ),
-        (gettext("Time left"), "time-left", time_left_badge(legal_request, now)),
-        (
-            gettext("Assignee"),
-            "",
-            (assignee.full_name if assignee else "") or gettext("Unassigned"),
-        ),
-        (gettext("Status"), "", _status_cell(legal_request, now)),
+        legal_request.get_instrument_display(),
+        f"{authority.name_en} ({authority.country})",
+        _minute(legal_request.received_at),
+        _minute(legal_request.due_at) or "—",
+        _minute(legal_request.legal_due_at) or legal_limit(legal_request, short=True),
+        time_left_badge(legal_request, now),
+        (assignee.full_name if assignee else "") or gettext("Unassigned"),
+        _status_cell(legal_request, now),
     ]
     # The page's script (static/js/queue.js) counts the time left down from data-due.
     due = (
@@ -204,18 +217,15 @@ def queue_row(legal_request, now):
         if legal_request.due_at and legal_request.status in OPEN_STATUSES
         else ""
     )
-    return format_html_join(
-        "",
-        '<td data-label="{}"{}{}>{}</td>',
-        (
-            (
-                label,
-                format_html(' class="{}"', css) if css else "",
-                format_html(' data-due="{}"', due) if css == "time-left" and due else "",
-                cell,
-            )
-            for label, css, cell in cells
-        ),
+    opening = _queue_columns(translation.get_language())
+    if due:
+        opening = [*opening]
+        opening[TIME_LEFT] += format_html(' data-due="{}"', due)
+    return mark_safe(  # noqa: S308 - the tags are format_html's, each cell escaped here
+        "".join(
+            f"{tag}>{conditional_escape(cell)}</td>"
+            for tag, cell in zip(opening, cells, strict=True)
+        )
     )
 
 
