@@ -63,7 +63,19 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 
 
 def capabilities_of(user) -> frozenset[Capability]:
-    return frozenset().union(*(ROLE_CAPABILITIES[role] for role in roles.roles_of(user)))
+    held = roles.roles_of(user)
+    # A page asks once per action it offers (the review page, 20 times a view): each set of
+    # roles' union is kept, for as long as ROLE_CAPABILITIES is the same table.
+    if _UNIONS.get("table") is not ROLE_CAPABILITIES:
+        _UNIONS.clear()
+        _UNIONS["table"] = ROLE_CAPABILITIES
+    union = _UNIONS.get(held)
+    if union is None:
+        union = _UNIONS[held] = frozenset().union(*(ROLE_CAPABILITIES[role] for role in held))
+    return union
+
+
+_UNIONS: dict = {}
 
 
 def has(user, capability: Capability) -> bool:
