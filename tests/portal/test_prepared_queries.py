@@ -87,3 +87,31 @@ def test_none_is_refused_and_values_the_orm_rewrites_are_left_to_the_queryset():
     numbered = Prepared(build)
     assert numbered(7) == [] and numbered(8) == [] and build.calls == 2
     assert read(authority.pk)[0].name_en == authority.name_en
+
+
+def test_reads_together_answer_as_each_alone_in_one_round_trip_once_their_sql_is_kept():
+    from portal.queries import read_together
+
+    officers = [OfficerFactory(authority=AuthorityFactory()) for _ in range(2)]
+    user = Prepared(lambda email: User.objects.select_related("authority").filter(email=email))
+    domains = Prepared(
+        lambda pk: AuthorityDomain.objects.filter(authority_id=pk).values_list("domain", "pk")
+    )
+
+    def reads(officer):
+        return (user, (officer.email,)), (domains, (officer.authority_id,))
+
+    # First use in this process: no SQL kept yet, so each read alone (and its SQL kept).
+    with CaptureQueriesContext(connection) as queries:
+        first_user, first_domains = read_together(*reads(officers[0]))
+    assert len(queries) == 2
+    with CaptureQueriesContext(connection) as queries:
+        second_user, second_domains = read_together(*reads(officers[1]))
+    assert len(queries) == 1  # both statements in one message
+    for officer, (found, its_domains) in zip(
+        officers, [(first_user, first_domains), (second_user, second_domains)], strict=True
+    ):
+        [alone] = user(officer.email)
+        assert [fields_of(u) for u in found] == [fields_of(alone)]
+        assert found[0].authority.pk == officer.authority_id
+        assert its_domains == domains(officer.authority_id) != []
