@@ -187,6 +187,12 @@ class LegalRequest(ChoiceLabels, models.Model):
             models.Index(fields=["officer", "-created_at"], name="request_officer_created"),
             # Open requests by deadline (queue default order, deadline sweeps).
             models.Index(fields=["status", "due_at"], name="request_status_due"),
+            # The queue filtered by status and instrument, in deadline order: by status alone
+            # PostgreSQL read every in-review request to find the EPOCs (6.9 -> 3.5 ms for
+            # ?status=in_review&instrument=epoc&country=FR at L, docs/performance.md).
+            models.Index(
+                fields=["status", "instrument", "due_at", "id"], name="request_status_instrument"
+            ),
             # The review queue's keyset pagination: (due_at, id) in order, open requests only.
             models.Index(
                 fields=["due_at", "id"],
