@@ -580,8 +580,10 @@ def legal_request_get_for_legal_team(user, public_id) -> LegalRequest:
     ids = sorted({getattr(obj, f"{field}_id") for obj, field in named} - {None})
     people = {user.pk: user for user in _USERS_BY_ID(*ids)} if ids else {}
     for obj, field in named:
-        if (pk := getattr(obj, f"{field}_id")) is not None:
-            setattr(obj, field, people[pk])
+        # A user gone since the first read (an assignee's account deleted in between) is left
+        # to the page's own read of it, as without this.
+        if (person := people.get(getattr(obj, f"{field}_id"))) is not None:
+            setattr(obj, field, person)
     for name in children:
         _give_prefetched(legal_request, name, rows[name])
     bind_reference(legal_request.reference)  # every log line of this HTTP request names it
