@@ -42,7 +42,9 @@ class _Statement:
 
 class Prepared:
     """`build(*values)` is the queryset, the values its only parameters (a filter on them,
-    never None: the ORM writes IS NULL for None, which SQL kept for a value cannot say)."""
+    never None: the ORM writes IS NULL for None, which SQL kept for a value cannot say). The
+    SQL is kept by the number of values, so `build` must give the same query for every value
+    of a count: a filter on them, never a branch on what they are."""
 
     def __init__(self, build: Callable[..., QuerySet]) -> None:
         self._build = build
