@@ -81,7 +81,7 @@ class Prepared:
             return None
         return _Statement(compiler, sql, queryset._iterable_class)
 
-    def statement(self, values) -> "_Statement | None":
+    def statement(self, values) -> _Statement | None:
         return self._statements.get(len(values)) if None not in values else None
 
 
@@ -92,11 +92,10 @@ def read_together(*reads: tuple[Prepared, tuple]) -> list[list]:
     Each round trip the review page saved was CPU on both sides. Elsewhere, or while a read has
     no SQL kept yet (its first use in this process), the reads run one after the other."""
     statements = [read.statement(values) for read, values in reads]
-    using = {statement.compiler.using for statement in statements if statement is not None}
-    if None in statements or len(using) != 1 or connections[using.pop()].vendor != "postgresql":
+    one_by_one = None in statements or len({s.compiler.using for s in statements}) != 1
+    if one_by_one or connections[statements[0].compiler.using].vendor != "postgresql":
         return [read(*values) for read, values in reads]
-    connection = connections[statements[0].compiler.using]
-    with connection.cursor() as cursor:
+    with connections[statements[0].compiler.using].cursor() as cursor:
         cursor.execute(
             ";\n".join(statement.sql for statement in statements),
             [value for _, values in reads for value in values],

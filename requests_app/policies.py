@@ -65,17 +65,17 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 def capabilities_of(user) -> frozenset[Capability]:
     held = roles.roles_of(user)
     # A page asks once per action it offers (the review page, 20 times a view): each set of
-    # roles' union is kept, for as long as ROLE_CAPABILITIES is the same table.
-    if _UNIONS.get("table") is not ROLE_CAPABILITIES:
-        _UNIONS.clear()
-        _UNIONS["table"] = ROLE_CAPABILITIES
-    union = _UNIONS.get(held)
-    if union is None:
-        union = _UNIONS[held] = frozenset().union(*(ROLE_CAPABILITIES[role] for role in held))
+    # roles' union is kept with the table it came from, and used while that is the table.
+    table, union = _UNIONS.get(held, (None, None))
+    if table is not ROLE_CAPABILITIES:
+        table, union = _UNIONS[held] = (
+            ROLE_CAPABILITIES,
+            frozenset().union(*(ROLE_CAPABILITIES[role] for role in held)),
+        )
     return union
 
 
-_UNIONS: dict = {}
+_UNIONS: dict[frozenset[str], tuple[dict, frozenset[Capability]]] = {}
 
 
 def has(user, capability: Capability) -> bool:
