@@ -470,11 +470,8 @@ class EventFeedView(ApiView):
 # 404; requests_app.enforcing decides and acts (the window, the grounds, the e-mails).
 
 
-class EnforcingOrderPagination(CursorPagination):
+class EnforcingOrderPagination(RequestPagination):
     ordering = ("-received_at", "-pk")
-    page_size = 50
-    max_page_size = 200
-    page_size_query_param = "page_size"
 
 
 class EnforcingView(ApiView):
