@@ -358,11 +358,7 @@ def alerts_report(since_id: int) -> dict:
         "first_to_last_sent_s",
         "retried",
     ]
-    out = dict(zip(keys, row, strict=True))
-    for key, value in out.items():
-        if key.endswith("_s") and value is not None:
-            out[key] = round(float(value), 3)
-    return out
+    return _figures(keys, row)
 
 
 # --- The API surge (issue 19, bench/surge.py) ---------------------------------------------------
@@ -551,11 +547,17 @@ def surge_alerts(tag: str, kind: str, threshold: int) -> dict:
         "last_sent",
         "message_ids",
     ]
+    out = _figures(keys, row)
+    out["message_ids"] = out["message_ids"] or []
+    return out
+
+
+def _figures(keys: list[str], row) -> dict:
+    """A row of figures by name, the seconds (keys ending in _s) rounded to milliseconds."""
     out = dict(zip(keys, row, strict=True))
     for key, value in out.items():
         if key.endswith("_s") and value is not None:
             out[key] = round(float(value), 3)
-    out["message_ids"] = out["message_ids"] or []
     return out
 
 
