@@ -10,7 +10,10 @@ portal's ever reaches this module):
   sets the limits and checks the file, and writes the child's outcome as one line on stdout. A
   fork costs milliseconds where starting Python and importing pikepdf costs a quarter of a second
   of CPU for every upload (and most of the quick test loop's time). A request line is JSON:
-  {"path": the file, "anchors": a JSON file of trust anchors, or null}.
+  {"path": the file, "anchors": a JSON file of trust anchors, or null}. A file that names a
+  /ByteRange (it may be signed) gets a second child at once, under the same limits, that only
+  verifies its signatures: a spare forked ahead of the upload, with the pages a verification
+  writes already copied (_Spare, prefault.py). The outcome is the one child's.
 - `python -m requests_app.filecheck PATH [ANCHORS]`: one check in a fresh process (limits set by the
   caller); uploads.py falls back to it when its server is busy or gone.
 
@@ -29,6 +32,7 @@ missing or bad signature means is the portal's policy (requests_app/trust.py).
 
 import contextlib
 import json
+import mmap
 import os
 import re
 import resource
@@ -180,7 +184,9 @@ def _result(
     return result
 
 
-def check_pdf(path: str, data: bytes, anchors: str | None = None) -> dict:
+def check_pdf(path: str, data: bytes, anchors: str | None = None, *, verify: bool = True) -> dict:
+    """`verify`: False when a sibling child verifies the signatures (serve); the outcome then
+    says "signatures_pending" where this would have verified them."""
     import pikepdf
 
     # A polyglot: a valid PDF that is also a ZIP (a JAR, an Office file) or a web page.
@@ -235,6 +241,8 @@ def check_pdf(path: str, data: bytes, anchors: str | None = None) -> dict:
         # hostile file refused above) costs no signature work.
         signatures = []
         if "/AcroForm" in pdf.Root:
+            if not verify:
+                return _result(True, "pdf", pages, signatures=[]) | {"signatures_pending": True}
             from requests_app import pdfsignatures
 
             signatures = pdfsignatures.verify(data, pdfsignatures.load_anchors(anchors))
@@ -437,14 +445,14 @@ def check_image(path: str, kind: str) -> dict:
     return _result(True, kind, 1)
 
 
-def check(path: str, anchors: str | None = None) -> dict:
+def check(path: str, anchors: str | None = None, *, verify: bool = True) -> dict:
     with open(path, "rb") as handle:
         data = handle.read()
     kind = sniff(data[:16])
     if kind is None:
         return _result(False, None, problem=f"is {describe(data)}, not a PDF, PNG or JPEG")
     if kind == "pdf":
-        return check_pdf(path, data, anchors)
+        return check_pdf(path, data, anchors, verify=verify)
     return check_image(path, kind)
 
 
@@ -457,10 +465,10 @@ def limit_resources(cpu_seconds: int, memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def checked(path: str, anchors: str | None = None) -> dict:
+def checked(path: str, anchors: str | None = None, *, verify: bool = True) -> dict:
     """check(), with running out of memory (the child's limit) as an outcome."""
     try:
-        return check(path, anchors)
+        return check(path, anchors, verify=verify)
     except MemoryError:
         return _result(False, problem=NEEDS_TOO_MUCH_MEMORY)
 
@@ -471,9 +479,25 @@ def run_limited(function, argument, *, cpu_seconds: int, memory_bytes: int, wall
     child died without one (killed by its CPU limit, a crash in the parser)."""
     pid, read_end = _fork_limited(function, argument, cpu_seconds, memory_bytes)
     try:
-        return _outcome(pid, read_end, wall_seconds)
+        return _outcome(pid, read_end, time.monotonic() + wall_seconds)
     finally:
         _reap(pid)
+
+
+# The server's ends of its pipes to its children (their answers, the spare's job). Every child
+# closes them first: a child reading a hostile file must not read a sibling's answer, nor hand
+# the spare a job of its own.
+_SERVER_ENDS: set[int] = set()
+
+
+def _server_end(fd: int) -> int:
+    _SERVER_ENDS.add(fd)
+    return fd
+
+
+def _close(fd: int) -> None:
+    _SERVER_ENDS.discard(fd)
+    os.close(fd)
 
 
 def _fork_limited(function, argument, cpu_seconds: int, memory_bytes: int) -> tuple[int, int]:
@@ -483,6 +507,8 @@ def _fork_limited(function, argument, cpu_seconds: int, memory_bytes: int) -> tu
     if pid == 0:  # the child: never returns into the server's loop
         try:
             os.close(read_end)
+            for fd in _SERVER_ENDS:
+                os.close(fd)
             devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 0)  # the server's pipes to the web process are not the child's
             os.dup2(devnull, 1)
@@ -497,13 +523,12 @@ def _fork_limited(function, argument, cpu_seconds: int, memory_bytes: int) -> tu
         finally:
             os._exit(0)
     os.close(write_end)
-    return pid, read_end
+    return pid, _server_end(read_end)
 
 
-def _outcome(pid: int, read_end: int, wall_seconds: float) -> dict:
-    """The child's answer, read until it closes its end of the pipe (or dies), within
-    wall_seconds, after which the child is killed."""
-    deadline = time.monotonic() + wall_seconds
+def _outcome(pid: int, read_end: int, deadline: float) -> dict:
+    """The child's answer, read until it closes its end of the pipe (or dies), until the
+    deadline (time.monotonic()), after which the child is killed."""
     received = b""
     timed_out = False
     try:
@@ -518,7 +543,7 @@ def _outcome(pid: int, read_end: int, wall_seconds: float) -> dict:
                 break
             received += chunk
     finally:
-        os.close(read_end)
+        _close(read_end)
     if timed_out:
         return _result(False, problem=TOOK_TOO_LONG)
     try:
@@ -537,7 +562,142 @@ def _reap(pid: int) -> None:
 
 
 def _checked_request(request: dict) -> dict:
-    return checked(request["path"], request.get("anchors"))
+    return checked(request["path"], request.get("anchors"), verify=request.get("verify", True))
+
+
+def _verified_request(request: dict) -> dict:
+    """The signatures of the file alone (pdfsignatures.verify), for serve's second child."""
+    from requests_app import pdfsignatures
+
+    try:
+        with open(request["path"], "rb") as handle:
+            data = handle.read()
+        return {
+            "signatures": pdfsignatures.verify(
+                data, pdfsignatures.load_anchors(request.get("anchors"))
+            )
+        }
+    except MemoryError:
+        return _result(False, problem=NEEDS_TOO_MUCH_MEMORY)
+
+
+# Written in the file's own bytes by every signature that can be verified: its /ByteRange
+# counts those bytes, so its dictionary is never inside a compressed object stream.
+SIGNED_MARKER = b"/ByteRange"
+
+
+def _may_be_signed(path: str) -> bool:
+    """The file holds the name /ByteRange somewhere. A byte search: the server never parses
+    an upload, its children do."""
+    try:
+        with (
+            open(path, "rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view,
+        ):
+            return view.find(SIGNED_MARKER) >= 0
+    except (OSError, ValueError):  # gone, unreadable or empty: the check says what it is
+        return False
+
+
+class _Spare:
+    """A verifier forked ahead of its upload, which copies the server's pages a verification
+    writes (prefault.py) while it waits for its job: a signed upload's verification then costs
+    about what it costs in a warm process, not twice that (docs/performance.md). It takes one
+    upload and exits, as every child does: a hostile file never reaches a process that will
+    see another. Its successor is forked after the server answers, off any upload's path; a
+    signed upload that finds no spare forks its verifier then, as before."""
+
+    def __init__(self, cpu_seconds: int, memory_bytes: int):
+        from requests_app import pdfsignatures, prefault
+
+        self.limits = (cpu_seconds, memory_bytes)
+        # Learnt once: which pages the warm-up's verification copies in a child of the server.
+        self.pages = prefault.pages_written_by(pdfsignatures.verify_warm_up)
+        self.waiting: tuple[int, int, int] | None = None  # pid, job's end, answer's end
+
+    def replenish(self) -> None:
+        if self.waiting is not None:
+            return
+        job_read, job_write = os.pipe()
+        _server_end(job_write)
+        try:
+            pid, answer = _fork_limited(
+                _verify_when_asked, {"job": job_read, "pages": self.pages}, *self.limits
+            )
+        finally:
+            os.close(job_read)
+        self.waiting = (pid, job_write, answer)
+
+    def take(self, request: dict) -> tuple[int, int]:
+        """A verifier of `request`'s signatures (pid, answer's end): the spare, given the
+        request, or a child forked now when there is none (or it died)."""
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None:
+            pid, job, answer = waiting
+            try:
+                line = (json.dumps(request) + "\n").encode()
+                while line:
+                    line = line[os.write(job, line) :]
+                return pid, answer
+            except OSError:  # it died (killed by hand, say): fork a verifier instead
+                _close(answer)
+                _reap(pid)
+            finally:
+                _close(job)
+        return _fork_limited(_verified_request, request, *self.limits)
+
+
+def _verify_when_asked(argument: dict) -> dict | None:
+    """The spare's life: copy the pages, wait for one request, verify its signatures."""
+    from requests_app import prefault
+
+    prefault.copy(argument["pages"])
+    with os.fdopen(argument["job"], "rb") as job:
+        line = job.readline()
+    if not line:  # the server stopped before handing it an upload
+        return None
+    return _verified_request(json.loads(line))
+
+
+def _checked_in_children(
+    request: dict,
+    children: list[int],
+    spare: _Spare,
+    cpu_seconds: int,
+    memory_bytes: int,
+    wall_seconds: float,
+) -> dict:
+    """One upload's outcome, from one limited child or, for a PDF that may be signed, two forked
+    together: one verifies the signatures while the other runs every other check. With a core
+    to spare, a signed upload then takes about as long as the slower of the two instead of
+    their sum: pyHanko's verification alone costs more than all of an unsigned PDF's check
+    (docs/performance.md, "Verifying signed orders"). Each child has the limits of the one
+    child, and both answer within one wall-clock budget.
+
+    The outcome is the one child's: the checks' refusal first (the signatures of a refused file
+    are never looked at), then the verifier's failure (too long, stopped, out of memory), then
+    the checks' outcome with the verifier's signatures; without an /AcroForm the checks say
+    there is nothing to verify, and the verifier's answer is dropped. The children's pids are
+    appended to `children`: the caller reaps them after it answers."""
+    deadline = time.monotonic() + wall_seconds
+    verifier = None
+    if _may_be_signed(request["path"]):
+        verifier = spare.take(request)
+        children.append(verifier[0])
+    checks = {**request, "verify": verifier is None}
+    pid, read_end = _fork_limited(_checked_request, checks, cpu_seconds, memory_bytes)
+    children.append(pid)
+    outcome = _outcome(pid, read_end, deadline)
+    if verifier is None:
+        return outcome
+    if not outcome.pop("signatures_pending", False):
+        _close(verifier[1])
+        return outcome
+    verified = _outcome(*verifier, deadline)
+    if "signatures" not in verified:
+        return verified
+    outcome["signatures"] = verified["signatures"]
+    return outcome
 
 
 def serve(cpu_seconds: int, memory_bytes: int, wall_seconds: float) -> None:
@@ -549,6 +709,8 @@ def serve(cpu_seconds: int, memory_bytes: int, wall_seconds: float) -> None:
     from requests_app import pdfsignatures
 
     pdfsignatures.preload()
+    spare = _Spare(cpu_seconds, memory_bytes)
+    spare.replenish()
 
     for line in sys.stdin.buffer:
         request = json.loads(line)
@@ -556,13 +718,18 @@ def serve(cpu_seconds: int, memory_bytes: int, wall_seconds: float) -> None:
         # fork, every child verifies against it without parsing it again.
         with contextlib.suppress(Exception):  # the child reads it again and says what fails
             pdfsignatures.load_anchors(request.get("anchors"))
-        pid, read_end = _fork_limited(_checked_request, request, cpu_seconds, memory_bytes)
+        children = []
         try:
-            outcome = _outcome(pid, read_end, wall_seconds)
+            outcome = _checked_in_children(
+                request, children, spare, cpu_seconds, memory_bytes, wall_seconds
+            )
             sys.stdout.write(json.dumps(outcome) + "\n")
             sys.stdout.flush()
         finally:
-            _reap(pid)  # after the answer: the web process does not wait for the child's exit
+            # After the answer: the web process waits neither for the next spare nor for exits.
+            spare.replenish()
+            for pid in children:
+                _reap(pid)
 
 
 if __name__ == "__main__":
