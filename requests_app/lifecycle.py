@@ -82,9 +82,11 @@ def transition(
     kind: str = RequestEvent.Kind.STATUS_CHANGED,
     detail: str = "",
     visible: bool = True,
+    at=None,
     **fields,
 ) -> RequestEvent:
-    """Move a request to another status if the table allows it and nobody moved it meanwhile."""
+    """Move a request to another status if the table allows it and nobody moved it meanwhile.
+    `at`: the event's time, when the service has fixed it (a submission's receipt); else now."""
     current = legal_request.status
     refusal = transition_refusal(current, to)
     if refusal:
@@ -110,6 +112,7 @@ def transition(
         to_status=to,
         detail=detail,
         visible_to_authority=visible,
+        **({"at": at} if at is not None else {}),
     )
 
 

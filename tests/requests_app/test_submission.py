@@ -2,17 +2,22 @@
 authority's follow-up actions, and the acknowledgment e-mails."""
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from authorities.constants import AuthorityKind, Instrument
 from requests_app.models import LegalRequest, Message, RequestEvent, RequestTarget, Status
 from requests_app.notifications import deliver_all_due
+from requests_app.services import _next_reference
 from tests.clock_table import CLOCKS, POLICY_MINUTES, time_allowed
 from tests.conftest import passkey_login, verified_login
 from tests.factories import OfficerFactory
@@ -95,6 +100,37 @@ def test_references_are_unique_and_sequential(client, officer):
     refs = sorted(LegalRequest.objects.values_list("reference", flat=True))
     numbers = [int(r.rsplit("-", 1)[1]) for r in refs]
     assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_submissions_at_the_same_moment_get_distinct_consecutive_references():
+    """Eight transactions number at once on PostgreSQL: each waits for the one before it to
+    commit (the year's row stays locked), so no number is given twice or skipped."""
+    start = threading.Barrier(8)
+
+    def numbered(_):
+        try:
+            start.wait()
+            with transaction.atomic():
+                reference = _next_reference(2031)
+                time.sleep(0.02)  # hold the year's row while the others ask
+            return reference
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        references = list(pool.map(numbered, range(8)))
+
+    assert sorted(references) == [f"LR-2031-{n:06d}" for n in range(1, 9)]
+
+
+def test_a_submission_rolled_back_gives_its_reference_back():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert _next_reference(2032) == "LR-2032-000001"
+        raise RuntimeError("the submission failed after numbering")
+
+    assert _next_reference(2032) == "LR-2032-000001"
+    assert _next_reference(2032) == "LR-2032-000002"
 
 
 def test_targets_are_validated_and_normalised(client, officer):
