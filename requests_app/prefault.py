@@ -10,7 +10,9 @@ verification copies (`pages_written_by`); a verifier forked ahead of its upload
 (filecheck._Spare) copies them in a few system calls (`copy`) while it waits, not while the
 officer does. Like filecheck, this module imports nothing from Django."""
 
+import bisect
 import ctypes
+import errno
 import json
 import os
 import struct
@@ -29,16 +31,21 @@ Ranges = list[tuple[int, int]]
 
 def pages_written_by(function) -> Ranges:
     """The address ranges of the pages `function()` copies in a child forked from this
-    process, merged; [] where pagemap cannot be read or the child fails."""
+    process, merged; [] where pagemap cannot be read or the child fails. Only pages of this
+    process's mappings as they were at the fork: memory the function maps anew is not in this
+    process, and a later child maps its own."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_end)
+            mapped = _writable_mappings()
             before = set(_exclusive_pages())
             function()
-            after = [page for page in _exclusive_pages() if page not in before]
-            answer = json.dumps(_merged(after)).encode()
+            copied = [
+                page for page in _exclusive_pages() if page not in before and _within(page, mapped)
+            ]
+            answer = json.dumps(_merged(copied)).encode()
             while answer:
                 answer = answer[os.write(write_end, answer) :]
         finally:
@@ -70,8 +77,12 @@ def copy(ranges: Ranges) -> int:
     for start, end in ranges:
         if madvise(start, end - start, MADV_POPULATE_WRITE) == 0:
             copied += (end - start) // PAGE
-        elif ctypes.get_errno() == 22:  # EINVAL: the kernel does not know the advice
+            continue
+        if ctypes.get_errno() == errno.EINVAL:  # the kernel does not know the advice
             break
+        # Part of the range is no longer mapped (ENOMEM): the rest, page by page.
+        for page in range(start, end, PAGE):
+            copied += madvise(page, PAGE, MADV_POPULATE_WRITE) == 0
     return copied
 
 
@@ -83,16 +94,33 @@ def _madvise():
     return madvise
 
 
-def _exclusive_pages() -> list[int]:
-    """The present pages of this process's private writable mappings that are its own copy."""
-    pages = []
+def _writable_mappings() -> Ranges:
+    """This process's private writable mappings, in address order."""
+    mappings = []
     try:
-        with open("/proc/self/maps") as maps, open("/proc/self/pagemap", "rb") as pagemap:
+        with open("/proc/self/maps") as maps:
             for line in maps:
                 fields = line.split()
-                if fields[1][1] != "w" or fields[1][3] != "p":
-                    continue
-                start, end = (int(bound, 16) for bound in fields[0].split("-"))
+                if fields[1][1] == "w" and fields[1][3] == "p":
+                    start, end = (int(bound, 16) for bound in fields[0].split("-"))
+                    mappings.append((start, end))
+    except OSError:
+        return []
+    return mappings
+
+
+def _within(page: int, mappings: Ranges) -> bool:
+    index = bisect.bisect_right(mappings, (page, float("inf"))) - 1
+    return index >= 0 and mappings[index][0] <= page < mappings[index][1]
+
+
+def _exclusive_pages() -> list[int]:
+    """The present pages of this process's private writable mappings that are its own copy
+    (no longer shared with the process it was forked from)."""
+    pages = []
+    try:
+        with open("/proc/self/pagemap", "rb") as pagemap:
+            for start, end in _writable_mappings():
                 pagemap.seek(start // PAGE * 8)
                 entries = pagemap.read((end - start) // PAGE * 8)
                 for index, (entry,) in enumerate(struct.iter_unpack("<Q", entries)):

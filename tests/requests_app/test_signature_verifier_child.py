@@ -222,7 +222,9 @@ def faults_of_a_verification(server, pages) -> dict:
     return server(filecheck.run_limited, measured, None, wall_seconds=CHILD_WALL_SECONDS, **LIMITS)
 
 
-def test_a_child_that_copied_the_learnt_pages_first_copies_few_while_it_verifies(server, spare):
+def test_a_child_that_copied_the_learnt_pages_first_takes_fewer_faults_while_it_verifies(
+    server, spare
+):
     if not spare.pages:
         pytest.fail("the server learnt no page: /proc/self/pagemap unreadable?")
 
@@ -232,6 +234,9 @@ def test_a_child_that_copied_the_learnt_pages_first_copies_few_while_it_verifies
     print(f"\npages learnt: {sum(e - s for s, e in spare.pages) // prefault.PAGE}; "
           f"faults while verifying: {cold['faults']} cold, {warmed['faults']} after copying "
           f"{warmed['copied']} pages")  # fmt: skip
+    learnt = sum(end - start for start, end in spare.pages) // prefault.PAGE
     assert cold["copied"] == 0 and cold["faults"] > 500  # a verification ran: preload did
-    assert warmed["copied"] > 500
-    assert warmed["faults"] < cold["faults"] / 2
+    assert warmed["copied"] >= learnt * 0.9 and warmed["copied"] > 100
+    # Copied ahead, at least half of them are faults the verification no longer takes (the
+    # rest of its faults are the new memory it maps, which no child can copy ahead).
+    assert warmed["faults"] <= cold["faults"] - warmed["copied"] / 2
